@@ -1,0 +1,34 @@
+package io.relay.queue;
+
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * The queue as the SMTP server and the node see it.
+ *
+ * <p>Durability contract: the future returned by {@link #accept} completes only when the
+ * message is fsync'd in this node's spool journal and stored in the cluster map (with its
+ * synchronous backups). Only then may the SMTP server answer 250.
+ */
+public interface MessageQueue extends AutoCloseable {
+
+    /** A new cluster-unique id, taken at MAIL FROM as Postfix does. */
+    QueueId newId();
+
+    /**
+     * Stores the message durably. Completes exceptionally with {@link QueueFullException}
+     * above the high-water marks, or with an I/O error; the message is then not accepted.
+     */
+    CompletableFuture<Void> accept(QueuedMessage message);
+
+    /** Whether new mail would be refused now (above a high-water mark). */
+    boolean full();
+
+    /** Starts scheduling deliveries through the handler, after replaying the spool. */
+    void start(DeliveryHandler handler);
+
+    /** Messages in the cluster store that this member owns. */
+    long localMessageCount();
+
+    @Override
+    void close();
+}

@@ -1,0 +1,110 @@
+package io.relay.node.config;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The node's configuration: one YAML file, keys in kebab-case grouped as in Postfix's
+ * main.cf (smtpd_* inbound, smtp_* outbound). Field defaults are the embedded defaults
+ * (those of a developer's machine: loopback only, a file: transport); every key is
+ * documented in README.md. {@link ConfigLoader} binds and validates it.
+ */
+public final class RelayConfig {
+    public Smtpd smtpd = new Smtpd();
+    public Smtp smtp = new Smtp();
+    public Queue queue = new Queue();
+    public Health health = new Health();
+    public Cluster cluster = new Cluster();
+    public Log log = new Log();
+
+    /** Inbound SMTP: Postfix's smtpd_* settings. */
+    public static final class Smtpd {
+        public List<HostPort> listen = new ArrayList<>(List.of(new HostPort("127.0.0.1", 2525)));
+        /** Our name in the greeting, EHLO reply and Received header (myhostname). Default: the machine's host name. */
+        public String hostname;
+        /** message_size_limit, bytes. */
+        public long messageSizeLimit = 10L * 1024 * 1024;
+        public List<String> mynetworks = new ArrayList<>(List.of("127.0.0.0/8", "::1/128"));
+        /** Domains we accept mail for from any client (relay_domains). */
+        public List<String> relayDomains = new ArrayList<>();
+        /** smtpd_recipient_limit. */
+        public int recipientLimit = 1000;
+        /** Longest command line, CRLF included (Postfix line_length_limit). */
+        public int lineLengthLimit = 2048;
+        /** smtpd_timeout: idle time before the session is closed with 421. */
+        public Duration timeout = Duration.ofSeconds(300);
+        /** Concurrent SMTP connections per node (Postfix: the smtpd process limit). */
+        public int maxConnections = 500;
+        /** hopcount_limit: more Received headers than this is a mail loop (554 5.4.6). */
+        public int hopcountLimit = 50;
+        /** PEM certificate chain and key for STARTTLS; a self-signed pair is generated at first start when unset. */
+        public Path tlsCertFile;
+        public Path tlsKeyFile;
+    }
+
+    /** Outbound SMTP: Postfix's smtp_* settings. */
+    public static final class Smtp {
+        /** relayhost, e.g. {@code [email-smtp.us-east-1.amazonaws.com]:587}; empty means direct MX delivery. */
+        public String relayhost = "";
+        /**
+         * default_transport: {@code smtp}, or {@code file:DIR} (write each message as .eml),
+         * {@code discard:}, {@code error:TEXT}. The embedded default writes to var/mail.
+         */
+        public String defaultTransport = "file:var/mail";
+        /** none, may, encrypt, verify, secure. */
+        public String tlsSecurityLevel = "may";
+        public Path tlsCaFile;
+        /** Postfix sasl_passwd text format: {@code [host]:port user:password} per line. */
+        public Path saslPasswordFile;
+        public Duration connectTimeout = Duration.ofSeconds(30);
+        /** Bound on each reply wait (Postfix has one per stage; we use one). */
+        public Duration replyTimeout = Duration.ofSeconds(300);
+        /** smtp_destination_concurrency_limit, per next hop. */
+        public int destinationConcurrencyLimit = 20;
+        /** Keep connections open between messages to the same next hop (smtp_connection_cache). */
+        public boolean connectionReuse = true;
+        /** Issue 3: transport maps, transports, fallback relays, DNS servers, sender-dependent relayhosts. */
+        public Object transportMaps;
+        public Map<String, Map<String, Object>> transports = new LinkedHashMap<>();
+        public List<String> fallbackRelay = new ArrayList<>();
+        public List<HostPort> dnsServers = new ArrayList<>();
+        public Object senderDependentRelayhostMaps;
+    }
+
+    /** The queue: spool, backoff and lifetime, high-water marks. */
+    public static final class Queue {
+        public Path spoolDir = Path.of("var/spool");
+        /** minimal_backoff_time */
+        public Duration minimalBackoffTime = Duration.ofSeconds(300);
+        /** maximal_backoff_time */
+        public Duration maximalBackoffTime = Duration.ofSeconds(4000);
+        /** maximal_queue_lifetime; after it a deferred message is returned to the sender. */
+        public Duration maximalQueueLifetime = Duration.ofDays(5);
+        /** Delivery threads on this node. */
+        public int deliveryConcurrency = 40;
+        public int backupCount = 1;
+        public long maxMessages = 1_000_000;
+        public long maxBytes = 4L * 1024 * 1024 * 1024;
+    }
+
+    public static final class Health {
+        public HostPort listen = new HostPort("127.0.0.1", 8080);
+    }
+
+    public static final class Cluster {
+        public String name = "relay";
+        public HostPort listen = new HostPort("127.0.0.1", 5701);
+        public List<String> members = new ArrayList<>();
+    }
+
+    public static final class Log {
+        /** The mail log; stdout when unset. */
+        public Path file;
+        /** The program name in mail log lines ({@code relay/smtpd[pid]}); pflogsumm takes it as --syslog-name. */
+        public String syslogName = "relay";
+    }
+}

@@ -1,0 +1,119 @@
+package io.relay.node.log;
+
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.LoggerContext;
+import ch.qos.logback.classic.encoder.PatternLayoutEncoder;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.ConsoleAppender;
+import ch.qos.logback.core.FileAppender;
+import ch.qos.logback.core.OutputStreamAppender;
+import java.nio.file.Path;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The mail log: one line per mail event in the shape of Postfix's maillog
+ * ({@code Nov 22 20:56:28 host relay/smtpd[4711]: 3F2A9C01B7: client=...}), so that
+ * pflogsumm ({@code --syslog-name=relay}) and operators' greps keep working.
+ *
+ * <p>Only mail events come here. Health checks, load-balancer probes and the node's own
+ * diagnostics go to other loggers (stderr), never to this one.
+ *
+ * <p>Each "program" of Postfix that would have logged the event has its own logger
+ * ({@code maillog.smtpd}, {@code maillog.cleanup}, {@code maillog.qmgr},
+ * {@code maillog.smtp}, {@code maillog.bounce}, ...), and its last name becomes the
+ * program in the line.
+ */
+public final class MailLog {
+    public static final String ROOT = "maillog";
+
+    private final Logger smtpd;
+    private final Logger cleanup;
+    private final Logger qmgr;
+    private final Logger smtp;
+    private final Logger bounce;
+    private final LoggerContext context;
+
+    private MailLog(LoggerContext context) {
+        this.context = context;
+        this.smtpd = context.getLogger(ROOT + ".smtpd");
+        this.cleanup = context.getLogger(ROOT + ".cleanup");
+        this.qmgr = context.getLogger(ROOT + ".qmgr");
+        this.smtp = context.getLogger(ROOT + ".smtp");
+        this.bounce = context.getLogger(ROOT + ".bounce");
+    }
+
+    /**
+     * Sends the mail log to {@code file} (appending), or to stdout when it is null.
+     *
+     * @param syslogName the program name pflogsumm looks for ({@code log.syslog-name})
+     * @param hostname   the host name written in every line
+     */
+    public static MailLog open(Path file, String syslogName, String hostname) {
+        LoggerContext ctx = (LoggerContext) LoggerFactory.getILoggerFactory();
+        Logger root = ctx.getLogger(ROOT);
+        root.detachAndStopAllAppenders();
+        root.setAdditive(false);
+        root.setLevel(Level.INFO);
+
+        PatternLayoutEncoder encoder = new PatternLayoutEncoder();
+        encoder.setContext(ctx);
+        long pid = ProcessHandle.current().pid();
+        // "%d{MMM dd HH:mm:ss}" is the traditional syslog stamp that pflogsumm parses.
+        encoder.setPattern("%d{MMM dd HH:mm:ss} " + hostname + " " + syslogName + "/%logger{0}[" + pid + "]: %msg%n");
+        encoder.start();
+
+        OutputStreamAppender<ILoggingEvent> appender;
+        if (file != null) {
+            FileAppender<ILoggingEvent> fa = new FileAppender<>();
+            fa.setFile(file.toString());
+            fa.setAppend(true);
+            fa.setPrudent(false);
+            appender = fa;
+        } else {
+            appender = new ConsoleAppender<>();
+        }
+        appender.setContext(ctx);
+        appender.setName("maillog");
+        appender.setEncoder(encoder);
+        appender.setImmediateFlush(true);
+        appender.start();
+        root.addAppender(appender);
+        return new MailLog(ctx);
+    }
+
+    /** Inbound sessions: connect, client=, reject:, lost connection, disconnect. */
+    public void smtpd(String line) {
+        smtpd.info(line);
+    }
+
+    /** Message accepted into the queue: message-id=. */
+    public void cleanup(String line) {
+        cleanup.info(line);
+    }
+
+    /** Queue manager: from=<..>, size=.., nrcpt=.. (queue active); removed; expired. */
+    public void qmgr(String line) {
+        qmgr.info(line);
+    }
+
+    /** Outbound deliveries: to=<..>, relay=.., delay=.., delays=.., dsn=.., status=... */
+    public void smtp(String line) {
+        smtp.info(line);
+    }
+
+    /** Non-delivery notifications: sender non-delivery notification: ID. */
+    public void bounce(String line) {
+        bounce.info(line);
+    }
+
+    /** A local transport's delivery line under its own program name (file, discard, error). */
+    public void agent(String program, String line) {
+        context.getLogger(ROOT + "." + program).info(line);
+    }
+
+    /** Postfix-style warnings ("warning: ...") in the mail log, under the program that saw it. */
+    public void warning(String program, String text) {
+        context.getLogger(ROOT + "." + program).warn("warning: " + text);
+    }
+}

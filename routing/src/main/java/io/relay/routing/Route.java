@@ -1,0 +1,47 @@
+package io.relay.routing;
+
+import java.util.List;
+
+/**
+ * Where one recipient goes: the decision of the transport table, the default transport
+ * and relayhost, with the settings of the transport that will carry it.
+ *
+ * @param transport       the transport's name as configured ("smtp", "ses", "file", ...)
+ * @param kind            what kind of delivery agent carries it
+ * @param nextHop         for SMTP: the next hop (relayhost, transport nexthop or the recipient's domain); null otherwise
+ * @param argument        FILE: the directory; ERROR: the bounce text; DISCARD: the log text; else ""
+ * @param tlsLevel        STARTTLS policy for SMTP
+ * @param tlsCaFile       CA bundle for verify/secure, or null for the JDK's trust store
+ * @param credentials     SASL credentials for the next hop, or null
+ * @param fallbackRelays  tried after the primary next hop fails with 4xx or a connection failure
+ * @param limits          concurrency and rate limits of this next hop
+ * @param connectionReuse keep the connection open for the next message to the same next hop
+ * @param matchedBy       which table entry decided it, e.g. "transport_maps: example.com" or "relayhost"
+ */
+public record Route(String transport, Kind kind, NextHop nextHop, String argument, TlsLevel tlsLevel,
+                    String tlsCaFile, Credentials credentials, List<NextHop> fallbackRelays, Limits limits,
+                    boolean connectionReuse, String matchedBy) {
+
+    public enum Kind { SMTP, FILE, DISCARD, ERROR }
+
+    public Route {
+        fallbackRelays = List.copyOf(fallbackRelays);
+    }
+
+    /** The key that groups deliveries into lanes (connections, limits): transport + next hop. */
+    public String laneKey() {
+        return transport + ":" + (nextHop == null ? argument : nextHop.text());
+    }
+
+    /**
+     * @param concurrency simultaneous connections to this next hop (0 = the default)
+     * @param rates       e.g. "1/s", "14/s", "50000/d" as written; empty = unlimited
+     */
+    public record Limits(int concurrency, List<String> rates) {
+        public static final Limits NONE = new Limits(0, List.of());
+
+        public Limits {
+            rates = List.copyOf(rates);
+        }
+    }
+}
