@@ -47,7 +47,7 @@ public final class NetworkSet {
             addr = addr.setPrefixLength(addr.getBitCount(), false);
         }
         IPAddress network = addr.toPrefixBlock();
-        if (!addr.withoutPrefixLength().equals(network.getLower().withoutPrefixLength())) {
+        if (!addr.getLower().withoutPrefixLength().equals(network.getLower().withoutPrefixLength())) {
             throw new IllegalArgumentException("'" + raw + "' has host bits set; the network is "
                     + network.toCanonicalString());
         }

@@ -47,13 +47,22 @@ public final class ConfigLoader {
 
     public static RelayConfig parse(String yaml, String source) {
         RelayConfig config;
+        if (yaml.isBlank() || yaml.lines().allMatch(l -> l.isBlank() || l.stripLeading().startsWith("#"))) {
+            config = new RelayConfig(); // an empty file means all defaults
+            validate(config, source);
+            return config;
+        }
         try {
             config = mapper().readValue(yaml, RelayConfig.class);
         } catch (JsonMappingException e) {
+            if (e.getCause() instanceof com.fasterxml.jackson.core.exc.StreamReadException bad) {
+                throw notYaml(source, bad);
+            }
             throw new ConfigException(source + ": " + describe(e));
         } catch (JsonProcessingException e) {
-            throw new ConfigException(source + ": not valid YAML: " + e.getOriginalMessage());
+            throw notYaml(source, e);
         }
+
         if (config == null) {
             config = new RelayConfig(); // an empty file means all defaults
         }
@@ -61,11 +70,17 @@ public final class ConfigLoader {
         return config;
     }
 
+    private static ConfigException notYaml(String source, JsonProcessingException e) {
+        return new ConfigException(source + ": not valid YAML: " + e.getOriginalMessage().replaceAll("\\s+", " ")
+                + (e.getLocation() == null ? "" : " (line " + e.getLocation().getLineNr() + ")"));
+    }
+
     static ObjectMapper mapper() {
         SimpleModule m = new SimpleModule("relay-config");
         m.addDeserializer(Duration.class, new FromText<>(Durations::parse));
         m.addDeserializer(HostPort.class, new FromText<>(HostPort::parse));
         return new ObjectMapper(new YAMLFactory())
+                .registerModule(m)
                 .setPropertyNamingStrategy(PropertyNamingStrategies.KEBAB_CASE)
                 .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
                 .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
@@ -87,8 +102,11 @@ public final class ConfigLoader {
             return key + ": '" + f.getValue() + "' is not a valid " + f.getTargetType().getSimpleName().toLowerCase();
         }
         if (e instanceof MismatchedInputException mi && mi.getTargetType() != null) {
-            return key + ": expected a " + mi.getTargetType().getSimpleName().toLowerCase()
-                    .replace("arraylist", "list").replace("list", "list");
+            Class<?> t = mi.getTargetType();
+            String what = t.getEnclosingClass() == RelayConfig.class || t == RelayConfig.class ? "a mapping of keys"
+                    : java.util.Collection.class.isAssignableFrom(t) ? "a list"
+                    : "a " + t.getSimpleName().toLowerCase();
+            return (key.isEmpty() ? "top level" : key) + ": expected " + what;
         }
         return key + ": " + e.getOriginalMessage();
     }

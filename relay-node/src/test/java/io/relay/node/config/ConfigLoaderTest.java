@@ -1,0 +1,98 @@
+package io.relay.node.config;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.api.Test;
+
+class ConfigLoaderTest {
+
+    @Test
+    void emptyFileMeansEmbeddedDefaults() {
+        RelayConfig c = ConfigLoader.parse("", "empty.yaml");
+        assertEquals(List.of(new HostPort("127.0.0.1", 2525)), c.smtpd.listen);
+        assertEquals(new HostPort("127.0.0.1", 8080), c.health.listen);
+        assertEquals(List.of("127.0.0.0/8", "::1/128"), c.smtpd.mynetworks);
+        assertEquals(10L * 1024 * 1024, c.smtpd.messageSizeLimit);
+        assertEquals(Duration.ofSeconds(300), c.smtpd.timeout);
+        assertEquals(1000, c.smtpd.recipientLimit);
+        assertEquals(Duration.ofDays(5), c.queue.maximalQueueLifetime);
+        assertEquals("file:var/mail", c.smtp.defaultTransport);
+    }
+
+    @Test
+    void contractKeysBind() {
+        RelayConfig c = ConfigLoader.parse("""
+                smtpd:
+                  listen: ["0.0.0.0:25", "[::1]:2525"]
+                  hostname: relay.example.com
+                  message-size-limit: 1048576
+                  mynetworks: [10.0.0.0/16, "2001:db8::/32"]
+                smtp:
+                  relayhost: "[email-smtp.us-east-1.amazonaws.com]:587"
+                  tls-security-level: encrypt
+                queue:
+                  spool-dir: /var/spool/relay
+                  maximal-backoff-time: 4000s
+                  minimal-backoff-time: 5m
+                health:
+                  listen: 0.0.0.0:8080
+                log:
+                  file: /var/log/relay.log
+                """, "t.yaml");
+        assertEquals(List.of(new HostPort("0.0.0.0", 25), new HostPort("::1", 2525)), c.smtpd.listen);
+        assertEquals("relay.example.com", c.smtpd.hostname);
+        assertEquals(1048576, c.smtpd.messageSizeLimit);
+        assertEquals("[email-smtp.us-east-1.amazonaws.com]:587", c.smtp.relayhost);
+        assertEquals(Duration.ofMinutes(5), c.queue.minimalBackoffTime);
+        assertEquals(Path.of("/var/log/relay.log"), c.log.file);
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @CsvSource(delimiter = '|', textBlock = """
+            smtpd: {lisen: ['127.0.0.1:25']}                  | t.yaml: unknown key 'smtpd.lisen'
+            smtpd: {listen: ['127.0.0.1']}                    | t.yaml: smtpd.listen[0]: not host:port: '127.0.0.1'
+            smtpd: {listen: ['127.0.0.1:99999']}              | t.yaml: smtpd.listen[0]: port out of range in '127.0.0.1:99999'
+            smtpd: {timeout: 5x}                              | t.yaml: smtpd.timeout: not a duration: '5x' (write e.g. 300s, 5m, 4000s, 5d)
+            smtpd: {mynetworks: [10.0.0.0/33]}                | t.yaml: smtpd.mynetworks: '10.0.0.0/33' is not a CIDR network
+            smtpd: {mynetworks: [10.0.0.1/8]}                 | t.yaml: smtpd.mynetworks: '10.0.0.1/8' has host bits set; the network is 10.0.0.0/8
+            smtpd: {message-size-limit: -1}                   | t.yaml: smtpd.message-size-limit: must be a positive number of bytes
+            smtpd: {message-size-limit: ten}                  | t.yaml: smtpd.message-size-limit: 'ten' is not a valid long
+            smtp: {tls-security-level: paranoid}              | t.yaml: smtp.tls-security-level: 'paranoid' is not one of none, may, encrypt, verify, secure
+            smtp: {sasl-password-file: /nonexistent/sasl}     | t.yaml: smtp.sasl-password-file: cannot read /nonexistent/sasl
+            queue: {minimal-backoff-time: 1h, maximal-backoff-time: 10m} | t.yaml: queue.maximal-backoff-time: must not be shorter than queue.minimal-backoff-time
+            'smtpd: [a, b]'                                   | t.yaml: smtpd: expected a mapping of keys
+            'smtpd: {mynetworks: 10.0.0.0/8, listen: {a: b}}' | t.yaml: smtpd.listen[0]: expected a text value
+            """)
+    void badValuesNameTheKeyAndTheReason(String yaml, String expectedStart) {
+        ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.parse(yaml, "t.yaml"));
+        assertTrue(e.getMessage().startsWith(expectedStart), () -> "got: " + e.getMessage());
+        assertTrue(!e.getMessage().contains("\n"), "one line");
+    }
+
+    @ParameterizedTest
+    @CsvSource({"300s,300", "5m,300", "4000s,4000", "5d,432000", "2h,7200", "1w,604800", "17,17"})
+    void postfixDurations(String text, long seconds) {
+        assertEquals(Duration.ofSeconds(seconds), Durations.parse(text));
+    }
+
+    @Test
+    void brokenYamlIsOneLine() {
+        ConfigException e = assertThrows(ConfigException.class,
+                () -> ConfigLoader.parse("smtpd:\n  hostname: 'unterminated\n", "t.yaml"));
+        assertTrue(e.getMessage().startsWith("t.yaml: not valid YAML"), e.getMessage());
+        assertTrue(!e.getMessage().contains("\n"), "one line");
+    }
+
+    @Test
+    void missingFileIsOneLine() {
+        ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.load(Path.of("/nonexistent/relay.yaml")));
+        assertEquals("/nonexistent/relay.yaml: no such file", e.getMessage());
+    }
+}
