@@ -1,0 +1,53 @@
+package io.relay.node;
+
+import io.relay.node.config.ConfigException;
+import io.relay.node.config.ConfigLoader;
+import io.relay.node.config.RelayConfig;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code java -jar relay-node.jar [--config FILE]} runs a node; the subcommands are the
+ * operator's offline tools ({@code route}, {@code import-postfix}, {@code check}).
+ * Without --config the node runs on its embedded developer defaults (loopback only,
+ * mail written to var/mail as .eml files).
+ */
+@Command(name = "relay-node", mixinStandardHelpOptions = true, version = "relay-node 0.1.0",
+        description = "Clustered outbound SMTP relay node.",
+        subcommands = {RouteCommand.class, ImportPostfixCommand.class, CheckCommand.class})
+public final class Main implements Callable<Integer> {
+
+    @Option(names = "--config", paramLabel = "FILE", description = "YAML configuration (default: embedded developer defaults)")
+    Path config;
+
+    public static void main(String[] args) {
+        int code = new CommandLine(new Main())
+                .setExecutionExceptionHandler((e, cmd, parsed) -> {
+                    if (e instanceof ConfigException) {
+                        cmd.getErr().println("relay-node: " + e.getMessage());
+                        return 2;
+                    }
+                    throw e;
+                })
+                .execute(args);
+        if (code != 0) {
+            System.exit(code);
+        }
+        // After a node start the node's own threads keep the JVM alive until SIGTERM.
+    }
+
+    static RelayConfig loadConfig(Path file) {
+        return file == null ? ConfigLoader.parse("", "embedded defaults") : ConfigLoader.load(file);
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        RelayConfig cfg = loadConfig(config);
+        RelayNode node = RelayNode.start(cfg);
+        Runtime.getRuntime().addShutdownHook(new Thread(node::close, "shutdown"));
+        return 0;
+    }
+}

@@ -1,0 +1,143 @@
+package io.relay.node.testing;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A relay node in its own JVM, started from the test class path with a YAML config, so
+ * a test can {@code kill -9} it (SIGKILL, no shutdown hooks) and start it again on the
+ * same spool. stdout and stderr go to files in the node's directory.
+ */
+public final class NodeProcess implements AutoCloseable {
+    private final Path dir;
+    private final Path config;
+    private final int smtpPort;
+    private Process process;
+    private int starts;
+
+    private NodeProcess(Path dir, Path config, int smtpPort) {
+        this.dir = dir;
+        this.config = config;
+        this.smtpPort = smtpPort;
+    }
+
+    /** Writes {@code yaml} to dir/relay.yaml and starts the node; returns once SMTP accepts connections. */
+    public static NodeProcess start(Path dir, String yaml, int smtpPort) throws IOException {
+        Files.createDirectories(dir);
+        Path config = dir.resolve("relay.yaml");
+        Files.writeString(config, yaml);
+        NodeProcess n = new NodeProcess(dir, config, smtpPort);
+        n.restart();
+        return n;
+    }
+
+    /** Starts the node again (after {@link #kill9()} or {@link #terminate()}). */
+    public void restart() throws IOException {
+        if (process != null && process.isAlive()) {
+            throw new IllegalStateException("node still running");
+        }
+        starts++;
+        List<String> cmd = new ArrayList<>();
+        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        cmd.add("-Xmx1g");
+        cmd.add("-cp");
+        cmd.add(System.getProperty("java.class.path"));
+        cmd.add("io.relay.node.Main");
+        cmd.add("--config");
+        cmd.add(config.toString());
+        ProcessBuilder pb = new ProcessBuilder(cmd).directory(dir.toFile());
+        pb.redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("node.out").toFile()));
+        pb.redirectError(ProcessBuilder.Redirect.appendTo(dir.resolve("node.err").toFile()));
+        process = pb.start();
+        awaitListening(Duration.ofSeconds(90));
+    }
+
+    private void awaitListening(Duration timeout) throws IOException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (System.nanoTime() < deadline) {
+            if (!process.isAlive()) {
+                throw new IllegalStateException("node exited with " + process.exitValue() + " (start " + starts
+                        + "); stderr tail:\n" + tail(dir.resolve("node.err"), 30));
+            }
+            try (Socket s = new Socket()) {
+                s.connect(new InetSocketAddress("127.0.0.1", smtpPort), 200);
+                return;
+            } catch (IOException notYet) {
+                sleep(100);
+            }
+        }
+        throw new IllegalStateException("node did not listen on " + smtpPort + " within " + timeout
+                + "; stderr tail:\n" + tail(dir.resolve("node.err"), 30));
+    }
+
+    /** SIGKILL: no shutdown hook, no flush; what the spool holds is all that survives. */
+    public void kill9() throws InterruptedException {
+        process.destroyForcibly();
+        process.waitFor(30, TimeUnit.SECONDS);
+    }
+
+    /** SIGTERM and wait for the exit code. */
+    public int terminate(Duration timeout) throws InterruptedException {
+        process.destroy();
+        if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+            process.destroyForcibly();
+            process.waitFor(10, TimeUnit.SECONDS);
+            throw new IllegalStateException("node did not exit within " + timeout + " of SIGTERM");
+        }
+        return process.exitValue();
+    }
+
+    public long pid() {
+        return process.pid();
+    }
+
+    public boolean alive() {
+        return process.isAlive();
+    }
+
+    public Path dir() {
+        return dir;
+    }
+
+    public int smtpPort() {
+        return smtpPort;
+    }
+
+    public String stderr() throws IOException {
+        Path p = dir.resolve("node.err");
+        return Files.exists(p) ? Files.readString(p) : "";
+    }
+
+    public static String tail(Path file, int lines) {
+        try {
+            List<String> all = Files.readAllLines(file);
+            return String.join("\n", all.subList(Math.max(0, all.size() - lines), all.size()));
+        } catch (IOException e) {
+            return "(no " + file + ")";
+        }
+    }
+
+    private static void sleep(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+        if (process != null && process.isAlive()) {
+            process.destroyForcibly();
+            process.waitFor(30, TimeUnit.SECONDS);
+        }
+    }
+}
