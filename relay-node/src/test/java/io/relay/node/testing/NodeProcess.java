@@ -17,14 +17,14 @@ import java.util.concurrent.TimeUnit;
  */
 public final class NodeProcess implements AutoCloseable {
     private final Path dir;
-    private final Path config;
+    private final List<String> args;
     private final int smtpPort;
     private Process process;
     private int starts;
 
-    private NodeProcess(Path dir, Path config, int smtpPort) {
+    private NodeProcess(Path dir, List<String> args, int smtpPort) {
         this.dir = dir;
-        this.config = config;
+        this.args = List.copyOf(args);
         this.smtpPort = smtpPort;
     }
 
@@ -33,7 +33,13 @@ public final class NodeProcess implements AutoCloseable {
         Files.createDirectories(dir);
         Path config = dir.resolve("relay.yaml");
         Files.writeString(config, yaml);
-        NodeProcess n = new NodeProcess(dir, config, smtpPort);
+        return startWithArgs(dir, List.of("--config", config.toString()), smtpPort);
+    }
+
+    /** Starts {@code Main} with these arguments in {@code dir} (e.g. none: the embedded defaults). */
+    public static NodeProcess startWithArgs(Path dir, List<String> args, int smtpPort) throws IOException {
+        Files.createDirectories(dir);
+        NodeProcess n = new NodeProcess(dir, args, smtpPort);
         n.restart();
         return n;
     }
@@ -50,8 +56,7 @@ public final class NodeProcess implements AutoCloseable {
         cmd.add("-cp");
         cmd.add(System.getProperty("java.class.path"));
         cmd.add("io.relay.node.Main");
-        cmd.add("--config");
-        cmd.add(config.toString());
+        cmd.addAll(args);
         ProcessBuilder pb = new ProcessBuilder(cmd).directory(dir.toFile());
         pb.redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("node.out").toFile()));
         pb.redirectError(ProcessBuilder.Redirect.appendTo(dir.resolve("node.err").toFile()));

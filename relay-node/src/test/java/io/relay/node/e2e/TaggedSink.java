@@ -1,0 +1,95 @@
+package io.relay.node.e2e;
+
+import io.relay.node.testing.Ports;
+import io.relay.node.testing.Tools;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * smtp-sink (Postfix's test server) as the upstream smart host, dumping every
+ * transaction into one file, so a test can count which {@code X-Test-Tag}s arrived and
+ * how often. It can be stopped and started again on the same port (upstream down/up).
+ */
+final class TaggedSink implements AutoCloseable {
+    private final Path dump;
+    private final int port;
+    private Process process;
+
+    TaggedSink(Path dir) throws IOException {
+        Files.createDirectories(dir);
+        // smtp-sink drops privileges to "nobody", who must be able to write the dump file
+        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxrwxrwx"));
+        this.dump = dir.resolve("sink.dump");
+        Files.writeString(dump, "");
+        Files.setPosixFilePermissions(dump, PosixFilePermissions.fromString("rw-rw-rw-"));
+        this.port = Ports.free();
+    }
+
+    static TaggedSink started(Path dir) throws IOException {
+        TaggedSink s = new TaggedSink(dir);
+        s.start();
+        return s;
+    }
+
+    void start() throws IOException {
+        Tools.require(Tools.SMTP_SINK);
+        process = new ProcessBuilder(List.of(Tools.SMTP_SINK, "-u", "nobody", "-D", dump.toString(),
+                "127.0.0.1:" + port, "256")).redirectErrorStream(true)
+                .redirectOutput(dump.resolveSibling("sink.out").toFile()).start();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (System.nanoTime() < deadline) {
+            try (Socket s = new Socket()) {
+                s.connect(new InetSocketAddress("127.0.0.1", port), 200);
+                return;
+            } catch (IOException notYet) {
+                try {
+                    Thread.sleep(50);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
+            }
+        }
+        throw new IllegalStateException("smtp-sink did not listen on " + port);
+    }
+
+    void stop() throws InterruptedException {
+        if (process != null) {
+            process.destroy();
+            process.waitFor(10, TimeUnit.SECONDS);
+            process.destroyForcibly();
+        }
+    }
+
+    int port() {
+        return port;
+    }
+
+    /** How many times each tag arrived. */
+    Map<String, Integer> tags() throws IOException {
+        Map<String, Integer> seen = new HashMap<>();
+        for (String line : Files.readAllLines(dump, java.nio.charset.StandardCharsets.ISO_8859_1)) {
+            if (line.startsWith("X-Test-Tag: ")) {
+                seen.merge(line.substring(12).trim(), 1, Integer::sum);
+            }
+        }
+        return seen;
+    }
+
+    Path dumpFile() {
+        return dump;
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+        stop();
+    }
+}
