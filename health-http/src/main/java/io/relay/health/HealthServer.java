@@ -141,13 +141,15 @@ public final class HealthServer implements AutoCloseable {
     }
 
     private void shutdownGroups() {
+        // Workers first, with a short quiet period: a closed channel's pipeline teardown runs
+        // io loop -> worker -> io loop, so the io loop must outlive the last worker task.
+        if (workerGroup != null) {
+            workerGroup.shutdownGracefully(100, 2000, TimeUnit.MILLISECONDS).syncUninterruptibly();
+            workerGroup = null;
+        }
         if (ioGroup != null) {
             ioGroup.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
             ioGroup = null;
-        }
-        if (workerGroup != null) {
-            workerGroup.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
-            workerGroup = null;
         }
     }
 }
