@@ -15,6 +15,7 @@ import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.QueryStringDecoder;
 import io.netty.handler.timeout.ReadTimeoutException;
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -36,7 +37,7 @@ final class HealthRequestHandler extends SimpleChannelInboundHandler<FullHttpReq
     }
 
     @Override
-    protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) throws Exception {
+    protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
         if (!req.decoderResult().isSuccess()) {
             // Oversized or garbled request line/headers: answer once and drop the connection.
             send(ctx, req, plain(HttpResponseStatus.BAD_REQUEST, "bad request\n"), false);
@@ -51,9 +52,20 @@ final class HealthRequestHandler extends SimpleChannelInboundHandler<FullHttpReq
             response = plain(HttpResponseStatus.METHOD_NOT_ALLOWED, "method not allowed\n");
             response.headers().set(HttpHeaderNames.ALLOW, "GET, HEAD");
         } else {
-            HealthEndpoints.Reply reply = endpoints.answer(path, req.headers().get(HttpHeaderNames.ACCEPT), ctx.alloc());
-            response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, reply.status(), reply.body());
-            response.headers().set(HttpHeaderNames.CONTENT_TYPE, reply.contentType());
+            HealthEndpoints.Reply reply;
+            try {
+                reply = endpoints.answer(path, req.headers().get(HttpHeaderNames.ACCEPT), ctx.alloc());
+            } catch (IOException | RuntimeException e) {
+                // A broken collector must not cost the connection its answer: a scraper sees 500.
+                LOG.warn("health endpoint {} failed: {}", path, e.getClass().getName());
+                reply = null;
+            }
+            if (reply == null) {
+                response = plain(HttpResponseStatus.INTERNAL_SERVER_ERROR, "internal error\n");
+            } else {
+                response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, reply.status(), reply.body());
+                response.headers().set(HttpHeaderNames.CONTENT_TYPE, reply.contentType());
+            }
             response.headers().set(HttpHeaderNames.CACHE_CONTROL, "no-store");
         }
         send(ctx, req, response, HttpUtil.isKeepAlive(req));

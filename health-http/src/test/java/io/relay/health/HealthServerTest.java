@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.prometheus.metrics.core.metrics.Counter;
+import io.prometheus.metrics.core.metrics.GaugeWithCallback;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.io.ByteArrayOutputStream;
 import java.io.InputStream;
@@ -261,6 +262,17 @@ class HealthServerTest {
         } finally {
             release.countDown();
         }
+    }
+
+    @Test
+    void aFailingCollectorAnswers500AndKeepsServing() throws Exception {
+        GaugeWithCallback.builder().name("relay_broken").help("throws at scrape")
+                .callback(cb -> {
+                    throw new IllegalStateException("boom");
+                }).register(registry);
+        start(List.of(), List.of());
+        assertEquals(500, get("/metrics").statusCode());
+        assertEquals(200, get("/healthz").statusCode());
     }
 
     @Test
