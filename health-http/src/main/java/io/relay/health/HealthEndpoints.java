@@ -25,8 +25,11 @@ final class HealthEndpoints {
     private final List<ReadinessCheck> liveness;
     private final PrometheusRegistry registry;
     private final ExpositionFormats formats;
+    private final CheckRunner runner;
 
-    HealthEndpoints(List<ReadinessCheck> readiness, List<ReadinessCheck> liveness, PrometheusRegistry registry) {
+    HealthEndpoints(List<ReadinessCheck> readiness, List<ReadinessCheck> liveness, PrometheusRegistry registry,
+            CheckRunner runner) {
+        this.runner = runner;
         this.readiness = readiness;
         this.liveness = liveness;
         this.registry = registry;
@@ -46,8 +49,8 @@ final class HealthEndpoints {
         };
     }
 
-    private static Reply checks(List<ReadinessCheck> checks, String okStatus, String failStatus, ByteBufAllocator alloc) {
-        HealthReport report = HealthReport.evaluate(checks);
+    private Reply checks(List<ReadinessCheck> checks, String okStatus, String failStatus, ByteBufAllocator alloc) {
+        HealthReport report = runner.evaluate(checks);
         byte[] json = report.toJson(okStatus, failStatus).getBytes(StandardCharsets.UTF_8);
         return new Reply(report.ok() ? HttpResponseStatus.OK : HttpResponseStatus.SERVICE_UNAVAILABLE, JSON,
                 alloc.buffer(json.length).writeBytes(json));

@@ -1,7 +1,5 @@
 package io.relay.health;
 
-import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 
 /**
@@ -9,26 +7,6 @@ import java.util.Map;
  * here (a handful of string keys and booleans) so the module needs no JSON library.
  */
 record HealthReport(boolean ok, Map<String, ReadinessCheck.Result> results) {
-
-    static HealthReport evaluate(List<ReadinessCheck> checks) {
-        Map<String, ReadinessCheck.Result> results = new LinkedHashMap<>();
-        boolean allOk = true;
-        for (ReadinessCheck c : checks) {
-            ReadinessCheck.Result r;
-            try {
-                r = c.check();
-                if (r == null) {
-                    r = ReadinessCheck.Result.failing("check returned no result");
-                }
-            } catch (RuntimeException e) {
-                // Only the exception type: a message could carry a host name or worse.
-                r = ReadinessCheck.Result.failing("check threw " + e.getClass().getSimpleName());
-            }
-            results.put(c.name(), r);
-            allOk &= r.ok();
-        }
-        return new HealthReport(allOk, results);
-    }
 
     String toJson(String okStatus, String failStatus) {
         StringBuilder sb = new StringBuilder(64 + 48 * results.size());

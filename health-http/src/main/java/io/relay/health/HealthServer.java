@@ -23,6 +23,7 @@ import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
+import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
@@ -39,7 +40,9 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>Strategy: one event-loop thread does the HTTP codec; the endpoint handler runs on a small
  * separate worker group, because checks and gauge callbacks may block briefly (Hazelcast,
- * queue statistics) and must never stall an event loop. Connections are kept alive (load
+ * queue statistics) and must never stall an event loop. Checks run concurrently with a
+ * deadline ({@code checkTimeout}, default 1.5 s): one that has not answered by then is
+ * reported failed ("check timed out"), so a hung dependency yields a prompt 503, not a hung probe. Connections are kept alive (load
  * balancers and Prometheus reuse them) and closed after {@link #IDLE_TIMEOUT_SECONDS} idle.
  * Requests are logged only to logger {@code health.access} at DEBUG, off unless enabled.
  */
@@ -56,9 +59,15 @@ public final class HealthServer implements AutoCloseable {
     private static final int MAX_INITIAL_LINE = 4096;
     private static final int MAX_HEADER_SIZE = 8192;
     private static final int WORKER_THREADS = 2;
+    // Well under the 5 s default probe timeout of AWS target groups and haproxy's 2 s "timeout check".
+    static final Duration DEFAULT_CHECK_TIMEOUT = Duration.ofMillis(1500);
 
     private final InetSocketAddress bindAddress;
-    private final HealthEndpoints endpoints;
+    private final List<ReadinessCheck> readinessChecks;
+    private final List<ReadinessCheck> livenessChecks;
+    private final PrometheusRegistry registry;
+    private final Duration checkTimeout;
+    private CheckRunner checkRunner;
     private EventLoopGroup ioGroup;
     private EventExecutorGroup workerGroup;
     private Channel serverChannel;
@@ -72,9 +81,17 @@ public final class HealthServer implements AutoCloseable {
      */
     public HealthServer(InetSocketAddress bindAddress, List<ReadinessCheck> readinessChecks,
             List<ReadinessCheck> livenessChecks, PrometheusRegistry registry) {
+        this(bindAddress, readinessChecks, livenessChecks, registry, DEFAULT_CHECK_TIMEOUT);
+    }
+
+    /** As above, with the time after which a check that has not answered counts as failed. */
+    public HealthServer(InetSocketAddress bindAddress, List<ReadinessCheck> readinessChecks,
+            List<ReadinessCheck> livenessChecks, PrometheusRegistry registry, Duration checkTimeout) {
         this.bindAddress = Objects.requireNonNull(bindAddress, "bindAddress");
-        this.endpoints = new HealthEndpoints(List.copyOf(readinessChecks), List.copyOf(livenessChecks),
-                Objects.requireNonNull(registry, "registry"));
+        this.readinessChecks = List.copyOf(readinessChecks);
+        this.livenessChecks = List.copyOf(livenessChecks);
+        this.registry = Objects.requireNonNull(registry, "registry");
+        this.checkTimeout = Objects.requireNonNull(checkTimeout, "checkTimeout");
     }
 
     /** Binds and starts serving; throws if the address cannot be bound. */
@@ -86,6 +103,8 @@ public final class HealthServer implements AutoCloseable {
                 NioIoHandler.newFactory());
         workerGroup = new DefaultEventExecutorGroup(WORKER_THREADS, new DefaultThreadFactory("health-worker", true));
         EventExecutorGroup workers = workerGroup;
+        checkRunner = new CheckRunner(checkTimeout);
+        HealthEndpoints endpoints = new HealthEndpoints(readinessChecks, livenessChecks, registry, checkRunner);
         ChannelGroup open = new DefaultChannelGroup("health-connections", GlobalEventExecutor.INSTANCE);
         connections = open;
         ServerBootstrap bootstrap = new ServerBootstrap()
@@ -150,6 +169,10 @@ public final class HealthServer implements AutoCloseable {
         if (ioGroup != null) {
             ioGroup.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
             ioGroup = null;
+        }
+        if (checkRunner != null) {
+            checkRunner.close();
+            checkRunner = null;
         }
     }
 }

@@ -6,10 +6,10 @@ import java.util.Objects;
  * One named condition the health endpoints report, e.g. "draining" or "smtp-listener".
  * Used for both /readyz and /healthz (liveness checks have the same shape).
  *
- * <p>{@link #check()} is called on a health worker thread, never on a Netty event loop, so a
- * short blocking call (asking Hazelcast for the member count) is allowed; it must still
- * return within a fraction of the load balancer's health-check timeout, because a check
- * that hangs makes the probe time out, which the balancer reads as "not ready" anyway.
+ * <p>{@link #check()} is called on a health-check thread, never on a Netty event loop, so a
+ * short blocking call (asking Hazelcast for the member count) is allowed. Checks of one request
+ * run concurrently; one that has not returned within the server's check timeout (default
+ * 1.5 s) is reported as failed with reason "check timed out", so keep them quick.
  */
 public interface ReadinessCheck {
 

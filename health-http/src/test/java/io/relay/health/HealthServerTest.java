@@ -235,10 +235,39 @@ class HealthServerTest {
     }
 
     @Test
+    void aHangingCheckTimesOutAsNotReadyAndLivenessStillAnswers() throws Exception {
+        CountDownLatch release = new CountDownLatch(1);
+        server = new HealthServer(new InetSocketAddress("127.0.0.1", 0), List.of(
+                ReadinessCheck.of("cluster", () -> {
+                    try {
+                        release.await(20, TimeUnit.SECONDS);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                    return ReadinessCheck.Result.passing();
+                }),
+                ReadinessCheck.of("smtp-listener", ReadinessCheck.Result::passing)),
+                List.of(), registry, Duration.ofMillis(300));
+        server.start();
+        try {
+            long t0 = System.nanoTime();
+            HttpResponse<String> r = get("/readyz");
+            assertEquals(503, r.statusCode());
+            assertTrue(System.nanoTime() - t0 < TimeUnit.SECONDS.toNanos(4), "answered promptly");
+            JsonNode body = json.readTree(r.body());
+            assertEquals("check timed out after 300 ms", body.at("/checks/cluster/reason").asText());
+            assertTrue(body.at("/checks/smtp-listener/ok").asBoolean());
+            assertEquals(200, get("/healthz").statusCode());
+        } finally {
+            release.countDown();
+        }
+    }
+
+    @Test
     void aBlockingCheckDoesNotStallOtherProbes() throws Exception {
         CountDownLatch release = new CountDownLatch(1);
         CountDownLatch entered = new CountDownLatch(1);
-        start(List.of(ReadinessCheck.of("slow", () -> {
+        server = new HealthServer(new InetSocketAddress("127.0.0.1", 0), List.of(ReadinessCheck.of("slow", () -> {
             entered.countDown();
             try {
                 release.await(10, TimeUnit.SECONDS);
@@ -246,7 +275,8 @@ class HealthServerTest {
                 Thread.currentThread().interrupt();
             }
             return ReadinessCheck.Result.passing();
-        })), List.of());
+        })), List.of(), registry, Duration.ofSeconds(12));
+        server.start();
         try {
             CompletableFuture<HttpResponse<String>> slow = http.sendAsync(
                     HttpRequest.newBuilder(uri("/readyz")).timeout(Duration.ofSeconds(15)).build(),
