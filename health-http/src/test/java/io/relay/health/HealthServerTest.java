@@ -306,6 +306,16 @@ class HealthServerTest {
     }
 
     @Test
+    void aBusyAddressFailsStartWithTheAddressInTheMessage() throws Exception {
+        start(List.of(), List.of());
+        HealthServer second = new HealthServer(server.boundAddress(), List.of(), List.of(), registry);
+        java.io.UncheckedIOException e = org.junit.jupiter.api.Assertions.assertThrows(
+                java.io.UncheckedIOException.class, second::start);
+        assertTrue(e.getMessage().contains(String.valueOf(server.boundAddress().getPort())), e.getMessage());
+        second.close();
+    }
+
+    @Test
     void closeFreesThePort() throws Exception {
         start(List.of(), List.of());
         InetSocketAddress bound = server.boundAddress();
