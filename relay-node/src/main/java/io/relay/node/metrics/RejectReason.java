@@ -1,0 +1,22 @@
+package io.relay.node.metrics;
+
+import java.util.Locale;
+
+/** Why the SMTP server refused a message or recipient (label {@code reason} of {@code relay_messages_rejected_total}). */
+public enum RejectReason {
+    RELAY_DENIED,
+    SENDER_DENIED,
+    SIZE,
+    SYNTAX,
+    BACKPRESSURE,
+    HOPS,
+    BARE_NEWLINE,
+    TLS_REQUIRED,
+    TIMEOUT,
+    OTHER;
+
+    /** The Prometheus label value: the constant's name in lower case. */
+    public String label() {
+        return name().toLowerCase(Locale.ROOT);
+    }
+}
