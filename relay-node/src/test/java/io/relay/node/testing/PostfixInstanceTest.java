@@ -1,0 +1,167 @@
+package io.relay.node.testing;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The fixture against real peers: swaks submits to the private Postfix, which relays to
+ * smtp-sink standing in for our node; its maillog, its queue and the process table say
+ * what happened.
+ */
+class PostfixInstanceTest {
+    private static final Duration STEP = Duration.ofSeconds(30);
+
+    @TempDir
+    Path dir;
+
+    private final List<Process> children = new ArrayList<>();
+
+    @BeforeEach
+    void tools() {
+        Tools.require(Tools.POSTFIX, Tools.SWAKS, Tools.SMTP_SINK);
+    }
+
+    @AfterEach
+    void killChildren() {
+        children.forEach(Process::destroyForcibly);
+    }
+
+    @Test
+    void relaysEveryMessageToTheRelayhostAndLeavesNoProcessBehind() throws Exception {
+        int sinkPort = freePort();
+        startSink(sinkPort);
+        Path config;
+        List<Long> pids;
+        try (PostfixInstance postfix = PostfixInstance.start(dir.resolve("postfix"), sinkPort)) {
+            config = postfix.configDir();
+            for (int i = 1; i <= 20; i++) {
+                swaks(postfix.smtpPort(), "user" + i + "@example.com");
+            }
+            postfix.awaitSent(20, STEP);
+            assertEquals(20, postfix.sentCount());
+            List<String> sent = postfix.maillogLines().stream().filter(l -> l.contains(" status=sent ")).toList();
+            assertTrue(sent.stream().allMatch(l -> l.contains("relay=127.0.0.1[127.0.0.1]:" + sinkPort + ",")),
+                    "every message went to the relayhost: " + sent);
+            for (int i = 1; i <= 20; i++) {
+                String to = "to=<user" + i + "@example.com>";
+                assertEquals(1, sent.stream().filter(l -> l.contains(to)).count(), to);
+            }
+            assertEquals(0, postfix.queueCount());
+            pids = postfix.processIds();
+            // the master, qmgr, postlogd and the smtpd/cleanup/smtp that just worked
+            assertTrue(pids.size() >= 4, "instance processes found: " + pids);
+        }
+        List<Long> alive = pids.stream().filter(PostfixInstanceTest::running).toList();
+        assertEquals(List.of(), alive, "processes of the instance still running after close()");
+        assertEquals(1, exitCode(List.of("/usr/bin/pgrep", "-f", config.toString())),
+                "pgrep -f " + config + " finds a process after close()");
+    }
+
+    @Test
+    void keepsMailQueuedWhileTheRelayhostIsDownAndDeliversItWhenItComesUp() throws Exception {
+        int sinkPort = freePort();
+        try (PostfixInstance postfix = PostfixInstance.start(dir.resolve("postfix"), sinkPort)) {
+            for (int i = 1; i <= 3; i++) {
+                swaks(postfix.smtpPort(), "later" + i + "@example.com");
+            }
+            awaitQueue(postfix, 3);
+            assertEquals(0, postfix.sentCount());
+            assertTrue(postfix.maillogLines().stream().anyMatch(l -> l.contains(" status=deferred ")),
+                    "a deferred line in the maillog");
+
+            startSink(sinkPort);
+            postfix.flushQueue();
+            postfix.awaitSent(3, STEP);
+            awaitQueue(postfix, 0);
+        }
+    }
+
+    private static void awaitQueue(PostfixInstance postfix, int expected) throws InterruptedException {
+        long deadline = System.nanoTime() + STEP.toNanos();
+        int count;
+        while ((count = postfix.queueCount()) != expected) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("queue holds " + count + ", expected " + expected + "; maillog: "
+                        + postfix.maillogLines());
+            }
+            Thread.sleep(100);
+        }
+    }
+
+    private void startSink(int port) throws Exception {
+        Process sink = new ProcessBuilder(Tools.SMTP_SINK, "-u", "nobody", "127.0.0.1:" + port, "100")
+                .redirectErrorStream(true)
+                .redirectOutput(dir.resolve("smtp-sink-" + port + ".out").toFile())
+                .start();
+        children.add(sink);
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        while (true) {
+            try (Socket s = new Socket()) {
+                s.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 500);
+                return;
+            } catch (IOException notYet) {
+                if (!sink.isAlive() || System.nanoTime() > deadline) {
+                    throw new AssertionError("smtp-sink did not listen on port " + port + ": "
+                            + Files.readString(dir.resolve("smtp-sink-" + port + ".out")));
+                }
+                Thread.sleep(50);
+            }
+        }
+    }
+
+    private void swaks(int port, String to) throws Exception {
+        List<String> command = List.of(Tools.SWAKS, "--server", "127.0.0.1:" + port, "--timeout", "10",
+                "--from", "app@web.test", "--to", to, "--header", "Subject: fixture self-test", "--silent", "2");
+        Path out = Files.createTempFile(dir, "swaks", ".out");
+        assertEquals(0, exitCode(command, out), "swaks to " + to + ": " + Files.readString(out));
+    }
+
+    private int exitCode(List<String> command) throws Exception {
+        return exitCode(command, Files.createTempFile(dir, "cmd", ".out"));
+    }
+
+    private int exitCode(List<String> command, Path out) throws Exception {
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(out.toFile()).start();
+        children.add(p);
+        if (!p.waitFor(STEP.toSeconds(), TimeUnit.SECONDS)) {
+            throw new AssertionError(command + " did not finish within " + STEP);
+        }
+        return p.exitValue();
+    }
+
+    /**
+     * Whether the process still runs. A daemon killed with its master is reparented to PID 1
+     * and stays a zombie until that reaps it: dead, though ProcessHandle calls it alive.
+     */
+    private static boolean running(long pid) {
+        try {
+            String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
+            char state = stat.charAt(stat.lastIndexOf(')') + 2);
+            return state != 'Z' && state != 'X';
+        } catch (IOException gone) {
+            return false;
+        }
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            return s.getLocalPort();
+        }
+    }
+}
