@@ -3,11 +3,14 @@ package io.relay.node.testing;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.BufferedReader;
 import java.io.IOException;
+import java.io.InputStreamReader;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -48,7 +51,8 @@ class PostfixInstanceTest {
         startSink(sinkPort);
         Path config;
         List<Long> pids;
-        try (PostfixInstance postfix = PostfixInstance.start(dir.resolve("postfix"), sinkPort)) {
+        try (Socket idleClient = new Socket();
+                PostfixInstance postfix = PostfixInstance.start(dir.resolve("postfix"), sinkPort)) {
             config = postfix.configDir();
             for (int i = 1; i <= 20; i++) {
                 swaks(postfix.smtpPort(), "user" + i + "@example.com");
@@ -63,6 +67,20 @@ class PostfixInstanceTest {
                 assertEquals(1, sent.stream().filter(l -> l.contains(to)).count(), to);
             }
             assertEquals(0, postfix.queueCount());
+
+            // A client in mid-session: its smtpd reads with smtpd_timeout (300s) and would not
+            // notice a master that went away; close() must stop it all the same.
+            idleClient.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), postfix.smtpPort()), 2000);
+            idleClient.setSoTimeout(10_000);
+            BufferedReader in = new BufferedReader(new InputStreamReader(idleClient.getInputStream(), StandardCharsets.US_ASCII));
+            assertTrue(in.readLine().startsWith("220"));
+            idleClient.getOutputStream().write("EHLO idle.test\r\n".getBytes(StandardCharsets.US_ASCII));
+            String line;
+            do {
+                line = in.readLine();
+            } while (line != null && !line.startsWith("250 "));
+            assertTrue(line != null, "EHLO answered");
+
             pids = postfix.processIds();
             // the master, qmgr, postlogd and the smtpd/cleanup/smtp that just worked
             assertTrue(pids.size() >= 4, "instance processes found: " + pids);
