@@ -82,8 +82,8 @@ public final class PostfixInstance implements AutoCloseable {
     }
 
     /**
-     * As {@link #start(Path, int)}, with main.cf parameters that replace the template's
-     * (written after it, and in main.cf the last line wins).
+     * As {@link #start(Path, int)}, with main.cf parameters that replace the template's or
+     * add to it (e.g. {@code smtp_tls_security_level=may}).
      */
     public static PostfixInstance start(Path dir, int relayhostPort, Map<String, String> mainOverrides) {
         requireRoot();
@@ -352,21 +352,36 @@ public final class PostfixInstance implements AutoCloseable {
 
     private static void writeConfig(Path root, int smtpPort, int relayhostPort, Map<String, String> overrides)
             throws IOException {
-        StringBuilder main = new StringBuilder(template("main.cf")
-                .replace("@DIR@", root.toString())
-                .replace("@RELAYHOST_PORT@", Integer.toString(relayhostPort)));
-        if (!overrides.isEmpty()) {
-            main.append("\n# overrides given by the test\n");
-        }
         overrides.forEach((name, value) -> {
             if (!PARAMETER_NAME.matcher(name).matches() || value.contains("\n") || value.contains("\r")) {
                 throw new IllegalArgumentException("not a main.cf parameter line: " + name + " = " + value);
             }
-            main.append(name).append(" = ").append(value).append('\n');
         });
+        StringBuilder main = new StringBuilder();
+        // Postfix takes the last of two lines for one name but warns in every daemon's log:
+        // the template's line for an overridden name is left out instead.
+        template("main.cf")
+                .replace("@DIR@", root.toString())
+                .replace("@RELAYHOST_PORT@", Integer.toString(relayhostPort))
+                .lines()
+                .filter(line -> !overrides.containsKey(parameterName(line)))
+                .forEach(line -> main.append(line).append('\n'));
+        if (!overrides.isEmpty()) {
+            main.append("\n# overrides given by the test\n");
+        }
+        overrides.forEach((name, value) -> main.append(name).append(" = ").append(value).append('\n'));
         Files.writeString(root.resolve("etc/main.cf"), main);
         Files.writeString(root.resolve("etc/master.cf"),
                 template("master.cf").replace("@SMTP_PORT@", Integer.toString(smtpPort)));
+    }
+
+    /** The name a main.cf line sets, or "" for comments, blanks and continuation lines. */
+    private static String parameterName(String line) {
+        int eq = line.indexOf('=');
+        if (eq < 0 || line.isEmpty() || Character.isWhitespace(line.charAt(0)) || line.startsWith("#")) {
+            return "";
+        }
+        return line.substring(0, eq).trim();
     }
 
     private static String template(String name) throws IOException {

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.BufferedReader;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.InputStreamReader;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -16,6 +17,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -107,6 +109,47 @@ class PostfixInstanceTest {
             postfix.flushQueue();
             postfix.awaitSent(3, STEP);
             awaitQueue(postfix, 0);
+        }
+    }
+
+    @Test
+    void speaksStartTlsToTheRelayhostWhenTlsLevelMayIsGiven() throws Exception {
+        Tools.require(Tools.OPENSSL);
+        Tools.requirePythonModule("aiosmtpd");
+        Path cert = dir.resolve("cert.pem");
+        Path key = dir.resolve("key.pem");
+        assertEquals(0, exitCode(List.of(Tools.OPENSSL, "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                "-keyout", key.toString(), "-out", cert.toString(), "-days", "1", "-subj", "/CN=localhost")));
+        int sinkPort = freePort();
+        startStartTlsSink(sinkPort, cert, key);
+        try (PostfixInstance postfix = PostfixInstance.start(dir.resolve("postfix"), sinkPort,
+                Map.of("smtp_tls_security_level", "may"))) {
+            swaks(postfix.smtpPort(), "secure@example.com");
+            // the sink refuses MAIL before STARTTLS: a plain-text Postfix would bounce this
+            postfix.awaitSent(1, STEP);
+            assertTrue(postfix.maillogLines().stream()
+                            .anyMatch(l -> l.contains("TLS connection established to 127.0.0.1[127.0.0.1]:" + sinkPort)),
+                    "a TLS session in the maillog");
+            assertTrue(postfix.maillogLines().stream().noneMatch(l -> l.contains("overriding earlier entry")),
+                    "the override replaces the template's line instead of repeating the name");
+        }
+    }
+
+    private void startStartTlsSink(int port, Path cert, Path key) throws Exception {
+        Path script = dir.resolve("starttls_sink.py");
+        try (InputStream in = getClass().getResourceAsStream("/postfix/starttls_sink.py")) {
+            Files.copy(in, script);
+        }
+        Path out = dir.resolve("starttls-sink.out");
+        Process sink = new ProcessBuilder(Tools.PYTHON3, script.toString(), Integer.toString(port), cert.toString(),
+                key.toString()).redirectErrorStream(true).redirectOutput(out.toFile()).start();
+        children.add(sink);
+        long deadline = System.nanoTime() + Duration.ofSeconds(15).toNanos();
+        while (!Files.readString(out).contains("ready")) {
+            if (!sink.isAlive() || System.nanoTime() > deadline) {
+                throw new AssertionError("the STARTTLS sink did not start: " + Files.readString(out));
+            }
+            Thread.sleep(50);
         }
     }
 
