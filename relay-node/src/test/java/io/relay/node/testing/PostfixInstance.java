@@ -1,6 +1,7 @@
 package io.relay.node.testing;
 
 import java.io.BufferedReader;
+import java.io.File;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InputStreamReader;
@@ -17,6 +18,7 @@ import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Map;
@@ -248,7 +250,7 @@ public final class PostfixInstance implements AutoCloseable {
         int start = 0;
         for (int i = 0; i <= env.length; i++) {
             if (i == env.length || env[i] == 0) {
-                if (i - start == entry.length && java.util.Arrays.equals(env, start, i, entry, 0, entry.length)) {
+                if (i - start == entry.length && Arrays.equals(env, start, i, entry, 0, entry.length)) {
                     return true;
                 }
                 start = i + 1;
@@ -405,7 +407,7 @@ public final class PostfixInstance implements AutoCloseable {
         ProcessBuilder pb = new ProcessBuilder(SETSID, "-w", daemonDirectory + "/master", "-c", configDir.toString(), "-d");
         pb.redirectErrorStream(true);
         pb.redirectOutput(root.resolve("master.out").toFile());
-        pb.redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+        pb.redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
         environment(pb, configDir);
         return new PostfixInstance(root, smtpPort, pb.start());
     }
@@ -421,7 +423,7 @@ public final class PostfixInstance implements AutoCloseable {
 
     private static String run(List<String> command) {
         ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true);
-        pb.redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+        pb.redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
         Path configDir = Path.of(command.get(command.indexOf("-c") + 1));
         environment(pb, configDir);
         Process p = null;
