@@ -67,12 +67,29 @@ public final class RelayConfig {
         public int destinationConcurrencyLimit = 20;
         /** Keep connections open between messages to the same next hop (smtp_connection_cache). */
         public boolean connectionReuse = true;
-        /** Issue 3: transport maps, transports, fallback relays, DNS servers, sender-dependent relayhosts. */
+        /** transport_maps: an inline map (pattern: transport:nexthop) or the path of a Postfix transport file. */
         public Object transportMaps;
-        public Map<String, Map<String, Object>> transports = new LinkedHashMap<>();
+        /** Named SMTP transports (master.cf services with -o overrides), e.g. {@code ses}. */
+        public Map<String, Transport> transports = new LinkedHashMap<>();
+        /** smtp_fallback_relay: tried after the primary next hop fails with 4xx or a connection failure. */
         public List<String> fallbackRelay = new ArrayList<>();
+        /** DNS servers for MX lookups (host:port); empty: the system's resolvers. */
         public List<HostPort> dnsServers = new ArrayList<>();
+        /** sender_dependent_relayhost_maps: an inline map (sender or @domain: nexthop) or a file path. */
         public Object senderDependentRelayhostMaps;
+    }
+
+    /** One named transport; an unset key inherits the smtp.* default. */
+    public static final class Transport {
+        public String nexthop;
+        public String tlsSecurityLevel;
+        public Path tlsCaFile;
+        public Path saslPasswordFile;
+        public Integer concurrency;
+        public List<String> rate;
+        /** An explicit empty list turns the fallback relay off for this transport. */
+        public List<String> fallbackRelay;
+        public Boolean connectionReuse;
     }
 
     /** The queue: spool, backoff and lifetime, high-water marks. */

@@ -1,4 +1,4 @@
-package io.relay.node;
+package io.relay.node.config;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -12,7 +12,7 @@ import java.util.Set;
  * Postfix's documentation asks for mode 0600; a file that group or others can read is a
  * credential leak waiting to happen, so the node says so at start.
  */
-final class CredentialFiles {
+public final class CredentialFiles {
     private static final Set<PosixFilePermission> OPEN = Set.of(
             PosixFilePermission.GROUP_READ, PosixFilePermission.OTHERS_READ,
             PosixFilePermission.GROUP_WRITE, PosixFilePermission.OTHERS_WRITE);
@@ -21,7 +21,7 @@ final class CredentialFiles {
     }
 
     /** A warning text when {@code file} is readable or writable by group or others; empty otherwise. */
-    static Optional<String> exposure(Path file) {
+    public static Optional<String> exposure(Path file) {
         try {
             Set<PosixFilePermission> perms = Files.getPosixFilePermissions(file);
             if (perms.stream().anyMatch(OPEN::contains)) {

@@ -1,0 +1,145 @@
+package io.relay.node;
+
+import io.netty.handler.ssl.SslContext;
+import io.relay.health.HealthServer;
+import io.relay.health.ReadinessCheck;
+import io.relay.node.config.ConfigException;
+import io.relay.node.config.RelayConfig;
+import io.relay.node.config.RoutingConfigs;
+import io.relay.node.delivery.AddressRecordResolver;
+import io.relay.node.delivery.Dispatcher;
+import io.relay.node.delivery.DsnBuilder;
+import io.relay.node.delivery.SmtpClient;
+import io.relay.node.log.MailLog;
+import io.relay.node.metrics.RelayMetrics;
+import io.relay.node.smtpd.SmtpServer;
+import io.relay.node.smtpd.SmtpdSettings;
+import io.relay.node.tls.TlsMaterial;
+import io.relay.queue.ClusterMember;
+import io.relay.queue.ClusterQueue;
+import io.relay.queue.ClusterSettings;
+import io.relay.queue.QueueSettings;
+import io.relay.routing.NetworkSet;
+import io.relay.routing.RelayPolicy;
+import io.relay.routing.Router;
+import io.relay.routing.RoutingConfig;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One relay node, wired by constructor from its configuration: the mail log, the
+ * cluster member and queue (journal replay first), the router and the delivery side,
+ * the SMTP listeners and the health server. {@link #close()} takes it down in the
+ * reverse order, so nothing that got 250 is lost.
+ */
+public final class RelayNode implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(RelayNode.class);
+
+    private final ClusterMember member;
+    private final ClusterQueue queue;
+    private final SmtpServer smtpd;
+    private final HealthServer health;
+    private final ExecutorService blocking;
+    private final AtomicBoolean closed = new AtomicBoolean();
+
+    private RelayNode(ClusterMember member, ClusterQueue queue, SmtpServer smtpd, HealthServer health,
+                      ExecutorService blocking) {
+        this.member = member;
+        this.queue = queue;
+        this.smtpd = smtpd;
+        this.health = health;
+        this.blocking = blocking;
+    }
+
+    public static RelayNode start(RelayConfig cfg) throws Exception {
+        String hostname = cfg.smtpd.hostname != null ? cfg.smtpd.hostname : localHostName();
+        MailLog mailLog = MailLog.open(cfg.log.file, cfg.log.syslogName, hostname);
+        RoutingConfig routing = RoutingConfigs.from(cfg, warning -> {
+            LOG.warn(warning);
+            mailLog.warning("smtp", warning);
+        });
+        Router router = new Router(routing);
+        RelayPolicy policy = new RelayPolicy(NetworkSet.parse(cfg.smtpd.mynetworks), Set.copyOf(cfg.smtpd.relayDomains));
+        Files.createDirectories(cfg.queue.spoolDir);
+        RelayMetrics metrics = new RelayMetrics();
+
+        ClusterMember member = ClusterMember.start(new ClusterSettings(cfg.cluster.name, cfg.cluster.listen.host(),
+                cfg.cluster.listen.port(), cfg.cluster.members, cfg.queue.backupCount));
+        ClusterQueue queue = new ClusterQueue(member, new QueueSettings(cfg.queue.spoolDir, cfg.queue.minimalBackoffTime,
+                cfg.queue.maximalBackoffTime, cfg.queue.maximalQueueLifetime, cfg.queue.deliveryConcurrency,
+                cfg.queue.maxMessages, cfg.queue.maxBytes));
+
+        SmtpClient client = new SmtpClient(hostname, cfg.smtp.connectTimeout, cfg.smtp.replyTimeout,
+                Duration.ofSeconds(5), new AddressRecordResolver());
+        Dispatcher dispatcher = new Dispatcher(router::route, client, queue, new DsnBuilder(hostname), mailLog,
+                hostname, Clock.systemUTC());
+        queue.start(dispatcher);
+
+        ExecutorService blocking = Executors.newFixedThreadPool(4, daemon("smtpd-blocking"));
+        SslContext tls = TlsMaterial.serverContext(cfg.smtpd.tlsCertFile, cfg.smtpd.tlsKeyFile, hostname,
+                cfg.queue.spoolDir.resolve("tls"));
+        SmtpServer smtpd = new SmtpServer(SmtpdSettings.from(cfg.smtpd, hostname), policy, queue, mailLog, blocking, tls);
+        smtpd.start();
+
+        HealthServer health = new HealthServer(cfg.health.listen.toSocketAddress(), List.of(
+                ReadinessCheck.of("cluster-member", () -> member.running()
+                        ? ReadinessCheck.Result.passing() : ReadinessCheck.Result.failing("not a cluster member")),
+                ReadinessCheck.of("queue", () -> queue.full()
+                        ? ReadinessCheck.Result.failing("queue above its high-water mark") : ReadinessCheck.Result.passing())),
+                List.of(), metrics.registry());
+        health.start();
+        LOG.info("relay node {} up: smtp {}, health {}, cluster {}", hostname, smtpd.boundAddresses(),
+                health.boundAddress(), cfg.cluster.listen);
+        return new RelayNode(member, queue, smtpd, health, blocking);
+    }
+
+    static String localHostName() {
+        try {
+            return InetAddress.getLocalHost().getHostName();
+        } catch (UnknownHostException e) {
+            return "localhost";
+        }
+    }
+
+    private static java.util.concurrent.ThreadFactory daemon(String name) {
+        return r -> {
+            Thread t = new Thread(r, name);
+            t.setDaemon(true);
+            return t;
+        };
+    }
+
+    @Override
+    public void close() {
+        if (!closed.compareAndSet(false, true)) {
+            return;
+        }
+        LOG.info("relay node shutting down");
+        try {
+            smtpd.close();
+        } catch (RuntimeException e) {
+            LOG.warn("smtpd close: {}", e.toString());
+        }
+        health.close();
+        queue.close();
+        blocking.shutdown();
+        try {
+            blocking.awaitTermination(5, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+}
