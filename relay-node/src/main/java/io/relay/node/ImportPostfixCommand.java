@@ -20,8 +20,8 @@ import picocli.CommandLine.Parameters;
  * {@code relay-node import-postfix DIR --out FILE}: reads a Postfix configuration
  * directory (main.cf, master.cf and the text sources of the tables they name), writes
  * our YAML, and lists on stderr every setting it did not carry over, with the reason.
- * A table named by an absolute path (hash:/etc/postfix/transport) is read from that path,
- * or, when it is not there, from DIR under its file name, so a copied directory imports too.
+ * A table named by a path (hash:/etc/postfix/transport) is read from DIR under its file
+ * name first, then from the path as written, so a copied directory imports the same way.
  */
 @Command(name = "import-postfix", mixinStandardHelpOptions = true,
         description = "Convert a Postfix relay configuration (main.cf, master.cf, tables) to relay YAML.")
@@ -61,7 +61,7 @@ final class ImportPostfixCommand implements Callable<Integer> {
     }
 
     private Optional<String> readTable(String path) {
-        for (Path p : new Path[] {Path.of(path), dir.resolve(Path.of(path).getFileName().toString())}) {
+        for (Path p : new Path[] {dir.resolve(Path.of(path).getFileName().toString()), Path.of(path)}) {
             if (Files.isReadable(p)) {
                 try {
                     return Optional.of(Files.readString(p));
