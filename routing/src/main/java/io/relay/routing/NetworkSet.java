@@ -47,7 +47,9 @@ public final class NetworkSet {
             addr = addr.setPrefixLength(addr.getBitCount(), false);
         }
         IPAddress network = addr.toPrefixBlock();
-        if (!addr.withoutPrefixLength().equals(network.getLower().withoutPrefixLength())) {
+        // the library reads "10.0.0.0/8" as the whole block and "10.0.0.1/8" as one address
+        // with a prefix length: only the latter has host bits set
+        if (!addr.isPrefixBlock()) {
             throw new IllegalArgumentException("'" + raw + "' has host bits set; the network is "
                     + network.toCanonicalString());
         }
