@@ -33,7 +33,7 @@ public final class PostfixImport {
             "mail_owner", "setgid_group", "sendmail_path", "newaliases_path", "mailq_path", "html_directory",
             "manpage_directory", "sample_directory", "readme_directory", "meta_directory", "shlib_directory",
             "mail_spool_directory", "debug_peer_level", "debugger_command", "unknown_local_recipient_reject_code",
-            "biff", "append_dot_mydomain", "smtputf8_enable", "inet_protocols", "mail_name", "syslog_name",
+            "biff", "append_dot_mydomain", "smtputf8_enable", "mail_name", "syslog_name",
             "maillog_file", "smtp_tls_session_cache_database", "smtpd_tls_session_cache_database");
     private static final Set<String> LOCAL_DELIVERY = Set.of(
             "mydestination", "alias_maps", "alias_database", "home_mailbox", "mailbox_command", "mailbox_size_limit",
@@ -217,9 +217,6 @@ public final class PostfixImport {
             useTls.ifPresent(v -> skipAt(where, "smtp_use_tls", v, "obsolete; smtp_enforce_tls carried as encrypt"));
         } else if (useTls.filter(PostfixImport::yes).isPresent()) {
             out.put("tls-security-level", "may");
-        } else if (!named) {
-            // Postfix's default smtp_tls_security_level is empty, i.e. no STARTTLS
-            out.put("tls-security-level", "none");
         }
         get.apply("smtp_tls_CAfile").filter(s -> !s.isEmpty()).ifPresent(v -> out.put("tls-ca-file", v));
         get.apply("smtp_tls_CApath").filter(s -> !s.isEmpty()).ifPresent(v -> skipAt(where, "smtp_tls_CApath", v,
@@ -242,6 +239,17 @@ public final class PostfixImport {
                 skipAt(where, "smtp_sasl_password_maps", v, "only the first table is carried");
             }
         });
+        if (!named && !out.containsKey("tls-security-level")) {
+            // Postfix's default smtp_tls_security_level is empty (no STARTTLS)
+            if (out.containsKey("sasl-password-file")) {
+                out.put("tls-security-level", "encrypt");
+                notCarried.add(new NotCarried("main.cf: smtp_tls_security_level", "(unset: Postfix default none)",
+                        "SASL credentials are configured: imported as encrypt so the password never crosses the network in clear text"));
+            } else {
+                notCarried.add(new NotCarried("main.cf: smtp_tls_security_level", "(unset: Postfix default none)",
+                        "left to this relay's default, may (STARTTLS when offered)"));
+            }
+        }
         Optional<String> fallback = overrides.containsKey("smtp_fallback_relay")
                 ? Optional.of(overrides.get("smtp_fallback_relay"))
                 : named ? Optional.empty() : main("smtp_fallback_relay").or(() -> main("fallback_relay"));
@@ -500,7 +508,7 @@ public final class PostfixImport {
         return switch (name) {
             case "mydomain", "myorigin", "masquerade_domains" ->
                     "this relay does not rewrite addresses; web apps send fully qualified addresses";
-            case "inet_interfaces" -> "listen addresses are smtpd.listen (host:port); set them for the deployment";
+            case "inet_interfaces", "inet_protocols" -> "listen addresses are smtpd.listen (host:port); set them for the deployment";
             case "smtp_sasl_auth_enable" -> "implied: credentials are used when smtp.sasl-password-file has an entry";
             case "smtp_sasl_security_options", "smtp_sasl_tls_security_options" ->
                     "ignored: this relay never authenticates anonymously and offers only PLAIN/LOGIN";
