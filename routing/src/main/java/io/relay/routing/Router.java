@@ -1,6 +1,8 @@
 package io.relay.routing;
 
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Locale;
 import java.util.Optional;
 
@@ -27,18 +29,18 @@ import java.util.Optional;
  */
 public final class Router {
     private final RoutingConfig config;
-    private final List<NextHop> defaultFallbacks;
+    /** Each SMTP transport's settings with inheritance applied, and its parsed fallback relays. */
+    private final Map<String, TransportSettings> smtpTransports = new HashMap<>();
+    private final Map<String, List<NextHop>> fallbacks = new HashMap<>();
 
+    /** Validates and resolves everything once, so a bad setting fails at start-up, not at the first message. */
     public Router(RoutingConfig config) {
         this.config = config;
-        this.defaultFallbacks = parseHops(config.smtp().fallbackRelays());
-        // fail at start-up, not at the first message, on a bad named transport
-        config.transports().forEach((name, settings) -> settings.inheritFrom(config.smtp()));
-        for (TransportTable.Entry e : config.transportTable().entries()) {
-            if (isSmtp(e.transport()) && !e.nexthop().isEmpty()) {
-                NextHop.parse(e.nexthop());
-            }
-        }
+        smtpTransports.put("smtp", config.smtp());
+        smtpTransports.put("relay", config.smtp());
+        config.transports().forEach((name, settings) ->
+                smtpTransports.put(name.toLowerCase(Locale.ROOT), settings.inheritFrom(config.smtp())));
+        smtpTransports.forEach((name, settings) -> fallbacks.put(name, parseHops(settings.fallbackRelays())));
     }
 
     public RoutingConfig config() {
@@ -98,12 +100,8 @@ public final class Router {
             }
             default -> { }
         }
-        TransportSettings settings;
-        if (config.transports().containsKey(t)) {
-            settings = config.transports().get(t).inheritFrom(config.smtp());
-        } else if (isSmtp(t)) {
-            settings = config.smtp();
-        } else {
+        TransportSettings settings = smtpTransports.get(t);
+        if (settings == null) {
             return nonSmtp(t, Route.Kind.DEFER, "mail transport unavailable: unknown transport \"" + transport + "\"", matchedBy);
         }
         NextHop hop;
@@ -130,9 +128,7 @@ public final class Router {
             return nonSmtp(t, Route.Kind.ERROR, "recipient address has no domain", matchedBy);
         }
         Credentials creds = settings.credentials() == null ? null : settings.credentials().lookup(hop).orElse(null);
-        List<NextHop> fallbacks = settings.fallbackRelays() == config.smtp().fallbackRelays()
-                ? defaultFallbacks : parseHops(settings.fallbackRelays());
-        return new Route(t, Route.Kind.SMTP, hop, "", settings.tlsLevel(), settings.tlsCaFile(), creds, fallbacks,
+        return new Route(t, Route.Kind.SMTP, hop, "", settings.tlsLevel(), settings.tlsCaFile(), creds, fallbacks.get(t),
                 new Route.Limits(settings.concurrency() == null ? 0 : settings.concurrency(), settings.rates()),
                 Boolean.TRUE.equals(settings.connectionReuse()), matchedBy);
     }
@@ -168,10 +164,6 @@ public final class Router {
             d = d.substring(dot + 1);
         }
         return false;
-    }
-
-    private static boolean isSmtp(String transport) {
-        return transport.equals("smtp") || transport.equals("relay");
     }
 
     private static NextHop domainHop(String domain) {

@@ -130,10 +130,9 @@ public final class TransportTable {
         String a = address.trim().toLowerCase(Locale.ROOT);
         List<String> keys = new ArrayList<>();
         int at = a.lastIndexOf('@');
-        String domain = at < 0 ? a : a.substring(at + 1);
-        if (at >= 0) {
-            keys.add(a);
-        }
+        // a bare local part has no domain to look up (Postfix would first append myorigin)
+        String domain = at < 0 ? "" : a.substring(at + 1);
+        keys.add(a);
         if (!domain.isEmpty()) {
             keys.add(domain);
             int dot = domain.indexOf('.');
