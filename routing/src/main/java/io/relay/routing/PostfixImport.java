@@ -27,7 +27,11 @@ import java.util.regex.Pattern;
  */
 public final class PostfixImport {
     private static final Pattern PARAM = Pattern.compile("\\$(?:\\{([A-Za-z0-9_]+)}|\\(([A-Za-z0-9_]+)\\)|([A-Za-z0-9_]+))");
-    private static final Set<String> TEXT_TABLE_TYPES = Set.of("hash", "texthash", "btree", "lmdb", "cdb", "dbm", "sdbm");
+    private static final Set<String> TEXT_TABLE_TYPES = Set.of("hash", "texthash", "btree", "lmdb", "cdb", "dbm", "sdbm", "cidr");
+    /** Table types Postfix knows; a "type:" prefix outside this set is part of a value (e.g. fe80::/10). */
+    private static final Set<String> OTHER_TABLE_TYPES = Set.of("regexp", "pcre", "ldap", "mysql", "pgsql", "sqlite",
+            "proxy", "static", "inline", "unix", "memcache", "socketmap", "tcp", "nis", "nisplus", "netinfo",
+            "environ", "fail", "pipemap", "randmap", "unionmap", "mongodb");
     private static final Set<String> POSTFIX_INTERNAL = Set.of(
             "compatibility_level", "queue_directory", "command_directory", "daemon_directory", "data_directory",
             "mail_owner", "setgid_group", "sendmail_path", "newaliases_path", "mailq_path", "html_directory",
@@ -438,7 +442,9 @@ public final class PostfixImport {
     }
 
     private static boolean isTable(String item) {
-        return item.startsWith("/") || item.matches("[a-z0-9_]+:.*") && !item.startsWith("[");
+        int colon = item.indexOf(':');
+        String type = colon > 0 ? item.substring(0, colon) : "";
+        return item.startsWith("/") || TEXT_TABLE_TYPES.contains(type) || OTHER_TABLE_TYPES.contains(type);
     }
 
     private static Optional<String> tablePath(String item) {

@@ -148,7 +148,7 @@ class PostfixImportTest {
                 relay_domains = $mydomain,
                     ${mydomain_extra}
                 mydomain_extra = other.example
-                mynetworks = 127.0.0.0/8, hash:/etc/postfix/networks
+                mynetworks = 127.0.0.0/8, fe80::/10 hash:/etc/postfix/networks
                 relayhost = [gw.corp.example]:587
                 smtp_fallback_relay = [backup.corp.example]:587
                 default_destination_concurrency_limit = 7
@@ -174,7 +174,7 @@ class PostfixImportTest {
         Map<String, Object> smtpd = section(r.config(), "smtpd");
         Map<String, Object> smtp = section(r.config(), "smtp");
         assertEquals(List.of("corp.example", "other.example"), smtpd.get("relay-domains"), "default mydomain, ${}, continuation");
-        assertEquals(List.of("127.0.0.0/8", "10.1.0.0/16"), smtpd.get("mynetworks"));
+        assertEquals(List.of("127.0.0.0/8", "fe80::/10", "10.1.0.0/16"), smtpd.get("mynetworks"));
         assertEquals(7, smtp.get("destination-concurrency-limit"));
         assertEquals(List.of("[backup.corp.example]:587"), smtp.get("fallback-relay"));
         assertEquals(Map.of("@tenant.example", "[tenant-gw.example]"), smtp.get("sender-dependent-relayhost-maps"));
