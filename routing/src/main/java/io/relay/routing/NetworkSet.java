@@ -47,7 +47,9 @@ public final class NetworkSet {
             addr = addr.setPrefixLength(addr.getBitCount(), false);
         }
         IPAddress network = addr.toPrefixBlock();
-        if (!addr.getLower().withoutPrefixLength().equals(network.getLower().withoutPrefixLength())) {
+        // the library reads "10.0.0.0/8" as the whole block and "10.0.0.1/8" as one address
+        // with a prefix length: only the latter has host bits set
+        if (!addr.isPrefixBlock()) {
             throw new IllegalArgumentException("'" + raw + "' has host bits set; the network is "
                     + network.toCanonicalString());
         }
@@ -64,6 +66,48 @@ public final class NetworkSet {
         }
         for (IPAddress n : networks) {
             if (n.getIPVersion() == a.getIPVersion() && n.contains(a)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * One reason per entry that would make us an open relay, for the admin CLI's checks:
+     * the whole address space (0.0.0.0/0, ::/0), or a public range (not private,
+     * loopback, link-local or unique-local) wider than /16 for IPv4 or /32 for IPv6.
+     */
+    public List<String> openRelayRisks() {
+        List<String> out = new ArrayList<>();
+        for (IPAddress n : networks) {
+            int prefix = n.getNetworkPrefixLength() == null ? n.getBitCount() : n.getNetworkPrefixLength();
+            String text = n.toCanonicalString();
+            if (prefix == 0) {
+                out.add(text + ": the whole " + (n.isIPv4() ? "IPv4" : "IPv6")
+                        + " address space; anyone on the Internet could relay through us");
+                continue;
+            }
+            int widest = n.isIPv4() ? 16 : 32;
+            if (prefix < widest && !nonPublic(n)) {
+                out.add(text + ": a public range wider than /" + widest + " (" + n.getCount()
+                        + " addresses); only list the networks of your own senders");
+            }
+        }
+        return out;
+    }
+
+    /** True when the whole block lies inside one private, loopback, link-local or unique-local block. */
+    private static boolean nonPublic(IPAddress block) {
+        return sameNonPublicBlock(block.getLower().withoutPrefixLength(), block.getUpper().withoutPrefixLength());
+    }
+
+    private static final List<String> NON_PUBLIC_BLOCKS = List.of("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
+            "127.0.0.0/8", "169.254.0.0/16", "fc00::/7", "fe80::/10", "::1/128");
+
+    private static boolean sameNonPublicBlock(IPAddress lower, IPAddress upper) {
+        for (String b : NON_PUBLIC_BLOCKS) {
+            IPAddress block = new IPAddressString(b).getAddress();
+            if (block.getIPVersion() == lower.getIPVersion() && block.contains(lower) && block.contains(upper)) {
                 return true;
             }
         }

@@ -9,7 +9,7 @@ import java.util.List;
  * @param transport       the transport's name as configured ("smtp", "ses", "file", ...)
  * @param kind            what kind of delivery agent carries it
  * @param nextHop         for SMTP: the next hop (relayhost, transport nexthop or the recipient's domain); null otherwise
- * @param argument        FILE: the directory; ERROR: the bounce text; DISCARD: the log text; else ""
+ * @param argument        FILE: the directory; ERROR: the bounce text; DISCARD: the log text; DEFER: the reason; else ""
  * @param tlsLevel        STARTTLS policy for SMTP
  * @param tlsCaFile       CA bundle for verify/secure, or null for the JDK's trust store
  * @param credentials     SASL credentials for the next hop, or null
@@ -22,7 +22,8 @@ public record Route(String transport, Kind kind, NextHop nextHop, String argumen
                     String tlsCaFile, Credentials credentials, List<NextHop> fallbackRelays, Limits limits,
                     boolean connectionReuse, String matchedBy) {
 
-    public enum Kind { SMTP, FILE, DISCARD, ERROR }
+    /** SMTP delivery, a file drop, discard, a bounce, or DEFER (retry later: e.g. an unknown transport). */
+    public enum Kind { SMTP, FILE, DISCARD, ERROR, DEFER }
 
     public Route {
         fallbackRelays = List.copyOf(fallbackRelays);
@@ -31,6 +32,38 @@ public record Route(String transport, Kind kind, NextHop nextHop, String argumen
     /** The key that groups deliveries into lanes (connections, limits): transport + next hop. */
     public String laneKey() {
         return transport + ":" + (nextHop == null ? argument : nextHop.text());
+    }
+
+    /**
+     * The text the {@code route ADDRESS} command prints, one {@code key: value} per line
+     * (like {@code postmap -q}). Shows the credentials' table key and user name, never
+     * the password.
+     */
+    public String describe() {
+        StringBuilder b = new StringBuilder();
+        line(b, "transport", transport);
+        line(b, "kind", kind.name().toLowerCase(java.util.Locale.ROOT));
+        if (kind == Kind.SMTP) {
+            line(b, "next hop", nextHop == null ? "" : nextHop.text());
+            line(b, "mx lookup", nextHop != null && nextHop.mxLookup() ? "yes" : "no");
+            line(b, "tls security level", tlsLevel == null ? "" : tlsLevel.postfixName());
+            line(b, "tls ca file", tlsCaFile == null ? "(JDK trust store)" : tlsCaFile);
+            line(b, "credentials", credentials == null ? "none"
+                    : credentials.key() + " (user " + credentials.username() + ")");
+            line(b, "fallback relays", fallbackRelays.isEmpty() ? "none"
+                    : String.join(", ", fallbackRelays.stream().map(NextHop::text).toList()));
+            line(b, "concurrency", limits.concurrency() == 0 ? "default" : Integer.toString(limits.concurrency()));
+            line(b, "rates", limits.rates().isEmpty() ? "unlimited" : String.join(", ", limits.rates()));
+            line(b, "connection reuse", connectionReuse ? "yes" : "no");
+        } else {
+            line(b, "argument", argument);
+        }
+        line(b, "matched by", matchedBy);
+        return b.toString();
+    }
+
+    private static void line(StringBuilder b, String key, String value) {
+        b.append(key).append(": ").append(value).append('\n');
     }
 
     /**

@@ -65,6 +65,8 @@ public final class RelayConfig {
         public Duration replyTimeout = Duration.ofSeconds(300);
         /** smtp_destination_concurrency_limit, per next hop. */
         public int destinationConcurrencyLimit = 20;
+        /** Rate limits per next hop, e.g. ["14/s", "50000/d"] (from smtp_destination_rate_delay on import). */
+        public List<String> destinationRate = new ArrayList<>();
         /** Keep connections open between messages to the same next hop (smtp_connection_cache). */
         public boolean connectionReuse = true;
         /** transport_maps: an inline map (pattern: transport:nexthop) or the path of a Postfix transport file. */

@@ -33,7 +33,8 @@ public final class RoutingConfigs {
             TransportSettings smtp = new TransportSettings(null, TlsLevel.parse(s.tlsSecurityLevel),
                     s.tlsCaFile == null ? null : s.tlsCaFile.toString(),
                     sasl(s.saslPasswordFile, "smtp.sasl-password-file", warn),
-                    s.destinationConcurrencyLimit, null, List.copyOf(s.fallbackRelay), s.connectionReuse);
+                    s.destinationConcurrencyLimit, List.copyOf(s.destinationRate), List.copyOf(s.fallbackRelay),
+                    s.connectionReuse);
             Map<String, TransportSettings> named = new LinkedHashMap<>();
             for (Map.Entry<String, RelayConfig.Transport> e : s.transports.entrySet()) {
                 String key = "smtp.transports." + e.getKey();

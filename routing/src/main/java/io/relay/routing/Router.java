@@ -1,0 +1,181 @@
+package io.relay.routing;
+
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Locale;
+import java.util.Optional;
+
+/**
+ * Decides where one recipient goes, as Postfix's trivial-rewrite resolver does.
+ *
+ * <p>Strategy: transport_maps first (see {@link TransportTable} for its lookup order).
+ * A match {@code transport:nexthop} sets both; {@code transport:} sends to the
+ * recipient's domain (bypassing relayhost, as Postfix); {@code :nexthop} keeps the
+ * default transport with that next hop; {@code :} changes nothing. Without a match the
+ * recipient's domain decides between relay_transport ({@code relay}, for
+ * smtpd.relay-domains) and default_transport. When no next hop was given, an SMTP
+ * transport's next hop is: the transport's own {@code nexthop} setting, then
+ * sender_dependent_relayhost_maps (sender, then @domain), then relayhost, then the
+ * recipient's domain with MX lookup.
+ *
+ * <p>Built-in transports: smtp, relay (an alias of smtp), file, discard, error, retry.
+ * A name that is neither built-in nor in smtp.transports routes to {@link Route.Kind#DEFER}
+ * ("mail transport unavailable"), so the message waits in the queue instead of bouncing.
+ * Settings of a named transport inherit from the default smtp settings field by field;
+ * credentials are looked up in the chosen transport's table by the chosen next hop.
+ *
+ * <p>Pure and immutable: safe to call from any thread.
+ */
+public final class Router {
+    private final RoutingConfig config;
+    /** Each SMTP transport's settings with inheritance applied, and its parsed fallback relays. */
+    private final Map<String, TransportSettings> smtpTransports = new HashMap<>();
+    private final Map<String, List<NextHop>> fallbacks = new HashMap<>();
+
+    /** Validates and resolves everything once, so a bad setting fails at start-up, not at the first message. */
+    public Router(RoutingConfig config) {
+        this.config = config;
+        smtpTransports.put("smtp", config.smtp());
+        smtpTransports.put("relay", config.smtp());
+        config.transports().forEach((name, settings) ->
+                smtpTransports.put(name.toLowerCase(Locale.ROOT), settings.inheritFrom(config.smtp())));
+        smtpTransports.forEach((name, settings) -> fallbacks.put(name, parseHops(settings.fallbackRelays())));
+    }
+
+    public RoutingConfig config() {
+        return config;
+    }
+
+    /**
+     * The route for one recipient.
+     *
+     * @param recipient the envelope recipient, {@code user@domain}
+     * @param sender    the envelope sender ("" for the null sender)
+     */
+    public Route route(String recipient, String sender) {
+        String domain = domainOf(recipient);
+        Optional<TransportTable.Match> match = config.transportTable().lookup(recipient);
+        String transport;
+        String nexthop = "";
+        String matchedBy;
+        boolean recipientDomainNexthop = false;
+        String defaultName = defaultTransportName(domain);
+        String defaultArgument = relayDomain(domain) ? "" : argumentOf(config.defaultTransport());
+        String defaultMatchedBy = relayDomain(domain) ? "relay_domains (relay_transport)" : "default_transport";
+        if (match.isPresent()) {
+            TransportTable.Entry e = match.get().entry();
+            matchedBy = "transport_maps: " + e.key();
+            if (e.transport().isEmpty()) {
+                transport = defaultName;
+                nexthop = e.nexthop().isEmpty() ? defaultArgument : e.nexthop();
+            } else {
+                transport = e.transport();
+                nexthop = e.nexthop();
+                recipientDomainNexthop = nexthop.isEmpty();
+            }
+        } else {
+            transport = defaultName;
+            nexthop = defaultArgument;
+            matchedBy = defaultMatchedBy;
+        }
+        return build(transport, nexthop, recipientDomainNexthop, domain, sender, matchedBy);
+    }
+
+    private Route build(String transport, String nexthop, boolean recipientDomainNexthop, String domain,
+                        String sender, String matchedBy) {
+        String t = transport.toLowerCase(Locale.ROOT);
+        switch (t) {
+            case "file" -> {
+                return nonSmtp(t, Route.Kind.FILE, nexthop, matchedBy);
+            }
+            case "discard" -> {
+                return nonSmtp(t, Route.Kind.DISCARD, nexthop, matchedBy);
+            }
+            case "error" -> {
+                return nonSmtp(t, Route.Kind.ERROR, nexthop.isEmpty() ? "Address is undeliverable" : nexthop, matchedBy);
+            }
+            case "retry" -> {
+                return nonSmtp(t, Route.Kind.DEFER, nexthop.isEmpty() ? "Address is temporarily undeliverable" : nexthop, matchedBy);
+            }
+            default -> { }
+        }
+        TransportSettings settings = smtpTransports.get(t);
+        if (settings == null) {
+            return nonSmtp(t, Route.Kind.DEFER, "mail transport unavailable: unknown transport \"" + transport + "\"", matchedBy);
+        }
+        NextHop hop;
+        if (!nexthop.isEmpty()) {
+            hop = NextHop.parse(nexthop);
+        } else if (recipientDomainNexthop) {
+            hop = domainHop(domain);
+        } else if (settings.nexthop() != null && !settings.nexthop().isBlank()) {
+            hop = NextHop.parse(settings.nexthop());
+            matchedBy = matchedBy + "; " + t + " nexthop";
+        } else {
+            Optional<SenderRelayhostTable.Entry> byS = config.senderRelayhosts().lookup(sender);
+            if (byS.isPresent()) {
+                hop = byS.get().nexthop();
+                matchedBy = matchedBy + "; sender_dependent_relayhost_maps: " + byS.get().key();
+            } else if (!config.relayhost().isEmpty()) {
+                hop = NextHop.parse(config.relayhost());
+                matchedBy = matchedBy + "; relayhost";
+            } else {
+                hop = domainHop(domain);
+            }
+        }
+        if (hop == null) {
+            return nonSmtp(t, Route.Kind.ERROR, "recipient address has no domain", matchedBy);
+        }
+        Credentials creds = settings.credentials() == null ? null : settings.credentials().lookup(hop).orElse(null);
+        return new Route(t, Route.Kind.SMTP, hop, "", settings.tlsLevel(), settings.tlsCaFile(), creds, fallbacks.get(t),
+                new Route.Limits(settings.concurrency() == null ? 0 : settings.concurrency(), settings.rates()),
+                Boolean.TRUE.equals(settings.connectionReuse()), matchedBy);
+    }
+
+    private Route nonSmtp(String transport, Route.Kind kind, String argument, String matchedBy) {
+        return new Route(transport, kind, null, argument, null, null, null, List.of(), Route.Limits.NONE, false, matchedBy);
+    }
+
+    private String defaultTransportName(String domain) {
+        if (relayDomain(domain)) {
+            return "relay";
+        }
+        String d = config.defaultTransport();
+        int colon = d.indexOf(':');
+        return (colon < 0 ? d : d.substring(0, colon)).trim().toLowerCase(Locale.ROOT);
+    }
+
+    private static String argumentOf(String transportSpec) {
+        int colon = transportSpec.indexOf(':');
+        return colon < 0 ? "" : transportSpec.substring(colon + 1).trim();
+    }
+
+    private boolean relayDomain(String domain) {
+        String d = domain;
+        while (!d.isEmpty()) {
+            if (config.relayDomains().contains(d)) {
+                return true;
+            }
+            int dot = d.indexOf('.');
+            if (dot < 0) {
+                return false;
+            }
+            d = d.substring(dot + 1);
+        }
+        return false;
+    }
+
+    private static NextHop domainHop(String domain) {
+        return domain.isEmpty() ? null : new NextHop(domain, NextHop.SMTP_PORT, true);
+    }
+
+    private static String domainOf(String address) {
+        int at = address.lastIndexOf('@');
+        return at < 0 ? "" : address.substring(at + 1).trim().toLowerCase(Locale.ROOT);
+    }
+
+    private static List<NextHop> parseHops(List<String> hops) {
+        return hops == null ? List.of() : hops.stream().map(NextHop::parse).toList();
+    }
+}
