@@ -104,9 +104,10 @@ class KillNineTest {
             Thread.sleep(250);
             arrived = sink.tags();
         }
-        Set<String> lost = acked.stream().filter(t -> !arrived.containsKey(t)).collect(Collectors.toSet());
-        long duplicates = arrived.values().stream().filter(c -> c > 1).mapToLong(c -> c - 1).sum();
-        int deliveredOfAcked = (int) acked.stream().filter(arrived::containsKey).count();
+        Map<String, Integer> seen = arrived;
+        Set<String> lost = acked.stream().filter(t -> !seen.containsKey(t)).collect(Collectors.toSet());
+        long duplicates = seen.values().stream().filter(c -> c > 1).mapToLong(c -> c - 1).sum();
+        int deliveredOfAcked = (int) acked.stream().filter(seen::containsKey).count();
         System.out.printf("%s: sent=%d, 250s=%d, delivered=%d (of them %d acknowledged), lost=%d, duplicates=%d%n",
                 name, load.sent(), acked.size(), arrived.size(), deliveredOfAcked, lost.size(), duplicates);
         assertTrue(lost.isEmpty(), () -> "lost " + lost.size() + " acknowledged messages, e.g. "
