@@ -1,5 +1,7 @@
 package io.relay.node.smtpd;
 
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.Map;
 
 /** One parsed SMTP command line (RFC 5321 section 4.1), or the syntax error to answer. */
@@ -18,12 +20,12 @@ public sealed interface SmtpCommand {
 
     /** MAIL FROM; params have upper-case keys, a null value for a bare keyword (SMTPUTF8). */
     record Mail(ReversePath from, Map<String, String> params) implements SmtpCommand {
-        public Mail { params = Map.copyOf(params); }
+        public Mail { params = Collections.unmodifiableMap(new LinkedHashMap<>(params)); }
         public String verb() { return "mail"; }
     }
 
     record Rcpt(ForwardPath to, Map<String, String> params) implements SmtpCommand {
-        public Rcpt { params = Map.copyOf(params); }
+        public Rcpt { params = Collections.unmodifiableMap(new LinkedHashMap<>(params)); }
         public String verb() { return "rcpt"; }
     }
 

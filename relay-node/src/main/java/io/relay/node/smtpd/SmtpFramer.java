@@ -104,8 +104,13 @@ public final class SmtpFramer extends ByteToMessageDecoder {
         int lf = in.indexOf(start, start + searchLen, LF);
         if (lf < 0) {
             if (in.readableBytes() >= lineLengthLimit) {
-                in.skipBytes(in.readableBytes());
-                mode = Mode.SKIP_LINE;
+                int end = in.indexOf(start + searchLen, in.writerIndex(), LF);
+                if (end < 0) {
+                    in.skipBytes(in.readableBytes());
+                    mode = Mode.SKIP_LINE;
+                } else {
+                    in.readerIndex(end + 1);
+                }
                 out.add(new SmtpInput.LineTooLong());
             }
             return;
