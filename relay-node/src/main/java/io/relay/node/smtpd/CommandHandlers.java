@@ -149,8 +149,8 @@ final class CommandHandlers {
             case READY -> { return s.reply(NEED_MAIL); }
             case MAIL, RCPT, DATA -> { }
         }
-        for (String key : c.params().keySet()) {
-            return s.reply("555 5.5.4 Unsupported option: " + key);
+        if (!c.params().isEmpty()) { // DSN (NOTIFY, ORCPT) is not offered
+            return s.reply("555 5.5.4 Unsupported option: " + c.params().keySet().iterator().next());
         }
         String rcpt = c.to().address();
         if (st.recipients.size() >= s.settings().recipientLimit()) {

@@ -83,6 +83,7 @@ final class SmtpSession extends ChannelInboundHandlerAdapter {
         if (input instanceof SmtpInput.CommandLine l) {
             command(l);
         } else if (input instanceof SmtpInput.MessageContent m) {
+            lastCommand = "END-OF-MESSAGE";
             endOfData(m);
         } else if (input instanceof SmtpInput.LineTooLong) {
             reply("500 5.5.2 Error: line too long");
@@ -102,7 +103,8 @@ final class SmtpSession extends ChannelInboundHandlerAdapter {
 
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-        if (evt instanceof IdleStateEvent && !closing) {
+        // while the queue is storing a message the wait is ours, not the client's
+        if (evt instanceof IdleStateEvent && !closing && !framer.paused()) {
             if (active) {
                 services.mailLog().smtpd("timeout after " + lastCommand + " from " + clientText());
             }

@@ -154,6 +154,27 @@ class SmtpDialogueTest {
     }
 
     @Test
+    void smtpUtf8TransactionAcceptsUnicodeAddresses() throws Exception {
+        start();
+        try (SmtpClient c = fx.client()) {
+            c.send("EHLO h");
+            c.expect("250");
+            c.send("MAIL FROM:<jörg@bücher.example> SMTPUTF8");
+            c.expect("250 2.1.0");
+            c.send("RCPT TO:<zoë@d.example>");
+            c.expect("250 2.1.5");
+            c.send("DATA");
+            c.expect("354");
+            c.raw("Subject: é\r\n\r\nx\r\n.\r\n");
+            c.expect("250 2.0.0 Ok: queued as");
+        }
+        QueuedMessage m = fx.queue.accepted.get(0);
+        assertEquals("jörg@bücher.example", m.envelope().sender());
+        assertEquals(java.util.List.of("zoë@d.example"), m.envelope().recipients());
+        assertTrue(m.envelope().smtpUtf8());
+    }
+
+    @Test
     void sizeLimitAtMailAndAtEndOfData() throws Exception {
         try (SmtpClient c = start(SmtpServerFixture.Options.defaults().sizeLimit(1000)).client()) {
             c.send("EHLO h");
