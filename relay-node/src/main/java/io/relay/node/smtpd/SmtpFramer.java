@@ -2,6 +2,7 @@ package io.relay.node.smtpd;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
+import io.netty.util.ByteProcessor;
 import io.netty.handler.codec.ByteToMessageDecoder;
 import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
@@ -162,6 +163,16 @@ public final class SmtpFramer extends ByteToMessageDecoder {
         int i = in.readerIndex();
         int end = in.writerIndex();
         while (i < end) {
+            if (!pendingCr && !lineStart) { // fast path: copy the rest of the line in one go
+                int stop = in.forEachByte(i, end - i, ByteProcessor.FIND_CRLF);
+                int run = (stop < 0 ? end : stop) - i;
+                if (run > 0) {
+                    appendRun(in, i, run);
+                    dotLine = false;
+                    i += run;
+                    continue;
+                }
+            }
             byte b = in.getByte(i++);
             if (pendingCr) {
                 pendingCr = false;
@@ -209,6 +220,23 @@ public final class SmtpFramer extends ByteToMessageDecoder {
         mode = Mode.DEAD;
         in.skipBytes(in.readableBytes());
         out.add(new SmtpInput.BareNewline(which));
+    }
+
+    private void appendRun(ByteBuf in, int index, int run) {
+        received += run;
+        if (oversized) {
+            return;
+        }
+        if (received > sizeLimit) {
+            oversized = true;
+            return;
+        }
+        if (length + run > content.length) {
+            long cap = Math.min(sizeLimit + 1, Integer.MAX_VALUE - 8);
+            content = Arrays.copyOf(content, (int) Math.min(Math.max((long) length + run, (long) content.length * 2), cap));
+        }
+        in.getBytes(index, content, length, run);
+        length += run;
     }
 
     private void append(byte b) {

@@ -456,6 +456,21 @@ class SmtpDialogueTest {
     }
 
     @Test
+    void stopAcceptingKeepsOpenSessionsAndRefusesNewOnes() throws Exception {
+        start();
+        try (SmtpClient c = fx.client()) {
+            InetSocketAddress a = fx.address();
+            fx.server.stopAccepting();
+            assertTrue(fx.server.boundAddresses().isEmpty());
+            try (Socket s = new Socket()) {
+                org.junit.jupiter.api.Assertions.assertThrows(java.io.IOException.class, () -> s.connect(a, 2000));
+            }
+            c.send("NOOP");
+            c.expect("250 2.0.0 Ok");
+        }
+    }
+
+    @Test
     void boundAddressResolvesPortZero() throws Exception {
         InetSocketAddress a = start().address();
         assertTrue(a.getPort() > 0);
