@@ -75,6 +75,11 @@ public final class SmtpFramer extends ByteToMessageDecoder {
         this.paused = pause;
     }
 
+    /** Content bytes of the message being received (Postfix logs them on a lost connection). */
+    public long dataBytes() {
+        return received;
+    }
+
     public boolean paused() {
         return paused;
     }

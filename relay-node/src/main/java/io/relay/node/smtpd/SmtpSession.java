@@ -119,7 +119,12 @@ final class SmtpSession extends ChannelInboundHandlerAdapter {
         if (active) {
             MailLog log = services.mailLog();
             if (!closing) {
-                log.smtpd("lost connection after " + lastCommand + " from " + clientText());
+                String after = state.phase == SessionState.Phase.DATA
+                        ? "DATA (" + framer.dataBytes() + " bytes)" : lastCommand;
+                log.smtpd("lost connection after " + after + " from " + clientText());
+            }
+            if (state.phase == SessionState.Phase.DATA) {
+                counters.count("data", false); // DATA that never reached its final dot failed
             }
             log.smtpd("disconnect from " + clientText() + counters.summary());
         } else {

@@ -471,6 +471,22 @@ class SmtpDialogueTest {
     }
 
     @Test
+    void lostConnectionInDataIsLoggedWithByteCount() throws Exception {
+        try (SmtpClient c = start().client()) {
+            c.raw("EHLO h\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<u@d.example>\r\nDATA\r\n");
+            c.expect("250-");
+            c.expect("250");
+            c.expect("250");
+            c.expect("354");
+            c.raw("12345\r\n");
+        }
+        String log = fx.awaitLog("disconnect from");
+        assertTrue(log.contains("lost connection after DATA (7 bytes) from unknown[127.0.0.1]"), log);
+        assertTrue(log.contains("disconnect from unknown[127.0.0.1] ehlo=1 mail=1 rcpt=1 data=0/1 commands=3/4"), log);
+        assertEquals(0, fx.queue.accepted.size());
+    }
+
+    @Test
     void boundAddressResolvesPortZero() throws Exception {
         InetSocketAddress a = start().address();
         assertTrue(a.getPort() > 0);
