@@ -1,0 +1,15 @@
+package io.relay.node.smtpd;
+
+import io.netty.handler.ssl.SslContext;
+import io.relay.node.log.MailLog;
+import io.relay.queue.MessageQueue;
+import io.relay.routing.RelayPolicy;
+import java.time.Clock;
+import java.util.concurrent.Executor;
+import java.util.concurrent.atomic.AtomicLong;
+
+/** What every session of one server shares: settings, collaborators and the immutable command table. */
+record SessionServices(SmtpdSettings settings, RelayPolicy policy, MessageQueue queue, MailLog mailLog,
+                       Executor blockingExecutor, SslContext sslContext, CommandParser parser,
+                       MessageAssembly assembly, CommandHandlers handlers, AtomicLong probes, Clock clock) {
+}

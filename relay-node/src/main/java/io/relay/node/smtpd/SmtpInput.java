@@ -1,0 +1,32 @@
+package io.relay.node.smtpd;
+
+/** What {@link SmtpFramer} hands to the session: command lines, message content, or a framing error. */
+public sealed interface SmtpInput {
+
+    /**
+     * A command line without its CRLF.
+     *
+     * @param moreBuffered whether further bytes were already received behind this line
+     *                     (STARTTLS must refuse that: CVE-2011-0411 class)
+     */
+    record CommandLine(String text, boolean moreBuffered) implements SmtpInput {}
+
+    /** A command line that is not valid UTF-8. */
+    record MalformedLine() implements SmtpInput {}
+
+    /** A command line longer than the limit; its bytes up to the next LF were discarded. */
+    record LineTooLong() implements SmtpInput {}
+
+    /** A bare CR or LF: the connection must be refused (SMTP smuggling defence). */
+    record BareNewline(String which) implements SmtpInput {}
+
+    /**
+     * The DATA content up to (not including) the final {@code .CRLF}, dot-unstuffed.
+     *
+     * @param content the bytes, or null when the message ran over the size limit
+     * @param size    bytes received (unstuffed), also counted past the limit
+     */
+    record MessageContent(byte[] content, long size) implements SmtpInput {
+        public boolean oversized() { return content == null; }
+    }
+}

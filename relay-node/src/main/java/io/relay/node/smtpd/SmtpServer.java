@@ -1,0 +1,133 @@
+package io.relay.node.smtpd;
+
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.timeout.IdleStateHandler;
+import io.netty.util.concurrent.GlobalEventExecutor;
+import io.relay.node.log.MailLog;
+import io.relay.queue.MessageQueue;
+import io.relay.routing.RelayPolicy;
+import java.net.InetSocketAddress;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.Executor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The inbound ESMTP server: binds every {@code smtpd.listen} address and runs one
+ * {@link SmtpSession} per connection on Netty's NIO event loops.
+ *
+ * <p>Pipeline, in order: {@link #CONNECTION_LIMIT} ({@code smtpd.max-connections}) →
+ * [{@code "proxy"}: reserved for the PROXY protocol decoder of issue 5, added between the
+ * limit and the idle timer so the real client address is known before the session starts]
+ * → {@link #IDLE} ({@code smtpd.timeout}) → [{@link #TLS} after STARTTLS] → {@link #FRAMER}
+ * ({@code smtpd.line-length-limit}, {@code smtpd.message-size-limit}) → {@link #SESSION}.
+ * Blocking work (the queue's accept) runs on the executor given by the caller; replies are
+ * written on the channel's event loop.
+ */
+public final class SmtpServer implements AutoCloseable {
+    public static final String CONNECTION_LIMIT = "connection-limit";
+    public static final String PROXY = "proxy";
+    public static final String IDLE = "idle-timeout";
+    public static final String TLS = "tls";
+    public static final String FRAMER = "framer";
+    public static final String SESSION = "session";
+
+    private final SessionServices services;
+    private final ConnectionLimit connectionLimit;
+    private final EventLoopGroup bossGroup = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+    private final EventLoopGroup workerGroup = new MultiThreadIoEventLoopGroup(NioIoHandler.newFactory());
+    private final ChannelGroup sessions = new DefaultChannelGroup("smtpd", GlobalEventExecutor.INSTANCE);
+    private final List<Channel> listeners = new CopyOnWriteArrayList<>();
+
+    /**
+     * @param sslContext the STARTTLS server context ({@code TlsMaterial.serverContext}); null disables STARTTLS
+     */
+    public SmtpServer(SmtpdSettings settings, RelayPolicy policy, MessageQueue queue, MailLog mailLog,
+                      Executor blockingExecutor, SslContext sslContext) {
+        this.services = new SessionServices(settings, policy, queue, mailLog, blockingExecutor, sslContext,
+                new CommandParser(), new MessageAssembly(settings.hostname(), settings.hopcountLimit()),
+                new CommandHandlers(), new AtomicLong(), Clock.systemUTC());
+        this.connectionLimit = new ConnectionLimit(settings.maxConnections(), settings.hostname());
+    }
+
+    /** Binds every listen address; throws when one cannot be bound (and unbinds the others). */
+    public void start() throws InterruptedException {
+        ServerBootstrap b = new ServerBootstrap()
+                .group(bossGroup, workerGroup)
+                .channel(NioServerSocketChannel.class)
+                .option(ChannelOption.SO_BACKLOG, 1024)
+                .childOption(ChannelOption.TCP_NODELAY, true)
+                .childHandler(new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel ch) {
+                        SmtpdSettings s = services.settings();
+                        SmtpFramer framer = new SmtpFramer(s.lineLengthLimit(), s.messageSizeLimit());
+                        sessions.add(ch);
+                        ch.pipeline()
+                                .addLast(CONNECTION_LIMIT, connectionLimit)
+                                // PROXY (issue 5) goes here: pipeline.addLast(PROXY, ...)
+                                .addLast(IDLE, new IdleStateHandler(0, 0, s.timeout().toMillis(), TimeUnit.MILLISECONDS))
+                                .addLast(FRAMER, framer)
+                                .addLast(SESSION, new SmtpSession(services, framer));
+                    }
+                });
+        try {
+            for (InetSocketAddress address : services.settings().listen()) {
+                listeners.add(b.bind(address).sync().channel());
+            }
+        } catch (RuntimeException | InterruptedException e) {
+            stopAccepting();
+            throw e;
+        }
+    }
+
+    /** The actually bound addresses (resolves port 0). */
+    public List<InetSocketAddress> boundAddresses() {
+        List<InetSocketAddress> out = new ArrayList<>();
+        for (Channel c : listeners) {
+            out.add((InetSocketAddress) c.localAddress());
+        }
+        return out;
+    }
+
+    /** Closes the listening sockets; open sessions go on (the drain of issue 5). */
+    public void stopAccepting() {
+        for (Channel c : listeners) {
+            c.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
+        }
+        listeners.clear();
+    }
+
+    /** Connections turned away or closed before sending any command (load-balancer probes). */
+    public long probeConnections() {
+        return services.probes().get();
+    }
+
+    /** Currently open SMTP connections. */
+    public int openConnections() {
+        return connectionLimit.open();
+    }
+
+    /** Stops accepting, closes open sessions, and stops the event loops. */
+    @Override
+    public void close() {
+        stopAccepting();
+        sessions.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
+        bossGroup.shutdownGracefully(0, 5, TimeUnit.SECONDS).awaitUninterruptibly(10, TimeUnit.SECONDS);
+        workerGroup.shutdownGracefully(0, 5, TimeUnit.SECONDS).awaitUninterruptibly(10, TimeUnit.SECONDS);
+    }
+}

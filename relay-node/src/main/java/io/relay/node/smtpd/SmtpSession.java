@@ -1,0 +1,324 @@
+package io.relay.node.smtpd;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.ssl.SslHandler;
+import io.netty.handler.timeout.IdleStateEvent;
+import io.relay.node.log.MailLog;
+import io.relay.queue.Envelope;
+import io.relay.queue.MessageQueue;
+import io.relay.queue.QueueFullException;
+import io.relay.queue.QueueId;
+import io.relay.queue.QueuedMessage;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One inbound SMTP session: the last stage of the channel pipeline. Takes the framer's
+ * {@link SmtpInput}s strictly in order, dispatches commands through the immutable
+ * {@link CommandHandlers} table, and writes replies that are flushed once per read batch
+ * (so a pipelined batch is answered in one write).
+ *
+ * <p>At end of DATA it assembles the message ({@link MessageAssembly}) and hands it to the
+ * queue on the blocking executor; decoding is paused until the queue answers, and the reply
+ * is written on the channel's event loop. Writes the smtpd mail-log lines (connect,
+ * client=, reject, lost connection, timeout, disconnect), but only once the client has sent
+ * something: a connection that closes silently is a load-balancer probe and is only counted.
+ */
+final class SmtpSession extends ChannelInboundHandlerAdapter {
+    private static final Logger DIAG = LoggerFactory.getLogger("io.relay.node.smtpd.probe");
+    private static final Logger LOG = LoggerFactory.getLogger(SmtpSession.class);
+
+    private final SessionServices services;
+    private final SmtpFramer framer;
+    private final SessionState state = new SessionState();
+    private final CommandCounters counters = new CommandCounters();
+
+    private ChannelHandlerContext ctx;
+    private InetAddress clientAddress;
+    private String clientIp = "unknown";
+    private boolean active;      // the client sent something: the session is in the mail log
+    private boolean closing;     // we are ending the session (QUIT, 421, 521 ...)
+    private boolean lineMoreBuffered;
+    private int errors;
+    private String lastCommand = "CONNECT";
+
+    SmtpSession(SessionServices services, SmtpFramer framer) {
+        this.services = services;
+        this.framer = framer;
+    }
+
+    // ---- Netty events
+
+    @Override
+    public void channelActive(ChannelHandlerContext ctx) {
+        this.ctx = ctx;
+        if (ctx.channel().remoteAddress() instanceof InetSocketAddress isa && isa.getAddress() != null) {
+            clientAddress = isa.getAddress();
+            clientIp = clientAddress.getHostAddress();
+        }
+        ctx.writeAndFlush(line("220 " + services.settings().hostname() + " ESMTP"));
+        ctx.fireChannelActive();
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (closing) {
+            return;
+        }
+        if (!active) {
+            active = true;
+            services.mailLog().smtpd("connect from " + clientText());
+        }
+        SmtpInput input = (SmtpInput) msg;
+        if (input instanceof SmtpInput.CommandLine l) {
+            command(l);
+        } else if (input instanceof SmtpInput.MessageContent m) {
+            lastCommand = "END-OF-MESSAGE";
+            endOfData(m);
+        } else if (input instanceof SmtpInput.LineTooLong) {
+            reply("500 5.5.2 Error: line too long");
+        } else if (input instanceof SmtpInput.MalformedLine) {
+            reply("500 5.5.2 Error: bad UTF-8 syntax");
+        } else if (input instanceof SmtpInput.BareNewline b) {
+            services.mailLog().warning("smtpd", "disallowed bare " + b.which() + " received from " + clientText());
+            replyAndClose("521 5.5.2 " + services.settings().hostname() + " Error: bare " + b.which() + " received");
+        }
+    }
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+        ctx.flush();
+        ctx.fireChannelReadComplete();
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+        // while the queue is storing a message the wait is ours, not the client's
+        if (evt instanceof IdleStateEvent && !closing && !framer.paused()) {
+            if (active) {
+                services.mailLog().smtpd("timeout after " + lastCommand + " from " + clientText());
+            }
+            replyAndClose("421 4.4.2 " + services.settings().hostname() + " Error: timeout exceeded");
+            return;
+        }
+        ctx.fireUserEventTriggered(evt);
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+        if (active) {
+            MailLog log = services.mailLog();
+            if (!closing) {
+                String after = state.phase == SessionState.Phase.DATA
+                        ? "DATA (" + framer.dataBytes() + " bytes)" : lastCommand;
+                log.smtpd("lost connection after " + after + " from " + clientText());
+            }
+            if (state.phase == SessionState.Phase.DATA) {
+                counters.count("data", false); // DATA that never reached its final dot failed
+            }
+            log.smtpd("disconnect from " + clientText() + counters.summary());
+        } else {
+            services.probes().incrementAndGet();
+            DIAG.debug("connection from {} closed before any command (probe)", clientIp);
+        }
+        ctx.fireChannelInactive();
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        LOG.debug("session with {} failed", clientIp, cause);
+        ctx.close();
+    }
+
+    // ---- commands
+
+    private void command(SmtpInput.CommandLine l) {
+        if (errors >= services.settings().hardErrorLimit()) {
+            services.mailLog().smtpd("too many errors after " + lastCommand + " from " + clientText());
+            replyAndClose("421 4.7.0 " + services.settings().hostname() + " Error: too many errors");
+            return;
+        }
+        lineMoreBuffered = l.moreBuffered();
+        SmtpCommand cmd = services.parser().parse(l.text(), state.smtpUtf8);
+        lastCommand = cmd instanceof SmtpCommand.Unknown ? "UNKNOWN" : cmd.verb().toUpperCase(java.util.Locale.ROOT);
+        boolean ok = services.handlers().dispatch(this, cmd);
+        if (!(cmd instanceof SmtpCommand.Data && state.phase == SessionState.Phase.DATA)) {
+            counters.count(cmd.verb(), ok);
+        }
+    }
+
+    private void endOfData(SmtpInput.MessageContent m) {
+        String id = state.queueId;
+        if (m.oversized()) {
+            finishData(reject("END-OF-MESSAGE", "552 5.3.4 Error: message file too big", state.sender,
+                    state.recipients.get(0)));
+            return;
+        }
+        String rcpt = state.recipients.size() == 1 ? state.recipients.get(0) : null;
+        var now = services.clock().instant();
+        MessageAssembly.Result result = services.assembly().assemble(m.content(), id, state.helo, clientIp,
+                state.protocol(), rcpt, now);
+        if (result instanceof MessageAssembly.Result.TooManyHops) {
+            finishData(reject("END-OF-MESSAGE", "554 5.4.6 Error: too many hops", state.sender, state.recipients.get(0)));
+            return;
+        }
+        MessageAssembly.Result.Assembled assembled = (MessageAssembly.Result.Assembled) result;
+        Envelope envelope = new Envelope(state.sender, state.recipients, "unknown", clientIp, state.helo,
+                state.protocol(), state.smtpUtf8, state.eightBitMime, now.toEpochMilli());
+        QueuedMessage message = new QueuedMessage(new QueueId(id), envelope, assembled.content());
+        framer.pause(true);
+        ctx.channel().config().setAutoRead(false);
+        MessageQueue queue = services.queue();
+        CompletableFuture<Void> stored;
+        try {
+            stored = CompletableFuture.supplyAsync(() -> queue.accept(message), services.blockingExecutor())
+                    .thenCompose(f -> f);
+        } catch (RuntimeException e) { // executor refused (shutting down)
+            stored = CompletableFuture.failedFuture(e);
+        }
+        stored.whenCompleteAsync((v, failure) -> stored(message, assembled.messageId(), failure), ctx.executor());
+    }
+
+    private void stored(QueuedMessage message, String messageId, Throwable failure) {
+        if (!ctx.channel().isActive()) {
+            return;
+        }
+        Throwable cause = unwrap(failure);
+        boolean ok;
+        if (cause == null) {
+            String id = message.id().value();
+            ok = reply("250 2.0.0 Ok: queued as " + id);
+            MailLog log = services.mailLog();
+            log.cleanup(id + ": message-id=" + messageId);
+            log.qmgr(id + ": from=<" + message.envelope().sender() + ">, size=" + message.size()
+                    + ", nrcpt=" + message.envelope().recipients().size() + " (queue active)");
+        } else if (cause instanceof QueueFullException) {
+            ok = reject("END-OF-MESSAGE", CommandHandlers.STORAGE, state.sender, state.recipients.get(0));
+        } else {
+            LOG.warn("queue refused message {}: {}", message.id(), cause.toString());
+            ok = reject("END-OF-MESSAGE", "451 4.3.0 Error: queue file write error", state.sender,
+                    state.recipients.get(0));
+        }
+        finishData(ok);
+        ctx.flush();
+        framer.pause(false);
+        ctx.channel().config().setAutoRead(true);
+        if (framer.hasBuffered()) { // commands pipelined behind the message, decoded now in order
+            ChannelHandlerContext framerCtx = ctx.pipeline().context(framer);
+            try {
+                framer.channelRead(framerCtx, Unpooled.EMPTY_BUFFER);
+                framer.channelReadComplete(framerCtx);
+            } catch (Exception e) {
+                exceptionCaught(ctx, e);
+            }
+        }
+    }
+
+    private static Throwable unwrap(Throwable t) {
+        while ((t instanceof CompletionException || t instanceof ExecutionException) && t.getCause() != null) {
+            t = t.getCause();
+        }
+        return t;
+    }
+
+    private void finishData(boolean ok) {
+        counters.count("data", ok);
+        state.resetTransaction();
+    }
+
+    // ---- used by the command handlers
+
+    SessionState state() {
+        return state;
+    }
+
+    SmtpdSettings settings() {
+        return services.settings();
+    }
+
+    MessageQueue queue() {
+        return services.queue();
+    }
+
+    MailLog mailLog() {
+        return services.mailLog();
+    }
+
+    boolean tlsAvailable() {
+        return services.sslContext() != null;
+    }
+
+    boolean relayPermitted(String recipient) {
+        return clientAddress != null && services.policy().permitted(clientAddress, false, recipient);
+    }
+
+    String clientText() {
+        return "unknown[" + clientIp + "]";
+    }
+
+    boolean moreInputBuffered() {
+        return lineMoreBuffered || framer.hasBuffered();
+    }
+
+    /** Writes a reply (flushed at the end of the read batch); returns whether it is a success code. */
+    boolean reply(String text) {
+        ctx.write(line(text));
+        char c = text.charAt(0);
+        boolean success = c == '2' || c == '3';
+        if (!success) {
+            errors++;
+        }
+        return success;
+    }
+
+    void replyAndClose(String text) {
+        closing = true;
+        framer.pause(true);
+        ctx.writeAndFlush(line(text)).addListener(ChannelFutureListener.CLOSE);
+    }
+
+    /** Answers with a Postfix-shaped reject line in the mail log; returns false. */
+    boolean reject(String stage, String reply, String from, String to) {
+        StringBuilder sb = new StringBuilder(160);
+        sb.append(state.clientLogged ? state.queueId : "NOQUEUE").append(": reject: ").append(stage)
+                .append(" from ").append(clientText()).append(": ").append(reply).append(';');
+        if (from != null) {
+            sb.append(" from=<").append(from).append('>');
+        }
+        if (to != null) {
+            sb.append(" to=<").append(to).append('>');
+        }
+        sb.append(" proto=").append(state.esmtp ? "ESMTP" : "SMTP").append(" helo=<").append(state.helo).append('>');
+        services.mailLog().smtpd(sb.toString());
+        reply(reply);
+        return false;
+    }
+
+    void startData() {
+        framer.startData();
+    }
+
+    /** Answers 220 in clear text, then everything after is TLS; EHLO and the transaction are forgotten. */
+    void startTls() {
+        SslHandler tls = new SslHandler(services.sslContext().newEngine(ctx.alloc()), true);
+        ctx.pipeline().addBefore(SmtpServer.FRAMER, SmtpServer.TLS, tls);
+        ctx.writeAndFlush(line("220 2.0.0 Ready to start TLS"));
+        state.resetAll();
+        state.tls = true;
+    }
+
+    private ByteBuf line(String text) {
+        byte[] bytes = (text + "\r\n").getBytes(StandardCharsets.UTF_8);
+        return Unpooled.wrappedBuffer(bytes);
+    }
+}

@@ -1,0 +1,29 @@
+package io.relay.node.smtpd;
+
+import io.relay.node.config.HostPort;
+import io.relay.node.config.RelayConfig;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.List;
+
+/**
+ * The inbound server's settings, taken from {@code smtpd.*} plus the resolved host name.
+ *
+ * @param hardErrorLimit Postfix's smtpd_hard_error_limit (20): after that many errors the session ends with 421
+ */
+public record SmtpdSettings(String hostname, List<InetSocketAddress> listen, long messageSizeLimit,
+                            int recipientLimit, int lineLengthLimit, Duration timeout, int maxConnections,
+                            int hopcountLimit, int hardErrorLimit) {
+    public static final int DEFAULT_HARD_ERROR_LIMIT = 20;
+
+    public SmtpdSettings {
+        listen = List.copyOf(listen);
+    }
+
+    public static SmtpdSettings from(RelayConfig.Smtpd smtpd, String hostname) {
+        return new SmtpdSettings(hostname,
+                smtpd.listen.stream().map(HostPort::toSocketAddress).toList(),
+                smtpd.messageSizeLimit, smtpd.recipientLimit, smtpd.lineLengthLimit, smtpd.timeout,
+                smtpd.maxConnections, smtpd.hopcountLimit, DEFAULT_HARD_ERROR_LIMIT);
+    }
+}
