@@ -53,6 +53,14 @@ public final class NodeProcess implements AutoCloseable {
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         cmd.add("-Xmx1g");
+        // what the jar's manifest grants Hazelcast (Add-Opens), for a class-path start
+        for (String open : List.of("java.base/java.lang", "java.base/sun.nio.ch", "java.management/sun.management",
+                "jdk.management/com.sun.management.internal")) {
+            cmd.add("--add-opens");
+            cmd.add(open + "=ALL-UNNAMED");
+        }
+        cmd.add("--add-exports");
+        cmd.add("java.base/jdk.internal.ref=ALL-UNNAMED");
         cmd.add("-cp");
         cmd.add(System.getProperty("java.class.path"));
         cmd.add("io.relay.node.Main");
