@@ -68,7 +68,7 @@ class Upstream:
             "rcpt_tos": envelope.rcpt_tos,
             "content_b64": base64.b64encode(envelope.original_content or envelope.content).decode("ascii"),
             "tls": session.ssl is not None,
-            "auth": session.login_data.decode("utf-8", "replace") if isinstance(session.login_data, bytes) else session.login_data,
+            "auth": session.auth_data if isinstance(session.auth_data, str) else None,
         })
         return "250 2.0.0 Ok: queued as " + qid
 
@@ -80,6 +80,7 @@ def main():
     p.add_argument("--tls-cert")
     p.add_argument("--tls-key")
     p.add_argument("--auth")
+    p.add_argument("--auth-exclude", action="append", default=[])
     p.add_argument("--tempfail", type=int, default=0)
     p.add_argument("--reject")
     args = p.parse_args()
@@ -94,10 +95,11 @@ def main():
 
         def authenticator(server, session, envelope, mechanism, auth_data):
             ok = auth_data.login.decode() == user and auth_data.password.decode() == password
-            return AuthResult(success=ok)
+            return AuthResult(success=ok, handled=False, auth_data=user if ok else None)
 
         kwargs.update(authenticator=authenticator, auth_required=True,
-                      auth_require_tls=bool(args.tls_cert))
+                      auth_require_tls=bool(args.tls_cert),
+                      auth_exclude_mechanism=args.auth_exclude)
     controller = Controller(Upstream(args), hostname="127.0.0.1", port=args.port,
                             server_hostname="upstream.test", ready_timeout=10, **kwargs)
     controller.start()

@@ -108,6 +108,12 @@ public final class AiosmtpdUpstream implements AutoCloseable {
             return this;
         }
 
+        /** Stops offering one AUTH mechanism (e.g. "PLAIN", to make the client use LOGIN). */
+        public Builder withoutAuthMechanism(String mechanism) {
+            args.addAll(List.of("--auth-exclude", mechanism));
+            return this;
+        }
+
         /** The first {@code n} RCPTs of each recipient get 451 4.3.0, later ones 250. */
         public Builder tempfailFirst(int n) {
             args.addAll(List.of("--tempfail", Integer.toString(n)));
