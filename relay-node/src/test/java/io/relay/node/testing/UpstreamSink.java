@@ -32,8 +32,9 @@ public final class UpstreamSink implements AutoCloseable {
     /** Starts smtp-sink with PIPELINING announced (its default). */
     public static UpstreamSink start(Path workDir, String... extraOptions) throws IOException {
         Tools.require(Tools.SMTP_SINK);
-        Path dump = Files.createDirectories(workDir.resolve("sink-dump"));
-        // smtp-sink drops to "nobody" when run as root; the dump directory must stay writable.
+        // smtp-sink drops to "nobody" when run as root, and a JUnit @TempDir is not traversable
+        // by others: the dump directory lives in the system temp dir, open to all.
+        Path dump = Files.createTempDirectory("sink-dump");
         Files.setPosixFilePermissions(dump, PosixFilePermissions.fromString("rwxrwxrwx"));
         int port = UpstreamProcess.freePort();
         List<String> cmd = new ArrayList<>(List.of(Tools.SMTP_SINK));
@@ -80,5 +81,13 @@ public final class UpstreamSink implements AutoCloseable {
     @Override
     public void close() {
         UpstreamProcess.kill(process);
+        try (Stream<Path> files = Files.list(dumpDir)) {
+            for (Path f : (Iterable<Path>) files::iterator) {
+                Files.deleteIfExists(f);
+            }
+            Files.deleteIfExists(dumpDir);
+        } catch (IOException ignored) {
+            // best effort: a leftover dump in /tmp is harmless
+        }
     }
 }
