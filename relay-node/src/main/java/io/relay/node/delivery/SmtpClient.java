@@ -172,6 +172,12 @@ public final class SmtpClient implements AutoCloseable {
         List<InetSocketAddress> addresses;
         try {
             addresses = resolver.resolve(hop);
+        } catch (NullMxException e) {
+            List<RecipientResult> out = new ArrayList<>();
+            for (String r : rcpts) {
+                out.add(RecipientResult.bounced(r, "5.1.10", "Domain " + hop.host() + " does not accept mail (nullMX)"));
+            }
+            return new Opened(null, "none", out);
         } catch (UnknownHostException e) {
             return failAll(rcpts, "none", "4.4.3",
                     "Host or domain name not found. Name service error for name=" + hop.host() + " type=A: Host not found");
@@ -179,8 +185,11 @@ public final class SmtpClient implements AutoCloseable {
         Opened last = failAll(rcpts, "none", "4.4.1", "connect to " + hop.host() + ": no address");
         for (InetSocketAddress address : addresses) {
             last = openAt(hop, address, policy, rcpts, true);
-            // Only a failure to connect moves on to the next address; a server that answered decides.
-            if (last.connection != null || !"none".equals(last.relay)) {
+            // A refused connection or a temporary failure moves on to the next address (next MX);
+            // a permanent answer decides for the whole next hop.
+            boolean allDeferred = last.failure != null
+                    && last.failure.stream().allMatch(r -> r.status() == RecipientResult.Status.DEFERRED);
+            if (last.connection != null || !allDeferred) {
                 return last;
             }
         }
@@ -189,7 +198,8 @@ public final class SmtpClient implements AutoCloseable {
 
     private Opened openAt(NextHop hop, InetSocketAddress address, Policy policy, List<String> rcpts, boolean tryTls) {
         String ip = address.getAddress().getHostAddress();
-        String hostText = hop.host() + "[" + ip + "]";
+        // The resolver keeps the exchanger's name with each address (an MX host, or the hop itself).
+        String hostText = address.getHostString() + "[" + ip + "]";
         String relay = hostText + ":" + address.getPort();
         Socket socket = new Socket();
         try {
