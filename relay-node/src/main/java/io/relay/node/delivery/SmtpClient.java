@@ -489,10 +489,12 @@ public final class SmtpClient implements AutoCloseable {
                     c.flush();
                     roundTrips++;
                     for (int i = 0; i < commands.size(); i++) {
+                        stage = stageOf(i, commands.size());
                         replies.add(c.read());
                     }
                 } else {
                     for (int i = 0; i < commands.size(); i++) {
+                        stage = stageOf(i, commands.size());
                         replies.add(c.command(commands.get(i)));
                         roundTrips++;
                         boolean mailFailed = i == 0 && !replies.get(0).positive();
@@ -550,6 +552,10 @@ public final class SmtpClient implements AutoCloseable {
                 ordered.add(out.get(r));
             }
             return ordered;
+        }
+
+        private static String stageOf(int index, int count) {
+            return index == 0 ? "MAIL FROM command" : index == count - 1 ? "DATA command" : "RCPT TO command";
         }
 
         private void fillLost(Map<String, RecipientResult> out, String detail) {

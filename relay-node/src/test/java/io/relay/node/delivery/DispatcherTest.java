@@ -302,6 +302,45 @@ class DispatcherTest {
         assertEquals(bounced, total(report, "bounced"), report);
     }
 
+    @Test
+    void aSlowServerIsDeferredAfterTheReplyTimeout() throws Exception {
+        try (UpstreamSink slow = UpstreamSink.start(Files.createDirectories(dir.resolve("slow")), "-w", "4");
+             SmtpClient quick = new SmtpClient("relay.test", Duration.ofSeconds(2), Duration.ofSeconds(1),
+                     Duration.ofSeconds(1), new AddressRecordResolver())) {
+            long t0 = System.nanoTime();
+            SmtpDelivery d = quick.deliver(new NextHop("127.0.0.1", slow.port(), false),
+                    new SmtpClient.Policy(TlsLevel.NONE, null, null, false), "s@example.com", List.of("t@example.net"),
+                    "Subject: t\r\n\r\nx\r\n".getBytes(StandardCharsets.US_ASCII), false, false);
+            RecipientResult r = d.results().get(0);
+            assertEquals(RecipientResult.Status.DEFERRED, r.status(), r.toString());
+            // smtp-sink holds back the replies of a pipelined batch until it answers DATA.
+            assertTrue(r.detail().startsWith("conversation with 127.0.0.1[127.0.0.1] timed out while sending "),
+                    r.detail());
+            assertEquals("4.4.2", r.dsn());
+            assertTrue(System.nanoTime() - t0 < Duration.ofSeconds(4).toNanos(), "gave up after smtp.reply-timeout");
+        }
+    }
+
+    @Test
+    void mailParametersFollowTheServerAndTheEnvelope() throws Exception {
+        try (AiosmtpdUpstream up = AiosmtpdUpstream.builder(dir).start()) {
+            SmtpClient.Policy policy = new SmtpClient.Policy(TlsLevel.NONE, null, null, false);
+            byte[] eightBit = "Subject: t\r\n\r\ncaf\u00e9\r\n".getBytes(StandardCharsets.UTF_8);
+            SmtpDelivery d = client.deliver(new NextHop("127.0.0.1", up.port(), false), policy, "s@example.com",
+                    List.of("p@example.net"), eightBit, false, false);
+            assertEquals(RecipientResult.Status.SENT, d.results().get(0).status(), d.toString());
+            List<String> opts = up.messages().get(0).mailOptions();
+            assertTrue(opts.contains("SIZE=" + eightBit.length), opts.toString());
+            assertTrue(opts.contains("BODY=8BITMIME"), opts.toString());
+
+            SmtpDelivery utf8 = client.deliver(new NextHop("127.0.0.1", up.port(), false), policy, "s@example.com",
+                    List.of("u@example.net"), eightBit, true, true);
+            assertEquals(RecipientResult.Status.SENT, utf8.results().get(0).status(), utf8.toString());
+            assertTrue(up.messages().get(1).mailOptions().contains("SMTPUTF8"), up.messages().get(1).mailOptions().toString());
+            assertEquals(2, up.messages().size());
+        }
+    }
+
     private static int total(String report, String what) {
         Matcher m = Pattern.compile("(?m)^\\s*(\\d+)\\s+" + what + "\\b").matcher(report);
         return m.find() ? Integer.parseInt(m.group(1)) : -1;
