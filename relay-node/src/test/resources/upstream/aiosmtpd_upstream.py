@@ -80,6 +80,8 @@ def main():
     p.add_argument("--tls-cert")
     p.add_argument("--tls-key")
     p.add_argument("--auth")
+    p.add_argument("--tls-optional", action="store_true")
+    p.add_argument("--tls-max-1-1", action="store_true")
     p.add_argument("--auth-exclude", action="append", default=[])
     p.add_argument("--tempfail", type=int, default=0)
     p.add_argument("--reject")
@@ -89,7 +91,10 @@ def main():
     if args.tls_cert:
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ctx.load_cert_chain(args.tls_cert, args.tls_key)
-        kwargs.update(tls_context=ctx, require_starttls=True)
+        if args.tls_max_1_1:
+            # No protocol the relay accepts (TLS 1.2+): every STARTTLS handshake fails.
+            ctx.maximum_version = ssl.TLSVersion.TLSv1_1
+        kwargs.update(tls_context=ctx, require_starttls=not args.tls_optional)
     if args.auth:
         user, password = args.auth.split(":", 1)
 

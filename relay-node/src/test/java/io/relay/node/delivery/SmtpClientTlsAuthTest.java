@@ -177,6 +177,21 @@ class SmtpClientTlsAuthTest {
     }
 
     @Test
+    void mayRetriesInPlaintextAfterAFailedHandshake() throws Exception {
+        try (AiosmtpdUpstream oldTls = AiosmtpdUpstream.builder(dir)
+                .starttls(localhostCert.certPem(), localhostCert.keyPem()).starttlsOptional().tlsAtMost11().start()) {
+            SmtpDelivery may = send(ip(oldTls.port()), TlsLevel.MAY, null, null, "retry@example.net");
+            assertEquals(RecipientResult.Status.SENT, may.results().get(0).status(), may.toString());
+            assertFalse(last(oldTls, "retry@example.net").tls());
+            assertEquals(2, oldTls.connections(), "the failed TLS session, then the plaintext one");
+
+            SmtpDelivery enc = send(ip(oldTls.port()), TlsLevel.ENCRYPT, null, null, "noretry@example.net");
+            assertEquals(RecipientResult.Status.DEFERRED, enc.results().get(0).status());
+            assertEquals("4.7.5", enc.results().get(0).dsn(), enc.toString());
+        }
+    }
+
+    @Test
     void mayUsesStarttlsWhenOffered() throws Exception {
         SmtpDelivery d = send(ip(tlsAuth.port()), TlsLevel.MAY, null, ALICE, "maytls@example.net");
         assertEquals(RecipientResult.Status.SENT, d.results().get(0).status(), d.toString());

@@ -102,6 +102,18 @@ public final class AiosmtpdUpstream implements AutoCloseable {
             return this;
         }
 
+        /** STARTTLS offered but not required. */
+        public Builder starttlsOptional() {
+            args.add("--tls-optional");
+            return this;
+        }
+
+        /** Caps the upstream at TLS 1.1, so a TLS 1.2+ client's handshake fails. */
+        public Builder tlsAtMost11() {
+            args.add("--tls-max-1-1");
+            return this;
+        }
+
         /** AUTH (PLAIN or LOGIN) required, with this one account. */
         public Builder auth(String user, String password) {
             args.addAll(List.of("--auth", user + ":" + password));
