@@ -1,0 +1,26 @@
+package io.relay.node.delivery;
+
+import io.relay.routing.NextHop;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.UnknownHostException;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Resolves a next hop by its A/AAAA records only, through the JDK's resolver: Postfix's
+ * meaning of the bracketed form {@code [host]:port}. Also used for unbracketed hops until
+ * an MX resolver is wired (the lead decides; issue 3 item 4). Addresses come back in the
+ * resolver's order, which honours the system's address preference (gai.conf).
+ */
+public final class AddressRecordResolver implements NextHopResolver {
+
+    @Override
+    public List<InetSocketAddress> resolve(NextHop hop) throws UnknownHostException {
+        List<InetSocketAddress> out = new ArrayList<>();
+        for (InetAddress a : InetAddress.getAllByName(hop.host())) {
+            out.add(new InetSocketAddress(a, hop.port()));
+        }
+        return out;
+    }
+}

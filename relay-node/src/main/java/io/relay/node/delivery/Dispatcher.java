@@ -1,0 +1,294 @@
+package io.relay.node.delivery;
+
+import io.relay.node.log.MailLog;
+import io.relay.queue.DeliveryAttempt;
+import io.relay.queue.DeliveryHandler;
+import io.relay.queue.Envelope;
+import io.relay.queue.MessageQueue;
+import io.relay.queue.QueueId;
+import io.relay.queue.QueuedMessage;
+import io.relay.queue.RecipientOutcome;
+import io.relay.routing.NextHop;
+import io.relay.routing.Route;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.time.Clock;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BiFunction;
+
+/**
+ * The node's delivery handler: for each due message, routes every pending recipient,
+ * groups them by lane ({@code route.laneKey()}) and hands each group to its transport —
+ * SMTP (primary next hop, then the route's fallback relays for what was deferred), file
+ * (one .eml per message, written to a temporary name, fsync'd, renamed), discard, error
+ * (permanent failure with the route's text) and defer. Writes one Postfix-shaped mail log
+ * line per recipient, returns bounced recipients to the sender in one DSN per attempt
+ * (never for the null sender), and logs {@code removed} when nothing is left owed.
+ *
+ * <p>Runs on the queue's worker threads; everything here may block.
+ * Settings: the routes (transport tables), myhostname (via {@link DsnBuilder}).
+ */
+public final class Dispatcher implements DeliveryHandler {
+    private final BiFunction<String, String, Route> router;
+    private final SmtpClient smtp;
+    private final MessageQueue queue;
+    private final DsnBuilder dsn;
+    private final MailLog log;
+    private final String hostname;
+    private final Clock clock;
+
+    /**
+     * @param router   (recipient, sender) → route; the routing module's Router
+     * @param hostname myhostname, the HELO name of generated notifications
+     */
+    public Dispatcher(BiFunction<String, String, Route> router, SmtpClient smtp, MessageQueue queue, DsnBuilder dsn,
+                      MailLog log, String hostname, Clock clock) {
+        this.router = router;
+        this.smtp = smtp;
+        this.queue = queue;
+        this.dsn = dsn;
+        this.log = log;
+        this.hostname = hostname;
+        this.clock = clock;
+    }
+
+    @Override
+    public List<RecipientOutcome> deliver(DeliveryAttempt attempt) {
+        QueuedMessage message = attempt.message();
+        Envelope env = message.envelope();
+        long attemptStart = clock.millis();
+        Map<String, List<String>> lanes = new LinkedHashMap<>();
+        Map<String, Route> routes = new LinkedHashMap<>();
+        for (String rcpt : attempt.recipients()) {
+            Route route = router.apply(rcpt, env.sender());
+            lanes.computeIfAbsent(route.laneKey(), k -> new ArrayList<>()).add(rcpt);
+            routes.putIfAbsent(route.laneKey(), route);
+        }
+        Map<String, RecipientOutcome> outcomes = new LinkedHashMap<>();
+        List<DsnBuilder.Failure> failures = new ArrayList<>();
+        for (Map.Entry<String, List<String>> lane : lanes.entrySet()) {
+            Route route = routes.get(lane.getKey());
+            for (Logged l : deliverLane(route, message, lane.getValue())) {
+                RecipientResult r = l.result;
+                log(l.program, message, r, l.relay, attemptStart, l.setupNanos, l.transmitNanos);
+                switch (r.status()) {
+                    case SENT -> outcomes.put(r.recipient(), new RecipientOutcome.Delivered(r.recipient()));
+                    case DEFERRED -> outcomes.put(r.recipient(), new RecipientOutcome.Deferred(r.recipient(), r.detail()));
+                    case BOUNCED -> {
+                        outcomes.put(r.recipient(), new RecipientOutcome.Failed(r.recipient(), r.detail()));
+                        failures.add(new DsnBuilder.Failure(r.recipient(), r.dsn(), r.remoteMta(), r.reply(), r.detail()));
+                    }
+                }
+            }
+        }
+        if (!failures.isEmpty()) {
+            returnToSender(message, failures);
+        }
+        if (outcomes.values().stream().noneMatch(o -> o instanceof RecipientOutcome.Deferred)) {
+            log.qmgr(message.id() + ": removed");
+        }
+        List<RecipientOutcome> ordered = new ArrayList<>();
+        for (String rcpt : attempt.recipients()) {
+            ordered.add(outcomes.get(rcpt));
+        }
+        return ordered;
+    }
+
+    @Override
+    public void expired(QueuedMessage message, List<RecipientOutcome.Deferred> lastOutcomes) {
+        log.qmgr(message.id() + ": from=<" + message.envelope().sender() + ">, status=expired, returned to sender");
+        List<DsnBuilder.Failure> failures = new ArrayList<>();
+        for (RecipientOutcome.Deferred d : lastOutcomes) {
+            failures.add(new DsnBuilder.Failure(d.recipient(), "4.4.7", null, null,
+                    "message expired in the queue; last error: " + d.reason()));
+        }
+        returnToSender(message, failures);
+        log.qmgr(message.id() + ": removed");
+    }
+
+    // ---- transports ----
+
+    private record Logged(String program, String relay, long setupNanos, long transmitNanos, RecipientResult result) {
+    }
+
+    private List<Logged> deliverLane(Route route, QueuedMessage message, List<String> rcpts) {
+        // By name, so that kinds the routing module adds later (DEFER) compile against older jars.
+        String kind = route.kind().name();
+        List<Logged> out = new ArrayList<>();
+        switch (kind) {
+            case "SMTP" -> out.addAll(deliverSmtp(route, message, rcpts));
+            case "FILE" -> {
+                RecipientResult.Status s;
+                String detail;
+                String code;
+                try {
+                    Path file = writeFile(Path.of(route.argument()), message, rcpts);
+                    s = RecipientResult.Status.SENT;
+                    code = "2.0.0";
+                    detail = "delivered to file: " + file;
+                } catch (IOException e) {
+                    s = RecipientResult.Status.DEFERRED;
+                    code = "4.3.0";
+                    detail = "cannot write to file in " + route.argument() + ": " + e.getClass().getSimpleName();
+                }
+                for (String r : rcpts) {
+                    out.add(new Logged("file", "file", 0, 0, new RecipientResult(r, s, code, detail, null, null)));
+                }
+            }
+            case "DISCARD" -> {
+                String text = route.argument().isEmpty() ? "discarded" : route.argument();
+                for (String r : rcpts) {
+                    out.add(new Logged("discard", "none", 0, 0, RecipientResult.sent(r, text)));
+                }
+            }
+            case "ERROR" -> {
+                String text = route.argument().isEmpty() ? "delivery refused by the error transport" : route.argument();
+                for (String r : rcpts) {
+                    out.add(new Logged("error", "none", 0, 0, RecipientResult.bounced(r, leadingDsn(text, "5.0.0"), text)));
+                }
+            }
+            default -> {
+                String text = route.argument().isEmpty() ? "delivery temporarily suspended" : route.argument();
+                for (String r : rcpts) {
+                    out.add(new Logged("error", "none", 0, 0, RecipientResult.deferred(r, leadingDsn(text, "4.0.0"), text)));
+                }
+            }
+        }
+        return out;
+    }
+
+    private static String leadingDsn(String text, String otherwise) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("^[45]\\.\\d{1,3}\\.\\d{1,3}\\b").matcher(text);
+        return m.find() ? m.group() : otherwise;
+    }
+
+    private List<Logged> deliverSmtp(Route route, QueuedMessage message, List<String> rcpts) {
+        Envelope env = message.envelope();
+        SmtpClient.Policy policy = new SmtpClient.Policy(route.tlsLevel(),
+                route.tlsCaFile() == null ? null : Path.of(route.tlsCaFile()), route.credentials(),
+                route.connectionReuse());
+        List<NextHop> hops = new ArrayList<>();
+        hops.add(route.nextHop());
+        hops.addAll(route.fallbackRelays());
+        Map<String, Logged> decided = new LinkedHashMap<>();
+        List<String> pending = rcpts;
+        for (int i = 0; i < hops.size() && !pending.isEmpty(); i++) {
+            SmtpDelivery d = smtp.deliver(hops.get(i), policy, env.sender(), pending, message.content(), env.smtpUtf8(),
+                    env.eightBitMime());
+            List<String> again = new ArrayList<>();
+            for (RecipientResult r : d.results()) {
+                decided.put(r.recipient(), new Logged("smtp", d.relay(), d.setupNanos(), d.transmitNanos(), r));
+                if (r.status() == RecipientResult.Status.DEFERRED) {
+                    again.add(r.recipient());
+                }
+            }
+            pending = again;
+        }
+        List<Logged> out = new ArrayList<>();
+        for (String r : rcpts) {
+            out.add(decided.get(r));
+        }
+        return out;
+    }
+
+    private static Path writeFile(Path dir, QueuedMessage message, List<String> rcpts) throws IOException {
+        Files.createDirectories(dir);
+        StringBuilder head = new StringBuilder();
+        head.append("Return-Path: <").append(message.envelope().sender()).append(">\r\n");
+        for (String r : rcpts) {
+            head.append("Delivered-To: ").append(r).append("\r\n");
+        }
+        Path tmp = dir.resolve("." + message.id().value() + ".eml.tmp");
+        Path target = dir.resolve(message.id().value() + ".eml");
+        try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                StandardOpenOption.TRUNCATE_EXISTING)) {
+            ByteBuffer[] bufs = {ByteBuffer.wrap(head.toString().getBytes(StandardCharsets.UTF_8)),
+                    ByteBuffer.wrap(message.content())};
+            while (bufs[0].hasRemaining() || bufs[1].hasRemaining()) {
+                ch.write(bufs);
+            }
+            // The file is the delivery: it must be on disk before the queue forgets the message.
+            ch.force(true);
+        }
+        Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
+            d.force(true);
+        } catch (IOException ignored) {
+            // Some file systems refuse to open a directory for fsync; the rename is still atomic.
+        }
+        return target;
+    }
+
+    // ---- DSN and the mail log ----
+
+    private void returnToSender(QueuedMessage message, List<DsnBuilder.Failure> failures) {
+        Envelope env = message.envelope();
+        if (env.nullSender()) {
+            // A bounce of a bounce would loop; Postfix drops it too.
+            log.bounce(message.id() + ": undeliverable mail from the null sender <>: no notification sent, dropped");
+            return;
+        }
+        Instant now = clock.instant();
+        byte[] content = dsn.build(message, failures, now);
+        QueueId id = queue.newId();
+        Envelope dsnEnv = new Envelope("", List.of(env.sender()), "localhost", "127.0.0.1", hostname, "local", false,
+                false, now.toEpochMilli());
+        try {
+            queue.accept(new QueuedMessage(id, dsnEnv, content)).get(60, TimeUnit.SECONDS);
+            log.bounce(message.id() + ": sender non-delivery notification: " + id);
+        } catch (Exception e) {
+            if (e instanceof InterruptedException) {
+                Thread.currentThread().interrupt();
+            }
+            log.warning("bounce", message.id() + ": cannot queue the non-delivery notification to <" + env.sender()
+                    + ">: " + e.getClass().getSimpleName());
+        }
+    }
+
+    private void log(String program, QueuedMessage message, RecipientResult r, String relay, long attemptStart,
+                     long setupNanos, long transmitNanos) {
+        long now = clock.millis();
+        double total = Math.max(0, now - message.envelope().arrivalMillis()) / 1000.0;
+        double c = setupNanos / 1e9;
+        double d = transmitNanos / 1e9;
+        double b = Math.max(0, attemptStart - message.envelope().arrivalMillis()) / 1000.0;
+        String status = switch (r.status()) {
+            case SENT -> "sent";
+            case DEFERRED -> "deferred";
+            case BOUNCED -> "bounced";
+        };
+        String line = message.id() + ": to=<" + r.recipient() + ">, relay=" + relay + ", delay=" + seconds(total)
+                + ", delays=0/" + seconds(b) + "/" + seconds(c) + "/" + seconds(d) + ", dsn=" + r.dsn()
+                + ", status=" + status + " (" + r.detail() + ")";
+        if ("smtp".equals(program)) {
+            log.smtp(line);
+        } else {
+            log.agent(program, line);
+        }
+    }
+
+    /** Postfix's compact seconds: 0, 0.01, 0.5, 1.2, 37. */
+    static String seconds(double s) {
+        if (s < 0.005) {
+            return "0";
+        }
+        String text = s >= 10 ? String.format(Locale.ROOT, "%.0f", s)
+                : s >= 1 ? String.format(Locale.ROOT, "%.1f", s) : String.format(Locale.ROOT, "%.2f", s);
+        if (text.contains(".")) {
+            text = text.replaceAll("0+$", "").replaceAll("\\.$", "");
+        }
+        return text;
+    }
+}

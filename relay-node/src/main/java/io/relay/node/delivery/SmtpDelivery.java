@@ -1,0 +1,19 @@
+package io.relay.node.delivery;
+
+import java.util.List;
+
+/**
+ * The result of one SMTP delivery to one next hop.
+ *
+ * @param relay          {@code host[ip]:port} of the server that answered, or "none"
+ * @param setupNanos     connection setup: DNS, connect, greeting, EHLO, TLS, AUTH (Postfix delays "c")
+ * @param transmitNanos  MAIL to the end of DATA (Postfix delays "d")
+ * @param roundTrips     command batches written in the mail transaction (1 when pipelined)
+ * @param reused         the connection came from the idle cache
+ */
+public record SmtpDelivery(String relay, long setupNanos, long transmitNanos, int roundTrips, boolean reused,
+                           List<RecipientResult> results) {
+    public SmtpDelivery {
+        results = List.copyOf(results);
+    }
+}

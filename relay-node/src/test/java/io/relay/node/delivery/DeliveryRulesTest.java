@@ -1,0 +1,89 @@
+package io.relay.node.delivery;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.relay.node.log.MailLog;
+import io.relay.queue.QueuedMessage;
+import io.relay.queue.RecipientOutcome;
+import io.relay.routing.NextHop;
+import io.relay.routing.TlsLevel;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Pure rules of the delivery side: wire encoding, reply parsing, log number format, refusals, expiry. */
+class DeliveryRulesTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void dotStuffingDoublesLeadingDotsAndTerminates() {
+        byte[] in = ".a\r\nb.\r\n..c\r\n".getBytes(StandardCharsets.US_ASCII);
+        assertEquals("..a\r\nb.\r\n...c\r\n.\r\n", new String(SmtpClient.dotStuffed(in), StandardCharsets.US_ASCII));
+        assertEquals("x\r\n.\r\n", new String(SmtpClient.dotStuffed("x".getBytes(StandardCharsets.US_ASCII)),
+                StandardCharsets.US_ASCII));
+    }
+
+    @Test
+    void enhancedStatusComesFromTheReplyOrItsClass() {
+        assertEquals("5.1.1", new SmtpReply(550, List.of("5.1.1 no such user")).dsn());
+        assertEquals("4.0.0", new SmtpReply(451, List.of("try later")).dsn());
+        assertEquals("5.0.0", new SmtpReply(554, List.of("4.1.1 class mismatch")).dsn());
+        assertEquals("250 2.0.0 Ok: queued as X", new SmtpReply(250, List.of("2.0.0 Ok: queued as X")).text());
+    }
+
+    @Test
+    void delaysArePrintedTheWayPostfixDoes() {
+        assertEquals("0", Dispatcher.seconds(0.001));
+        assertEquals("0.01", Dispatcher.seconds(0.012));
+        assertEquals("0.5", Dispatcher.seconds(0.5));
+        assertEquals("1.2", Dispatcher.seconds(1.23));
+        assertEquals("37", Dispatcher.seconds(37.4));
+    }
+
+    @Test
+    void lineBreaksInEnvelopeAddressesAreRefusedBeforeConnecting() throws Exception {
+        int closed;
+        try (ServerSocket s = new ServerSocket(0)) {
+            closed = s.getLocalPort();
+        }
+        try (SmtpClient client = new SmtpClient("relay.test", Duration.ofSeconds(2), Duration.ofSeconds(2),
+                Duration.ofSeconds(1), new AddressRecordResolver())) {
+            SmtpDelivery d = client.deliver(new NextHop("127.0.0.1", closed, false),
+                    new SmtpClient.Policy(TlsLevel.NONE, null, null, false), "s@example.com",
+                    List.of("a@example.net\r\nRCPT TO:<evil@example.org>"), "x\r\n".getBytes(StandardCharsets.US_ASCII),
+                    false, false);
+            assertEquals(RecipientResult.Status.BOUNCED, d.results().get(0).status());
+            assertEquals("5.1.3", d.results().get(0).dsn());
+            assertEquals("none", d.relay());
+        }
+    }
+
+    @Test
+    void expiryLogsAndReturnsTheMessage() throws Exception {
+        Path logFile = dir.resolve("mail.log");
+        MailLog log = MailLog.open(logFile, "relay", "relay.test");
+        RecordingQueue queue = new RecordingQueue();
+        try (SmtpClient client = new SmtpClient("relay.test", Duration.ofSeconds(2), Duration.ofSeconds(2),
+                Duration.ofSeconds(1), new AddressRecordResolver())) {
+            Dispatcher d = new Dispatcher((r, s) -> {
+                throw new AssertionError("expiry routes nothing");
+            }, client, queue, new DsnBuilder("relay.test"), log, "relay.test", Clock.systemUTC());
+            QueuedMessage m = Fixtures.message("s@example.com", List.of("slow@example.net"), "x\r\n");
+            d.expired(m, List.of(new RecipientOutcome.Deferred("slow@example.net", "connect to x: Connection refused")));
+        }
+        String logged = Files.readString(logFile);
+        assertTrue(logged.contains("status=expired, returned to sender"), logged);
+        assertTrue(logged.contains("sender non-delivery notification: "), logged);
+        assertEquals(1, queue.accepted.size());
+        String dsn = new String(queue.accepted.get(0).content(), StandardCharsets.UTF_8);
+        assertTrue(dsn.contains("Final-Recipient: rfc822; slow@example.net") && dsn.contains("Status: 4.4.7"), dsn);
+    }
+}

@@ -1,0 +1,48 @@
+package io.relay.node.delivery;
+
+import io.relay.queue.DeliveryAttempt;
+import io.relay.queue.Envelope;
+import io.relay.queue.QueueId;
+import io.relay.queue.QueuedMessage;
+import io.relay.routing.Credentials;
+import io.relay.routing.NextHop;
+import io.relay.routing.Route;
+import io.relay.routing.TlsLevel;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
+
+/** Messages and routes for the delivery tests. */
+final class Fixtures {
+    private static final AtomicLong IDS = new AtomicLong(0x3F2A9C0000L);
+
+    private Fixtures() {
+    }
+
+    static QueuedMessage message(String sender, List<String> rcpts, String body) {
+        String content = "From: <" + sender + ">\r\nTo: <" + rcpts.get(0) + ">\r\nSubject: test\r\n"
+                + "Message-ID: <" + IDS.get() + "@test>\r\n\r\n" + body;
+        Envelope env = new Envelope(sender, rcpts, "localhost", "127.0.0.1", "client.test", "ESMTP", false, false,
+                System.currentTimeMillis());
+        return new QueuedMessage(new QueueId(Long.toHexString(IDS.incrementAndGet()).toUpperCase()), env,
+                content.getBytes(StandardCharsets.UTF_8));
+    }
+
+    static DeliveryAttempt attempt(QueuedMessage m) {
+        return new DeliveryAttempt(m, m.envelope().recipients(), 1);
+    }
+
+    static Route smtp(int port, TlsLevel tls, String caFile, Credentials cred, boolean reuse, NextHop... fallbacks) {
+        return smtpTo(new NextHop("127.0.0.1", port, false), tls, caFile, cred, reuse, fallbacks);
+    }
+
+    static Route smtpTo(NextHop hop, TlsLevel tls, String caFile, Credentials cred, boolean reuse, NextHop... fallbacks) {
+        return new Route("smtp", Route.Kind.SMTP, hop, "", tls, caFile, cred, List.of(fallbacks),
+                Route.Limits.NONE, reuse, "relayhost");
+    }
+
+    static Route local(Route.Kind kind, String transport, String argument) {
+        return new Route(transport, kind, null, argument, TlsLevel.NONE, null, null, List.of(), Route.Limits.NONE,
+                false, "transport_maps: test");
+    }
+}

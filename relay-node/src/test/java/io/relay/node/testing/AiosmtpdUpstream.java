@@ -1,0 +1,163 @@
+package io.relay.node.testing;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.List;
+
+/**
+ * A scriptable upstream: upstream/aiosmtpd_upstream.py under /usr/bin/python3, on
+ * 127.0.0.1:{@link #port()}. Build one with {@link #builder(Path)}, choose the modes
+ * (STARTTLS required, AUTH required, 451-then-accept, 550 for some recipients), start it,
+ * and read back what it received with {@link #messages()} and {@link #connections()}.
+ */
+public final class AiosmtpdUpstream implements AutoCloseable {
+    /** One message as the upstream received it (content after dot-unstuffing). */
+    public record Received(String sender, List<String> recipients, List<String> mailOptions, byte[] content,
+                           boolean tls, String authUser) {
+        public String text() {
+            return new String(content, StandardCharsets.UTF_8);
+        }
+    }
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private final Process process;
+    private final int port;
+    private final Path recordFile;
+
+    private AiosmtpdUpstream(Process process, int port, Path recordFile) {
+        this.process = process;
+        this.port = port;
+        this.recordFile = recordFile;
+    }
+
+    public static Builder builder(Path workDir) {
+        return new Builder(workDir);
+    }
+
+    public int port() {
+        return port;
+    }
+
+    public List<Received> messages() throws IOException {
+        List<Received> out = new ArrayList<>();
+        for (JsonNode n : events("message")) {
+            List<String> rcpts = new ArrayList<>();
+            n.get("rcpt_tos").forEach(r -> rcpts.add(r.asText()));
+            List<String> opts = new ArrayList<>();
+            n.get("mail_options").forEach(r -> opts.add(r.asText()));
+            JsonNode auth = n.get("auth");
+            out.add(new Received(n.get("mail_from").asText(), rcpts, opts,
+                    Base64.getDecoder().decode(n.get("content_b64").asText()), n.get("tls").asBoolean(),
+                    auth == null || auth.isNull() ? null : auth.asText()));
+        }
+        return out;
+    }
+
+    /** TCP connections that got as far as EHLO/HELO. */
+    public int connections() throws IOException {
+        return events("connect").size();
+    }
+
+    private List<JsonNode> events(String kind) throws IOException {
+        List<JsonNode> out = new ArrayList<>();
+        if (!Files.exists(recordFile)) {
+            return out;
+        }
+        for (String line : Files.readAllLines(recordFile)) {
+            if (line.isBlank()) {
+                continue;
+            }
+            JsonNode n = JSON.readTree(line);
+            if (kind.equals(n.get("event").asText())) {
+                out.add(n);
+            }
+        }
+        return out;
+    }
+
+    @Override
+    public void close() {
+        UpstreamProcess.kill(process);
+    }
+
+    public static final class Builder {
+        private final Path workDir;
+        private final List<String> args = new ArrayList<>();
+
+        private Builder(Path workDir) {
+            this.workDir = workDir;
+        }
+
+        /** STARTTLS required, with this PEM certificate chain and key. */
+        public Builder starttls(Path certPem, Path keyPem) {
+            args.addAll(List.of("--tls-cert", certPem.toString(), "--tls-key", keyPem.toString()));
+            return this;
+        }
+
+        /** STARTTLS offered but not required. */
+        public Builder starttlsOptional() {
+            args.add("--tls-optional");
+            return this;
+        }
+
+        /** Caps the upstream at TLS 1.1, so a TLS 1.2+ client's handshake fails. */
+        public Builder tlsAtMost11() {
+            args.add("--tls-max-1-1");
+            return this;
+        }
+
+        /** AUTH (PLAIN or LOGIN) required, with this one account. */
+        public Builder auth(String user, String password) {
+            args.addAll(List.of("--auth", user + ":" + password));
+            return this;
+        }
+
+        /** Stops offering one AUTH mechanism (e.g. "PLAIN", to make the client use LOGIN). */
+        public Builder withoutAuthMechanism(String mechanism) {
+            args.addAll(List.of("--auth-exclude", mechanism));
+            return this;
+        }
+
+        /** The first {@code n} RCPTs of each recipient get 451 4.3.0, later ones 250. */
+        public Builder tempfailFirst(int n) {
+            args.addAll(List.of("--tempfail", Integer.toString(n)));
+            return this;
+        }
+
+        /** Recipients matching the Python regex get 550 5.1.1. */
+        public Builder reject(String regex) {
+            args.addAll(List.of("--reject", regex));
+            return this;
+        }
+
+        public AiosmtpdUpstream start() throws IOException {
+            Tools.requirePythonModule("aiosmtpd");
+            Path script = workDir.resolve("aiosmtpd_upstream.py");
+            try (InputStream in = AiosmtpdUpstream.class.getResourceAsStream("/upstream/aiosmtpd_upstream.py")) {
+                Files.write(script, in.readAllBytes());
+            }
+            int port = UpstreamProcess.freePort();
+            Path record = workDir.resolve("upstream-" + port + ".jsonl");
+            List<String> cmd = new ArrayList<>(List.of(Tools.PYTHON3, script.toString(), "--port",
+                    Integer.toString(port), "--record", record.toString()));
+            cmd.addAll(args);
+            Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
+                    .redirectOutput(workDir.resolve("upstream-" + port + ".out").toFile()).start();
+            try {
+                UpstreamProcess.awaitListening(p, port, Duration.ofSeconds(15));
+            } catch (IOException e) {
+                UpstreamProcess.kill(p);
+                throw e;
+            }
+            return new AiosmtpdUpstream(p, port, record);
+        }
+    }
+}
