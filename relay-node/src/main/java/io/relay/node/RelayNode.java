@@ -3,12 +3,14 @@ package io.relay.node;
 import io.netty.handler.ssl.SslContext;
 import io.relay.health.HealthServer;
 import io.relay.health.ReadinessCheck;
-import io.relay.node.config.ConfigException;
+import io.relay.node.config.HostPort;
 import io.relay.node.config.RelayConfig;
 import io.relay.node.config.RoutingConfigs;
 import io.relay.node.delivery.AddressRecordResolver;
 import io.relay.node.delivery.Dispatcher;
 import io.relay.node.delivery.DsnBuilder;
+import io.relay.node.delivery.MxResolver;
+import io.relay.node.delivery.NextHopResolver;
 import io.relay.node.delivery.SmtpClient;
 import io.relay.node.log.MailLog;
 import io.relay.node.metrics.RelayMetrics;
@@ -81,8 +83,13 @@ public final class RelayNode implements AutoCloseable {
                 cfg.queue.maximalBackoffTime, cfg.queue.maximalQueueLifetime, cfg.queue.deliveryConcurrency,
                 cfg.queue.maxMessages, cfg.queue.maxBytes));
 
+        // bracketed next hops ([host]:port) resolve A/AAAA only; the others look up MX first
+        NextHopResolver addresses = new AddressRecordResolver();
+        NextHopResolver mx = new MxResolver(cfg.smtp.dnsServers.stream().map(HostPort::toSocketAddress).toList(),
+                Duration.ofSeconds(10));
+        NextHopResolver resolver = hop -> hop.mxLookup() ? mx.resolve(hop) : addresses.resolve(hop);
         SmtpClient client = new SmtpClient(hostname, cfg.smtp.connectTimeout, cfg.smtp.replyTimeout,
-                Duration.ofSeconds(5), new AddressRecordResolver());
+                Duration.ofSeconds(5), resolver);
         Dispatcher dispatcher = new Dispatcher(router::route, client, queue, new DsnBuilder(hostname), mailLog,
                 hostname, Clock.systemUTC());
         queue.start(dispatcher);
