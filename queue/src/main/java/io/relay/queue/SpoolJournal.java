@@ -118,15 +118,19 @@ public final class SpoolJournal implements AutoCloseable {
 
     /** ACCEPT: completes once the record is fsync'd (group commit). */
     public CompletableFuture<Void> accept(QueuedMessage message, String epoch) {
-        byte[] id = BinaryCodec.utf8(message.id().value());
+        return accept(message.id(), epoch, BinaryCodec.encodeMessage(message));
+    }
+
+    /** ACCEPT of a message already in {@link BinaryCodec} form (saves encoding it twice). */
+    CompletableFuture<Void> accept(QueueId queueId, String epoch, byte[] body) {
+        byte[] id = BinaryCodec.utf8(queueId.value());
         byte[] ep = BinaryCodec.utf8(epoch);
-        byte[] body = BinaryCodec.encodeMessage(message);
         ByteBuffer frame = frame(1 + 4 + id.length + 4 + ep.length + 4 + body.length);
         frame.put(ACCEPT);
         BinaryCodec.putBytes(frame, id);
         BinaryCodec.putBytes(frame, ep);
         BinaryCodec.putBytes(frame, body);
-        return submit(ACCEPT, message.id().value(), frame, true);
+        return submit(ACCEPT, queueId.value(), frame, true);
     }
 
     /** DONE: the message needs nothing more from this spool. Not fsync'd on its own. */
