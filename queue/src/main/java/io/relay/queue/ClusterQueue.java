@@ -271,6 +271,11 @@ public final class ClusterQueue implements MessageQueue {
         return journal;
     }
 
+    /** The member this queue runs on (tests terminate it to simulate a crash). */
+    ClusterMember clusterMemberForTests() {
+        return member;
+    }
+
     /** The cluster epoch this queue writes into its spool entries. */
     public String epoch() {
         return epoch;
