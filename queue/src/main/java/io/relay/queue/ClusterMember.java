@@ -75,7 +75,6 @@ public final class ClusterMember implements AutoCloseable {
         network.setPort(settings.listenPort());
         network.setPortAutoIncrement(false);
         network.getInterfaces().setEnabled(true).addInterface(settings.listenHost());
-        network.getRestApiConfig().setEnabled(false);
         JoinConfig join = network.getJoin();
         join.getMulticastConfig().setEnabled(false);
         join.getAutoDetectionConfig().setEnabled(false);
@@ -105,6 +104,11 @@ public final class ClusterMember implements AutoCloseable {
 
     public boolean running() {
         return hazelcast.getLifecycleService().isRunning();
+    }
+
+    /** No partition is migrating and every backup is in sync (a readiness input, and for tests). */
+    public boolean clusterSafe() {
+        return running() && hazelcast.getPartitionService().isClusterSafe();
     }
 
     public int memberCount() {

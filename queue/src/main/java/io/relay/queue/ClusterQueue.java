@@ -165,9 +165,10 @@ public final class ClusterQueue implements MessageQueue {
                 requestRescan("replica migration failed");
             }
         });
-        hazelcast.getPartitionService().addPartitionLostListener(event -> {
-            LOG.warn("partition {} lost ({} replicas gone); its queued messages exist only in spools now",
-                    event.getPartitionId(), event.getLostBackupCount() + 1);
+        // The map-level listener fires only when more replicas went than the map keeps backups.
+        meta.addPartitionLostListener(event -> {
+            LOG.warn("queue data of partition {} lost; its messages now exist only in spools "
+                    + "(re-enqueued when those nodes restart)", event.getPartitionId());
             requestRescan("partition lost");
         });
         hazelcast.getCluster().addMembershipListener(new MembershipListener() {
@@ -520,7 +521,7 @@ public final class ClusterQueue implements MessageQueue {
                     attempt(next.id());
                 }
             } catch (RuntimeException e) {
-                if (!closing) {
+                if (!closing && member.running()) {
                     LOG.warn("{}: delivery step failed, retrying after minimal backoff: {}", next.id(), e.toString());
                     reschedule(next.id(), System.currentTimeMillis() + settings.minimalBackoff().toMillis());
                 }
