@@ -76,6 +76,8 @@ public final class ClusterQueue implements MessageQueue {
     private static final long SAFETY_RESCAN_MILLIS = 10_000;
     private static final long RECONCILE_AGE_MILLIS = 30_000;
     private static final int BATCH = 1000;
+    /** How long a fresh entry's state may be seen without its message (parallel stores of accept). */
+    private static final long MESSAGE_WAIT_MILLIS = 60_000;
 
     private final ClusterMember member;
     private final QueueSettings settings;
@@ -212,9 +214,11 @@ public final class ClusterQueue implements MessageQueue {
         byte[] encoded = BinaryCodec.encodeMessage(message);
         byte[] state = BinaryCodec.encodeMeta(QueueMeta.fresh(message));
         CompletableFuture<Void> spooled = journal.accept(message.id(), epoch, encoded);
-        // Message before meta: the meta ADDED event triggers delivery, which needs the message.
-        CompletableFuture<Void> stored = messages.setAsync(id, encoded).toCompletableFuture()
-                .thenCompose(v -> meta.setAsync(id, state).toCompletableFuture());
+        // Both maps in parallel (one round trip, not two). The meta ADDED event may reach the
+        // owner before the message is stored; the worker then retries shortly (see attempt).
+        CompletableFuture<Void> stored = CompletableFuture.allOf(
+                messages.setAsync(id, encoded).toCompletableFuture(),
+                meta.setAsync(id, state).toCompletableFuture());
         spooled.thenCombine(stored, (a, b) -> (Void) null).whenCompleteAsync((v, error) -> {
             acceptingCount.decrementAndGet();
             acceptingBytes.addAndGet(-size);
@@ -546,6 +550,10 @@ public final class ClusterQueue implements MessageQueue {
             return;
         }
         byte[] messageBytes = messages.get(id);
+        if (messageBytes == null && now - state.arrivalMillis() < MESSAGE_WAIT_MILLIS && state.attempts() == 0) {
+            reschedule(id, now + 50); // its accept is still storing the message
+            return;
+        }
         if (messageBytes == null) {
             LOG.warn("{}: delivery state without message in the store; removing it", id);
             finish(new QueueId(id));
