@@ -14,14 +14,14 @@ import org.junit.jupiter.api.Test;
 class QueueIdsAndCodecTest {
 
     @Test
-    void idsAreSixteenUpperHexStrictlyIncreasingAndUniqueUnderContention() throws Exception {
-        QueueIds ids = new QueueIds(0xABC);
+    void idsAreTwentyUpperHexStrictlyIncreasingAndUniqueUnderContention() throws Exception {
+        QueueIds ids = new QueueIds(0xABCDEF1);
         String previous = "";
         for (int i = 0; i < 10_000; i++) {
             String id = ids.next().value();
-            assertTrue(id.matches("[0-9A-F]{16}"), id);
+            assertTrue(id.matches("[0-9A-F]{20}"), id);
             assertTrue(id.compareTo(previous) > 0, previous + " then " + id);
-            assertEquals("ABC", id.substring(11, 14));
+            assertEquals("ABCDEF1", id.substring(11, 18));
             previous = id;
         }
         Set<String> seen = ConcurrentHashMap.newKeySet();
