@@ -41,8 +41,8 @@ import org.slf4j.LoggerFactory;
  * the member that owns it.
  *
  * <p>Accept: the message goes to this node's {@link SpoolJournal} (group commit fsync) and,
- * in parallel, to the two partitioned maps keyed by the queue id, so both entries of a
- * message live in one partition: {@code relay-messages} (id → immutable encoded message)
+ * in parallel on one of 32 store threads, to the two partitioned maps keyed by the queue
+ * id, so both entries of a message live in one partition: {@code relay-messages} (id → immutable encoded message)
  * and {@code relay-meta} (id → encoded {@link QueueMeta}). The future completes when both
  * are durable; if either fails the other is undone and the message is not accepted.
  *
@@ -78,7 +78,7 @@ public final class ClusterQueue implements MessageQueue {
     private static final int BATCH = 1000;
     /** Concurrent blocking map writes of accepts; more callers than this queue up. */
     private static final int STORE_THREADS = 32;
-    /** How long a fresh entry's state may be seen without its message (parallel stores of accept). */
+    /** How long a never-tried entry's state may be seen without its message before it is dropped as debris. */
     private static final long MESSAGE_WAIT_MILLIS = 60_000;
 
     private final ClusterMember member;
@@ -575,7 +575,7 @@ public final class ClusterQueue implements MessageQueue {
         }
         byte[] messageBytes = messages.get(id);
         if (messageBytes == null && now - state.arrivalMillis() < MESSAGE_WAIT_MILLIS && state.attempts() == 0) {
-            reschedule(id, now + 50); // its accept is still storing the message
+            reschedule(id, now + 50); // defensive: wait for a store racing this read
             return;
         }
         if (messageBytes == null) {
