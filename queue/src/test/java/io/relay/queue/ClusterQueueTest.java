@@ -161,4 +161,34 @@ class ClusterQueueTest {
         assertTrue(handler.noneTwice());
         assertEquals(new java.util.HashSet<>(ids), handler.deliveries.keySet());
     }
+
+    @Test
+    void wholeClusterRestartRestoresDeferredStateFromTheSpool() throws Exception {
+        String cluster = TestClusters.clusterName();
+        int port = TestClusters.freePort();
+        QueueSettings slowRetry = new QueueSettings(spool, Duration.ofSeconds(30), Duration.ofSeconds(60),
+                Duration.ofDays(5), 2, 1000, 1L << 30);
+        ClusterQueue first = open(cluster, port, slowRetry);
+        TestClusters.RecordingHandler before = new TestClusters.RecordingHandler();
+        before.deferRecipients.add("b@x.test");
+        first.start(before);
+        QueuedMessage m = TestClusters.message(first.newId(), 500, "a@x.test", "b@x.test");
+        first.accept(m).get(10, TimeUnit.SECONDS);
+        await("first attempt deferred b", Duration.ofSeconds(10),
+                () -> first.view().deferred() == 1);
+        first.journal().flush().get(10, TimeUnit.SECONDS);
+        first.clusterMemberForTests().terminate();
+        first.close();
+
+        QueueSettings fastRetry = TestClusters.settings(spool);
+        ClusterQueue second = open(cluster, port, fastRetry);
+        TestClusters.RecordingHandler after = new TestClusters.RecordingHandler();
+        second.start(after);
+        // The restored state says "next attempt in ~30 s"; the replayed deferral keeps it.
+        assertEquals(1, second.view().deferred());
+        QueueView.Entry entry = second.view().entries().get(0);
+        assertEquals(List.of("b@x.test"), entry.meta().pending());
+        assertEquals(1, entry.meta().attempts());
+        assertTrue(after.attempts.isEmpty(), "not retried before its backoff ran out");
+    }
 }

@@ -9,6 +9,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -74,12 +75,15 @@ final class TestClusters {
         final List<Integer> attemptNumbers = java.util.Collections.synchronizedList(new ArrayList<>());
         final AtomicInteger expired = new AtomicInteger();
         volatile boolean deferAll;
+        final Set<String> deferRecipients = ConcurrentHashMap.newKeySet();
+        final List<DeliveryAttempt> attempts = java.util.Collections.synchronizedList(new ArrayList<>());
         volatile RuntimeException throwOnce;
 
         @Override
         public List<RecipientOutcome> deliver(DeliveryAttempt attempt) {
             attemptTimes.add(System.currentTimeMillis());
             attemptNumbers.add(attempt.attempt());
+            attempts.add(attempt);
             RuntimeException t = throwOnce;
             if (t != null) {
                 throwOnce = null;
@@ -90,7 +94,8 @@ final class TestClusters {
                         .<RecipientOutcome>map(r -> new RecipientOutcome.Deferred(r, "451 4.3.0 try later")).toList();
             }
             deliveries.computeIfAbsent(attempt.message().id().value(), k -> new AtomicInteger()).incrementAndGet();
-            return attempt.recipients().stream().<RecipientOutcome>map(RecipientOutcome.Delivered::new).toList();
+            return attempt.recipients().stream().<RecipientOutcome>map(r -> deferRecipients.contains(r)
+                    ? new RecipientOutcome.Deferred(r, "452 4.2.2 mailbox full") : new RecipientOutcome.Delivered(r)).toList();
         }
 
         @Override
