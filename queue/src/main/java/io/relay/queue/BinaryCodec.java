@@ -1,0 +1,139 @@
+package io.relay.queue;
+
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The compact binary forms the queue stores, in the cluster maps and in the spool
+ * journal: messages (envelope + content) and their delivery state. Versioned by a
+ * leading byte so a rolling upgrade can read the older form. Strings are an int length
+ * and UTF-8 bytes (addresses may be SMTPUTF8). No Java serialization anywhere.
+ */
+final class BinaryCodec {
+    private static final byte MESSAGE_V1 = 1;
+    private static final byte META_V1 = 1;
+
+    private BinaryCodec() {
+    }
+
+    static byte[] encodeMessage(QueuedMessage message) {
+        Envelope e = message.envelope();
+        byte[][] strings = new byte[6 + e.recipients().size()][];
+        strings[0] = utf8(message.id().value());
+        strings[1] = utf8(e.sender());
+        strings[2] = utf8(e.clientName());
+        strings[3] = utf8(e.clientAddress());
+        strings[4] = utf8(e.heloName());
+        strings[5] = utf8(e.protocol());
+        for (int i = 0; i < e.recipients().size(); i++) {
+            strings[6 + i] = utf8(e.recipients().get(i));
+        }
+        int size = 1 + 1 + 8 + 4 + 4 + message.content().length;
+        for (byte[] s : strings) {
+            size += 4 + s.length;
+        }
+        ByteBuffer out = ByteBuffer.allocate(size);
+        out.put(MESSAGE_V1);
+        out.put((byte) ((e.smtpUtf8() ? 1 : 0) | (e.eightBitMime() ? 2 : 0)));
+        out.putLong(e.arrivalMillis());
+        for (int i = 0; i < 6; i++) {
+            putBytes(out, strings[i]);
+        }
+        out.putInt(e.recipients().size());
+        for (int i = 6; i < strings.length; i++) {
+            putBytes(out, strings[i]);
+        }
+        putBytes(out, message.content());
+        return out.array();
+    }
+
+    static QueuedMessage decodeMessage(byte[] bytes) {
+        ByteBuffer in = ByteBuffer.wrap(bytes);
+        byte version = in.get();
+        if (version != MESSAGE_V1) {
+            throw new IllegalArgumentException("unknown message format version " + version);
+        }
+        int flags = in.get();
+        long arrival = in.getLong();
+        String id = getString(in);
+        String sender = getString(in);
+        String clientName = getString(in);
+        String clientAddress = getString(in);
+        String helo = getString(in);
+        String protocol = getString(in);
+        int count = in.getInt();
+        List<String> recipients = new ArrayList<>(count);
+        for (int i = 0; i < count; i++) {
+            recipients.add(getString(in));
+        }
+        byte[] content = getBytes(in);
+        Envelope envelope = new Envelope(sender, recipients, clientName, clientAddress, helo, protocol,
+                (flags & 1) != 0, (flags & 2) != 0, arrival);
+        return new QueuedMessage(new QueueId(id), envelope, content);
+    }
+
+    static byte[] encodeMeta(QueueMeta meta) {
+        byte[] reason = utf8(meta.lastReason());
+        List<byte[]> pending = new ArrayList<>(meta.pending().size());
+        int size = 1 + 4 + 8 + 8 + 8 + 4 + reason.length + 4;
+        for (String r : meta.pending()) {
+            byte[] b = utf8(r);
+            pending.add(b);
+            size += 4 + b.length;
+        }
+        ByteBuffer out = ByteBuffer.allocate(size);
+        out.put(META_V1);
+        out.putInt(meta.attempts());
+        out.putLong(meta.nextAttemptMillis());
+        out.putLong(meta.arrivalMillis());
+        out.putLong(meta.size());
+        putBytes(out, reason);
+        out.putInt(pending.size());
+        pending.forEach(b -> putBytes(out, b));
+        return out.array();
+    }
+
+    static QueueMeta decodeMeta(byte[] bytes) {
+        ByteBuffer in = ByteBuffer.wrap(bytes);
+        byte version = in.get();
+        if (version != META_V1) {
+            throw new IllegalArgumentException("unknown meta format version " + version);
+        }
+        int attempts = in.getInt();
+        long next = in.getLong();
+        long arrival = in.getLong();
+        long size = in.getLong();
+        String reason = getString(in);
+        int count = in.getInt();
+        List<String> pending = new ArrayList<>(count);
+        for (int i = 0; i < count; i++) {
+            pending.add(getString(in));
+        }
+        return new QueueMeta(pending, attempts, next, arrival, reason, size);
+    }
+
+    static byte[] utf8(String s) {
+        return s == null ? new byte[0] : s.getBytes(StandardCharsets.UTF_8);
+    }
+
+    static void putBytes(ByteBuffer out, byte[] b) {
+        out.putInt(b.length);
+        out.put(b);
+    }
+
+    static String getString(ByteBuffer in) {
+        return new String(getBytes(in), StandardCharsets.UTF_8);
+    }
+
+    static byte[] getBytes(ByteBuffer in) {
+        int n = in.getInt();
+        if (n < 0 || n > in.remaining()) {
+            throw new IllegalArgumentException("bad length " + n);
+        }
+        byte[] b = new byte[n];
+        in.get(b);
+        return b;
+    }
+}

@@ -1,0 +1,26 @@
+package io.relay.queue;
+
+/**
+ * Hooks for the node's mail log and metrics, called by {@link ClusterQueue}. All
+ * methods have no-op defaults; they run on queue threads and must not block for long.
+ */
+public interface QueueEvents {
+    QueueEvents NONE = new QueueEvents() {
+    };
+
+    /** A delivery attempt is about to start (Postfix qmgr's "from=..., size=..., nrcpt=... (queue active)"). */
+    default void active(QueuedMessage message, int attempt, int pendingRecipients) {
+    }
+
+    /** The message left the queue: all recipients delivered, failed or expired (qmgr's "removed"). */
+    default void removed(QueueId id) {
+    }
+
+    /** One spool fsync took this many nanoseconds. */
+    default void fsyncNanos(long nanos) {
+    }
+
+    /** The delivery handler threw; the attempt counts as a deferral of every pending recipient. */
+    default void handlerFailed(QueueId id, RuntimeException error) {
+    }
+}

@@ -1,0 +1,568 @@
+package io.relay.queue;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.LongConsumer;
+import java.util.zip.CRC32C;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The node-local spool: an append-only journal that makes an accepted message survive a
+ * crash of this node before the cluster has delivered it.
+ *
+ * <p>Strategy: segment files {@code spool-<seq>.log} in {@code queue.spool-dir}, each an
+ * 8-byte magic followed by frames {@code [int length][int CRC32C of body][body]}. Bodies
+ * are ACCEPT(id, cluster epoch, encoded message), DONE(id) and DEFER(id, attempts, next
+ * attempt, pending recipients). One writer thread drains every pending append, writes the
+ * batch and calls {@link FileChannel#force} once before completing the ACCEPT futures of
+ * the batch (group commit: N concurrent sessions share one fsync). DONE and DEFER need no
+ * fsync of their own; they ride the next one or the idle flush every second (losing them
+ * in a crash costs at most a duplicate delivery). Segments roll at {@code segmentBytes};
+ * the oldest closed segment is deleted once none of its ACCEPTs is owed. Deletion goes
+ * oldest first, so a DONE never disappears while the ACCEPT it cancels is still on disk;
+ * the few owed entries that pin an old segment are copied forward at each rollover. On
+ * open, the journal is replayed (a torn or corrupt tail stops the replay of that segment
+ * with a warning) and new writes go to a fresh segment. Bodies are not kept on the heap:
+ * owed entries are remembered by file and offset and read back on demand.
+ */
+public final class SpoolJournal implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(SpoolJournal.class);
+
+    public static final long DEFAULT_SEGMENT_BYTES = 64L * 1024 * 1024;
+    private static final byte[] MAGIC = "RLYSPL01".getBytes(StandardCharsets.US_ASCII);
+    private static final int MAX_BODY = 512 * 1024 * 1024;
+    private static final byte ACCEPT = 1;
+    private static final byte DONE = 2;
+    private static final byte DEFER = 3;
+    /** Owed entries of the oldest segment copied forward per rollover, at most. */
+    private static final int RELOCATE_LIMIT = 256;
+    private static final long IDLE_FORCE_MILLIS = 1000;
+
+    /** An ACCEPT found on replay with no DONE after it. */
+    public record OwedEntry(QueueId id, String epoch, Path segment, long offset, Deferral lastDeferral) {}
+
+    /** The last DEFER seen on replay for an owed entry, if any. */
+    public record Deferral(int attempts, long nextAttemptMillis, List<String> pending) {}
+
+    private final Path dir;
+    private final long segmentBytes;
+    private final LongConsumer fsyncNanos;
+    private final LinkedBlockingQueue<Append> appends = new LinkedBlockingQueue<>();
+    private final Map<String, Live> live = new ConcurrentHashMap<>();
+    private final ArrayDeque<Segment> segments = new ArrayDeque<>();
+    private final List<OwedEntry> owed;
+    private final Thread writer;
+    private final AtomicLong forces = new AtomicLong();
+    private final AtomicLong records = new AtomicLong();
+    private final CompletableFuture<Void> stopped = new CompletableFuture<>();
+    private volatile boolean closed;
+    private Segment current;
+    private long nextSeq;
+
+    private static final class Segment {
+        final Path path;
+        final long seq;
+        FileChannel channel;
+        long position;
+        int live;
+
+        Segment(Path path, long seq) {
+            this.path = path;
+            this.seq = seq;
+        }
+    }
+
+    private record Live(Segment segment, long offset, long acceptedAtMillis) {}
+
+    private record Append(byte type, String id, ByteBuffer frame, CompletableFuture<Void> future, boolean sync) {}
+
+    private SpoolJournal(Path dir, long segmentBytes, LongConsumer fsyncNanos) throws IOException {
+        this.dir = dir;
+        this.segmentBytes = segmentBytes;
+        this.fsyncNanos = fsyncNanos;
+        Files.createDirectories(dir);
+        this.owed = replay();
+        roll();
+        this.writer = new Thread(this::writeLoop, "spool-journal-writer");
+        writer.setDaemon(true);
+        writer.start();
+    }
+
+    /** Opens (and replays) the journal in {@code dir}; fsync latencies go to {@code fsyncNanos}. */
+    public static SpoolJournal open(Path dir, LongConsumer fsyncNanos) throws IOException {
+        return new SpoolJournal(dir, DEFAULT_SEGMENT_BYTES, fsyncNanos);
+    }
+
+    public static SpoolJournal open(Path dir, long segmentBytes, LongConsumer fsyncNanos) throws IOException {
+        return new SpoolJournal(dir, segmentBytes, fsyncNanos);
+    }
+
+    /** ACCEPT: completes once the record is fsync'd (group commit). */
+    public CompletableFuture<Void> accept(QueuedMessage message, String epoch) {
+        return accept(message.id(), epoch, BinaryCodec.encodeMessage(message));
+    }
+
+    /** ACCEPT of a message already in {@link BinaryCodec} form (saves encoding it twice). */
+    CompletableFuture<Void> accept(QueueId queueId, String epoch, byte[] body) {
+        byte[] id = BinaryCodec.utf8(queueId.value());
+        byte[] ep = BinaryCodec.utf8(epoch);
+        ByteBuffer frame = frame(1 + 4 + id.length + 4 + ep.length + 4 + body.length);
+        frame.put(ACCEPT);
+        BinaryCodec.putBytes(frame, id);
+        BinaryCodec.putBytes(frame, ep);
+        BinaryCodec.putBytes(frame, body);
+        return submit(ACCEPT, queueId.value(), frame, true);
+    }
+
+    /** DONE: the message needs nothing more from this spool. Not fsync'd on its own. */
+    public CompletableFuture<Void> done(QueueId id) {
+        byte[] b = BinaryCodec.utf8(id.value());
+        ByteBuffer frame = frame(1 + 4 + b.length);
+        frame.put(DONE);
+        BinaryCodec.putBytes(frame, b);
+        return submit(DONE, id.value(), frame, false);
+    }
+
+    /** DEFER: advisory delivery state, used if the entry is re-enqueued after a cluster restart. */
+    public CompletableFuture<Void> deferred(QueueId id, int attempts, long nextAttemptMillis, List<String> pending) {
+        byte[] b = BinaryCodec.utf8(id.value());
+        List<byte[]> rcpts = new ArrayList<>();
+        int size = 1 + 4 + b.length + 4 + 8 + 4;
+        for (String r : pending) {
+            byte[] rb = BinaryCodec.utf8(r);
+            rcpts.add(rb);
+            size += 4 + rb.length;
+        }
+        ByteBuffer frame = frame(size);
+        frame.put(DEFER);
+        BinaryCodec.putBytes(frame, b);
+        frame.putInt(attempts);
+        frame.putLong(nextAttemptMillis);
+        frame.putInt(rcpts.size());
+        rcpts.forEach(r -> BinaryCodec.putBytes(frame, r));
+        return submit(DEFER, id.value(), frame, false);
+    }
+
+    /** Completes after everything appended so far is fsync'd. */
+    public CompletableFuture<Void> flush() {
+        return submit((byte) 0, null, null, true);
+    }
+
+    /** The entries found owed when the journal was opened. */
+    public List<OwedEntry> owed() {
+        return owed;
+    }
+
+    /** Reads an owed entry's message back from its segment. */
+    public QueuedMessage read(OwedEntry entry) throws IOException {
+        try (FileChannel ch = FileChannel.open(entry.segment(), StandardOpenOption.READ)) {
+            ByteBuffer body = readBody(ch, entry.offset(), ch.size());
+            if (body == null || body.get() != ACCEPT) {
+                throw new IOException("no ACCEPT record at " + entry.segment() + " offset " + entry.offset());
+            }
+            BinaryCodec.getString(body);
+            BinaryCodec.getString(body);
+            return BinaryCodec.decodeMessage(BinaryCodec.getBytes(body));
+        }
+    }
+
+    /** Ids this spool still owes whose ACCEPT was written before {@code cutoffMillis}. */
+    public List<QueueId> owedAcceptedBefore(long cutoffMillis) {
+        List<QueueId> out = new ArrayList<>();
+        live.forEach((id, l) -> {
+            if (l.acceptedAtMillis() < cutoffMillis) {
+                out.add(new QueueId(id));
+            }
+        });
+        return out;
+    }
+
+    /** Ids currently owed (ACCEPTed, no DONE written yet). */
+    public int owedCount() {
+        return live.size();
+    }
+
+    public long forceCount() {
+        return forces.get();
+    }
+
+    public long recordCount() {
+        return records.get();
+    }
+
+    /** Segment files on disk now (for tests and ops). */
+    public List<Path> segmentFiles() throws IOException {
+        return new ArrayList<>(listSegments().values());
+    }
+
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        CompletableFuture<Void> last = flush();
+        closed = true;
+        try {
+            last.get(30, TimeUnit.SECONDS);
+            stopped.get(30, TimeUnit.SECONDS);
+        } catch (Exception e) {
+            LOG.warn("spool journal did not flush cleanly on close: {}", e.toString());
+        }
+    }
+
+    private static ByteBuffer frame(int bodyLength) {
+        ByteBuffer frame = ByteBuffer.allocate(8 + bodyLength);
+        frame.position(8);
+        return frame;
+    }
+
+    private CompletableFuture<Void> submit(byte type, String id, ByteBuffer frame, boolean sync) {
+        CompletableFuture<Void> future = new CompletableFuture<>();
+        if (closed) {
+            future.completeExceptionally(new IOException("spool journal is closed"));
+            return future;
+        }
+        if (frame != null) {
+            int bodyLength = frame.position() - 8;
+            CRC32C crc = new CRC32C();
+            crc.update(frame.array(), 8, bodyLength);
+            frame.putInt(0, bodyLength);
+            frame.putInt(4, (int) crc.getValue());
+            frame.flip();
+        }
+        appends.add(new Append(type, id, frame, future, sync));
+        return future;
+    }
+
+    private void writeLoop() {
+        List<Append> batch = new ArrayList<>();
+        boolean dirty = false;
+        long lastForce = System.nanoTime();
+        try {
+            while (true) {
+                Append first = appends.poll(IDLE_FORCE_MILLIS, TimeUnit.MILLISECONDS);
+                if (first == null) {
+                    if (dirty) {
+                        try {
+                            force();
+                            dirty = false;
+                        } catch (IOException e) {
+                            LOG.error("spool journal fsync failed in {}: {}", dir, e.toString());
+                        }
+                        lastForce = System.nanoTime();
+                    }
+                    if (closed && appends.isEmpty()) {
+                        break;
+                    }
+                    continue;
+                }
+                batch.clear();
+                batch.add(first);
+                appends.drainTo(batch, 8192);
+                boolean sync = false;
+                try {
+                    for (Append a : batch) {
+                        if (a.frame() != null && write(a)) {
+                            dirty = true;
+                        }
+                        sync |= a.sync();
+                    }
+                    if (dirty && (sync || System.nanoTime() - lastForce > IDLE_FORCE_MILLIS * 1_000_000)) {
+                        force();
+                        dirty = false;
+                        lastForce = System.nanoTime();
+                    }
+                    deleteFreedSegments();
+                    for (Append a : batch) {
+                        a.future().complete(null);
+                    }
+                } catch (IOException | RuntimeException e) {
+                    LOG.error("spool journal write failed in {}: {}", dir, e.toString());
+                    for (Append a : batch) {
+                        a.future().completeExceptionally(e);
+                    }
+                }
+                if (closed && appends.isEmpty()) {
+                    break;
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } finally {
+            Append left;
+            while ((left = appends.poll()) != null) {
+                left.future().completeExceptionally(new IOException("spool journal is closed"));
+            }
+            closeChannels();
+            stopped.complete(null);
+        }
+    }
+
+    /** Writes one record; returns false when it was skipped (a DONE/DEFER for an id not owed here). */
+    private boolean write(Append a) throws IOException {
+        if (a.type() != ACCEPT && !live.containsKey(a.id())) {
+            return false;
+        }
+        int length = a.frame().remaining();
+        if (current.position + length > segmentBytes && current.position > MAGIC.length) {
+            roll();
+            relocateOldest();
+        }
+        long offset = current.position;
+        writeFully(current, a.frame());
+        records.incrementAndGet();
+        if (a.type() == ACCEPT) {
+            track(a.id(), new Live(current, offset, System.currentTimeMillis()));
+        } else if (a.type() == DONE) {
+            Live gone = live.remove(a.id());
+            if (gone != null) {
+                gone.segment().live--;
+            }
+        }
+        return true;
+    }
+
+    private void track(String id, Live entry) {
+        entry.segment().live++;
+        Live previous = live.put(id, entry);
+        if (previous != null) {
+            previous.segment().live--;
+        }
+    }
+
+    private static void writeFully(Segment segment, ByteBuffer frame) throws IOException {
+        while (frame.hasRemaining()) {
+            segment.position += segment.channel.write(frame, segment.position);
+        }
+    }
+
+    private void force() throws IOException {
+        long start = System.nanoTime();
+        current.channel.force(false);
+        forces.incrementAndGet();
+        fsyncNanos.accept(System.nanoTime() - start);
+    }
+
+    private void roll() throws IOException {
+        if (current != null) {
+            force();
+            current.channel.close();
+            current.channel = null;
+        }
+        long seq = nextSeq++;
+        Segment segment = new Segment(dir.resolve(String.format("spool-%016d.log", seq)), seq);
+        segment.channel = FileChannel.open(segment.path, StandardOpenOption.CREATE_NEW,
+                StandardOpenOption.WRITE, StandardOpenOption.READ);
+        writeFully(segment, ByteBuffer.wrap(MAGIC));
+        segment.channel.force(true);
+        segments.addLast(segment);
+        current = segment;
+    }
+
+    /** Copies the few owed ACCEPTs of the oldest closed segment forward so it can be deleted. */
+    private void relocateOldest() throws IOException {
+        Segment oldest = segments.peekFirst();
+        if (oldest == null || oldest == current || oldest.live == 0 || oldest.live > RELOCATE_LIMIT) {
+            return;
+        }
+        List<Map.Entry<String, Live>> moving = new ArrayList<>();
+        live.forEach((id, l) -> {
+            if (l.segment() == oldest) {
+                moving.add(Map.entry(id, l));
+            }
+        });
+        try (FileChannel ch = FileChannel.open(oldest.path, StandardOpenOption.READ)) {
+            long size = ch.size();
+            for (Map.Entry<String, Live> m : moving) {
+                ByteBuffer body = readBody(ch, m.getValue().offset(), size);
+                if (body == null) {
+                    continue;
+                }
+                ByteBuffer copy = frame(body.remaining());
+                copy.put(body);
+                int bodyLength = copy.position() - 8;
+                CRC32C crc = new CRC32C();
+                crc.update(copy.array(), 8, bodyLength);
+                copy.putInt(0, bodyLength);
+                copy.putInt(4, (int) crc.getValue());
+                copy.flip();
+                long offset = current.position;
+                writeFully(current, copy);
+                track(m.getKey(), new Live(current, offset, m.getValue().acceptedAtMillis()));
+            }
+        }
+    }
+
+    private void deleteFreedSegments() {
+        while (segments.size() > 1 && segments.peekFirst() != current && segments.peekFirst().live <= 0) {
+            Segment gone = segments.removeFirst();
+            try {
+                Files.deleteIfExists(gone.path);
+            } catch (IOException e) {
+                LOG.warn("could not delete spool segment {}: {}", gone.path, e.toString());
+            }
+        }
+    }
+
+    private void closeChannels() {
+        for (Segment s : segments) {
+            if (s.channel != null) {
+                try {
+                    s.channel.force(false);
+                    s.channel.close();
+                } catch (IOException e) {
+                    LOG.warn("closing spool segment {}: {}", s.path, e.toString());
+                }
+            }
+        }
+    }
+
+    private TreeMap<Long, Path> listSegments() throws IOException {
+        TreeMap<Long, Path> found = new TreeMap<>();
+        try (DirectoryStream<Path> files = Files.newDirectoryStream(dir, "spool-*.log")) {
+            for (Path p : files) {
+                String name = p.getFileName().toString();
+                try {
+                    found.put(Long.parseLong(name.substring(6, name.length() - 4)), p);
+                } catch (NumberFormatException e) {
+                    LOG.warn("ignoring unexpected file in spool: {}", p);
+                }
+            }
+        }
+        return found;
+    }
+
+    private List<OwedEntry> replay() throws IOException {
+        Map<String, String> epochs = new LinkedHashMap<>();
+        Map<String, Deferral> deferrals = new ConcurrentHashMap<>();
+        long mtime = System.currentTimeMillis();
+        for (Map.Entry<Long, Path> file : listSegments().entrySet()) {
+            Segment segment = new Segment(file.getValue(), file.getKey());
+            segment.position = -1;
+            segments.addLast(segment);
+            nextSeq = file.getKey() + 1;
+            replaySegment(segment, epochs, deferrals, mtime);
+        }
+        List<OwedEntry> result = new ArrayList<>();
+        live.forEach((id, l) -> result.add(new OwedEntry(new QueueId(id), epochs.get(id), l.segment().path,
+                l.offset(), deferrals.get(id))));
+        result.sort((a, b) -> a.id().value().compareTo(b.id().value()));
+        // Segments with nothing owed can go now; they are all closed.
+        for (Iterator<Segment> it = segments.iterator(); it.hasNext(); ) {
+            Segment s = it.next();
+            if (s.live > 0) {
+                break;
+            }
+            Files.deleteIfExists(s.path);
+            it.remove();
+        }
+        return List.copyOf(result);
+    }
+
+    private void replaySegment(Segment segment, Map<String, String> epochs, Map<String, Deferral> deferrals,
+                               long mtime) throws IOException {
+        try (FileChannel ch = FileChannel.open(segment.path, StandardOpenOption.READ)) {
+            long size = ch.size();
+            ByteBuffer magic = ByteBuffer.allocate(MAGIC.length);
+            readFully(ch, magic, 0);
+            if (magic.hasRemaining() || !java.util.Arrays.equals(magic.array(), MAGIC)) {
+                LOG.warn("spool segment {} has no valid header; skipped", segment.path);
+                return;
+            }
+            long pos = MAGIC.length;
+            while (pos < size) {
+                ByteBuffer body = readBody(ch, pos, size);
+                if (body == null) {
+                    LOG.warn("spool segment {}: torn or corrupt record at offset {}; replay of this segment stops there",
+                            segment.path, pos);
+                    return;
+                }
+                int length = body.remaining();
+                try {
+                    byte type = body.get();
+                    String id = BinaryCodec.getString(body);
+                    if (type == ACCEPT) {
+                        epochs.put(id, BinaryCodec.getString(body));
+                        deferrals.remove(id);
+                        track(id, new Live(segment, pos, mtime));
+                    } else if (type == DONE) {
+                        Live gone = live.remove(id);
+                        if (gone != null) {
+                            gone.segment().live--;
+                        }
+                        deferrals.remove(id);
+                    } else if (type == DEFER) {
+                        int attempts = body.getInt();
+                        long next = body.getLong();
+                        int n = body.getInt();
+                        List<String> pending = new ArrayList<>(n);
+                        for (int i = 0; i < n; i++) {
+                            pending.add(BinaryCodec.getString(body));
+                        }
+                        deferrals.put(id, new Deferral(attempts, next, pending));
+                    }
+                } catch (RuntimeException e) {
+                    LOG.warn("spool segment {}: undecodable record at offset {}; replay of this segment stops there",
+                            segment.path, pos);
+                    return;
+                }
+                pos += 8 + length;
+            }
+        }
+    }
+
+    /** The body of the frame at {@code pos}, or null when it is torn, oversized or fails its CRC. */
+    private static ByteBuffer readBody(FileChannel ch, long pos, long size) throws IOException {
+        if (size - pos < 8) {
+            return null;
+        }
+        ByteBuffer header = ByteBuffer.allocate(8);
+        readFully(ch, header, pos);
+        header.flip();
+        int length = header.getInt();
+        int crc = header.getInt();
+        if (length <= 0 || length > MAX_BODY || pos + 8 + length > size) {
+            return null;
+        }
+        ByteBuffer body = ByteBuffer.allocate(length);
+        readFully(ch, body, pos + 8);
+        if (body.hasRemaining()) {
+            return null;
+        }
+        CRC32C check = new CRC32C();
+        check.update(body.array(), 0, length);
+        if ((int) check.getValue() != crc) {
+            return null;
+        }
+        body.flip();
+        return body;
+    }
+
+    private static void readFully(FileChannel ch, ByteBuffer buf, long pos) throws IOException {
+        while (buf.hasRemaining()) {
+            int n = ch.read(buf, pos + buf.position());
+            if (n < 0) {
+                return;
+            }
+        }
+    }
+}

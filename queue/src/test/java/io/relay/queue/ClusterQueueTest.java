@@ -1,0 +1,194 @@
+package io.relay.queue;
+
+import static io.relay.queue.TestClusters.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** One real Hazelcast member on 127.0.0.1 per test, with a temp spool. */
+class ClusterQueueTest {
+    private final List<ClusterQueue> opened = new ArrayList<>();
+
+    @TempDir
+    Path spool;
+
+    @AfterEach
+    void closeAll() {
+        for (ClusterQueue q : opened) {
+            try {
+                q.close();
+            } catch (RuntimeException e) {
+                // already terminated
+            }
+        }
+    }
+
+    private ClusterQueue open(String cluster, int port, QueueSettings settings) {
+        ClusterQueue q = new ClusterQueue(ClusterMember.start(TestClusters.alone(cluster, port)), settings);
+        opened.add(q);
+        return q;
+    }
+
+    @Test
+    void acceptedMessageIsDeliveredThenForgottenEverywhere() throws Exception {
+        ClusterQueue queue = open(TestClusters.clusterName(), TestClusters.freePort(), TestClusters.settings(spool));
+        TestClusters.RecordingHandler handler = new TestClusters.RecordingHandler();
+        queue.start(handler);
+        List<QueueId> ids = new ArrayList<>();
+        for (int i = 0; i < 20; i++) {
+            QueuedMessage m = TestClusters.message(queue.newId(), 4096, "a@x.test", "b@x.test");
+            ids.add(m.id());
+            queue.accept(m).get(10, TimeUnit.SECONDS);
+        }
+        await("all delivered", Duration.ofSeconds(20), () -> handler.total() == 20);
+        await("store and spool empty", Duration.ofSeconds(10), () -> queue.localMessageCount() == 0
+                && queue.journal().owedCount() == 0);
+        assertTrue(handler.noneTwice());
+        assertEquals(0, queue.view().entries().size());
+        assertTrue(ids.stream().allMatch(id -> handler.deliveries.containsKey(id.value())));
+    }
+
+    @Test
+    void deferralsBackOffDoublingUpToTheCap() throws Exception {
+        ClusterQueue queue = open(TestClusters.clusterName(), TestClusters.freePort(), TestClusters.settings(spool));
+        TestClusters.RecordingHandler handler = new TestClusters.RecordingHandler();
+        handler.deferAll = true;
+        queue.start(handler);
+        queue.accept(TestClusters.message(queue.newId(), 100)).get(10, TimeUnit.SECONDS);
+        await("five attempts", Duration.ofSeconds(10), () -> handler.attemptTimes.size() >= 5);
+        handler.deferAll = false;
+        List<Long> t = new ArrayList<>(handler.attemptTimes);
+        long[] expected = {100, 200, 400, 400};
+        for (int i = 0; i < expected.length; i++) {
+            long gap = t.get(i + 1) - t.get(i);
+            assertTrue(gap >= expected[i] && gap < expected[i] * 1.1 + 150,
+                    "gap " + (i + 1) + " was " + gap + " ms, expected ~" + expected[i] + " (all: " + t + ")");
+        }
+        assertEquals(List.of(1, 2, 3, 4, 5), handler.attemptNumbers.subList(0, 5));
+        QueueView view = queue.view();
+        assertTrue(view.deferred() <= 1);
+        await("delivered once the peer recovers", Duration.ofSeconds(10), () -> handler.total() == 1);
+    }
+
+    @Test
+    void expiryAfterMaximalLifetimeCallsExpiredExactlyOnce() throws Exception {
+        QueueSettings s = new QueueSettings(spool, Duration.ofMillis(50), Duration.ofMillis(100),
+                Duration.ofMillis(400), 4, 1000, 1L << 30);
+        ClusterQueue queue = open(TestClusters.clusterName(), TestClusters.freePort(), s);
+        TestClusters.RecordingHandler handler = new TestClusters.RecordingHandler();
+        handler.deferAll = true;
+        queue.start(handler);
+        queue.accept(TestClusters.message(queue.newId(), 100)).get(10, TimeUnit.SECONDS);
+        await("expired", Duration.ofSeconds(10), () -> handler.expired.get() == 1);
+        int attempts = handler.attemptTimes.size();
+        assertTrue(attempts >= 3, "deferred a few times first: " + attempts);
+        await("removed", Duration.ofSeconds(5), () -> queue.localMessageCount() == 0 && queue.journal().owedCount() == 0);
+        Thread.sleep(500); // would have been several more attempts at 100 ms backoff
+        assertEquals(1, handler.expired.get());
+        assertEquals(attempts, handler.attemptTimes.size(), "no attempt after expiry");
+    }
+
+    @Test
+    void handlerExceptionDefersInsteadOfLosingTheMessage() throws Exception {
+        ClusterQueue queue = open(TestClusters.clusterName(), TestClusters.freePort(), TestClusters.settings(spool));
+        TestClusters.RecordingHandler handler = new TestClusters.RecordingHandler();
+        handler.throwOnce = new IllegalStateException("boom");
+        queue.start(handler);
+        queue.accept(TestClusters.message(queue.newId(), 100)).get(10, TimeUnit.SECONDS);
+        await("delivered on the retry", Duration.ofSeconds(10), () -> handler.total() == 1);
+        assertEquals(List.of(1, 2), handler.attemptNumbers);
+    }
+
+    @Test
+    void refusesAboveMaxMessagesAndRecoversAfterDeliveries() throws Exception {
+        QueueSettings s = new QueueSettings(spool, Duration.ofMillis(100), Duration.ofMillis(400),
+                Duration.ofDays(5), 2, 5, 1L << 30);
+        ClusterQueue queue = open(TestClusters.clusterName(), TestClusters.freePort(), s);
+        for (int i = 0; i < 5; i++) {
+            queue.accept(TestClusters.message(queue.newId(), 100)).get(10, TimeUnit.SECONDS);
+        }
+        await("owned entries tracked", Duration.ofSeconds(5), () -> queue.localMessageCount() == 5);
+        assertTrue(queue.full());
+        CompletableFuture<Void> refused = queue.accept(TestClusters.message(queue.newId(), 100));
+        ExecutionException e = org.junit.jupiter.api.Assertions.assertThrows(ExecutionException.class,
+                () -> refused.get(10, TimeUnit.SECONDS));
+        assertInstanceOf(QueueFullException.class, e.getCause());
+        TestClusters.RecordingHandler handler = new TestClusters.RecordingHandler();
+        queue.start(handler);
+        await("drained", Duration.ofSeconds(10), () -> handler.total() == 5 && !queue.full());
+        queue.accept(TestClusters.message(queue.newId(), 100)).get(10, TimeUnit.SECONDS);
+        await("the new one too", Duration.ofSeconds(10), () -> handler.total() == 6);
+    }
+
+    @Test
+    void crashBeforeDeliveryThenRestartDeliversEverythingExactlyOnce() throws Exception {
+        String cluster = TestClusters.clusterName();
+        int port = TestClusters.freePort();
+        ClusterQueue first = open(cluster, port, TestClusters.settings(spool));
+        String firstEpoch = first.epoch();
+        List<CompletableFuture<Void>> accepted = new ArrayList<>();
+        List<String> ids = new ArrayList<>();
+        for (int i = 0; i < 50; i++) {
+            QueuedMessage m = TestClusters.message(first.newId(), 4096, "a@x.test");
+            ids.add(m.id().value());
+            accepted.add(first.accept(m));
+        }
+        CompletableFuture.allOf(accepted.toArray(CompletableFuture[]::new)).get(20, TimeUnit.SECONDS);
+        // Whole cluster dies: the store is gone, only the spool remains.
+        first.clusterMemberForTests().terminate();
+        first.close();
+
+        ClusterQueue second = open(cluster, port, TestClusters.settings(spool));
+        assertFalse(firstEpoch.equals(second.epoch()), "a cluster that went down entirely gets a new epoch");
+        TestClusters.RecordingHandler handler = new TestClusters.RecordingHandler();
+        second.start(handler);
+        await("all 50 delivered", Duration.ofSeconds(20), () -> handler.total() == 50);
+        await("spool drained", Duration.ofSeconds(10), () -> second.journal().owedCount() == 0);
+        Thread.sleep(300);
+        assertEquals(50, handler.total());
+        assertTrue(handler.noneTwice());
+        assertEquals(new java.util.HashSet<>(ids), handler.deliveries.keySet());
+    }
+
+    @Test
+    void wholeClusterRestartRestoresDeferredStateFromTheSpool() throws Exception {
+        String cluster = TestClusters.clusterName();
+        int port = TestClusters.freePort();
+        QueueSettings slowRetry = new QueueSettings(spool, Duration.ofSeconds(30), Duration.ofSeconds(60),
+                Duration.ofDays(5), 2, 1000, 1L << 30);
+        ClusterQueue first = open(cluster, port, slowRetry);
+        TestClusters.RecordingHandler before = new TestClusters.RecordingHandler();
+        before.deferRecipients.add("b@x.test");
+        first.start(before);
+        QueuedMessage m = TestClusters.message(first.newId(), 500, "a@x.test", "b@x.test");
+        first.accept(m).get(10, TimeUnit.SECONDS);
+        await("first attempt deferred b", Duration.ofSeconds(10),
+                () -> first.view().deferred() == 1);
+        first.journal().flush().get(10, TimeUnit.SECONDS);
+        first.clusterMemberForTests().terminate();
+        first.close();
+
+        QueueSettings fastRetry = TestClusters.settings(spool);
+        ClusterQueue second = open(cluster, port, fastRetry);
+        TestClusters.RecordingHandler after = new TestClusters.RecordingHandler();
+        second.start(after);
+        // The restored state says "next attempt in ~30 s"; the replayed deferral keeps it.
+        assertEquals(1, second.view().deferred());
+        QueueView.Entry entry = second.view().entries().get(0);
+        assertEquals(List.of("b@x.test"), entry.meta().pending());
+        assertEquals(1, entry.meta().attempts());
+        assertTrue(after.attempts.isEmpty(), "not retried before its backoff ran out");
+    }
+}
