@@ -24,10 +24,11 @@ final class TaggedSink implements AutoCloseable {
     private Process process;
 
     TaggedSink(Path dir) throws IOException {
-        Files.createDirectories(dir);
-        // smtp-sink drops privileges to "nobody", who must be able to write the dump file
-        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxrwxrwx"));
-        this.dump = dir.resolve("sink.dump");
+        // smtp-sink drops privileges to "nobody", who must reach and write the dump file:
+        // a JUnit @TempDir is 0700, so the dump lives in a directory of its own under /tmp.
+        Path shared = Files.createTempDirectory("tagged-sink");
+        Files.setPosixFilePermissions(shared, PosixFilePermissions.fromString("rwxrwxrwx"));
+        this.dump = shared.resolve("sink.dump");
         Files.writeString(dump, "");
         Files.setPosixFilePermissions(dump, PosixFilePermissions.fromString("rw-rw-rw-"));
         this.port = Ports.free();
@@ -43,7 +44,7 @@ final class TaggedSink implements AutoCloseable {
         Tools.require(Tools.SMTP_SINK);
         process = new ProcessBuilder(List.of(Tools.SMTP_SINK, "-u", "nobody", "-D", dump.toString(),
                 "127.0.0.1:" + port, "256")).redirectErrorStream(true)
-                .redirectOutput(dump.resolveSibling("sink.out").toFile()).start();
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(dump.resolveSibling("sink.out").toFile())).start();
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
         while (System.nanoTime() < deadline) {
             try (Socket s = new Socket()) {
@@ -91,5 +92,13 @@ final class TaggedSink implements AutoCloseable {
     @Override
     public void close() throws InterruptedException {
         stop();
+        try (var files = Files.list(dump.getParent())) {
+            for (Path f : (Iterable<Path>) files::iterator) {
+                Files.deleteIfExists(f);
+            }
+            Files.deleteIfExists(dump.getParent());
+        } catch (IOException e) {
+            // left in /tmp; harmless
+        }
     }
 }
