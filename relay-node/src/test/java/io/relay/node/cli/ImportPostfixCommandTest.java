@@ -56,9 +56,11 @@ class ImportPostfixCommandTest {
         String stderr = err.toString();
         assertEquals(0, code, stderr);
         assertTrue(stderr.contains("not carried over: "), "lists what it left out: " + stderr);
-        // The YAML names the tables where Postfix had them; point them at the copy.
+        // The YAML names the tables where Postfix had them (/etc/postfix, /usr/local/etc/postfix);
+        // point them at the copy.
         // The CA bundle path is the users' distribution's (RHEL, BSD); use this machine's.
-        String yaml = Files.readString(out).replace("/etc/postfix/", dir + "/")
+        String yaml = Files.readString(out)
+                .replaceAll("(sasl-password-file: )\\S*/([^/\\s]+)", "$1" + dir + "/$2")
                 .replaceAll("(tls-ca-file: ).*", "$1/etc/ssl/certs/ca-certificates.crt");
         Files.writeString(out, yaml);
         assertTrue(!yaml.contains("password") || !yaml.matches("(?s).*:\\s*[A-Za-z0-9/+]{30,}.*"), "no secrets in YAML");
