@@ -86,7 +86,7 @@ class SmartHostEndToEndTest {
                     assertTrue(r.tls(), "STARTTLS to the smart host");
                     assertEquals(USER, r.authUser(), "AUTH with the sasl_passwd entry");
                     assertTrue(r.text().contains("by relay-under-test.test (relay)"), "our Received header");
-                    assertTrue(r.text().contains("by web1.test (Postfix)"), "Postfix's Received header");
+                    assertTrue(r.text().contains("by postfix-fixture.test (Postfix)"), "Postfix's Received header");
                 }
                 String log = Files.readString(dir.resolve("node/mail.log"));
                 assertTrue(log.contains("is readable by group or others") && log.contains("chmod 600"),
