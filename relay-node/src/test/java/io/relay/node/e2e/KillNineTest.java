@@ -25,26 +25,9 @@ import org.junit.jupiter.api.io.TempDir;
 class KillNineTest {
 
     static String config(Path dir, int smtp, int sinkPort) {
-        return """
-                smtpd:
-                  listen: ["127.0.0.1:%d"]
-                  hostname: relay-under-test.test
-                  mynetworks: [127.0.0.0/8]
-                smtp:
-                  default-transport: smtp
-                  relayhost: "[127.0.0.1]:%d"
-                  tls-security-level: none
-                queue:
-                  spool-dir: %s
-                  minimal-backoff-time: 1s
-                  maximal-backoff-time: 2s
-                health:
-                  listen: 127.0.0.1:%d
-                cluster:
-                  listen: 127.0.0.1:%d
-                log:
-                  file: %s
-                """.formatted(smtp, sinkPort, dir.resolve("spool"), Ports.free(), Ports.free(), dir.resolve("mail.log"));
+        return SmartHostEndToEndTest.nodeConfig(dir, smtp, """
+                relayhost: "[127.0.0.1]:%d"
+                tls-security-level: none""".formatted(sinkPort));
     }
 
     @Test

@@ -2,9 +2,9 @@ package io.relay.node.e2e;
 
 import io.relay.node.testing.Ports;
 import io.relay.node.testing.Tools;
+import io.relay.node.testing.UpstreamProcess;
+import java.time.Duration;
 import java.io.IOException;
-import java.net.InetSocketAddress;
-import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -45,21 +45,7 @@ final class TaggedSink implements AutoCloseable {
         process = new ProcessBuilder(List.of(Tools.SMTP_SINK, "-u", "nobody", "-D", dump.toString(),
                 "127.0.0.1:" + port, "256")).redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(dump.resolveSibling("sink.out").toFile())).start();
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (System.nanoTime() < deadline) {
-            try (Socket s = new Socket()) {
-                s.connect(new InetSocketAddress("127.0.0.1", port), 200);
-                return;
-            } catch (IOException notYet) {
-                try {
-                    Thread.sleep(50);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    return;
-                }
-            }
-        }
-        throw new IllegalStateException("smtp-sink did not listen on " + port);
+        UpstreamProcess.awaitListening(process, port, Duration.ofSeconds(10));
     }
 
     void stop() throws InterruptedException {

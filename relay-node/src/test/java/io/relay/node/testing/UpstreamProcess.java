@@ -2,23 +2,20 @@ package io.relay.node.testing;
 
 import java.io.IOException;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.net.Socket;
 import java.time.Duration;
 
 /** Shared plumbing of the upstream fixtures: free ports, waiting for a listener, killing. */
-final class UpstreamProcess {
+public final class UpstreamProcess {
     private UpstreamProcess() {
     }
 
-    static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
-            return s.getLocalPort();
-        }
+    static int freePort() {
+        return Ports.free();
     }
 
     /** Polls until something accepts on 127.0.0.1:port, or fails after the deadline. */
-    static void awaitListening(Process process, int port, Duration deadline) throws IOException {
+    public static void awaitListening(Process process, int port, Duration deadline) throws IOException {
         long end = System.nanoTime() + deadline.toNanos();
         while (System.nanoTime() < end) {
             if (!process.isAlive()) {
@@ -39,7 +36,7 @@ final class UpstreamProcess {
         throw new IOException("upstream did not listen on port " + port + " within " + deadline);
     }
 
-    static void kill(Process process) {
+    public static void kill(Process process) {
         if (process == null) {
             return;
         }
