@@ -49,16 +49,13 @@ import org.slf4j.LoggerFactory;
 public final class RelayNode implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(RelayNode.class);
 
-    private final ClusterMember member;
     private final ClusterQueue queue;
     private final SmtpServer smtpd;
     private final HealthServer health;
     private final ExecutorService blocking;
     private final AtomicBoolean closed = new AtomicBoolean();
 
-    private RelayNode(ClusterMember member, ClusterQueue queue, SmtpServer smtpd, HealthServer health,
-                      ExecutorService blocking) {
-        this.member = member;
+    private RelayNode(ClusterQueue queue, SmtpServer smtpd, HealthServer health, ExecutorService blocking) {
         this.queue = queue;
         this.smtpd = smtpd;
         this.health = health;
@@ -79,6 +76,7 @@ public final class RelayNode implements AutoCloseable {
 
         ClusterMember member = ClusterMember.start(new ClusterSettings(cfg.cluster.name, cfg.cluster.listen.host(),
                 cfg.cluster.listen.port(), cfg.cluster.members, cfg.queue.backupCount));
+        // the queue owns the member from here on and shuts it down in close()
         ClusterQueue queue = new ClusterQueue(member, new QueueSettings(cfg.queue.spoolDir, cfg.queue.minimalBackoffTime,
                 cfg.queue.maximalBackoffTime, cfg.queue.maximalQueueLifetime, cfg.queue.deliveryConcurrency,
                 cfg.queue.maxMessages, cfg.queue.maxBytes));
@@ -109,7 +107,7 @@ public final class RelayNode implements AutoCloseable {
         health.start();
         LOG.info("relay node {} up: smtp {}, health {}, cluster {}", hostname, smtpd.boundAddresses(),
                 health.boundAddress(), cfg.cluster.listen);
-        return new RelayNode(member, queue, smtpd, health, blocking);
+        return new RelayNode(queue, smtpd, health, blocking);
     }
 
     static String localHostName() {
