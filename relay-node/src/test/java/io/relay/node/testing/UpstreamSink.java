@@ -40,6 +40,7 @@ public final class UpstreamSink implements AutoCloseable {
      */
     public static UpstreamSink startAt(Path workDir, String host, int port, String... extraOptions) throws IOException {
         Tools.require(Tools.SMTP_SINK);
+        Files.createDirectories(workDir);
         // smtp-sink drops to "nobody" when run as root, and a JUnit @TempDir is not traversable
         // by others: the dump directory lives in the system temp dir, open to all.
         Path dump = Files.createTempDirectory("sink-dump");
