@@ -75,6 +75,7 @@ class Upstream:
 
 def main():
     p = argparse.ArgumentParser()
+    p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--record", required=True)
     p.add_argument("--tls-cert")
@@ -105,7 +106,7 @@ def main():
         kwargs.update(authenticator=authenticator, auth_required=True,
                       auth_require_tls=bool(args.tls_cert),
                       auth_exclude_mechanism=args.auth_exclude)
-    controller = Controller(Upstream(args), hostname="127.0.0.1", port=args.port,
+    controller = Controller(Upstream(args), hostname=args.host, port=args.port,
                             server_hostname="upstream.test", ready_timeout=10, **kwargs)
     controller.start()
     print("READY", flush=True)

@@ -81,11 +81,14 @@ public final class RelayNode implements AutoCloseable {
                 cfg.queue.maximalBackoffTime, cfg.queue.maximalQueueLifetime, cfg.queue.deliveryConcurrency,
                 cfg.queue.maxMessages, cfg.queue.maxBytes));
 
-        // bracketed next hops ([host]:port) resolve A/AAAA only; the others look up MX first
+        // bracketed next hops ([host]:port) resolve A/AAAA only; the others look up MX first.
+        // With smtp.dns-servers set, both ask those servers (MxResolver skips MX for bracketed
+        // hops); without, bracketed hops use the system resolver, so /etc/hosts names still work.
         NextHopResolver addresses = new AddressRecordResolver();
         NextHopResolver mx = new MxResolver(cfg.smtp.dnsServers.stream().map(HostPort::toSocketAddress).toList(),
                 Duration.ofSeconds(10));
-        NextHopResolver resolver = hop -> hop.mxLookup() ? mx.resolve(hop) : addresses.resolve(hop);
+        NextHopResolver resolver = hop -> hop.mxLookup() || !cfg.smtp.dnsServers.isEmpty()
+                ? mx.resolve(hop) : addresses.resolve(hop);
         SmtpClient client = new SmtpClient(hostname, cfg.smtp.connectTimeout, cfg.smtp.replyTimeout,
                 Duration.ofSeconds(5), resolver);
         Dispatcher dispatcher = new Dispatcher(router::route, client, queue, new DsnBuilder(hostname), mailLog,

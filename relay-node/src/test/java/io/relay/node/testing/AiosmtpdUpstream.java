@@ -14,7 +14,7 @@ import java.util.List;
 
 /**
  * A scriptable upstream: upstream/aiosmtpd_upstream.py under /usr/bin/python3, on
- * 127.0.0.1:{@link #port()}. Build one with {@link #builder(Path)}, choose the modes
+ * 127.0.0.1:{@link #port()} (or another loopback address and port, {@link Builder#listen}). Build one with {@link #builder(Path)}, choose the modes
  * (STARTTLS required, AUTH required, 451-then-accept, 550 for some recipients), start it,
  * and read back what it received with {@link #messages()} and {@link #connections()}.
  */
@@ -91,6 +91,8 @@ public final class AiosmtpdUpstream implements AutoCloseable {
     public static final class Builder {
         private final Path workDir;
         private final List<String> args = new ArrayList<>();
+        private String host = "127.0.0.1";
+        private int fixedPort;
 
         private Builder(Path workDir) {
             this.workDir = workDir;
@@ -138,21 +140,32 @@ public final class AiosmtpdUpstream implements AutoCloseable {
             return this;
         }
 
+        /**
+         * Listens on this address and port instead of 127.0.0.1 and a free port: e.g.
+         * 127.0.0.3:25, where a DNS test record sends direct MX delivery (binding 25 needs root).
+         */
+        public Builder listen(String host, int port) {
+            this.host = host;
+            this.fixedPort = port;
+            return this;
+        }
+
         public AiosmtpdUpstream start() throws IOException {
             Tools.requirePythonModule("aiosmtpd");
             Path script = workDir.resolve("aiosmtpd_upstream.py");
             try (InputStream in = AiosmtpdUpstream.class.getResourceAsStream("/upstream/aiosmtpd_upstream.py")) {
                 Files.write(script, in.readAllBytes());
             }
-            int port = UpstreamProcess.freePort();
-            Path record = workDir.resolve("upstream-" + port + ".jsonl");
-            List<String> cmd = new ArrayList<>(List.of(Tools.PYTHON3, script.toString(), "--port",
+            int port = fixedPort > 0 ? fixedPort : UpstreamProcess.freePort();
+            String name = ("127.0.0.1".equals(host) ? "" : host + "-") + port;
+            Path record = workDir.resolve("upstream-" + name + ".jsonl");
+            List<String> cmd = new ArrayList<>(List.of(Tools.PYTHON3, script.toString(), "--host", host, "--port",
                     Integer.toString(port), "--record", record.toString()));
             cmd.addAll(args);
             Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
-                    .redirectOutput(workDir.resolve("upstream-" + port + ".out").toFile()).start();
+                    .redirectOutput(workDir.resolve("upstream-" + name + ".out").toFile()).start();
             try {
-                UpstreamProcess.awaitListening(p, port, Duration.ofSeconds(15));
+                UpstreamProcess.awaitListening(p, host, port, Duration.ofSeconds(15));
             } catch (IOException e) {
                 UpstreamProcess.kill(p);
                 throw e;

@@ -16,13 +16,18 @@ public final class UpstreamProcess {
 
     /** Polls until something accepts on 127.0.0.1:port, or fails after the deadline. */
     public static void awaitListening(Process process, int port, Duration deadline) throws IOException {
+        awaitListening(process, "127.0.0.1", port, deadline);
+    }
+
+    /** Polls until something accepts on host:port, or fails after the deadline. */
+    public static void awaitListening(Process process, String host, int port, Duration deadline) throws IOException {
         long end = System.nanoTime() + deadline.toNanos();
         while (System.nanoTime() < end) {
             if (!process.isAlive()) {
                 throw new IOException("upstream exited early with status " + process.exitValue());
             }
             try (Socket s = new Socket()) {
-                s.connect(new InetSocketAddress("127.0.0.1", port), 200);
+                s.connect(new InetSocketAddress(host, port), 200);
                 return;
             } catch (IOException notYet) {
                 try {
@@ -33,7 +38,7 @@ public final class UpstreamProcess {
                 }
             }
         }
-        throw new IOException("upstream did not listen on port " + port + " within " + deadline);
+        throw new IOException("upstream did not listen on " + host + ":" + port + " within " + deadline);
     }
 
     public static void kill(Process process) {

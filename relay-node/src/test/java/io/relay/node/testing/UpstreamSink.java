@@ -31,24 +31,33 @@ public final class UpstreamSink implements AutoCloseable {
 
     /** Starts smtp-sink with PIPELINING announced (its default). */
     public static UpstreamSink start(Path workDir, String... extraOptions) throws IOException {
+        return startAt(workDir, "127.0.0.1", UpstreamProcess.freePort(), extraOptions);
+    }
+
+    /**
+     * Starts smtp-sink on this address and port, e.g. 127.0.0.4:25 where a DNS test record
+     * sends direct MX delivery (binding 25 needs root).
+     */
+    public static UpstreamSink startAt(Path workDir, String host, int port, String... extraOptions) throws IOException {
         Tools.require(Tools.SMTP_SINK);
+        Files.createDirectories(workDir);
         // smtp-sink drops to "nobody" when run as root, and a JUnit @TempDir is not traversable
         // by others: the dump directory lives in the system temp dir, open to all.
         Path dump = Files.createTempDirectory("sink-dump");
         Files.setPosixFilePermissions(dump, PosixFilePermissions.fromString("rwxrwxrwx"));
-        int port = UpstreamProcess.freePort();
         List<String> cmd = new ArrayList<>(List.of(Tools.SMTP_SINK));
         if ("root".equals(System.getProperty("user.name"))) {
             cmd.addAll(List.of("-u", "nobody"));
         }
         cmd.addAll(List.of("-d", dump + "/%H%M%S.", "-h", "sink.test"));
         cmd.addAll(List.of(extraOptions));
-        cmd.add("127.0.0.1:" + port);
+        cmd.add(host + ":" + port);
         cmd.add("64");
+        String out = "127.0.0.1".equals(host) ? "sink.out" : "sink-" + host + "-" + port + ".out";
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
-                .redirectOutput(workDir.resolve("sink.out").toFile()).start();
+                .redirectOutput(workDir.resolve(out).toFile()).start();
         try {
-            UpstreamProcess.awaitListening(p, port, Duration.ofSeconds(10));
+            UpstreamProcess.awaitListening(p, host, port, Duration.ofSeconds(10));
         } catch (IOException e) {
             UpstreamProcess.kill(p);
             throw e;
@@ -65,6 +74,20 @@ public final class UpstreamSink implements AutoCloseable {
         try (Stream<Path> files = Files.list(dumpDir)) {
             return (int) files.filter(Files::isRegularFile).count();
         }
+    }
+
+    /**
+     * The dumped transactions, oldest first: smtp-sink writes the envelope as headers
+     * ({@code X-Mail-Args}, {@code X-Rcpt-Args}) above each message.
+     */
+    public List<String> messages() throws IOException {
+        List<String> out = new ArrayList<>();
+        try (Stream<Path> files = Files.list(dumpDir)) {
+            for (Path f : (Iterable<Path>) files.filter(Files::isRegularFile).sorted()::iterator) {
+                out.add(Files.readString(f, java.nio.charset.StandardCharsets.ISO_8859_1));
+            }
+        }
+        return out;
     }
 
     /** Waits until at least {@code n} messages arrived; returns the count seen at the end. */
