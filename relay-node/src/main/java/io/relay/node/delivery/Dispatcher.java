@@ -20,6 +20,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -209,11 +210,19 @@ public final class Dispatcher implements DeliveryHandler {
             }
             try (NextHopLimiter.ConnectionPermit held = slot.get()) {
                 List<RateLimit> rates = route.limits().rates().stream().map(RateLimit::parse).toList();
-                if (limiter.awaitRate(lane, rates, rcpts.size()) instanceof NextHopLimiter.RateDecision.Refused no) {
+                NextHopLimiter.RateDecision decision = limiter.awaitRate(lane, rates, rcpts.size());
+                if (decision instanceof NextHopLimiter.RateDecision.Proceed granted) {
+                    long slotTime = System.nanoTime();
+                    long[] transactionStart = {slotTime};
+                    List<Logged> out = deliverSmtpHops(route, message, rcpts, transactionStart);
+                    limiter.transactionBegan(lane, rates, granted, Duration.ofNanos(transactionStart[0] - slotTime));
+                    return out;
+                }
+                if (decision instanceof NextHopLimiter.RateDecision.Refused no) {
                     return deferAll(rcpts, "4.4.5", "rate limited: " + lane + " allows " + no.limitedBy()
                             + ", next slot in " + Math.max(1, no.wouldWait().toSeconds()) + "s");
                 }
-                return deliverSmtpHops(route, message, rcpts);
+                throw new IllegalStateException("unknown rate decision " + decision);
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -229,7 +238,9 @@ public final class Dispatcher implements DeliveryHandler {
         return out;
     }
 
-    private List<Logged> deliverSmtpHops(Route route, QueuedMessage message, List<String> rcpts) {
+    /** @param transactionStart set to when the last hop tried began its transaction (after its connection setup) */
+    private List<Logged> deliverSmtpHops(Route route, QueuedMessage message, List<String> rcpts,
+                                         long[] transactionStart) {
         Envelope env = message.envelope();
         SmtpClient.Policy policy = new SmtpClient.Policy(route.tlsLevel(),
                 route.tlsCaFile() == null ? null : Path.of(route.tlsCaFile()), route.credentials(),
@@ -240,8 +251,10 @@ public final class Dispatcher implements DeliveryHandler {
         Map<String, Logged> decided = new LinkedHashMap<>();
         List<String> pending = rcpts;
         for (int i = 0; i < hops.size() && !pending.isEmpty(); i++) {
+            long called = System.nanoTime();
             SmtpDelivery d = smtp.deliver(hops.get(i), policy, env.sender(), pending, message.content(), env.smtpUtf8(),
                     env.eightBitMime());
+            transactionStart[0] = called + d.setupNanos();
             List<String> again = new ArrayList<>();
             for (RecipientResult r : d.results()) {
                 decided.put(r.recipient(), new Logged("smtp", d.relay(), d.setupNanos(), d.transmitNanos(), r));

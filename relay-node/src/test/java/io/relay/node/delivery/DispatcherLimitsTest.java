@@ -31,9 +31,10 @@ import org.junit.jupiter.api.io.TempDir;
 /** A lane's concurrency and rate limits, seen from a real upstream (aiosmtpd), through the Dispatcher. */
 class DispatcherLimitsTest {
     /**
-     * Arrival times are taken at the upstream at end of DATA, so two deliveries reserved
-     * exactly 1 s apart can arrive a little closer when the first one took longer on the wire
-     * (a fresh connection vs. a reused one); this bounds that, not the limiter.
+     * Arrival times are taken at the upstream at end of DATA, so two transactions begun exactly
+     * 1 s apart arrive a few ms closer when the first one's MAIL..DATA took longer (it runs cold
+     * code; measured 3-8 ms here). Connection setup is not in this allowance: the limiter counts
+     * from when the transaction began, and without that the first gap measured 967-976 ms.
      */
     private static final double JITTER_MS = 25;
 
