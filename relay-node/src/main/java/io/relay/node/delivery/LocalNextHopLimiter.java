@@ -19,12 +19,13 @@ import java.util.function.LongSupplier;
  * <p>Strategy: a fair semaphore per (lane, limit) held for the whole delivery. Because a
  * delivery holds its slot while it uses a connection, and the SMTP client only opens a new
  * connection when no idle one of that next hop is cached, the idle cache of a lane never
- * grows past the limit either. Rates are reserved per lane and the caller's worker thread
- * sleeps until its slot; once the delivery's SMTP transaction has begun (after connection
- * setup), send rates count from that moment, so the next hop sees the spacing. That blocks a delivery worker while a next hop is throttled;
- * the waits are capped by {@code maxWait} (beyond it the caller defers with 4.4.5), and the
- * cluster issue replaces this with per-next-hop lanes and cluster-wide limiter state, so a
- * slow next hop no longer holds workers.
+ * grows past the limit either (in use + idle ≤ limit). Rates are reserved per lane and the
+ * caller's worker thread sleeps until its slot; once the delivery's SMTP transaction has
+ * begun (after connection setup), send rates count from that moment, so the next hop sees
+ * the spacing. Sleeping blocks a delivery worker while a next hop is throttled: the waits
+ * are capped by {@code maxWait} (beyond it the caller defers with 4.4.5), and the cluster
+ * issue replaces this with per-next-hop lanes and cluster-wide limiter state, so a slow
+ * next hop no longer holds workers.
  *
  * <p>Settings: each route's {@code concurrency} and {@code rate} (smtp.transports.NAME.*,
  * or smtp.destination-concurrency-limit / smtp.destination-rate for the default), and
