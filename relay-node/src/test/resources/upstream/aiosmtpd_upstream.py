@@ -3,7 +3,8 @@
 Modes are flags: --tls-cert/--tls-key make STARTTLS required, --auth USER:PASS makes AUTH
 (PLAIN, LOGIN) required, --tempfail N answers 451 to the first N RCPTs of each recipient,
 --reject REGEX answers 550 5.1.1 to matching recipients. Every accepted message and every
-new connection is appended to the --record JSONL file, which the Java side reads back.
+new connection is appended to the --record JSONL file (with its time, "at", in epoch
+seconds), which the Java side reads back.
 """
 import argparse
 import base64
@@ -36,7 +37,7 @@ class Upstream:
     def seen(self, session):
         if session.peer not in self.peers:
             self.peers.add(session.peer)
-            record(self.args.record, {"event": "connect", "peer": list(session.peer)[:2]})
+            record(self.args.record, {"event": "connect", "peer": list(session.peer)[:2], "at": time.time()})
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
         self.seen(session)
@@ -63,6 +64,8 @@ class Upstream:
         qid = "UP{:010d}".format(int(time.time() * 1000) % 10**10)
         record(self.args.record, {
             "event": "message",
+            # arrival (end of DATA) in epoch seconds, for the rate-limit tests
+            "at": time.time(),
             "mail_from": envelope.mail_from,
             "mail_options": envelope.mail_options,
             "rcpt_tos": envelope.rcpt_tos,

@@ -9,6 +9,7 @@ import io.relay.queue.QueueId;
 import io.relay.queue.QueuedMessage;
 import io.relay.queue.RecipientOutcome;
 import io.relay.routing.NextHop;
+import io.relay.routing.RateLimit;
 import io.relay.routing.Route;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -19,12 +20,14 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BiFunction;
 
@@ -37,12 +40,17 @@ import java.util.function.BiFunction;
  * line per recipient, returns bounced recipients to the sender in one DSN per attempt
  * (never for the null sender), and logs {@code removed} when nothing is left owed.
  *
- * <p>Runs on the queue's worker threads; everything here may block.
- * Settings: the routes (transport tables), myhostname (via {@link DsnBuilder}).
+ * <p>Runs on the queue's worker threads; everything here may block, including the wait for
+ * a lane's connection slot and rate ({@link NextHopLimiter}); a wait longer than the
+ * limiter allows defers the recipients with 4.4.5 instead.
+ * Settings: the routes (transport tables, per-transport concurrency and rates),
+ * smtp.destination-concurrency-limit (lanes without their own), myhostname (via {@link DsnBuilder}).
  */
 public final class Dispatcher implements DeliveryHandler {
     private final BiFunction<String, String, Route> router;
     private final SmtpClient smtp;
+    private final NextHopLimiter limiter;
+    private final int defaultConcurrency;
     private final MessageQueue queue;
     private final DsnBuilder dsn;
     private final MailLog log;
@@ -55,8 +63,21 @@ public final class Dispatcher implements DeliveryHandler {
      */
     public Dispatcher(BiFunction<String, String, Route> router, SmtpClient smtp, MessageQueue queue, DsnBuilder dsn,
                       MailLog log, String hostname, Clock clock) {
+        this(router, smtp, NextHopLimiter.unlimited(), Integer.MAX_VALUE, queue, dsn, log, hostname, clock);
+    }
+
+    /**
+     * @param limiter            per-lane concurrency and rate limits for SMTP deliveries
+     * @param defaultConcurrency connections per lane when the route sets none
+     *                           (smtp.destination-concurrency-limit)
+     */
+    public Dispatcher(BiFunction<String, String, Route> router, SmtpClient smtp, NextHopLimiter limiter,
+                      int defaultConcurrency, MessageQueue queue, DsnBuilder dsn, MailLog log, String hostname,
+                      Clock clock) {
         this.router = router;
         this.smtp = smtp;
+        this.limiter = limiter;
+        this.defaultConcurrency = defaultConcurrency;
         this.queue = queue;
         this.dsn = dsn;
         this.log = log;
@@ -160,9 +181,12 @@ public final class Dispatcher implements DeliveryHandler {
                 }
             }
             default -> {
+                // DEFER, e.g. an unknown transport: kept in the queue and retried, as Postfix's
+                // error agent does with "mail transport unavailable" (dsn 4.3.0).
                 String text = route.argument().isEmpty() ? "delivery temporarily suspended" : route.argument();
+                String code = text.startsWith("mail transport unavailable") ? "4.3.0" : "4.0.0";
                 for (String r : rcpts) {
-                    out.add(new Logged("error", "none", 0, 0, RecipientResult.deferred(r, leadingDsn(text, "4.0.0"), text)));
+                    out.add(new Logged("error", "none", 0, 0, RecipientResult.deferred(r, leadingDsn(text, code), text)));
                 }
             }
         }
@@ -174,7 +198,49 @@ public final class Dispatcher implements DeliveryHandler {
         return m.find() ? m.group() : otherwise;
     }
 
+    /** SMTP delivery inside the lane's limits: a connection slot first, then the rates, then the hops. */
     private List<Logged> deliverSmtp(Route route, QueuedMessage message, List<String> rcpts) {
+        String lane = route.laneKey();
+        int concurrency = route.limits().concurrency() > 0 ? route.limits().concurrency() : defaultConcurrency;
+        try {
+            Optional<NextHopLimiter.ConnectionPermit> slot = limiter.acquireConnection(lane, concurrency);
+            if (slot.isEmpty()) {
+                return deferAll(rcpts, "4.4.5", "concurrency limited: all " + concurrency
+                        + " connection slots of " + lane + " stayed busy");
+            }
+            try (NextHopLimiter.ConnectionPermit held = slot.get()) {
+                List<RateLimit> rates = route.limits().rates().stream().map(RateLimit::parse).toList();
+                NextHopLimiter.RateDecision decision = limiter.awaitRate(lane, rates, rcpts.size());
+                if (decision instanceof NextHopLimiter.RateDecision.Proceed granted) {
+                    long slotTime = System.nanoTime();
+                    long[] transactionStart = {slotTime};
+                    List<Logged> out = deliverSmtpHops(route, message, rcpts, transactionStart);
+                    limiter.transactionBegan(lane, rates, granted, Duration.ofNanos(transactionStart[0] - slotTime));
+                    return out;
+                }
+                if (decision instanceof NextHopLimiter.RateDecision.Refused no) {
+                    return deferAll(rcpts, "4.4.5", "rate limited: " + lane + " allows " + no.limitedBy()
+                            + ", next slot in " + Math.max(1, no.wouldWait().toSeconds()) + "s");
+                }
+                throw new IllegalStateException("unknown rate decision " + decision);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return deferAll(rcpts, "4.4.5", "delivery interrupted while waiting for " + lane);
+        }
+    }
+
+    private static List<Logged> deferAll(List<String> rcpts, String code, String text) {
+        List<Logged> out = new ArrayList<>();
+        for (String r : rcpts) {
+            out.add(new Logged("smtp", "none", 0, 0, RecipientResult.deferred(r, code, text)));
+        }
+        return out;
+    }
+
+    /** @param transactionStart set to when the last hop tried began its transaction (after its connection setup) */
+    private List<Logged> deliverSmtpHops(Route route, QueuedMessage message, List<String> rcpts,
+                                         long[] transactionStart) {
         Envelope env = message.envelope();
         SmtpClient.Policy policy = new SmtpClient.Policy(route.tlsLevel(),
                 route.tlsCaFile() == null ? null : Path.of(route.tlsCaFile()), route.credentials(),
@@ -185,8 +251,10 @@ public final class Dispatcher implements DeliveryHandler {
         Map<String, Logged> decided = new LinkedHashMap<>();
         List<String> pending = rcpts;
         for (int i = 0; i < hops.size() && !pending.isEmpty(); i++) {
+            long called = System.nanoTime();
             SmtpDelivery d = smtp.deliver(hops.get(i), policy, env.sender(), pending, message.content(), env.smtpUtf8(),
                     env.eightBitMime());
+            transactionStart[0] = called + d.setupNanos();
             List<String> again = new ArrayList<>();
             for (RecipientResult r : d.results()) {
                 decided.put(r.recipient(), new Logged("smtp", d.relay(), d.setupNanos(), d.transmitNanos(), r));

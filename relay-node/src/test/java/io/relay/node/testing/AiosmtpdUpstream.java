@@ -61,6 +61,15 @@ public final class AiosmtpdUpstream implements AutoCloseable {
         return out;
     }
 
+    /** When each message arrived (end of DATA), epoch milliseconds with sub-ms precision, in arrival order. */
+    public List<Double> arrivalMillis() throws IOException {
+        List<Double> out = new ArrayList<>();
+        for (JsonNode n : events("message")) {
+            out.add(n.get("at").asDouble() * 1000.0);
+        }
+        return out;
+    }
+
     /** TCP connections that got as far as EHLO/HELO. */
     public int connections() throws IOException {
         return events("connect").size();
