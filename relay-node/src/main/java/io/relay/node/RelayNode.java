@@ -9,6 +9,8 @@ import io.relay.node.config.RoutingConfigs;
 import io.relay.node.delivery.AddressRecordResolver;
 import io.relay.node.delivery.Dispatcher;
 import io.relay.node.delivery.DsnBuilder;
+import io.relay.node.delivery.LocalNextHopLimiter;
+import io.relay.node.delivery.NextHopLimiter;
 import io.relay.node.delivery.MxResolver;
 import io.relay.node.delivery.NextHopResolver;
 import io.relay.node.delivery.SmtpClient;
@@ -91,8 +93,10 @@ public final class RelayNode implements AutoCloseable {
                 ? mx.resolve(hop) : addresses.resolve(hop);
         SmtpClient client = new SmtpClient(hostname, cfg.smtp.connectTimeout, cfg.smtp.replyTimeout,
                 Duration.ofSeconds(5), resolver);
-        Dispatcher dispatcher = new Dispatcher(router::route, client, queue, new DsnBuilder(hostname), mailLog,
-                hostname, Clock.systemUTC());
+        // per-node limits for now (issue 4 makes them cluster-wide behind the same interface)
+        NextHopLimiter limiter = new LocalNextHopLimiter(Duration.ofSeconds(30));
+        Dispatcher dispatcher = new Dispatcher(router::route, client, limiter, cfg.smtp.destinationConcurrencyLimit,
+                queue, new DsnBuilder(hostname), mailLog, hostname, Clock.systemUTC());
         queue.start(dispatcher);
 
         ExecutorService blocking = Executors.newFixedThreadPool(4, daemon("smtpd-blocking"));
