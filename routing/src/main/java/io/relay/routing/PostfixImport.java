@@ -102,6 +102,12 @@ public final class PostfixImport {
         });
         main("mynetworks_style").ifPresent(v -> skip("mynetworks_style", v,
                 "only explicit networks are carried; list them in smtpd.mynetworks"));
+        if (main("mynetworks").isEmpty() && main("mynetworks_style").isEmpty()) {
+            // Postfix would then trust every subnet of the host (mynetworks_style = subnet);
+            // we keep the node's loopback-only default, which is safer, and say so.
+            skip("mynetworks", "(unset; Postfix default mynetworks_style = subnet)",
+                    "not carried: the relay trusts only loopback until smtpd.mynetworks lists your networks");
+        }
         main("relay_domains").ifPresent(v -> {
             List<String> domains = new ArrayList<>();
             for (String item : items(v)) {
