@@ -28,6 +28,7 @@ public record ProxyProtocolSettings(List<String> trustedNetworks, boolean requir
     }
 
     public static ProxyProtocolSettings from(RelayConfig.ProxyProtocol p) {
-        return p == null ? OFF : new ProxyProtocolSettings(p.trustedNetworks, p.required);
+        return p == null || p.trustedNetworks == null || p.trustedNetworks.isEmpty()
+                ? OFF : new ProxyProtocolSettings(p.trustedNetworks, p.required);
     }
 }
