@@ -135,6 +135,11 @@ public final class ConfigLoader {
         } catch (IllegalArgumentException e) {
             throw new ConfigException(source + ": smtpd.mynetworks: " + e.getMessage());
         }
+        try {
+            NetworkSet.parse(c.smtpd.proxyProtocol.trustedNetworks);
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException(source + ": smtpd.proxy-protocol.trusted-networks: " + e.getMessage());
+        }
         check(source, "smtp.tls-security-level", TLS_LEVELS.contains(c.smtp.tlsSecurityLevel),
                 "'" + c.smtp.tlsSecurityLevel + "' is not one of none, may, encrypt, verify, secure");
         check(source, "smtp.tls-ca-file", c.smtp.tlsCaFile == null || Files.isReadable(c.smtp.tlsCaFile),

@@ -44,6 +44,16 @@ public final class RelayConfig {
         /** PEM certificate chain and key for STARTTLS; a self-signed pair is generated at first start when unset. */
         public Path tlsCertFile;
         public Path tlsKeyFile;
+        /** PROXY protocol v1/v2 from load balancers (issue 5); off while trusted-networks is empty. */
+        public ProxyProtocol proxyProtocol = new ProxyProtocol();
+    }
+
+    /** {@code smtpd.proxy-protocol}: who may send a PROXY header, and whether every connection must. */
+    public static final class ProxyProtocol {
+        /** Peers allowed to send a PROXY header (CIDRs); empty turns PROXY protocol off. */
+        public List<String> trustedNetworks = new ArrayList<>();
+        /** Every connection must start with a PROXY header (as an NLB sends); false = optional. */
+        public boolean required = true;
     }
 
     /** Outbound SMTP: Postfix's smtp_* settings. */

@@ -30,7 +30,7 @@ final class ConnectionLimit extends ChannelInboundHandlerAdapter {
         ctx.channel().closeFuture().addListener(f -> open.decrementAndGet());
         if (now > max) {
             var p = ctx.pipeline();
-            for (String name : new String[] {SmtpServer.IDLE, SmtpServer.FRAMER, SmtpServer.SESSION}) {
+            for (String name : new String[] {SmtpServer.PROXY, SmtpServer.PROXY_GATE, SmtpServer.IDLE, SmtpServer.FRAMER, SmtpServer.SESSION}) {
                 if (p.get(name) != null) {
                     p.remove(name);
                 }

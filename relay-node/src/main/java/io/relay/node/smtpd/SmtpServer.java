@@ -31,8 +31,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * {@link SmtpSession} per connection on Netty's NIO event loops.
  *
  * <p>Pipeline, in order: {@link #CONNECTION_LIMIT} ({@code smtpd.max-connections}) →
- * [{@code "proxy"}: reserved for the PROXY protocol decoder of issue 5, added between the
- * limit and the idle timer so the real client address is known before the session starts]
+ * [{@link #PROXY}, {@link #PROXY_GATE}: PROXY protocol v1/v2 when
+ * {@code smtpd.proxy-protocol.trusted-networks} is set, see {@link ProxyProtocolGate}; the real
+ * client address is known before the session starts]
  * → {@link #IDLE} ({@code smtpd.timeout}) → [{@link #TLS} after STARTTLS] → {@link #FRAMER}
  * ({@code smtpd.line-length-limit}, {@code smtpd.message-size-limit}) → {@link #SESSION}.
  * Blocking work (the queue's accept) runs on the executor given by the caller; replies are
@@ -41,6 +42,10 @@ import java.util.concurrent.atomic.AtomicLong;
 public final class SmtpServer implements AutoCloseable {
     public static final String CONNECTION_LIMIT = "connection-limit";
     public static final String PROXY = "proxy";
+    /** The PROXY verdict stage ({@link ProxyProtocolGate}) right after {@link #PROXY}. */
+    public static final String PROXY_GATE = "proxy-gate";
+    /** With optional PROXY protocol: the decoder the sniffer at {@link #PROXY} installs on a header. */
+    public static final String PROXY_DECODER = "proxy-decoder";
     public static final String IDLE = "idle-timeout";
     public static final String TLS = "tls";
     public static final String FRAMER = "framer";
@@ -78,8 +83,10 @@ public final class SmtpServer implements AutoCloseable {
                         SmtpFramer framer = new SmtpFramer(s.lineLengthLimit(), s.messageSizeLimit());
                         sessions.add(ch);
                         ch.pipeline()
-                                .addLast(CONNECTION_LIMIT, connectionLimit)
-                                // PROXY (issue 5) goes here: pipeline.addLast(PROXY, ...)
+                                .addLast(CONNECTION_LIMIT, connectionLimit);
+                        ProxyProtocolGate.install(ch.pipeline(), CONNECTION_LIMIT, s.proxyProtocol(), s.timeout(),
+                                services.probes());
+                        ch.pipeline()
                                 .addLast(IDLE, new IdleStateHandler(0, 0, s.timeout().toMillis(), TimeUnit.MILLISECONDS))
                                 .addLast(FRAMER, framer)
                                 .addLast(SESSION, new SmtpSession(services, framer));

@@ -62,12 +62,21 @@ final class SmtpSession extends ChannelInboundHandlerAdapter {
     @Override
     public void channelActive(ChannelHandlerContext ctx) {
         this.ctx = ctx;
-        if (ctx.channel().remoteAddress() instanceof InetSocketAddress isa && isa.getAddress() != null) {
-            clientAddress = isa.getAddress();
-            clientIp = clientAddress.getHostAddress();
+        InetSocketAddress proxied = ctx.channel().attr(ProxyProtocolGate.CLIENT).get();
+        if (proxied != null) {
+            useClient(proxied);
+        } else if (ctx.channel().remoteAddress() instanceof InetSocketAddress isa) {
+            useClient(isa);
         }
         ctx.writeAndFlush(line("220 " + services.settings().hostname() + " ESMTP"));
         ctx.fireChannelActive();
+    }
+
+    private void useClient(InetSocketAddress isa) {
+        if (isa.getAddress() != null) {
+            clientAddress = isa.getAddress();
+            clientIp = clientAddress.getHostAddress();
+        }
     }
 
     @Override
@@ -103,6 +112,15 @@ final class SmtpSession extends ChannelInboundHandlerAdapter {
 
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+        if (this.ctx == null) {
+            return; // not started: the PROXY gate is still waiting for the header and owns the timeout
+        }
+        if (evt instanceof ProxyProtocolGate.ProxiedClient p) {
+            if (!active) { // an optional PROXY header comes before any command
+                useClient(p.address());
+            }
+            return;
+        }
         // while the queue is storing a message the wait is ours, not the client's
         if (evt instanceof IdleStateEvent && !closing && !framer.paused()) {
             if (active) {

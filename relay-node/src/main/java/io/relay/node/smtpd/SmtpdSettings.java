@@ -13,17 +13,33 @@ import java.util.List;
  */
 public record SmtpdSettings(String hostname, List<InetSocketAddress> listen, long messageSizeLimit,
                             int recipientLimit, int lineLengthLimit, Duration timeout, int maxConnections,
-                            int hopcountLimit, int hardErrorLimit) {
+                            int hopcountLimit, int hardErrorLimit, ProxyProtocolSettings proxyProtocol) {
     public static final int DEFAULT_HARD_ERROR_LIMIT = 20;
 
     public SmtpdSettings {
         listen = List.copyOf(listen);
+        proxyProtocol = proxyProtocol == null ? ProxyProtocolSettings.OFF : proxyProtocol;
+    }
+
+    /** Settings without PROXY protocol. */
+    public SmtpdSettings(String hostname, List<InetSocketAddress> listen, long messageSizeLimit,
+                         int recipientLimit, int lineLengthLimit, Duration timeout, int maxConnections,
+                         int hopcountLimit, int hardErrorLimit) {
+        this(hostname, listen, messageSizeLimit, recipientLimit, lineLengthLimit, timeout, maxConnections,
+                hopcountLimit, hardErrorLimit, ProxyProtocolSettings.OFF);
+    }
+
+    /** The same settings with another PROXY protocol setting. */
+    public SmtpdSettings withProxyProtocol(ProxyProtocolSettings proxy) {
+        return new SmtpdSettings(hostname, listen, messageSizeLimit, recipientLimit, lineLengthLimit, timeout,
+                maxConnections, hopcountLimit, hardErrorLimit, proxy);
     }
 
     public static SmtpdSettings from(RelayConfig.Smtpd smtpd, String hostname) {
         return new SmtpdSettings(hostname,
                 smtpd.listen.stream().map(HostPort::toSocketAddress).toList(),
                 smtpd.messageSizeLimit, smtpd.recipientLimit, smtpd.lineLengthLimit, smtpd.timeout,
-                smtpd.maxConnections, smtpd.hopcountLimit, DEFAULT_HARD_ERROR_LIMIT);
+                smtpd.maxConnections, smtpd.hopcountLimit, DEFAULT_HARD_ERROR_LIMIT,
+                ProxyProtocolSettings.from(smtpd.proxyProtocol));
     }
 }

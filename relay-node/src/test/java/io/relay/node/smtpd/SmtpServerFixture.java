@@ -50,10 +50,14 @@ final class SmtpServerFixture implements AutoCloseable {
     }
 
     SmtpServerFixture(Path dir, Options o) throws Exception {
+        this(dir, o, ProxyProtocolSettings.OFF);
+    }
+
+    SmtpServerFixture(Path dir, Options o, ProxyProtocolSettings proxy) throws Exception {
         mailLog = dir.resolve("mail.log");
         SmtpdSettings settings = new SmtpdSettings(HOST, List.of(new InetSocketAddress(o.listenHost(), 0)),
                 o.sizeLimit(), o.recipientLimit(), 2048, o.timeout(), o.maxConnections(), 50,
-                SmtpdSettings.DEFAULT_HARD_ERROR_LIMIT);
+                SmtpdSettings.DEFAULT_HARD_ERROR_LIMIT, proxy);
         SslContext ssl = o.tls() ? TlsMaterial.serverContext(null, null, HOST, dir.resolve("tls")) : null;
         server = new SmtpServer(settings, new RelayPolicy(NetworkSet.parse(o.mynetworks()), Set.of()), queue,
                 MailLog.open(mailLog, "relay", HOST), executor, ssl);

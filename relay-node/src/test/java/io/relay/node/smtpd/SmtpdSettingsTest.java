@@ -1,7 +1,12 @@
 package io.relay.node.smtpd;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.relay.node.config.ConfigException;
+import io.relay.node.config.ConfigLoader;
 import io.relay.node.config.HostPort;
 import io.relay.node.config.RelayConfig;
 import java.net.InetSocketAddress;
@@ -24,5 +29,27 @@ class SmtpdSettingsTest {
         assertEquals(new SmtpdSettings("mx.example",
                 List.of(new InetSocketAddress("127.0.0.1", 0), new InetSocketAddress("::1", 2525)),
                 1234, 7, 999, Duration.ofSeconds(42), 3, 9, 20), s);
+    }
+
+    @Test
+    void proxyProtocolIsOffByDefaultAndRequiredOnceTrustedNetworksAreSet() {
+        RelayConfig off = ConfigLoader.parse("smtpd:\n  hostname: mx.example\n", "test.yaml");
+        assertFalse(SmtpdSettings.from(off.smtpd, "mx.example").proxyProtocol().enabled());
+
+        RelayConfig on = ConfigLoader.parse("smtpd:\n  proxy-protocol:\n    trusted-networks: [10.0.0.0/8, 'fd00::/8']\n",
+                "test.yaml");
+        ProxyProtocolSettings p = SmtpdSettings.from(on.smtpd, "mx.example").proxyProtocol();
+        assertEquals(new ProxyProtocolSettings(List.of("10.0.0.0/8", "fd00::/8"), true), p);
+
+        RelayConfig optional = ConfigLoader.parse(
+                "smtpd:\n  proxy-protocol:\n    trusted-networks: [10.0.0.0/8]\n    required: false\n", "test.yaml");
+        assertFalse(SmtpdSettings.from(optional.smtpd, "mx.example").proxyProtocol().required());
+    }
+
+    @Test
+    void badTrustedNetworkIsAConfigError() {
+        ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.parse(
+                "smtpd:\n  proxy-protocol:\n    trusted-networks: [10.0.0.0/33]\n", "test.yaml"));
+        assertTrue(e.getMessage().startsWith("test.yaml: smtpd.proxy-protocol.trusted-networks: "), e.getMessage());
     }
 }
