@@ -47,7 +47,7 @@ public final class Main implements Callable<Integer> {
     public Integer call() throws Exception {
         RelayConfig cfg = loadConfig(config);
         RelayNode node = RelayNode.start(cfg);
-        Runtime.getRuntime().addShutdownHook(new Thread(node::close, "shutdown"));
+        ShutdownSignals.install(node, cfg.health.drainDelay, cfg.health.drainTimeout);
         return 0;
     }
 }

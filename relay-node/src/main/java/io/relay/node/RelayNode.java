@@ -55,13 +55,22 @@ public final class RelayNode implements AutoCloseable {
     private final SmtpServer smtpd;
     private final HealthServer health;
     private final ExecutorService blocking;
+    private final NodeState state;
     private final AtomicBoolean closed = new AtomicBoolean();
 
-    private RelayNode(ClusterQueue queue, SmtpServer smtpd, HealthServer health, ExecutorService blocking) {
+    private RelayNode(ClusterQueue queue, SmtpServer smtpd, HealthServer health, ExecutorService blocking,
+                      NodeState state) {
         this.queue = queue;
         this.smtpd = smtpd;
         this.health = health;
         this.blocking = blocking;
+        this.state = state;
+    }
+
+    /** What readiness reads: set by the drain, read by the health server's checks. */
+    static final class NodeState {
+        final AtomicBoolean draining = new AtomicBoolean();
+        final AtomicBoolean accepting = new AtomicBoolean();
     }
 
     public static RelayNode start(RelayConfig cfg) throws Exception {
@@ -104,8 +113,14 @@ public final class RelayNode implements AutoCloseable {
                 cfg.queue.spoolDir.resolve("tls"));
         SmtpServer smtpd = new SmtpServer(SmtpdSettings.from(cfg.smtpd, hostname), policy, queue, mailLog, blocking, tls);
         smtpd.start();
+        NodeState state = new NodeState();
+        state.accepting.set(true);
 
         HealthServer health = new HealthServer(cfg.health.listen.toSocketAddress(), List.of(
+                ReadinessCheck.of("draining", () -> state.draining.get()
+                        ? ReadinessCheck.Result.failing("SIGTERM received: draining") : ReadinessCheck.Result.passing()),
+                ReadinessCheck.of("smtp-listener", () -> state.accepting.get()
+                        ? ReadinessCheck.Result.passing() : ReadinessCheck.Result.failing("SMTP listeners closed")),
                 ReadinessCheck.of("cluster-member", () -> member.running()
                         ? ReadinessCheck.Result.passing() : ReadinessCheck.Result.failing("not a cluster member")),
                 ReadinessCheck.of("queue", () -> queue.full()
@@ -114,7 +129,7 @@ public final class RelayNode implements AutoCloseable {
         health.start();
         LOG.info("relay node {} up: smtp {}, health {}, cluster {}", hostname, smtpd.boundAddresses(),
                 health.boundAddress(), cfg.cluster.listen);
-        return new RelayNode(queue, smtpd, health, blocking);
+        return new RelayNode(queue, smtpd, health, blocking, state);
     }
 
     static String localHostName() {
@@ -131,6 +146,35 @@ public final class RelayNode implements AutoCloseable {
             t.setDaemon(true);
             return t;
         };
+    }
+
+    /**
+     * The graceful stop of a rolling deploy: readiness goes 503 at once so the load
+     * balancer stops sending new connections; the node keeps serving for {@code delay}
+     * (the LB's deregistration delay); then it stops accepting, gives open sessions up to
+     * {@code timeout} to finish, and closes (the queue leaves the cluster gracefully, so
+     * its partitions move with nothing lost). An interrupt (a second SIGTERM) skips the
+     * waits; nothing that got 250 is lost either way, it is in the spool and the cluster.
+     */
+    public void drain(Duration delay, Duration timeout) {
+        if (!state.draining.compareAndSet(false, true)) {
+            return;
+        }
+        LOG.info("draining: not ready; serving {} more before closing the SMTP listeners", delay);
+        try {
+            Thread.sleep(delay.toMillis());
+            state.accepting.set(false);
+            smtpd.stopAccepting();
+            long deadline = System.nanoTime() + timeout.toNanos();
+            while (smtpd.openConnections() > 0 && System.nanoTime() < deadline) {
+                Thread.sleep(100);
+            }
+            LOG.info("draining: {} SMTP sessions still open at close", smtpd.openConnections());
+        } catch (InterruptedException e) {
+            LOG.info("draining cut short");
+            Thread.currentThread().interrupt();
+        }
+        close();
     }
 
     @Override

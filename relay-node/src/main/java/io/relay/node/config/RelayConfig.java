@@ -122,6 +122,13 @@ public final class RelayConfig {
 
     public static final class Health {
         public HostPort listen = new HostPort("127.0.0.1", 8080);
+        /**
+         * After SIGTERM, /readyz answers 503 at once but the node keeps serving this long:
+         * the load balancer's deregistration delay (300 s on AWS by default).
+         */
+        public Duration drainDelay = Duration.ofSeconds(30);
+        /** Then open sessions get this long to finish (a session in DATA finishes its message). */
+        public Duration drainTimeout = Duration.ofSeconds(60);
     }
 
     public static final class Cluster {

@@ -96,6 +96,19 @@ public final class NodeProcess implements AutoCloseable {
         process.waitFor(30, TimeUnit.SECONDS);
     }
 
+    /** SIGTERM without waiting (the node drains; see {@link #awaitExit}). */
+    public void signalTerm() {
+        process.destroy();
+    }
+
+    /** Waits for the process to exit and returns its exit code. */
+    public int awaitExit(Duration timeout) throws InterruptedException {
+        if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+            throw new IllegalStateException("node did not exit within " + timeout);
+        }
+        return process.exitValue();
+    }
+
     /** SIGTERM and wait for the exit code. */
     public int terminate(Duration timeout) throws InterruptedException {
         process.destroy();

@@ -1,0 +1,44 @@
+package io.relay.node;
+
+import java.time.Duration;
+import java.util.concurrent.atomic.AtomicReference;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import sun.misc.Signal;
+
+/**
+ * SIGTERM and SIGINT start the node's drain ({@link RelayNode#drain}) on a thread of its
+ * own and exit 0 when it is done; a second signal cuts the drain's waits short. A plain
+ * JVM shutdown hook could not do this: the hooks run only once the JVM is already
+ * exiting, and a second SIGTERM cannot reach them. The hook stays as a backstop that
+ * closes the node on any other exit.
+ */
+final class ShutdownSignals {
+    private static final Logger LOG = LoggerFactory.getLogger(ShutdownSignals.class);
+
+    private ShutdownSignals() {
+    }
+
+    static void install(RelayNode node, Duration drainDelay, Duration drainTimeout) {
+        AtomicReference<Thread> drain = new AtomicReference<>();
+        Runtime.getRuntime().addShutdownHook(new Thread(node::close, "shutdown"));
+        for (String name : new String[] {"TERM", "INT"}) {
+            Signal.handle(new Signal(name), sig -> {
+                Thread running = drain.get();
+                if (running != null) {
+                    LOG.info("second SIG{}: finishing the drain now", sig.getName());
+                    running.interrupt();
+                    return;
+                }
+                Thread t = new Thread(() -> {
+                    node.drain(drainDelay, drainTimeout);
+                    System.exit(0);
+                }, "drain");
+                if (drain.compareAndSet(null, t)) {
+                    LOG.info("SIG{} received: draining", sig.getName());
+                    t.start();
+                }
+            });
+        }
+    }
+}
