@@ -603,6 +603,8 @@ public final class ClusterQueue implements MessageQueue {
         outcomes.forEach(o -> byRecipient.putIfAbsent(o.recipient(), o));
         List<String> stillPending = new ArrayList<>();
         List<RecipientOutcome.Deferred> deferred = new ArrayList<>();
+        List<RecipientOutcome.Deferred> postponedAsDeferred = new ArrayList<>();
+        long postponedUntil = Long.MAX_VALUE;
         for (String recipient : state.pending()) {
             RecipientOutcome o = byRecipient.get(recipient);
             if (o == null) {
@@ -611,21 +613,39 @@ public final class ClusterQueue implements MessageQueue {
             if (o instanceof RecipientOutcome.Deferred d) {
                 stillPending.add(recipient);
                 deferred.add(d);
+            } else if (o instanceof RecipientOutcome.Postponed p) {
+                stillPending.add(recipient);
+                postponedUntil = Math.min(postponedUntil, p.notBeforeMillis());
+                postponedAsDeferred.add(new RecipientOutcome.Deferred(recipient, p.reason()));
             }
         }
         long after = System.currentTimeMillis();
         if (stillPending.isEmpty()) {
             finish(message.id());
         } else if (after - state.arrivalMillis() >= settings.maximalQueueLifetime().toMillis()) {
+            List<RecipientOutcome.Deferred> last = new ArrayList<>(deferred);
+            last.addAll(postponedAsDeferred);
             try {
-                handler.expired(message, deferred);
+                handler.expired(message, last);
             } catch (RuntimeException e) {
                 LOG.warn("{}: expiry handler failed; removing the message anyway", id, e);
             }
             finish(message.id());
+        } else if (deferred.isEmpty()) {
+            // Only postponed (besides delivered or failed ones): no attempt is counted and
+            // there is no backoff. The state is rewritten only when recipients were done.
+            long next = Math.max(postponedUntil, after);
+            if (stillPending.size() != state.pending().size()) {
+                meta.set(id, BinaryCodec.encodeMeta(new QueueMeta(stillPending, state.attempts(), next,
+                        state.arrivalMillis(), state.lastReason(), state.size())));
+                journal.deferred(message.id(), state.attempts(), next, stillPending);
+            }
+            events.postponed(message.id(), stillPending.size(), next - after);
+            reschedule(id, next);
         } else {
             long delay = settings.backoffMillis(attemptNo);
             long next = after + delay + ThreadLocalRandom.current().nextLong(delay / 10 + 1);
+            next = Math.min(next, Math.max(postponedUntil, after));
             String reason = deferred.get(0).reason() == null ? "" : deferred.get(0).reason();
             meta.set(id, BinaryCodec.encodeMeta(new QueueMeta(stillPending, attemptNo, next,
                     state.arrivalMillis(), reason, state.size())));

@@ -20,6 +20,10 @@ public interface QueueEvents {
     default void fsyncNanos(long nanos) {
     }
 
+    /** Pending recipients were postponed by {@code delayMillis} without counting an attempt (busy or paused next hop). */
+    default void postponed(QueueId id, int pendingRecipients, long delayMillis) {
+    }
+
     /** The delivery handler threw; the attempt counts as a deferral of every pending recipient. */
     default void handlerFailed(QueueId id, RuntimeException error) {
     }

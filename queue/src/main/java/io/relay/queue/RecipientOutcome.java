@@ -15,4 +15,12 @@ public sealed interface RecipientOutcome {
      * it and sent the DSN; the queue only forgets the recipient.
      */
     record Failed(String recipient, String reason) implements RecipientOutcome {}
+
+    /**
+     * Not tried: the next hop is busy, rate limited or paused (throttling replies). Retried
+     * at {@code notBeforeMillis} without counting an attempt or backing off, as Postfix's
+     * qmgr keeps such mail in its active queue; {@code reason} is used only if the message
+     * expires meanwhile.
+     */
+    record Postponed(String recipient, long notBeforeMillis, String reason) implements RecipientOutcome {}
 }

@@ -9,8 +9,7 @@ import io.relay.node.config.RoutingConfigs;
 import io.relay.node.delivery.AddressRecordResolver;
 import io.relay.node.delivery.Dispatcher;
 import io.relay.node.delivery.DsnBuilder;
-import io.relay.node.delivery.LocalNextHopLimiter;
-import io.relay.node.delivery.NextHopLimiter;
+import io.relay.node.delivery.ClusterNextHopLimiter;
 import io.relay.node.delivery.MxResolver;
 import io.relay.node.delivery.NextHopResolver;
 import io.relay.node.delivery.SmtpClient;
@@ -19,6 +18,7 @@ import io.relay.node.metrics.RelayMetrics;
 import io.relay.node.smtpd.SmtpServer;
 import io.relay.node.smtpd.SmtpdSettings;
 import io.relay.node.tls.TlsMaterial;
+import io.relay.queue.ClusterLimits;
 import io.relay.queue.ClusterMember;
 import io.relay.queue.ClusterQueue;
 import io.relay.queue.ClusterSettings;
@@ -52,15 +52,17 @@ public final class RelayNode implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(RelayNode.class);
 
     private final ClusterQueue queue;
+    private final ClusterNextHopLimiter limiter;
     private final SmtpServer smtpd;
     private final HealthServer health;
     private final ExecutorService blocking;
     private final NodeState state;
     private final AtomicBoolean closed = new AtomicBoolean();
 
-    private RelayNode(ClusterQueue queue, SmtpServer smtpd, HealthServer health, ExecutorService blocking,
-                      NodeState state) {
+    private RelayNode(ClusterQueue queue, ClusterNextHopLimiter limiter, SmtpServer smtpd, HealthServer health,
+                      ExecutorService blocking, NodeState state) {
         this.queue = queue;
+        this.limiter = limiter;
         this.smtpd = smtpd;
         this.health = health;
         this.blocking = blocking;
@@ -102,10 +104,12 @@ public final class RelayNode implements AutoCloseable {
                 ? mx.resolve(hop) : addresses.resolve(hop);
         SmtpClient client = new SmtpClient(hostname, cfg.smtp.connectTimeout, cfg.smtp.replyTimeout,
                 Duration.ofSeconds(5), resolver);
-        // per-node limits for now (issue 4 makes them cluster-wide behind the same interface)
-        NextHopLimiter limiter = new LocalNextHopLimiter(Duration.ofSeconds(30));
+        // lane limits (transport concurrency and rates) count once for the whole cluster
+        ClusterNextHopLimiter limiter = new ClusterNextHopLimiter(new ClusterLimits(member.hazelcast()),
+                Duration.ofSeconds(10));
         Dispatcher dispatcher = new Dispatcher(router::route, client, limiter, cfg.smtp.destinationConcurrencyLimit,
                 queue, new DsnBuilder(hostname), mailLog, hostname, Clock.systemUTC());
+        limiter.beforeRelease(dispatcher::closeIdleConnections);
         queue.start(dispatcher);
 
         ExecutorService blocking = Executors.newFixedThreadPool(4, daemon("smtpd-blocking"));
@@ -129,7 +133,7 @@ public final class RelayNode implements AutoCloseable {
         health.start();
         LOG.info("relay node {} up: smtp {}, health {}, cluster {}", hostname, smtpd.boundAddresses(),
                 health.boundAddress(), cfg.cluster.listen);
-        return new RelayNode(queue, smtpd, health, blocking, state);
+        return new RelayNode(queue, limiter, smtpd, health, blocking, state);
     }
 
     static String localHostName() {
@@ -190,6 +194,7 @@ public final class RelayNode implements AutoCloseable {
         }
         health.close();
         queue.close();
+        limiter.close();
         blocking.shutdown();
         try {
             blocking.awaitTermination(5, TimeUnit.SECONDS);

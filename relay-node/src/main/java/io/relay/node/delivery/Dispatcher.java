@@ -20,7 +20,6 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.time.Clock;
-import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -41,8 +40,10 @@ import java.util.function.BiFunction;
  * (never for the null sender), and logs {@code removed} when nothing is left owed.
  *
  * <p>Runs on the queue's worker threads; everything here may block, including the wait for
- * a lane's connection slot and rate ({@link NextHopLimiter}); a wait longer than the
- * limiter allows defers the recipients with 4.4.5 instead.
+ * a lane's connection slot and rate ({@link NextHopLimiter}). A lane that is busy, or whose
+ * slot is further away than the limiter waits, postpones its recipients
+ * ({@link RecipientOutcome.Postponed}: no attempt counted, no log line), so one slow or
+ * throttled next hop never holds the workers that other next hops need.
  * Settings: the routes (transport tables, per-transport concurrency and rates),
  * smtp.destination-concurrency-limit (lanes without their own), myhostname (via {@link DsnBuilder}).
  */
@@ -56,6 +57,8 @@ public final class Dispatcher implements DeliveryHandler {
     private final MailLog log;
     private final String hostname;
     private final Clock clock;
+    private final Map<String, LanePace> paces = new java.util.concurrent.ConcurrentHashMap<>();
+    private final Map<String, List<String>> hopsByLane = new java.util.concurrent.ConcurrentHashMap<>();
 
     /**
      * @param router   (recipient, sender) → route; the routing module's Router
@@ -103,6 +106,10 @@ public final class Dispatcher implements DeliveryHandler {
             Route route = routes.get(lane.getKey());
             for (Logged l : deliverLane(route, message, lane.getValue())) {
                 RecipientResult r = l.result;
+                if (l.heldUntil > 0) {
+                    outcomes.put(r.recipient(), new RecipientOutcome.Postponed(r.recipient(), l.heldUntil, r.detail()));
+                    continue;
+                }
                 log(l.program, message, r, l.relay, attemptStart, l.setupNanos, l.transmitNanos);
                 switch (r.status()) {
                     case SENT -> outcomes.put(r.recipient(), new RecipientOutcome.Delivered(r.recipient()));
@@ -117,7 +124,8 @@ public final class Dispatcher implements DeliveryHandler {
         if (!failures.isEmpty()) {
             returnToSender(message, failures);
         }
-        if (outcomes.values().stream().noneMatch(o -> o instanceof RecipientOutcome.Deferred)) {
+        if (outcomes.values().stream().noneMatch(o -> o instanceof RecipientOutcome.Deferred
+                || o instanceof RecipientOutcome.Postponed)) {
             log.qmgr(message.id() + ": removed");
         }
         List<RecipientOutcome> ordered = new ArrayList<>();
@@ -141,7 +149,12 @@ public final class Dispatcher implements DeliveryHandler {
 
     // ---- transports ----
 
-    private record Logged(String program, String relay, long setupNanos, long transmitNanos, RecipientResult result) {
+    /** One recipient's result; {@code heldUntil > 0} means postponed: not tried, not logged, no attempt counted. */
+    private record Logged(String program, String relay, long setupNanos, long transmitNanos, RecipientResult result,
+                          long heldUntil) {
+        Logged(String program, String relay, long setupNanos, long transmitNanos, RecipientResult result) {
+            this(program, relay, setupNanos, transmitNanos, result, 0);
+        }
     }
 
     private List<Logged> deliverLane(Route route, QueuedMessage message, List<String> rcpts) {
@@ -198,49 +211,126 @@ public final class Dispatcher implements DeliveryHandler {
         return m.find() ? m.group() : otherwise;
     }
 
-    /** SMTP delivery inside the lane's limits: a connection slot first, then the rates, then the hops. */
+    /**
+     * SMTP delivery inside the lane's limits. No head-of-line blocking: this node lets at
+     * most {@link #engagedCap} of its workers work on (or wait for) one lane; the lane's
+     * other messages are postponed, spaced by the lane's pace, and the workers go on with
+     * other next hops. An engaged worker takes a connection slot, connects, and takes the
+     * rate slot right before MAIL FROM ({@link SmtpClient.TransactionGate}); a slot that
+     * does not come within the limiter's longest wait postpones the delivery too.
+     */
     private List<Logged> deliverSmtp(Route route, QueuedMessage message, List<String> rcpts) {
         String lane = route.laneKey();
         int concurrency = route.limits().concurrency() > 0 ? route.limits().concurrency() : defaultConcurrency;
+        List<RateLimit> rates = route.limits().rates().stream().map(RateLimit::parse).toList();
+        LanePace pace = paces.computeIfAbsent(lane, k -> new LanePace());
+        hopsByLane.computeIfAbsent(lane, k -> {
+            List<String> hops = new ArrayList<>();
+            hops.add(route.nextHop().text());
+            route.fallbackRelays().forEach(h -> hops.add(h.text()));
+            return List.copyOf(hops);
+        });
+        int cap = engagedCap(concurrency, rates);
+        if (!pace.engage(cap)) {
+            long until = pace.postponeUntil(clock.millis(), cap, rates);
+            return holdAll(rcpts, until, "lane " + lane + " busy: " + cap + " deliveries of this node under way");
+        }
+        long started = System.nanoTime();
         try {
             Optional<NextHopLimiter.ConnectionPermit> slot = limiter.acquireConnection(lane, concurrency);
             if (slot.isEmpty()) {
-                return deferAll(rcpts, "4.4.5", "concurrency limited: all " + concurrency
+                long until = clock.millis() + 500 + java.util.concurrent.ThreadLocalRandom.current().nextLong(500);
+                return holdAll(rcpts, until, "concurrency limited: all " + concurrency
                         + " connection slots of " + lane + " stayed busy");
             }
             try (NextHopLimiter.ConnectionPermit held = slot.get()) {
-                List<RateLimit> rates = route.limits().rates().stream().map(RateLimit::parse).toList();
-                NextHopLimiter.RateDecision decision = limiter.awaitRate(lane, rates, rcpts.size());
-                if (decision instanceof NextHopLimiter.RateDecision.Proceed granted) {
-                    long slotTime = System.nanoTime();
-                    long[] transactionStart = {slotTime};
-                    List<Logged> out = deliverSmtpHops(route, message, rcpts, transactionStart);
-                    limiter.transactionBegan(lane, rates, granted, Duration.ofNanos(transactionStart[0] - slotTime));
-                    return out;
-                }
-                if (decision instanceof NextHopLimiter.RateDecision.Refused no) {
-                    return deferAll(rcpts, "4.4.5", "rate limited: " + lane + " allows " + no.limitedBy()
-                            + ", next slot in " + Math.max(1, no.wouldWait().toSeconds()) + "s");
-                }
-                throw new IllegalStateException("unknown rate decision " + decision);
+                SmtpClient.TransactionGate gate = rates.isEmpty() ? SmtpClient.TransactionGate.OPEN : () -> {
+                    NextHopLimiter.RateDecision decision = limiter.awaitRate(lane, rates, rcpts.size());
+                    if (decision instanceof NextHopLimiter.RateDecision.Refused no) {
+                        return new SmtpClient.Held(clock.millis() + Math.max(1, no.wouldWait().toMillis()),
+                                "rate limited: " + lane + " allows " + no.limitedBy() + ", next slot in "
+                                        + Math.max(1, no.wouldWait().toSeconds()) + "s");
+                    }
+                    return null;
+                };
+                return deliverSmtpHops(route, message, rcpts, gate);
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            return deferAll(rcpts, "4.4.5", "delivery interrupted while waiting for " + lane);
+            return holdAll(rcpts, clock.millis() + 1000, "delivery interrupted while waiting for " + lane);
+        } finally {
+            pace.disengage(System.nanoTime() - started);
         }
     }
 
-    private static List<Logged> deferAll(List<String> rcpts, String code, String text) {
+    /**
+     * How many of this node's workers one lane may hold: its concurrency, and with send rates
+     * no more than one second's worth plus one (more would only sleep in the rate wait).
+     */
+    static int engagedCap(int concurrency, List<RateLimit> rates) {
+        long cap = concurrency;
+        for (RateLimit r : rates) {
+            if (!LaneRateSchedule.isQuota(r)) {
+                double perSecond = r.permits() * 1e9 / r.period().toNanos();
+                cap = Math.min(cap, (long) Math.ceil(perSecond) + 1);
+            }
+        }
+        return (int) Math.max(1, cap);
+    }
+
+    /** This node's view of one lane: engaged workers, their mean delivery time, and the postponement horizon. */
+    static final class LanePace {
+        private int engaged;
+        private double meanNanos = 50_000_000; // a first guess: 50 ms per delivery
+        private long horizonMillis;
+
+        synchronized boolean engage(int cap) {
+            if (engaged >= cap) {
+                return false;
+            }
+            engaged++;
+            return true;
+        }
+
+        synchronized void disengage(long tookNanos) {
+            engaged--;
+            meanNanos = meanNanos * 0.9 + tookNanos * 0.1;
+        }
+
+        /**
+         * Spreads postponed messages over the time the lane needs for them: each one a
+         * rate interval (or a mean delivery time divided by the cap) after the one before.
+         */
+        synchronized long postponeUntil(long nowMillis, int cap, List<RateLimit> rates) {
+            double step = meanNanos / cap / 1e6;
+            for (RateLimit r : rates) {
+                if (!LaneRateSchedule.isQuota(r)) {
+                    step = Math.max(step, r.period().toMillis() / (double) r.permits());
+                }
+            }
+            horizonMillis = Math.max(horizonMillis, nowMillis) + Math.max(1, Math.round(step));
+            return horizonMillis;
+        }
+    }
+
+    private static List<Logged> holdAll(List<String> rcpts, long untilMillis, String why) {
         List<Logged> out = new ArrayList<>();
         for (String r : rcpts) {
-            out.add(new Logged("smtp", "none", 0, 0, RecipientResult.deferred(r, code, text)));
+            out.add(new Logged("smtp", "none", 0, 0, RecipientResult.deferred(r, "4.4.5", why), untilMillis));
         }
         return out;
     }
 
-    /** @param transactionStart set to when the last hop tried began its transaction (after its connection setup) */
+    /** Closes this node's idle connections of a lane (before its cluster connection lease goes back). */
+    public void closeIdleConnections(String laneKey) {
+        List<String> hops = hopsByLane.get(laneKey);
+        if (hops != null) {
+            smtp.closeIdle(hops);
+        }
+    }
+
     private List<Logged> deliverSmtpHops(Route route, QueuedMessage message, List<String> rcpts,
-                                         long[] transactionStart) {
+                                         SmtpClient.TransactionGate gate) {
         Envelope env = message.envelope();
         SmtpClient.Policy policy = new SmtpClient.Policy(route.tlsLevel(),
                 route.tlsCaFile() == null ? null : Path.of(route.tlsCaFile()), route.credentials(),
@@ -251,14 +341,14 @@ public final class Dispatcher implements DeliveryHandler {
         Map<String, Logged> decided = new LinkedHashMap<>();
         List<String> pending = rcpts;
         for (int i = 0; i < hops.size() && !pending.isEmpty(); i++) {
-            long called = System.nanoTime();
             SmtpDelivery d = smtp.deliver(hops.get(i), policy, env.sender(), pending, message.content(), env.smtpUtf8(),
-                    env.eightBitMime());
-            transactionStart[0] = called + d.setupNanos();
+                    env.eightBitMime(), gate);
             List<String> again = new ArrayList<>();
             for (RecipientResult r : d.results()) {
-                decided.put(r.recipient(), new Logged("smtp", d.relay(), d.setupNanos(), d.transmitNanos(), r));
-                if (r.status() == RecipientResult.Status.DEFERRED) {
+                boolean heldBack = d.held() != null && r.status() == RecipientResult.Status.DEFERRED;
+                decided.put(r.recipient(), new Logged("smtp", d.relay(), d.setupNanos(), d.transmitNanos(), r,
+                        heldBack ? d.held().untilMillis() : 0));
+                if (r.status() == RecipientResult.Status.DEFERRED && !heldBack) {
                     again.add(r.recipient());
                 }
             }

@@ -20,9 +20,9 @@ import java.util.Map;
  * still goes out after a full period rather than never.
  *
  * <p>A delivery reserves the earliest instant at which every rate allows it and is counted
- * at that instant; the caller waits until then. When the transaction actually begins later
- * (connection setup), {@link #began} moves the send rates' schedule to count from then. Reserving (instead of polling) keeps waiting
- * workers in arrival order and never charges one rate while another still refuses.
+ * at that instant; the caller waits until then (and asks only once its session is set up,
+ * right before MAIL FROM). Reserving (instead of polling) keeps waiting workers in arrival
+ * order and never charges one rate while another still refuses.
  */
 final class LaneRateSchedule {
     private static final Duration QUOTA_PERIOD = Duration.ofHours(1);
@@ -60,18 +60,6 @@ final class LaneRateSchedule {
             tat.put(r.text(), from + cost(r, recipients) * interval);
         }
         return new Reservation(true, start, slowest);
-    }
-
-    /**
-     * A delivery's transaction began at {@code began}, later than its slot: send rates (not
-     * quotas, which count recipients, not timing) make the next slot a full interval after it.
-     */
-    synchronized void began(List<RateLimit> rates, long began) {
-        for (RateLimit r : rates) {
-            if (!isQuota(r)) {
-                tat.merge(r.text(), began + interval(r), Math::max);
-            }
-        }
     }
 
     /** The first instant at which {@code rate} admits {@code cost} more units: TAT + (cost - burst) * T. */

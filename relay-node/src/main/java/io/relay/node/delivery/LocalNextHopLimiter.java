@@ -20,12 +20,10 @@ import java.util.function.LongSupplier;
  * delivery holds its slot while it uses a connection, and the SMTP client only opens a new
  * connection when no idle one of that next hop is cached, the idle cache of a lane never
  * grows past the limit either (in use + idle ≤ limit). Rates are reserved per lane and the
- * caller's worker thread sleeps until its slot; once the delivery's SMTP transaction has
- * begun (after connection setup), send rates count from that moment, so the next hop sees
- * the spacing. Sleeping blocks a delivery worker while a next hop is throttled: the waits
- * are capped by {@code maxWait} (beyond it the caller defers with 4.4.5), and the cluster
- * issue replaces this with per-next-hop lanes and cluster-wide limiter state, so a slow
- * next hop no longer holds workers.
+ * caller's worker thread sleeps until its slot (the Dispatcher asks right before MAIL FROM,
+ * and caps how many of its workers one lane may hold). Waits are capped by {@code maxWait};
+ * beyond it the caller postpones the delivery. The node runs {@link ClusterNextHopLimiter};
+ * this one is the same contract for a single process, used by tests.
  *
  * <p>Settings: each route's {@code concurrency} and {@code rate} (smtp.transports.NAME.*,
  * or smtp.destination-concurrency-limit / smtp.destination-rate for the default), and
@@ -82,7 +80,7 @@ public final class LocalNextHopLimiter implements NextHopLimiter {
     @Override
     public RateDecision awaitRate(String laneKey, List<RateLimit> limits, int recipients) throws InterruptedException {
         if (limits.isEmpty()) {
-            return new RateDecision.Proceed(Duration.ZERO, nanoTime.getAsLong());
+            return new RateDecision.Proceed(Duration.ZERO);
         }
         long now = nanoTime.getAsLong();
         LaneRateSchedule.Reservation r = rates.computeIfAbsent(laneKey, k -> new LaneRateSchedule())
@@ -93,15 +91,7 @@ public final class LocalNextHopLimiter implements NextHopLimiter {
         if (r.startNanos() > now) {
             sleeper.sleepUntil(r.startNanos());
         }
-        return new RateDecision.Proceed(Duration.ofNanos(r.startNanos() - now), r.startNanos());
-    }
-
-    @Override
-    public void transactionBegan(String laneKey, List<RateLimit> limits, RateDecision.Proceed slot, Duration late) {
-        LaneRateSchedule schedule = rates.get(laneKey);
-        if (schedule != null && !late.isNegative() && !late.isZero()) {
-            schedule.began(limits, slot.slotNanos() + late.toNanos());
-        }
+        return new RateDecision.Proceed(Duration.ofNanos(r.startNanos() - now));
     }
 
     /** Connection slots in use on a lane with this limit (for tests and metrics). */

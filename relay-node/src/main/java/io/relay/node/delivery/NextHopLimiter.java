@@ -8,7 +8,9 @@ import java.util.Optional;
 /**
  * The decision whether a delivery to one lane (transport + next hop, {@code Route.laneKey()})
  * may start now: a concurrency cap on connections and the lane's rate limits. Per node in
- * {@link LocalNextHopLimiter}; the cluster issue puts the same decisions in the shared store.
+ * {@link LocalNextHopLimiter}, for the whole cluster in {@link ClusterNextHopLimiter}. The
+ * Dispatcher asks for the connection slot first and for the rate right before MAIL FROM,
+ * once the session is set up, so the next hop sees the spacing the rate asks for.
  */
 public interface NextHopLimiter {
 
@@ -27,15 +29,6 @@ public interface NextHopLimiter {
      */
     RateDecision awaitRate(String laneKey, List<RateLimit> rates, int recipients) throws InterruptedException;
 
-    /**
-     * Tells the limiter that the delivery granted {@code slot} began its SMTP transaction
-     * {@code late} after the slot (connecting, EHLO, STARTTLS, AUTH take their time). Send
-     * rates then count from that moment, which is when the next hop sees the message: without
-     * this, a slow fresh connection followed by a fast reused one would reach it closer
-     * together than the rate allows.
-     */
-    void transactionBegan(String laneKey, List<RateLimit> rates, RateDecision.Proceed slot, Duration late);
-
     /** A held connection slot; closing it frees the slot (idempotent). */
     interface ConnectionPermit extends AutoCloseable {
         @Override
@@ -44,13 +37,8 @@ public interface NextHopLimiter {
 
     /** What {@link #awaitRate} decided. */
     sealed interface RateDecision {
-        /**
-         * The delivery may start now; it has been counted against every rate.
-         *
-         * @param slotNanos the slot's instant in the limiter's own time base (pass it back to
-         *                  {@link #transactionBegan})
-         */
-        record Proceed(Duration waited, long slotNanos) implements RateDecision { }
+        /** The delivery may start now (after {@code waited}); it has been counted against every rate. */
+        record Proceed(Duration waited) implements RateDecision { }
 
         /** Too long to wait: defer. {@code limitedBy} is the rate that needs the longest wait. */
         record Refused(RateLimit limitedBy, Duration wouldWait) implements RateDecision { }
@@ -66,12 +54,7 @@ public interface NextHopLimiter {
 
             @Override
             public RateDecision awaitRate(String laneKey, List<RateLimit> rates, int recipients) {
-                return new RateDecision.Proceed(Duration.ZERO, 0);
-            }
-
-            @Override
-            public void transactionBegan(String laneKey, List<RateLimit> rates, RateDecision.Proceed slot,
-                                         Duration late) {
+                return new RateDecision.Proceed(Duration.ZERO);
             }
         };
     }

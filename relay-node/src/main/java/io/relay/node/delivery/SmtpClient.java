@@ -110,9 +110,31 @@ public final class SmtpClient implements AutoCloseable {
         }
     }
 
+    /**
+     * Asked once the session is set up (connected, EHLO, STARTTLS, AUTH), right before MAIL
+     * FROM: the moment the next hop sees the message, so a send rate counts from here.
+     */
+    @FunctionalInterface
+    public interface TransactionGate {
+        TransactionGate OPEN = () -> null;
+
+        /** Null to go ahead; else why not, and until when to hold the recipients back. Blocks while it waits. */
+        Held admit() throws InterruptedException;
+    }
+
+    /** A transaction the gate did not admit: the recipients are held back until {@code untilMillis}. */
+    public record Held(long untilMillis, String reason) {
+    }
+
     /** Delivers {@code content} (CRLF lines, not dot-stuffed) to {@code recipients} via {@code hop}. */
     public SmtpDelivery deliver(NextHop hop, Policy policy, String sender, List<String> recipients, byte[] content,
                                 boolean smtpUtf8, boolean eightBitMime) {
+        return deliver(hop, policy, sender, recipients, content, smtpUtf8, eightBitMime, TransactionGate.OPEN);
+    }
+
+    /** As above, asking {@code gate} right before MAIL FROM. */
+    public SmtpDelivery deliver(NextHop hop, Policy policy, String sender, List<String> recipients, byte[] content,
+                                boolean smtpUtf8, boolean eightBitMime, TransactionGate gate) {
         long start = System.nanoTime();
         List<RecipientResult> early = new ArrayList<>();
         List<String> sendable = new ArrayList<>();
@@ -146,6 +168,26 @@ public final class SmtpClient implements AutoCloseable {
             conn = opened.connection;
         }
         long setup = System.nanoTime() - start;
+        Held held;
+        try {
+            held = gate.admit();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            held = new Held(System.currentTimeMillis() + 1000, "interrupted while waiting for a send slot");
+        }
+        if (held != null) {
+            // The session is healthy: keep it for the next delivery if we may.
+            if (policy.connectionReuse()) {
+                giveBack(key, conn);
+            } else {
+                conn.quit();
+            }
+            List<RecipientResult> all = new ArrayList<>(early);
+            for (String r : sendable) {
+                all.add(RecipientResult.deferred(r, "4.4.5", held.reason()));
+            }
+            return new SmtpDelivery(conn.relay, setup, 0, 0, reused, all, held);
+        }
         long tx = System.nanoTime();
         Transaction t = new Transaction(conn, sender, sendable, content, smtpUtf8, eightBitMime);
         List<RecipientResult> results = new ArrayList<>(early);
@@ -156,7 +198,7 @@ public final class SmtpClient implements AutoCloseable {
         } else {
             conn.quit();
         }
-        return new SmtpDelivery(conn.relay, setup, transmit, t.roundTrips, reused, results);
+        return new SmtpDelivery(conn.relay, setup, transmit, t.roundTrips, reused, results, null);
     }
 
     private static boolean hasLineBreak(String address) {
@@ -364,14 +406,21 @@ public final class SmtpClient implements AutoCloseable {
 
     // ---- the connection cache ----
 
-    private synchronized Connection takeIdle(String key) {
-        Deque<Connection> q = idle.get(key);
-        while (q != null && !q.isEmpty()) {
-            Connection c = q.pollFirst();
+    private Connection takeIdle(String key) {
+        while (true) {
+            Connection c;
+            synchronized (this) {
+                Deque<Connection> q = idle.get(key);
+                c = q == null ? null : q.pollFirst();
+            }
+            if (c == null) {
+                return null;
+            }
             if (System.nanoTime() - c.idleSince > idleNanos) {
                 c.quit();
                 continue;
             }
+            // RSET outside the lock: other deliveries take and return connections meanwhile.
             try {
                 if (c.command("RSET").positive()) {
                     return c;
@@ -381,7 +430,6 @@ public final class SmtpClient implements AutoCloseable {
             }
             c.close();
         }
-        return null;
     }
 
     private synchronized void giveBack(String key, Connection c) {
@@ -404,6 +452,25 @@ public final class SmtpClient implements AutoCloseable {
             }
         }
         stale.forEach(Connection::quit);
+    }
+
+    /**
+     * Closes the cached idle connections to these next hops (by {@code NextHop.text()}): a
+     * node that gives a cluster connection lease back must not keep the connection open.
+     */
+    public void closeIdle(java.util.Collection<String> hopTexts) {
+        List<Connection> closing = new ArrayList<>();
+        synchronized (this) {
+            for (Map.Entry<String, Deque<Connection>> e : idle.entrySet()) {
+                for (String hop : hopTexts) {
+                    if (e.getKey().startsWith(hop + "|")) {
+                        closing.addAll(e.getValue());
+                        e.getValue().clear();
+                    }
+                }
+            }
+        }
+        closing.forEach(Connection::quit);
     }
 
     /** Idle connections currently cached (for tests and metrics). */

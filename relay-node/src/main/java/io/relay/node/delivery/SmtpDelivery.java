@@ -10,10 +10,16 @@ import java.util.List;
  * @param transmitNanos  MAIL to the end of DATA (Postfix delays "d")
  * @param roundTrips     command batches written in the mail transaction (1 when pipelined)
  * @param reused         the connection came from the idle cache
+ * @param held           not null when the transaction gate held the recipients back (no MAIL FROM sent)
  */
 public record SmtpDelivery(String relay, long setupNanos, long transmitNanos, int roundTrips, boolean reused,
-                           List<RecipientResult> results) {
+                           List<RecipientResult> results, SmtpClient.Held held) {
     public SmtpDelivery {
         results = List.copyOf(results);
+    }
+
+    public SmtpDelivery(String relay, long setupNanos, long transmitNanos, int roundTrips, boolean reused,
+                        List<RecipientResult> results) {
+        this(relay, setupNanos, transmitNanos, roundTrips, reused, results, null);
     }
 }

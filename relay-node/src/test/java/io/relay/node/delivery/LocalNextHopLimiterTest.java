@@ -48,19 +48,6 @@ class LocalNextHopLimiterTest {
     }
 
     @Test
-    void sendRatesCountFromWhenTheTransactionBeganNotFromTheSlot() throws Exception {
-        List<RateLimit> limits = rates("1/s", "50000/d");
-        RateDecision.Proceed first = assertInstanceOf(RateDecision.Proceed.class, limiter.awaitRate(LANE, limits, 1));
-        // Connecting, TLS and AUTH took 300 ms before MAIL FROM went out: the next hop saw it then.
-        limiter.transactionBegan(LANE, limits, first, Duration.ofMillis(300));
-        assertEquals(S + 300_000_000L, awaitNanos(limits, 1));
-        // A transaction that began on time changes nothing.
-        RateDecision.Proceed third = assertInstanceOf(RateDecision.Proceed.class, limiter.awaitRate(LANE, limits, 1));
-        limiter.transactionBegan(LANE, limits, third, Duration.ZERO);
-        assertEquals(S, awaitNanos(limits, 1));
-    }
-
-    @Test
     void fourteenASecondAndADailyQuotaInRecipientsBothHold() throws Exception {
         List<RateLimit> ses = rates("14/s", "50000/d");
         long start = now.get();

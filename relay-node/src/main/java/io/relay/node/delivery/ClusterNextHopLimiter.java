@@ -1,0 +1,257 @@
+package io.relay.node.delivery;
+
+import io.relay.queue.ClusterLimits;
+import io.relay.routing.RateLimit;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.Deque;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Consumer;
+
+/**
+ * The lane limits of the whole cluster ({@link ClusterLimits}) with as few round trips as
+ * the limits allow.
+ *
+ * <p>Connections: a node holds cluster leases for a lane and hands them to its own
+ * deliveries without asking again; a lease that stayed unused for {@value #LINGER_MILLIS} ms
+ * goes back, and so does one held for {@value #MAX_HOLD_MILLIS} ms (rotation, so members
+ * that are waiting get their turn — the limits store serves waiting members first).
+ * Before a lease goes back, the node closes its idle cached connections of the lane, so
+ * the next hop never sees more connections than the cluster-wide limit. A delivery that
+ * finds no free lease polls every {@value #POLL_MILLIS} ms up to the longest wait.
+ *
+ * <p>Rates: one reservation per delivery; at high send rates one reservation covers a
+ * batch of consecutive slots (a tenth of a second's worth, at most {@value #MAX_BATCH}),
+ * which this node hands out locally and drops once they are stale, so a batch never lets
+ * more through than the rate.
+ */
+public final class ClusterNextHopLimiter implements NextHopLimiter, AutoCloseable {
+    static final long LINGER_MILLIS = 1000;
+    static final long MAX_HOLD_MILLIS = 5000;
+    static final long POLL_MILLIS = 100;
+    static final int MAX_BATCH = 50;
+
+    private final ClusterLimits limits;
+    private final long maxWaitNanos;
+    private final Map<String, Leases> leases = new ConcurrentHashMap<>();
+    private final Map<String, Deque<Long>> slots = new ConcurrentHashMap<>();
+    private final ScheduledExecutorService housekeeping;
+    private volatile Consumer<String> beforeRelease = lane -> { };
+
+    private static final class Leases {
+        int held;
+        int inUse;
+        long lastUsedNanos = System.nanoTime();
+        final Deque<Long> grantedNanos = new ArrayDeque<>();
+    }
+
+    /** @param maxWait the longest a delivery waits for a lease or a rate slot */
+    public ClusterNextHopLimiter(ClusterLimits limits, Duration maxWait) {
+        this.limits = limits;
+        this.maxWaitNanos = maxWait.toNanos();
+        this.housekeeping = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "limits-housekeeping");
+            t.setDaemon(true);
+            return t;
+        });
+        housekeeping.scheduleWithFixedDelay(this::releaseIdle, 200, 200, TimeUnit.MILLISECONDS);
+    }
+
+    /** Called with the lane key before this node gives a lease back (close idle connections there). */
+    public void beforeRelease(Consumer<String> action) {
+        this.beforeRelease = action;
+    }
+
+    @Override
+    public Optional<ConnectionPermit> acquireConnection(String laneKey, int limit) throws InterruptedException {
+        if (limit < 1) {
+            throw new IllegalArgumentException("concurrency limit " + limit + " for " + laneKey + " must be at least 1");
+        }
+        Leases l = leases.computeIfAbsent(laneKey, k -> new Leases());
+        long deadline = System.nanoTime() + maxWaitNanos;
+        while (true) {
+            synchronized (l) {
+                if (l.inUse < l.held && l.inUse < limit) {
+                    l.inUse++;
+                    return Optional.of(permit(laneKey, l, limit));
+                }
+            }
+            if (limits.tryLease(laneKey, limit)) {
+                synchronized (l) {
+                    l.held++;
+                    l.inUse++;
+                    l.grantedNanos.addLast(System.nanoTime());
+                }
+                return Optional.of(permit(laneKey, l, limit));
+            }
+            long left = deadline - System.nanoTime();
+            if (left <= 0) {
+                return Optional.empty();
+            }
+            synchronized (l) {
+                l.wait(Math.max(1, Math.min(POLL_MILLIS, TimeUnit.NANOSECONDS.toMillis(left))));
+            }
+        }
+    }
+
+    private ConnectionPermit permit(String lane, Leases l, int limit) {
+        AtomicBoolean closed = new AtomicBoolean();
+        return () -> {
+            if (!closed.compareAndSet(false, true)) {
+                return;
+            }
+            int giveBack = 0;
+            synchronized (l) {
+                l.inUse--;
+                long now = System.nanoTime();
+                l.lastUsedNanos = now;
+                Long oldest = l.grantedNanos.peekFirst();
+                boolean rotate = oldest != null && now - oldest > TimeUnit.MILLISECONDS.toNanos(MAX_HOLD_MILLIS);
+                int spare = l.held - l.inUse;
+                if (spare > 0 && (rotate || l.held > limit)) {
+                    giveBack = 1;
+                    l.held--;
+                    l.grantedNanos.pollFirst();
+                }
+                l.notifyAll();
+            }
+            if (giveBack > 0) {
+                release(lane, giveBack);
+            }
+        };
+    }
+
+    private void release(String lane, int count) {
+        try {
+            beforeRelease.accept(lane);
+        } finally {
+            limits.release(lane, count);
+        }
+    }
+
+    /** Gives back leases that no delivery of this node used for the linger time. */
+    private void releaseIdle() {
+        long now = System.nanoTime();
+        for (Map.Entry<String, Leases> e : leases.entrySet()) {
+            Leases l = e.getValue();
+            int spare;
+            synchronized (l) {
+                spare = l.held - l.inUse;
+                if (spare <= 0 || now - l.lastUsedNanos < TimeUnit.MILLISECONDS.toNanos(LINGER_MILLIS)) {
+                    continue;
+                }
+                l.held -= spare;
+                for (int i = 0; i < spare; i++) {
+                    l.grantedNanos.pollFirst();
+                }
+            }
+            try {
+                release(e.getKey(), spare);
+            } catch (RuntimeException ex) {
+                // the member-loss cleanup frees them if this member goes away
+            }
+        }
+    }
+
+    @Override
+    public RateDecision awaitRate(String laneKey, List<RateLimit> rates, int recipients) throws InterruptedException {
+        if (rates.isEmpty()) {
+            return new RateDecision.Proceed(Duration.ZERO);
+        }
+        long now = System.nanoTime();
+        boolean quota = rates.stream().anyMatch(LaneRateSchedule::isQuota);
+        Deque<Long> local = slots.computeIfAbsent(laneKey, k -> new ArrayDeque<>());
+        long spacing = spacingNanos(rates);
+        if (!quota) {
+            Long slot = null;
+            synchronized (local) {
+                // A slot used later than half a spacing after its instant is dropped: used late,
+                // it would crowd the next one.
+                while (!local.isEmpty() && local.peekFirst() < now - spacing / 2) {
+                    local.pollFirst();
+                }
+                if (!local.isEmpty()) {
+                    slot = local.pollFirst();
+                }
+            }
+            if (slot != null) {
+                return sleepUntil(slot, now);
+            }
+        }
+        int batch = quota ? 1 : batchFor(spacing);
+        List<ClusterLimits.Rate> cluster = rates.stream()
+                .map(r -> new ClusterLimits.Rate(r.permits(), r.period().toNanos(), r.text())).toList();
+        ClusterLimits.Reservation r = limits.reserve(laneKey, cluster, recipients, batch, maxWaitNanos);
+        if (!r.granted()) {
+            RateLimit by = rates.stream().filter(x -> x.text().equals(r.limitedBy())).findFirst().orElse(rates.get(0));
+            return new RateDecision.Refused(by, Duration.ofNanos(r.waitNanos()));
+        }
+        long first = System.nanoTime() + r.waitNanos();
+        if (r.slots() > 1) {
+            synchronized (local) {
+                for (int i = 1; i < r.slots(); i++) {
+                    local.addLast(first + i * r.spacing());
+                }
+            }
+        }
+        return sleepUntil(first, now);
+    }
+
+    private static RateDecision sleepUntil(long at, long askedAt) throws InterruptedException {
+        long left;
+        while ((left = at - System.nanoTime()) > 0) {
+            TimeUnit.NANOSECONDS.sleep(left);
+        }
+        return new RateDecision.Proceed(Duration.ofNanos(Math.max(0, at - askedAt)));
+    }
+
+    private static long spacingNanos(List<RateLimit> rates) {
+        long spacing = 0;
+        for (RateLimit r : rates) {
+            if (!LaneRateSchedule.isQuota(r)) {
+                spacing = Math.max(spacing, r.period().toNanos() / r.permits());
+            }
+        }
+        return spacing;
+    }
+
+    /** A tenth of a second's worth of slots at the tightest send rate, 1 below 20/s. */
+    static int batchFor(long spacingNanos) {
+        if (spacingNanos <= 0) {
+            return 1;
+        }
+        long perTenth = TimeUnit.MILLISECONDS.toNanos(100) / spacingNanos;
+        return (int) Math.max(1, Math.min(MAX_BATCH, perTenth));
+    }
+
+    /** Cluster round trips made for limits so far (for the closing figures and metrics). */
+    public long roundTrips() {
+        return limits.roundTrips();
+    }
+
+    @Override
+    public void close() {
+        housekeeping.shutdownNow();
+        for (Map.Entry<String, Leases> e : leases.entrySet()) {
+            int held;
+            synchronized (e.getValue()) {
+                held = e.getValue().held;
+                e.getValue().held = 0;
+            }
+            if (held > 0) {
+                try {
+                    release(e.getKey(), held);
+                } catch (RuntimeException ignored) {
+                    // leaving the cluster frees them anyway
+                }
+            }
+        }
+    }
+}
