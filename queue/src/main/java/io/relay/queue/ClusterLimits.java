@@ -25,8 +25,10 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Strategy: every decision is one entry processor on the lane's partition owner, so it
  * is atomic without a lock and costs one cluster round trip. Rates are GCRA state (a
- * theoretical arrival time per rate) on the owner's wall clock; a caller gets back how long
- * to wait, relative, so clock differences between members do not matter. At high send
+ * theoretical arrival time per rate) on the owner's wall clock, and slots are wall-clock
+ * instants: a caller waits for the instant itself, so a slow answer does not move its send
+ * later and crowd the next member's slot (members' clocks are NTP-synchronised; their
+ * offset is what remains of the rate error). At high send
  * rates a caller reserves a batch of consecutive slots in one call. Leases count the
  * connections each member holds; a grant goes to members that were refused recently
  * before a member that was not waiting, so a busy member cannot keep the lane forever.
@@ -37,13 +39,16 @@ import org.slf4j.LoggerFactory;
 public final class ClusterLimits {
     private static final Logger LOG = LoggerFactory.getLogger(ClusterLimits.class);
     public static final String LIMITS_MAP = "relay-limits";
-    /** How long a refused member counts as waiting for a lease (it polls more often than this). */
-    static final long WAITER_NANOS = 1_000_000_000L;
+    /** How long a refused member counts as waiting for a lease (it asks again more often than this). */
+    static final long WAITER_NANOS = 2_000_000_000L;
     private static final long QUOTA_PERIOD_NANOS = 3_600_000_000_000L;
 
     private final IMap<String, LaneState> lanes;
     private final String self;
     private final AtomicLong roundTrips = new AtomicLong();
+    private final AtomicLong reserves = new AtomicLong();
+    private final AtomicLong leaseAsks = new AtomicLong();
+    private final AtomicLong leasesRefused = new AtomicLong();
 
     /** A rate as the limits store it: {@code permits} per {@code periodNanos}; an hour or more is a recipient quota. */
     public record Rate(long permits, long periodNanos, String text) implements Serializable {
@@ -66,14 +71,16 @@ public final class ClusterLimits {
     /**
      * What {@link #reserve} decided.
      *
-     * @param granted     whether slots were reserved
-     * @param waitNanos   from now until the first reserved slot (or, refused, until the earliest possible one)
-     * @param slots       how many consecutive slots were reserved (batch), 0 when refused
-     * @param spacing     nanoseconds between those slots
-     * @param limitedBy   the rate that needed the longest wait, or null
+     * @param granted        whether slots were reserved
+     * @param waitNanos      from the owner's now until the first reserved slot (or, refused,
+     *                       until the earliest possible one)
+     * @param startWallNanos the first slot on the owner's wall clock (nanoseconds since the epoch)
+     * @param slots          how many consecutive slots were reserved (batch), 0 when refused
+     * @param spacing        nanoseconds between those slots
+     * @param limitedBy      the rate that needed the longest wait, or null
      */
-    public record Reservation(boolean granted, long waitNanos, int slots, long spacing, String limitedBy)
-            implements Serializable {
+    public record Reservation(boolean granted, long waitNanos, long startWallNanos, int slots, long spacing,
+                              String limitedBy) implements Serializable {
     }
 
     public ClusterLimits(HazelcastInstance hazelcast) {
@@ -99,13 +106,19 @@ public final class ClusterLimits {
      */
     public Reservation reserve(String lane, List<Rate> rates, int recipients, int batch, long maxWaitNanos) {
         roundTrips.incrementAndGet();
+        reserves.incrementAndGet();
         return lanes.executeOnKey(lane, new Reserve(List.copyOf(rates), recipients, Math.max(1, batch), maxWaitNanos));
     }
 
     /** Takes one of the lane's {@code limit} connection leases for this member, if one is free. One round trip. */
     public boolean tryLease(String lane, int limit) {
         roundTrips.incrementAndGet();
-        return lanes.executeOnKey(lane, new Lease(self, limit));
+        leaseAsks.incrementAndGet();
+        boolean granted = lanes.executeOnKey(lane, new Lease(self, limit));
+        if (!granted) {
+            leasesRefused.incrementAndGet();
+        }
+        return granted;
     }
 
     /** Gives back {@code count} leases of this member without waiting for the answer. */
@@ -126,6 +139,12 @@ public final class ClusterLimits {
         return s == null ? 0 : s.leases.values().stream().mapToInt(Integer::intValue).sum();
     }
 
+    /** What the round trips were for: reservations, lease requests (of them refused), the rest releases. */
+    public String roundTripBreakdown() {
+        return reserves.get() + " rate reservations, " + leaseAsks.get() + " lease requests (" + leasesRefused.get()
+                + " refused), " + (roundTrips.get() - reserves.get() - leaseAsks.get()) + " releases";
+    }
+
     /** Cluster round trips this member made for limits (reserve, lease, release). */
     public long roundTrips() {
         return roundTrips.get();
@@ -140,8 +159,8 @@ public final class ClusterLimits {
         }
     }
 
-    /** The owner's clock, in nanoseconds since the epoch (microsecond resolution on Linux). */
-    static long wallNanos() {
+    /** The wall clock in nanoseconds since the epoch (microsecond resolution on Linux). */
+    public static long wallNanos() {
         Instant now = Instant.now();
         return now.getEpochSecond() * 1_000_000_000L + now.getNano();
     }
@@ -231,7 +250,7 @@ public final class ClusterLimits {
                 }
             }
             if (start - now > maxWaitNanos) {
-                return new Reservation(false, start - now, 0, spacing, slowest);
+                return new Reservation(false, start - now, start, 0, spacing, slowest);
             }
             // Batches only for send rates alone: a quota charges recipients, unknown for later deliveries.
             int n = anyQuota || spacing == 0 ? 1 : batch;
@@ -243,7 +262,7 @@ public final class ClusterLimits {
             // Forget rates no longer configured once they are in the past.
             Set<String> current = rates.stream().map(Rate::text).collect(Collectors.toSet());
             s.tat.entrySet().removeIf(e -> !current.contains(e.getKey()) && e.getValue() < now);
-            return new Reservation(true, start - now, n, spacing, slowest);
+            return new Reservation(true, start - now, start, n, spacing, slowest);
         }
 
         private long cost(Rate r) {

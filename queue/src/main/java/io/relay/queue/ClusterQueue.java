@@ -178,14 +178,18 @@ public final class ClusterQueue implements MessageQueue {
         hazelcast.getCluster().addMembershipListener(new MembershipListener() {
             @Override
             public void memberAdded(MembershipEvent event) {
+                LOG.info("cluster member {} joined; {} members", event.getMember().getAddress(), event.getMembers().size());
                 requestRescan("member added");
             }
 
             @Override
             public void memberRemoved(MembershipEvent event) {
+                LOG.warn("cluster member {} left; {} members", event.getMember().getAddress(), event.getMembers().size());
                 requestRescan("member removed");
             }
         });
+        LOG.info("queue on cluster member {}: {} members", member.settings().self(),
+                hazelcast.getCluster().getMembers().size());
         rescan();
     }
 

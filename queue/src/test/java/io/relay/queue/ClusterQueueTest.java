@@ -191,4 +191,37 @@ class ClusterQueueTest {
         assertEquals(1, entry.meta().attempts());
         assertTrue(after.attempts.isEmpty(), "not retried before its backoff ran out");
     }
+
+    @Test
+    void postponedRecipientsComeBackAtTheirTimeWithoutCountingAnAttempt() throws Exception {
+        ClusterQueue queue = open(TestClusters.clusterName(), TestClusters.freePort(), TestClusters.settings(spool));
+        List<Long> times = new java.util.concurrent.CopyOnWriteArrayList<>();
+        List<Integer> attemptNumbers = new java.util.concurrent.CopyOnWriteArrayList<>();
+        queue.start(new DeliveryHandler() {
+            @Override
+            public List<RecipientOutcome> deliver(DeliveryAttempt attempt) {
+                times.add(System.currentTimeMillis());
+                attemptNumbers.add(attempt.attempt());
+                List<RecipientOutcome> out = new ArrayList<>();
+                for (String r : attempt.recipients()) {
+                    // a.test is delivered at once; b.test is held back twice (a busy lane), then delivered
+                    out.add(r.endsWith("@a.test") || times.size() > 2 ? new RecipientOutcome.Delivered(r)
+                            : new RecipientOutcome.Postponed(r, System.currentTimeMillis() + 300, "lane busy"));
+                }
+                return out;
+            }
+
+            @Override
+            public void expired(QueuedMessage message, List<RecipientOutcome.Deferred> lastOutcomes) {
+            }
+        });
+        queue.accept(TestClusters.message(queue.newId(), 100, "x@a.test", "y@b.test")).get(10, TimeUnit.SECONDS);
+        await("delivered after two postponements", Duration.ofSeconds(10), () -> queue.localMessageCount() == 0);
+        assertEquals(3, times.size());
+        assertEquals(List.of(1, 1, 1), attemptNumbers, "postponing counts no attempt");
+        for (int i = 1; i < 3; i++) {
+            long gap = times.get(i) - times.get(i - 1);
+            assertTrue(gap >= 300 && gap < 1000, "held back until its time, not the backoff: " + gap + " ms");
+        }
+    }
 }

@@ -58,6 +58,7 @@ public final class RelayNode implements AutoCloseable {
     private final ExecutorService blocking;
     private final NodeState state;
     private final AtomicBoolean closed = new AtomicBoolean();
+    private final java.util.concurrent.CountDownLatch closedLatch = new java.util.concurrent.CountDownLatch(1);
 
     private RelayNode(ClusterQueue queue, ClusterNextHopLimiter limiter, SmtpServer smtpd, HealthServer health,
                       ExecutorService blocking, NodeState state) {
@@ -184,8 +185,22 @@ public final class RelayNode implements AutoCloseable {
     @Override
     public void close() {
         if (!closed.compareAndSet(false, true)) {
+            // Another thread closes (the drain); the shutdown hook waits for it to finish.
+            try {
+                closedLatch.await(120, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
             return;
         }
+        try {
+            closeOnce();
+        } finally {
+            closedLatch.countDown();
+        }
+    }
+
+    private void closeOnce() {
         LOG.info("relay node shutting down");
         try {
             smtpd.close();
@@ -193,8 +208,16 @@ public final class RelayNode implements AutoCloseable {
             LOG.warn("smtpd close: {}", e.toString());
         }
         health.close();
-        queue.close();
-        limiter.close();
+        try {
+            queue.close();
+        } catch (RuntimeException e) {
+            LOG.warn("queue close: {}", e.toString());
+        }
+        try {
+            limiter.close();
+        } catch (RuntimeException e) {
+            LOG.warn("limiter close: {}", e.toString());
+        }
         blocking.shutdown();
         try {
             blocking.awaitTermination(5, TimeUnit.SECONDS);

@@ -34,6 +34,9 @@ final class ShutdownSignals {
                     node.drain(drainDelay, drainTimeout);
                     System.exit(0);
                 }, "drain");
+                // Not a daemon: the node's own threads end while it closes, and the JVM must
+                // not exit before the queue has left the cluster and flushed its spool.
+                t.setDaemon(false);
                 if (drain.compareAndSet(null, t)) {
                     LOG.info("SIG{} received: draining", sig.getName());
                     t.start();

@@ -24,18 +24,22 @@ import java.util.function.Consumer;
  * goes back, and so does one held for {@value #MAX_HOLD_MILLIS} ms (rotation, so members
  * that are waiting get their turn — the limits store serves waiting members first).
  * Before a lease goes back, the node closes its idle cached connections of the lane, so
- * the next hop never sees more connections than the cluster-wide limit. A delivery that
- * finds no free lease polls every {@value #POLL_MILLIS} ms up to the longest wait.
+ * the next hop never sees more connections than the cluster-wide limit. When no lease is
+ * free, one delivery per lane asks again, after {@value #POLL_MILLIS} ms doubling up to
+ * {@value #MAX_POLL_MILLIS} ms, until the longest wait; the others wait for it locally.
  *
  * <p>Rates: one reservation per delivery; at high send rates one reservation covers a
  * batch of consecutive slots (a tenth of a second's worth, at most {@value #MAX_BATCH}),
- * which this node hands out locally and drops once they are stale, so a batch never lets
- * more through than the rate.
+ * which this node hands out locally. Slots are wall-clock instants; a slot this node would
+ * use later than {@link #lateTolerance} (a slow answer, an overslept thread) is dropped and
+ * the next one taken, so no slot is used where it would crowd its successor.
  */
 public final class ClusterNextHopLimiter implements NextHopLimiter, AutoCloseable {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(ClusterNextHopLimiter.class);
     static final long LINGER_MILLIS = 1000;
     static final long MAX_HOLD_MILLIS = 5000;
     static final long POLL_MILLIS = 100;
+    static final long MAX_POLL_MILLIS = 800;
     static final int MAX_BATCH = 50;
 
     private final ClusterLimits limits;
@@ -43,11 +47,15 @@ public final class ClusterNextHopLimiter implements NextHopLimiter, AutoCloseabl
     private final Map<String, Leases> leases = new ConcurrentHashMap<>();
     private final Map<String, Deque<Long>> slots = new ConcurrentHashMap<>();
     private final ScheduledExecutorService housekeeping;
+    private final java.util.concurrent.atomic.AtomicLong lateSlots = new java.util.concurrent.atomic.AtomicLong();
     private volatile Consumer<String> beforeRelease = lane -> { };
 
     private static final class Leases {
         int held;
         int inUse;
+        boolean asking;
+        long nextAskNanos;
+        long pauseMillis;
         long lastUsedNanos = System.nanoTime();
         final Deque<Long> grantedNanos = new ArrayDeque<>();
     }
@@ -78,25 +86,43 @@ public final class ClusterNextHopLimiter implements NextHopLimiter, AutoCloseabl
         long deadline = System.nanoTime() + maxWaitNanos;
         while (true) {
             synchronized (l) {
-                if (l.inUse < l.held && l.inUse < limit) {
-                    l.inUse++;
-                    return Optional.of(permit(laneKey, l, limit));
+                while (true) {
+                    if (l.inUse < l.held && l.inUse < limit) {
+                        l.inUse++;
+                        return Optional.of(permit(laneKey, l, limit));
+                    }
+                    long now = System.nanoTime();
+                    if (!l.asking && now >= l.nextAskNanos) {
+                        l.asking = true;
+                        break;
+                    }
+                    // One delivery per lane asks the cluster, and not before the lane's next
+                    // ask time; the others wait for it or for a local release.
+                    long left = deadline - now;
+                    if (left <= 0) {
+                        return Optional.empty();
+                    }
+                    long untilAsk = l.asking ? MAX_POLL_MILLIS : TimeUnit.NANOSECONDS.toMillis(l.nextAskNanos - now);
+                    l.wait(Math.max(1, Math.min(untilAsk, TimeUnit.NANOSECONDS.toMillis(left))));
                 }
             }
-            if (limits.tryLease(laneKey, limit)) {
+            boolean granted = false;
+            try {
+                granted = limits.tryLease(laneKey, limit);
+            } finally {
                 synchronized (l) {
-                    l.held++;
-                    l.inUse++;
-                    l.grantedNanos.addLast(System.nanoTime());
+                    l.asking = false;
+                    if (granted) {
+                        l.held++;
+                        l.grantedNanos.addLast(System.nanoTime());
+                        l.pauseMillis = 0;
+                    } else {
+                        // Refused: the lane asks again later, less often the longer it takes.
+                        l.pauseMillis = l.pauseMillis == 0 ? POLL_MILLIS : Math.min(MAX_POLL_MILLIS, l.pauseMillis * 2);
+                        l.nextAskNanos = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(l.pauseMillis);
+                    }
+                    l.notifyAll();
                 }
-                return Optional.of(permit(laneKey, l, limit));
-            }
-            long left = deadline - System.nanoTime();
-            if (left <= 0) {
-                return Optional.empty();
-            }
-            synchronized (l) {
-                l.wait(Math.max(1, Math.min(POLL_MILLIS, TimeUnit.NANOSECONDS.toMillis(left))));
             }
         }
     }
@@ -165,51 +191,73 @@ public final class ClusterNextHopLimiter implements NextHopLimiter, AutoCloseabl
         if (rates.isEmpty()) {
             return new RateDecision.Proceed(Duration.ZERO);
         }
-        long now = System.nanoTime();
+        long asked = System.nanoTime();
         boolean quota = rates.stream().anyMatch(LaneRateSchedule::isQuota);
         Deque<Long> local = slots.computeIfAbsent(laneKey, k -> new ArrayDeque<>());
         long spacing = spacingNanos(rates);
-        if (!quota) {
+        long tolerance = lateTolerance(spacing);
+        for (int tries = 0; tries < 5; tries++) {
             Long slot = null;
-            synchronized (local) {
-                // A slot used later than half a spacing after its instant is dropped: used late,
-                // it would crowd the next one.
-                while (!local.isEmpty() && local.peekFirst() < now - spacing / 2) {
-                    local.pollFirst();
-                }
-                if (!local.isEmpty()) {
+            if (!quota) {
+                long wall = ClusterLimits.wallNanos();
+                synchronized (local) {
+                    while (!local.isEmpty() && local.peekFirst() < wall - tolerance) {
+                        local.pollFirst();
+                    }
                     slot = local.pollFirst();
                 }
             }
-            if (slot != null) {
-                return sleepUntil(slot, now);
-            }
-        }
-        int batch = quota ? 1 : batchFor(spacing);
-        List<ClusterLimits.Rate> cluster = rates.stream()
-                .map(r -> new ClusterLimits.Rate(r.permits(), r.period().toNanos(), r.text())).toList();
-        ClusterLimits.Reservation r = limits.reserve(laneKey, cluster, recipients, batch, maxWaitNanos);
-        if (!r.granted()) {
-            RateLimit by = rates.stream().filter(x -> x.text().equals(r.limitedBy())).findFirst().orElse(rates.get(0));
-            return new RateDecision.Refused(by, Duration.ofNanos(r.waitNanos()));
-        }
-        long first = System.nanoTime() + r.waitNanos();
-        if (r.slots() > 1) {
-            synchronized (local) {
-                for (int i = 1; i < r.slots(); i++) {
-                    local.addLast(first + i * r.spacing());
+            if (slot == null) {
+                int batch = quota ? 1 : batchFor(spacing);
+                List<ClusterLimits.Rate> cluster = rates.stream()
+                        .map(r -> new ClusterLimits.Rate(r.permits(), r.period().toNanos(), r.text())).toList();
+                ClusterLimits.Reservation r = limits.reserve(laneKey, cluster, recipients, batch, maxWaitNanos);
+                if (!r.granted()) {
+                    RateLimit by = rates.stream().filter(x -> x.text().equals(r.limitedBy())).findFirst()
+                            .orElse(rates.get(0));
+                    return new RateDecision.Refused(by, Duration.ofNanos(r.waitNanos()));
+                }
+                slot = r.startWallNanos();
+                if (r.slots() > 1) {
+                    synchronized (local) {
+                        for (int i = 1; i < r.slots(); i++) {
+                            local.addLast(slot + i * r.spacing());
+                        }
+                    }
                 }
             }
+            long late = sleepUntilWall(slot);
+            // A slot used late would crowd the next one (a slow answer, an overslept thread):
+            // drop it and take the next. Quotas count recipients, not timing.
+            if (late <= tolerance) {
+                return new RateDecision.Proceed(Duration.ofNanos(System.nanoTime() - asked));
+            }
+            lateSlots.incrementAndGet();
         }
-        return sleepUntil(first, now);
+        return new RateDecision.Refused(rates.get(0), Duration.ofNanos(Math.max(spacing, 100_000_000L)));
     }
 
-    private static RateDecision sleepUntil(long at, long askedAt) throws InterruptedException {
-        long left;
-        while ((left = at - System.nanoTime()) > 0) {
+    /** How late a send-rate slot may still be used: a fifth of the spacing, at most 25 ms. */
+    static long lateTolerance(long spacingNanos) {
+        return spacingNanos <= 0 ? Long.MAX_VALUE : Math.min(25_000_000L, spacingNanos / 5);
+    }
+
+    /** Sleeps until the wall clock reaches {@code wallNanos}; returns how late it woke (0 if the slot was past). */
+    private static long sleepUntilWall(long wallNanos) throws InterruptedException {
+        long left = wallNanos - ClusterLimits.wallNanos();
+        if (left <= 0) {
+            return -left;
+        }
+        long until = System.nanoTime() + left;
+        while ((left = until - System.nanoTime()) > 0) {
             TimeUnit.NANOSECONDS.sleep(left);
         }
-        return new RateDecision.Proceed(Duration.ofNanos(Math.max(0, at - askedAt)));
+        return Math.max(0, ClusterLimits.wallNanos() - wallNanos);
+    }
+
+    /** Send-rate slots dropped because they would have been used too late (for the closing figures). */
+    public long lateSlots() {
+        return lateSlots.get();
     }
 
     private static long spacingNanos(List<RateLimit> rates) {
@@ -239,6 +287,8 @@ public final class ClusterNextHopLimiter implements NextHopLimiter, AutoCloseabl
     @Override
     public void close() {
         housekeeping.shutdownNow();
+        LOG.info("lane limits: {} cluster round trips on this node ({}), {} late send slots dropped",
+                limits.roundTrips(), limits.roundTripBreakdown(), lateSlots.get());
         for (Map.Entry<String, Leases> e : leases.entrySet()) {
             int held;
             synchronized (e.getValue()) {

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.relay.node.log.MailLog;
 import io.relay.node.testing.AiosmtpdUpstream;
+import io.relay.node.testing.ConnectionCountingProxy;
 import io.relay.queue.QueuedMessage;
 import io.relay.queue.RecipientOutcome;
 import io.relay.routing.NextHop;
@@ -33,10 +34,11 @@ class DispatcherLimitsTest {
     /**
      * Arrival times are taken at the upstream at end of DATA, so two transactions begun exactly
      * 1 s apart arrive a few ms closer when the first one's MAIL..DATA took longer (it runs cold
-     * code; measured 3-8 ms here). Connection setup is not in this allowance: the limiter counts
-     * from when the transaction began, and without that the first gap measured 967-976 ms.
+     * code; measured 3-8 ms on a quiet machine, up to ~80 ms while other builds ran: the
+     * Python upstream stamps arrivals when it gets the CPU). Connection setup is not in this
+     * allowance: the rate slot is taken right before MAIL FROM.
      */
-    private static final double JITTER_MS = 25;
+    private static final double JITTER_MS = 100;
 
     @TempDir
     Path dir;

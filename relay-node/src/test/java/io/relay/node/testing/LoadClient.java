@@ -32,9 +32,17 @@ public final class LoadClient {
     private final Set<String> refused = ConcurrentHashMap.newKeySet();
     private final AtomicBoolean stop = new AtomicBoolean();
 
+    private final String recipientDomain;
+
     public LoadClient(String host, int port) {
+        this(host, port, "example.com");
+    }
+
+    /** A client whose messages go to recipients at {@code recipientDomain}. */
+    public LoadClient(String host, int port, String recipientDomain) {
         this.host = host;
         this.port = port;
+        this.recipientDomain = recipientDomain;
     }
 
     /**
@@ -80,7 +88,7 @@ public final class LoadClient {
                 }
                 String tag = prefix + "-" + n;
                 sent.incrementAndGet();
-                send(out, "MAIL FROM:<load@app.test>\r\nRCPT TO:<rcpt" + (n % 7) + "@example.com>\r\nDATA\r\n");
+                send(out, "MAIL FROM:<load@app.test>\r\nRCPT TO:<rcpt" + (n % 7) + "@" + recipientDomain + ">\r\nDATA\r\n");
                 String mail = expect(in, null);
                 String rcpt = expect(in, null);
                 String data = expect(in, null);

@@ -1,4 +1,4 @@
-package io.relay.node.delivery;
+package io.relay.node.testing;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -16,7 +16,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * once (the most ever seen), so a test can see what the upstream's server sees: every
  * connection from the first byte to close, including cached idle ones.
  */
-final class ConnectionCountingProxy implements AutoCloseable {
+public final class ConnectionCountingProxy implements AutoCloseable {
     private final ServerSocket server;
     private final int upstreamPort;
     private final AtomicInteger open = new AtomicInteger();
@@ -25,7 +25,7 @@ final class ConnectionCountingProxy implements AutoCloseable {
     private final List<Socket> sockets = new CopyOnWriteArrayList<>();
     private final Thread acceptor;
 
-    ConnectionCountingProxy(int upstreamPort) throws IOException {
+    public ConnectionCountingProxy(int upstreamPort) throws IOException {
         this.upstreamPort = upstreamPort;
         this.server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
         this.acceptor = new Thread(this::acceptLoop, "counting-proxy");
@@ -33,16 +33,16 @@ final class ConnectionCountingProxy implements AutoCloseable {
         acceptor.start();
     }
 
-    int port() {
+    public int port() {
         return server.getLocalPort();
     }
 
     /** The most connections that were open at the same time. */
-    int mostAtOnce() {
+    public int mostAtOnce() {
         return most.get();
     }
 
-    int total() {
+    public int total() {
         return total.get();
     }
 
