@@ -122,6 +122,7 @@ class MetricsEndToEndTest {
                 assertEquals(0, value(text, "relay_queue_messages", "state=\"deferred\""), text);
                 assertEquals(0, value(text, "relay_queue_oldest_message_age_seconds"), text);
                 assertTrue(value(text, "jvm_threads_current") > 0, "JVM metrics: " + text);
+                assertTrue(value(text, "process_cpu_seconds_total") > 0, "process metrics: " + text);
                 assertEquals(ACCEPTED, sink.tags().size(), "tags at the sink: " + sink.tags());
 
                 String log = Files.readString(nodeDir.resolve("mail.log"));
