@@ -14,6 +14,8 @@ import io.relay.node.delivery.MxResolver;
 import io.relay.node.delivery.NextHopResolver;
 import io.relay.node.delivery.SmtpClient;
 import io.relay.node.log.MailLog;
+import io.relay.node.metrics.QueueMetricsEvents;
+import io.relay.node.metrics.QueueSnapshot;
 import io.relay.node.metrics.RelayMetrics;
 import io.relay.node.smtpd.SmtpServer;
 import io.relay.node.smtpd.SmtpdSettings;
@@ -93,7 +95,9 @@ public final class RelayNode implements AutoCloseable {
         // the queue owns the member from here on and shuts it down in close()
         ClusterQueue queue = new ClusterQueue(member, new QueueSettings(cfg.queue.spoolDir, cfg.queue.minimalBackoffTime,
                 cfg.queue.maximalBackoffTime, cfg.queue.maximalQueueLifetime, cfg.queue.deliveryConcurrency,
-                cfg.queue.maxMessages, cfg.queue.maxBytes));
+                cfg.queue.maxMessages, cfg.queue.maxBytes), new QueueMetricsEvents(metrics));
+        new QueueSnapshot(queue::view, Duration.ofSeconds(5)).registerIn(metrics);
+        metrics.clusterMembers(member::memberCount);
 
         // bracketed next hops ([host]:port) resolve A/AAAA only; the others look up MX first.
         // With smtp.dns-servers set, both ask those servers (MxResolver skips MX for bracketed
@@ -109,14 +113,15 @@ public final class RelayNode implements AutoCloseable {
         ClusterNextHopLimiter limiter = new ClusterNextHopLimiter(new ClusterLimits(member.hazelcast()),
                 Duration.ofSeconds(10));
         Dispatcher dispatcher = new Dispatcher(router::route, client, limiter, cfg.smtp.destinationConcurrencyLimit,
-                queue, new DsnBuilder(hostname), mailLog, hostname, Clock.systemUTC());
+                queue, new DsnBuilder(hostname), mailLog, hostname, Clock.systemUTC(), metrics);
         limiter.beforeRelease(dispatcher::closeIdleConnections);
         queue.start(dispatcher);
 
         ExecutorService blocking = Executors.newFixedThreadPool(4, daemon("smtpd-blocking"));
         SslContext tls = TlsMaterial.serverContext(cfg.smtpd.tlsCertFile, cfg.smtpd.tlsKeyFile, hostname,
                 cfg.queue.spoolDir.resolve("tls"));
-        SmtpServer smtpd = new SmtpServer(SmtpdSettings.from(cfg.smtpd, hostname), policy, queue, mailLog, blocking, tls);
+        SmtpServer smtpd = new SmtpServer(SmtpdSettings.from(cfg.smtpd, hostname), policy, queue, mailLog, blocking, tls,
+                metrics);
         smtpd.start();
         NodeState state = new NodeState();
         state.accepting.set(true);
@@ -128,6 +133,7 @@ public final class RelayNode implements AutoCloseable {
                         ? ReadinessCheck.Result.passing() : ReadinessCheck.Result.failing("SMTP listeners closed")),
                 ReadinessCheck.of("cluster-member", () -> member.running()
                         ? ReadinessCheck.Result.passing() : ReadinessCheck.Result.failing("not a cluster member")),
+                ReadinessCheck.of("cluster-size", () -> clusterSize(member.memberCount(), cfg.cluster.minMembers)),
                 ReadinessCheck.of("queue", () -> queue.full()
                         ? ReadinessCheck.Result.failing("queue above its high-water mark") : ReadinessCheck.Result.passing())),
                 List.of(), metrics.registry());
@@ -135,6 +141,12 @@ public final class RelayNode implements AutoCloseable {
         LOG.info("relay node {} up: smtp {}, health {}, cluster {}", hostname, smtpd.boundAddresses(),
                 health.boundAddress(), cfg.cluster.listen);
         return new RelayNode(queue, limiter, smtpd, health, blocking, state);
+    }
+
+    /** Ready only while the node sees {@code cluster.min-members}: alone it would take mail no peer backs up. */
+    static ReadinessCheck.Result clusterSize(int members, int required) {
+        return members >= required ? ReadinessCheck.Result.passing()
+                : ReadinessCheck.Result.failing(members + " of " + required + " required members");
     }
 
     static String localHostName() {

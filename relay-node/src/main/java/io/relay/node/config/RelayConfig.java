@@ -135,6 +135,8 @@ public final class RelayConfig {
         public String name = "relay";
         public HostPort listen = new HostPort("127.0.0.1", 5701);
         public List<String> members = new ArrayList<>();
+        /** Readiness check {@code cluster-size}: the node is not ready while it sees fewer members. */
+        public int minMembers = 1;
     }
 
     public static final class Log {

@@ -1,6 +1,8 @@
 package io.relay.node.delivery;
 
 import io.relay.node.log.MailLog;
+import io.relay.node.metrics.DeliveryResult;
+import io.relay.node.metrics.RelayMetrics;
 import io.relay.queue.DeliveryAttempt;
 import io.relay.queue.DeliveryHandler;
 import io.relay.queue.Envelope;
@@ -59,6 +61,7 @@ public final class Dispatcher implements DeliveryHandler {
     private final Clock clock;
     private final Map<String, LanePace> paces = new java.util.concurrent.ConcurrentHashMap<>();
     private final Map<String, List<String>> hopsByLane = new java.util.concurrent.ConcurrentHashMap<>();
+    private RelayMetrics metrics; // null: not recorded (set only by the constructor that takes it)
 
     /**
      * @param router   (recipient, sender) → route; the routing module's Router
@@ -88,6 +91,14 @@ public final class Dispatcher implements DeliveryHandler {
         this.clock = clock;
     }
 
+    /** As above, recording each recipient's attempt and, once sent, its delay in {@code metrics}. */
+    public Dispatcher(BiFunction<String, String, Route> router, SmtpClient smtp, NextHopLimiter limiter,
+                      int defaultConcurrency, MessageQueue queue, DsnBuilder dsn, MailLog log, String hostname,
+                      Clock clock, RelayMetrics metrics) {
+        this(router, smtp, limiter, defaultConcurrency, queue, dsn, log, hostname, clock);
+        this.metrics = java.util.Objects.requireNonNull(metrics, "metrics");
+    }
+
     @Override
     public List<RecipientOutcome> deliver(DeliveryAttempt attempt) {
         QueuedMessage message = attempt.message();
@@ -110,7 +121,7 @@ public final class Dispatcher implements DeliveryHandler {
                     outcomes.put(r.recipient(), new RecipientOutcome.Postponed(r.recipient(), l.heldUntil, r.detail()));
                     continue;
                 }
-                log(l.program, message, r, l.relay, attemptStart, l.setupNanos, l.transmitNanos);
+                log(l.program, route, message, r, l.relay, attemptStart, l.setupNanos, l.transmitNanos);
                 switch (r.status()) {
                     case SENT -> outcomes.put(r.recipient(), new RecipientOutcome.Delivered(r.recipient()));
                     case DEFERRED -> outcomes.put(r.recipient(), new RecipientOutcome.Deferred(r.recipient(), r.detail()));
@@ -415,8 +426,9 @@ public final class Dispatcher implements DeliveryHandler {
         }
     }
 
-    private void log(String program, QueuedMessage message, RecipientResult r, String relay, long attemptStart,
-                     long setupNanos, long transmitNanos) {
+    /** One recipient's mail log line, and its attempt and delay metrics (by transport and the lane's next hop). */
+    private void log(String program, Route route, QueuedMessage message, RecipientResult r, String relay,
+                     long attemptStart, long setupNanos, long transmitNanos) {
         long now = clock.millis();
         double total = Math.max(0, now - message.envelope().arrivalMillis()) / 1000.0;
         double c = setupNanos / 1e9;
@@ -434,6 +446,18 @@ public final class Dispatcher implements DeliveryHandler {
             log.smtp(line);
         } else {
             log.agent(program, line);
+        }
+        if (metrics != null) {
+            String nexthop = route.nextHop() == null ? "none" : route.nextHop().text();
+            metrics.deliveryAttempt(route.transport(), nexthop, switch (r.status()) {
+                case SENT -> DeliveryResult.DELIVERED;
+                case DEFERRED -> DeliveryResult.DEFERRED;
+                case BOUNCED -> DeliveryResult.FAILED;
+            });
+            if (r.status() == RecipientResult.Status.SENT) {
+                metrics.deliveryDelay(route.transport(),
+                        java.time.Duration.ofMillis(Math.max(0, now - message.envelope().arrivalMillis())));
+            }
         }
     }
 

@@ -1,5 +1,6 @@
 package io.relay.node.smtpd;
 
+import io.relay.node.metrics.RejectReason;
 import io.relay.node.smtpd.SessionState.Phase;
 import io.relay.node.smtpd.SmtpCommand.Data;
 import io.relay.node.smtpd.SmtpCommand.Ehlo;
@@ -107,32 +108,37 @@ final class CommandHandlers {
                         size = -1;
                     }
                     if (size < 0) {
+                        s.refused(RejectReason.SYNTAX);
                         return s.reply("501 5.5.4 Bad message size syntax");
                     }
                     if (size > s.settings().messageSizeLimit()) {
-                        return s.reject("MAIL", "552 5.3.4 Message size exceeds fixed limit", c.from().address(), null);
+                        return s.reject(RejectReason.SIZE, "MAIL", "552 5.3.4 Message size exceeds fixed limit",
+                                c.from().address(), null);
                     }
                 }
                 case "BODY" -> {
                     if ("8BITMIME".equalsIgnoreCase(value)) {
                         eightBit = true;
                     } else if (!"7BIT".equalsIgnoreCase(value)) {
+                        s.refused(RejectReason.SYNTAX);
                         return s.reply("501 5.5.4 Bad BODY parameter");
                     }
                 }
                 case "SMTPUTF8" -> {
                     if (value != null) {
+                        s.refused(RejectReason.SYNTAX);
                         return s.reply("501 5.5.4 Bad SMTPUTF8 parameter");
                     }
                     utf8 = true;
                 }
                 default -> {
+                    s.refused(RejectReason.SYNTAX);
                     return s.reply("555 5.5.4 Unsupported option: " + key);
                 }
             }
         }
         if (s.queue().full()) {
-            return s.reject("MAIL", STORAGE, c.from().address(), null);
+            return s.reject(RejectReason.BACKPRESSURE, "MAIL", STORAGE, c.from().address(), null);
         }
         st.queueId = s.queue().newId().value();
         st.sender = c.from().address();
@@ -150,14 +156,17 @@ final class CommandHandlers {
             case MAIL, RCPT, DATA -> { }
         }
         if (!c.params().isEmpty()) { // DSN (NOTIFY, ORCPT) is not offered
+            s.refused(RejectReason.SYNTAX);
             return s.reply("555 5.5.4 Unsupported option: " + c.params().keySet().iterator().next());
         }
         String rcpt = c.to().address();
         if (st.recipients.size() >= s.settings().recipientLimit()) {
+            s.refused(RejectReason.OTHER);
             return s.reply("452 4.5.3 Error: too many recipients");
         }
         if (!s.relayPermitted(rcpt)) {
-            return s.reject("RCPT", "554 5.7.1 <" + rcpt + ">: Relay access denied", st.sender, rcpt);
+            return s.reject(RejectReason.RELAY_DENIED, "RCPT", "554 5.7.1 <" + rcpt + ">: Relay access denied",
+                    st.sender, rcpt);
         }
         st.recipients.add(rcpt);
         st.phase = Phase.RCPT;
@@ -165,6 +174,7 @@ final class CommandHandlers {
             st.clientLogged = true;
             s.mailLog().smtpd(st.queueId + ": client=" + s.clientText());
         }
+        s.recipientAccepted();
         return s.reply("250 2.1.5 Ok");
     }
 

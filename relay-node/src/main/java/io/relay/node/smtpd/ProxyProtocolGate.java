@@ -12,6 +12,9 @@ import io.netty.handler.codec.haproxy.HAProxyProxiedProtocol;
 import io.netty.util.AttributeKey;
 import io.netty.util.NetUtil;
 import io.netty.util.ReferenceCountUtil;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import io.relay.node.metrics.ConnectionResult;
+import io.relay.node.metrics.RelayMetrics;
 import io.relay.routing.NetworkSet;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -37,7 +40,10 @@ import org.slf4j.LoggerFactory;
  * the client address before any command is read, one from any other peer closes the connection.
  * Every refusal is one WARN on this class's logger naming peer and reason, never a mail-log line.
  * A connection that closes before or right after its header, and a v2 {@code LOCAL} header
- * (load-balancer health checks) followed by a close, are quiet probes: only counted.
+ * (load-balancer health checks) followed by a close, are quiet probes: only counted
+ * ({@code relay_smtp_quiet_probes_total}) and logged at DEBUG. Refusals are counted in
+ * {@code relay_smtp_connections_total} as {@code proxy_untrusted}, {@code proxy_malformed} or
+ * {@code proxy_missing}.
  */
 final class ProxyProtocolGate extends ChannelInboundHandlerAdapter {
     /** The address from the PROXY header, read by the session when it becomes active. */
@@ -53,26 +59,39 @@ final class ProxyProtocolGate extends ChannelInboundHandlerAdapter {
     private final boolean required;
     private final Duration headerTimeout;
     private final AtomicLong probes;
+    private final RelayMetrics metrics;
+    private final String listener;
 
     private InetSocketAddress peer;
     private boolean sessionStarted;
     private boolean refused;
     private ScheduledFuture<?> headerTimer;
 
-    ProxyProtocolGate(NetworkSet trusted, boolean required, Duration headerTimeout, AtomicLong probes) {
+    ProxyProtocolGate(NetworkSet trusted, boolean required, Duration headerTimeout, AtomicLong probes,
+                      RelayMetrics metrics, String listener) {
         this.trusted = trusted;
         this.required = required;
         this.headerTimeout = headerTimeout;
         this.probes = probes;
+        this.metrics = metrics;
+        this.listener = listener;
     }
 
     /** Adds the PROXY stages for these settings after {@code after}; nothing when PROXY protocol is off. */
     static void install(io.netty.channel.ChannelPipeline pipeline, String after, ProxyProtocolSettings settings,
                         Duration headerTimeout, AtomicLong probes) {
+        install(pipeline, after, settings, headerTimeout, probes, new RelayMetrics(new PrometheusRegistry(), false),
+                "unknown");
+    }
+
+    /** As above, counting refusals and probes on {@code listener} in {@code metrics}. */
+    static void install(io.netty.channel.ChannelPipeline pipeline, String after, ProxyProtocolSettings settings,
+                        Duration headerTimeout, AtomicLong probes, RelayMetrics metrics, String listener) {
         if (!settings.enabled()) {
             return;
         }
-        ProxyProtocolGate gate = new ProxyProtocolGate(settings.trusted(), settings.required(), headerTimeout, probes);
+        ProxyProtocolGate gate = new ProxyProtocolGate(settings.trusted(), settings.required(), headerTimeout, probes,
+                metrics, listener);
         pipeline.addAfter(after, SmtpServer.PROXY,
                 settings.required() ? new HAProxyMessageDecoder() : new HeaderSniffer(gate));
         pipeline.addAfter(SmtpServer.PROXY, SmtpServer.PROXY_GATE, gate);
@@ -83,10 +102,12 @@ final class ProxyProtocolGate extends ChannelInboundHandlerAdapter {
         peer = ctx.channel().remoteAddress() instanceof InetSocketAddress isa ? isa : null;
         if (required) {
             if (!isTrusted()) {
-                refuse(ctx, "not in smtpd.proxy-protocol.trusted-networks; a PROXY header is required");
+                refuse(ctx, ConnectionResult.PROXY_UNTRUSTED,
+                        "not in smtpd.proxy-protocol.trusted-networks; a PROXY header is required");
                 return;
             }
-            headerTimer = ctx.executor().schedule(() -> refuse(ctx, "no PROXY header within " + headerTimeout),
+            headerTimer = ctx.executor().schedule(() -> refuse(ctx, ConnectionResult.PROXY_MISSING,
+                    "no PROXY header within " + headerTimeout),
                     headerTimeout.toMillis(), TimeUnit.MILLISECONDS);
             return;
         }
@@ -127,7 +148,8 @@ final class ProxyProtocolGate extends ChannelInboundHandlerAdapter {
             }
         }
         if (bad != null || !sessionStarted) {
-            refuse(ctx, "malformed PROXY header: " + (bad != null ? bad : cause).getMessage());
+            refuse(ctx, ConnectionResult.PROXY_MALFORMED,
+                    "malformed PROXY header: " + (bad != null ? bad : cause).getMessage());
             return;
         }
         ctx.fireExceptionCaught(cause);
@@ -142,16 +164,18 @@ final class ProxyProtocolGate extends ChannelInboundHandlerAdapter {
         }
         if (!refused) { // a TCP health check that closed before its header
             probes.incrementAndGet();
+            metrics.quietProbe(listener);
             LOG.debug("connection from {} closed before a PROXY header (probe)", peerText());
         }
     }
 
     /** Closes the connection with one diagnostic line; nothing reaches the session. */
-    void refuse(ChannelHandlerContext ctx, String reason) {
+    void refuse(ChannelHandlerContext ctx, ConnectionResult result, String reason) {
         if (refused) {
             return;
         }
         refused = true;
+        metrics.connectionRefused(listener, result);
         cancelTimer();
         LOG.warn("PROXY protocol: closing connection from {}: {}", peerText(), reason);
         ctx.close();
@@ -218,7 +242,8 @@ final class ProxyProtocolGate extends ChannelInboundHandlerAdapter {
             ChannelHandlerContext gateCtx = ctx.pipeline().context(gate);
             if (!gate.isTrusted()) {
                 in.skipBytes(in.readableBytes());
-                gate.refuse(gateCtx, "PROXY header from a peer outside smtpd.proxy-protocol.trusted-networks");
+                gate.refuse(gateCtx, ConnectionResult.PROXY_UNTRUSTED,
+                        "PROXY header from a peer outside smtpd.proxy-protocol.trusted-networks");
                 return;
             }
             ctx.pipeline().addAfter(ctx.name(), SmtpServer.PROXY_DECODER, new HAProxyMessageDecoder());

@@ -2,6 +2,7 @@ package io.relay.node.smtpd;
 
 import io.netty.handler.ssl.SslContext;
 import io.relay.node.log.MailLog;
+import io.relay.node.metrics.RelayMetrics;
 import io.relay.queue.MessageQueue;
 import io.relay.routing.RelayPolicy;
 import java.time.Clock;
@@ -11,5 +12,6 @@ import java.util.concurrent.atomic.AtomicLong;
 /** What every session of one server shares: settings, collaborators and the immutable command table. */
 record SessionServices(SmtpdSettings settings, RelayPolicy policy, MessageQueue queue, MailLog mailLog,
                        Executor blockingExecutor, SslContext sslContext, CommandParser parser,
-                       MessageAssembly assembly, CommandHandlers handlers, AtomicLong probes, Clock clock) {
+                       MessageAssembly assembly, CommandHandlers handlers, AtomicLong probes, Clock clock,
+                       RelayMetrics metrics) {
 }

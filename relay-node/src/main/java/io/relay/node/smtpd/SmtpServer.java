@@ -13,8 +13,11 @@ import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.timeout.IdleStateHandler;
+import io.netty.util.AttributeKey;
 import io.netty.util.concurrent.GlobalEventExecutor;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import io.relay.node.log.MailLog;
+import io.relay.node.metrics.RelayMetrics;
 import io.relay.queue.MessageQueue;
 import io.relay.routing.RelayPolicy;
 import java.net.InetSocketAddress;
@@ -38,6 +41,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * ({@code smtpd.line-length-limit}, {@code smtpd.message-size-limit}) → {@link #SESSION}.
  * Blocking work (the queue's accept) runs on the executor given by the caller; replies are
  * written on the channel's event loop.
+ *
+ * <p>Metrics ({@link RelayMetrics}) are labelled by listener, the listen address as configured
+ * ({@code 0.0.0.0:25}), so the label set is bounded by the configuration.
  */
 public final class SmtpServer implements AutoCloseable {
     public static final String CONNECTION_LIMIT = "connection-limit";
@@ -50,6 +56,8 @@ public final class SmtpServer implements AutoCloseable {
     public static final String TLS = "tls";
     public static final String FRAMER = "framer";
     public static final String SESSION = "session";
+    /** The metrics label of the listener a connection came in on (its configured listen address). */
+    static final AttributeKey<String> LISTENER = AttributeKey.valueOf("relay.smtpd.listener");
 
     private final SessionServices services;
     private final ConnectionLimit connectionLimit;
@@ -63,10 +71,17 @@ public final class SmtpServer implements AutoCloseable {
      */
     public SmtpServer(SmtpdSettings settings, RelayPolicy policy, MessageQueue queue, MailLog mailLog,
                       Executor blockingExecutor, SslContext sslContext) {
+        this(settings, policy, queue, mailLog, blockingExecutor, sslContext,
+                new RelayMetrics(new PrometheusRegistry(), false));
+    }
+
+    /** As above, counting connections, sessions, probes and messages in {@code metrics}. */
+    public SmtpServer(SmtpdSettings settings, RelayPolicy policy, MessageQueue queue, MailLog mailLog,
+                      Executor blockingExecutor, SslContext sslContext, RelayMetrics metrics) {
         this.services = new SessionServices(settings, policy, queue, mailLog, blockingExecutor, sslContext,
                 new CommandParser(), new MessageAssembly(settings.hostname(), settings.hopcountLimit()),
-                new CommandHandlers(), new AtomicLong(), Clock.systemUTC());
-        this.connectionLimit = new ConnectionLimit(settings.maxConnections(), settings.hostname());
+                new CommandHandlers(), new AtomicLong(), Clock.systemUTC(), metrics);
+        this.connectionLimit = new ConnectionLimit(settings.maxConnections(), settings.hostname(), metrics);
     }
 
     /** Binds every listen address; throws when one cannot be bound (and unbinds the others). */
@@ -75,31 +90,36 @@ public final class SmtpServer implements AutoCloseable {
                 .group(bossGroup, workerGroup)
                 .channel(NioServerSocketChannel.class)
                 .option(ChannelOption.SO_BACKLOG, 1024)
-                .childOption(ChannelOption.TCP_NODELAY, true)
-                .childHandler(new ChannelInitializer<SocketChannel>() {
-                    @Override
-                    protected void initChannel(SocketChannel ch) {
-                        SmtpdSettings s = services.settings();
-                        SmtpFramer framer = new SmtpFramer(s.lineLengthLimit(), s.messageSizeLimit());
-                        sessions.add(ch);
-                        ch.pipeline()
-                                .addLast(CONNECTION_LIMIT, connectionLimit);
-                        ProxyProtocolGate.install(ch.pipeline(), CONNECTION_LIMIT, s.proxyProtocol(), s.timeout(),
-                                services.probes());
-                        ch.pipeline()
-                                .addLast(IDLE, new IdleStateHandler(0, 0, s.timeout().toMillis(), TimeUnit.MILLISECONDS))
-                                .addLast(FRAMER, framer)
-                                .addLast(SESSION, new SmtpSession(services, framer));
-                    }
-                });
+                .childOption(ChannelOption.TCP_NODELAY, true);
         try {
             for (InetSocketAddress address : services.settings().listen()) {
-                listeners.add(b.bind(address).sync().channel());
+                String listener = address.getHostString() + ":" + address.getPort();
+                listeners.add(b.clone().childHandler(initializer(listener)).bind(address).sync().channel());
             }
         } catch (RuntimeException | InterruptedException e) {
             stopAccepting();
             throw e;
         }
+    }
+
+    private ChannelInitializer<SocketChannel> initializer(String listener) {
+        return new ChannelInitializer<>() {
+            @Override
+            protected void initChannel(SocketChannel ch) {
+                SmtpdSettings s = services.settings();
+                SmtpFramer framer = new SmtpFramer(s.lineLengthLimit(), s.messageSizeLimit());
+                sessions.add(ch);
+                ch.attr(LISTENER).set(listener);
+                ch.pipeline()
+                        .addLast(CONNECTION_LIMIT, connectionLimit);
+                ProxyProtocolGate.install(ch.pipeline(), CONNECTION_LIMIT, s.proxyProtocol(), s.timeout(),
+                        services.probes(), services.metrics(), listener);
+                ch.pipeline()
+                        .addLast(IDLE, new IdleStateHandler(0, 0, s.timeout().toMillis(), TimeUnit.MILLISECONDS))
+                        .addLast(FRAMER, framer)
+                        .addLast(SESSION, new SmtpSession(services, framer, listener));
+            }
+        };
     }
 
     /** The actually bound addresses (resolves port 0). */

@@ -8,6 +8,7 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.relay.node.log.MailLog;
+import io.relay.node.metrics.RejectReason;
 import io.relay.queue.Envelope;
 import io.relay.queue.MessageQueue;
 import io.relay.queue.QueueFullException;
@@ -32,7 +33,9 @@ import org.slf4j.LoggerFactory;
  * queue on the blocking executor; decoding is paused until the queue answers, and the reply
  * is written on the channel's event loop. Writes the smtpd mail-log lines (connect,
  * client=, reject, lost connection, timeout, disconnect), but only once the client has sent
- * something: a connection that closes silently is a load-balancer probe and is only counted.
+ * something: a connection that closes silently is a load-balancer probe and is only counted
+ * ({@code relay_smtp_quiet_probes_total}) and logged at DEBUG on {@code io.relay.node.smtpd.probe}.
+ * Counts its session, accepted messages and recipients, and refusals by {@link RejectReason}.
  */
 final class SmtpSession extends ChannelInboundHandlerAdapter {
     private static final Logger DIAG = LoggerFactory.getLogger("io.relay.node.smtpd.probe");
@@ -40,6 +43,7 @@ final class SmtpSession extends ChannelInboundHandlerAdapter {
 
     private final SessionServices services;
     private final SmtpFramer framer;
+    private final String listener;
     private final SessionState state = new SessionState();
     private final CommandCounters counters = new CommandCounters();
 
@@ -52,9 +56,10 @@ final class SmtpSession extends ChannelInboundHandlerAdapter {
     private int errors;
     private String lastCommand = "CONNECT";
 
-    SmtpSession(SessionServices services, SmtpFramer framer) {
+    SmtpSession(SessionServices services, SmtpFramer framer, String listener) {
         this.services = services;
         this.framer = framer;
+        this.listener = listener;
     }
 
     // ---- Netty events
@@ -68,6 +73,7 @@ final class SmtpSession extends ChannelInboundHandlerAdapter {
         } else if (ctx.channel().remoteAddress() instanceof InetSocketAddress isa) {
             useClient(isa);
         }
+        services.metrics().connectionOpened(listener);
         ctx.writeAndFlush(line("220 " + services.settings().hostname() + " ESMTP"));
         ctx.fireChannelActive();
     }
@@ -100,6 +106,7 @@ final class SmtpSession extends ChannelInboundHandlerAdapter {
             reply("500 5.5.2 Error: bad UTF-8 syntax");
         } else if (input instanceof SmtpInput.BareNewline b) {
             services.mailLog().warning("smtpd", "disallowed bare " + b.which() + " received from " + clientText());
+            refused(RejectReason.BARE_NEWLINE);
             replyAndClose("521 5.5.2 " + services.settings().hostname() + " Error: bare " + b.which() + " received");
         }
     }
@@ -126,6 +133,9 @@ final class SmtpSession extends ChannelInboundHandlerAdapter {
             if (active) {
                 services.mailLog().smtpd("timeout after " + lastCommand + " from " + clientText());
             }
+            if (state.phase != SessionState.Phase.GREETED && state.phase != SessionState.Phase.READY) {
+                refused(RejectReason.TIMEOUT); // a transaction was cut off
+            }
             replyAndClose("421 4.4.2 " + services.settings().hostname() + " Error: timeout exceeded");
             return;
         }
@@ -134,6 +144,9 @@ final class SmtpSession extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
+        if (this.ctx != null) {
+            services.metrics().connectionClosed(listener);
+        }
         if (active) {
             MailLog log = services.mailLog();
             if (!closing) {
@@ -147,6 +160,7 @@ final class SmtpSession extends ChannelInboundHandlerAdapter {
             log.smtpd("disconnect from " + clientText() + counters.summary());
         } else {
             services.probes().incrementAndGet();
+            services.metrics().quietProbe(listener);
             DIAG.debug("connection from {} closed before any command (probe)", clientIp);
         }
         ctx.fireChannelInactive();
@@ -169,6 +183,9 @@ final class SmtpSession extends ChannelInboundHandlerAdapter {
         lineMoreBuffered = l.moreBuffered();
         SmtpCommand cmd = services.parser().parse(l.text(), state.smtpUtf8);
         lastCommand = cmd instanceof SmtpCommand.Unknown ? "UNKNOWN" : cmd.verb().toUpperCase(java.util.Locale.ROOT);
+        if (cmd instanceof SmtpCommand.SyntaxError e && ("mail".equals(e.verb()) || "rcpt".equals(e.verb()))) {
+            refused(RejectReason.SYNTAX);
+        }
         boolean ok = services.handlers().dispatch(this, cmd);
         if (!(cmd instanceof SmtpCommand.Data && state.phase == SessionState.Phase.DATA)) {
             counters.count(cmd.verb(), ok);
@@ -178,8 +195,8 @@ final class SmtpSession extends ChannelInboundHandlerAdapter {
     private void endOfData(SmtpInput.MessageContent m) {
         String id = state.queueId;
         if (m.oversized()) {
-            finishData(reject("END-OF-MESSAGE", "552 5.3.4 Error: message file too big", state.sender,
-                    state.recipients.get(0)));
+            finishData(reject(RejectReason.SIZE, "END-OF-MESSAGE", "552 5.3.4 Error: message file too big",
+                    state.sender, state.recipients.get(0)));
             return;
         }
         String rcpt = state.recipients.size() == 1 ? state.recipients.get(0) : null;
@@ -187,7 +204,8 @@ final class SmtpSession extends ChannelInboundHandlerAdapter {
         MessageAssembly.Result result = services.assembly().assemble(m.content(), id, state.helo, clientIp,
                 state.protocol(), rcpt, now);
         if (result instanceof MessageAssembly.Result.TooManyHops) {
-            finishData(reject("END-OF-MESSAGE", "554 5.4.6 Error: too many hops", state.sender, state.recipients.get(0)));
+            finishData(reject(RejectReason.HOPS, "END-OF-MESSAGE", "554 5.4.6 Error: too many hops", state.sender,
+                    state.recipients.get(0)));
             return;
         }
         MessageAssembly.Result.Assembled assembled = (MessageAssembly.Result.Assembled) result;
@@ -216,16 +234,18 @@ final class SmtpSession extends ChannelInboundHandlerAdapter {
         if (cause == null) {
             String id = message.id().value();
             ok = reply("250 2.0.0 Ok: queued as " + id);
+            services.metrics().messageAccepted(listener);
             MailLog log = services.mailLog();
             log.cleanup(id + ": message-id=" + messageId);
             log.qmgr(id + ": from=<" + message.envelope().sender() + ">, size=" + message.size()
                     + ", nrcpt=" + message.envelope().recipients().size() + " (queue active)");
         } else if (cause instanceof QueueFullException) {
-            ok = reject("END-OF-MESSAGE", CommandHandlers.STORAGE, state.sender, state.recipients.get(0));
+            ok = reject(RejectReason.BACKPRESSURE, "END-OF-MESSAGE", CommandHandlers.STORAGE, state.sender,
+                    state.recipients.get(0));
         } else {
             LOG.warn("queue refused message {}: {}", message.id(), cause.toString());
-            ok = reject("END-OF-MESSAGE", "451 4.3.0 Error: queue file write error", state.sender,
-                    state.recipients.get(0));
+            ok = reject(RejectReason.OTHER, "END-OF-MESSAGE", "451 4.3.0 Error: queue file write error",
+                    state.sender, state.recipients.get(0));
         }
         finishData(ok);
         ctx.flush();
@@ -305,8 +325,19 @@ final class SmtpSession extends ChannelInboundHandlerAdapter {
         ctx.writeAndFlush(line(text)).addListener(ChannelFutureListener.CLOSE);
     }
 
-    /** Answers with a Postfix-shaped reject line in the mail log; returns false. */
-    boolean reject(String stage, String reply, String from, String to) {
+    /** Counts a refused message or recipient (a reply that is not a mail-log reject line). */
+    void refused(RejectReason reason) {
+        services.metrics().messageRejected(reason);
+    }
+
+    /** A RCPT TO was answered 250. */
+    void recipientAccepted() {
+        services.metrics().recipientAccepted();
+    }
+
+    /** Answers with a Postfix-shaped reject line in the mail log and counts it; returns false. */
+    boolean reject(RejectReason reason, String stage, String reply, String from, String to) {
+        refused(reason);
         StringBuilder sb = new StringBuilder(160);
         sb.append(state.clientLogged ? state.queueId : "NOQUEUE").append(": reject: ").append(stage)
                 .append(" from ").append(clientText()).append(": ").append(reply).append(';');
