@@ -10,6 +10,7 @@ import io.relay.node.delivery.AddressRecordResolver;
 import io.relay.node.delivery.Dispatcher;
 import io.relay.node.delivery.DsnBuilder;
 import io.relay.node.delivery.LocalNextHopLimiter;
+import io.relay.node.delivery.NextHopGuard;
 import io.relay.node.delivery.NextHopLimiter;
 import io.relay.node.delivery.MxResolver;
 import io.relay.node.delivery.NextHopResolver;
@@ -104,8 +105,10 @@ public final class RelayNode implements AutoCloseable {
                 Duration.ofSeconds(5), resolver);
         // per-node limits for now (issue 4 makes them cluster-wide behind the same interface)
         NextHopLimiter limiter = new LocalNextHopLimiter(Duration.ofSeconds(30));
+        NextHopGuard guard = NextHopGuard.of(new NextHopGuard.Settings(cfg.smtp.breaker.failureThreshold,
+                cfg.smtp.breaker.openTime, cfg.smtp.breaker.connectRetries), metrics::circuitBreakerState);
         Dispatcher dispatcher = new Dispatcher(router::route, client, limiter, cfg.smtp.destinationConcurrencyLimit,
-                queue, new DsnBuilder(hostname), mailLog, hostname, Clock.systemUTC());
+                guard, queue, new DsnBuilder(hostname), mailLog, hostname, Clock.systemUTC());
         queue.start(dispatcher);
 
         ExecutorService blocking = Executors.newFixedThreadPool(4, daemon("smtpd-blocking"));

@@ -56,6 +56,7 @@ public final class Dispatcher implements DeliveryHandler {
     private final MailLog log;
     private final String hostname;
     private final Clock clock;
+    private final NextHopGuard guard;
 
     /**
      * @param router   (recipient, sender) → route; the routing module's Router
@@ -74,6 +75,14 @@ public final class Dispatcher implements DeliveryHandler {
     public Dispatcher(BiFunction<String, String, Route> router, SmtpClient smtp, NextHopLimiter limiter,
                       int defaultConcurrency, MessageQueue queue, DsnBuilder dsn, MailLog log, String hostname,
                       Clock clock) {
+        this(router, smtp, limiter, defaultConcurrency, NextHopGuard.inactive(), queue, dsn, log, hostname, clock);
+    }
+
+    /** @param guard circuit breakers per next hop, connection retries, throttling pauses per lane */
+    public Dispatcher(BiFunction<String, String, Route> router, SmtpClient smtp, NextHopLimiter limiter,
+                      int defaultConcurrency, NextHopGuard guard, MessageQueue queue, DsnBuilder dsn, MailLog log,
+                      String hostname, Clock clock) {
+        this.guard = guard;
         this.router = router;
         this.smtp = smtp;
         this.limiter = limiter;
@@ -201,6 +210,12 @@ public final class Dispatcher implements DeliveryHandler {
     /** SMTP delivery inside the lane's limits: a connection slot first, then the rates, then the hops. */
     private List<Logged> deliverSmtp(Route route, QueuedMessage message, List<String> rcpts) {
         String lane = route.laneKey();
+        long pausedFor = guard.pausedUntilMillis(lane) - clock.millis();
+        if (pausedFor > 0) {
+            // The upstream said "slow down" (454/421): hold the lane without connecting.
+            return deferAll(rcpts, "4.7.0", "delivery temporarily paused: " + route.nextHop().text() + " answered "
+                    + guard.throttlingCode(lane) + " throttling, next try in " + (pausedFor + 999) / 1000 + "s");
+        }
         int concurrency = route.limits().concurrency() > 0 ? route.limits().concurrency() : defaultConcurrency;
         try {
             Optional<NextHopLimiter.ConnectionPermit> slot = limiter.acquireConnection(lane, concurrency);
@@ -252,8 +267,12 @@ public final class Dispatcher implements DeliveryHandler {
         List<String> pending = rcpts;
         for (int i = 0; i < hops.size() && !pending.isEmpty(); i++) {
             long called = System.nanoTime();
-            SmtpDelivery d = smtp.deliver(hops.get(i), policy, env.sender(), pending, message.content(), env.smtpUtf8(),
-                    env.eightBitMime());
+            NextHop hop = hops.get(i);
+            List<String> rcptsNow = pending;
+            // Through the hop's breaker (suspended: deferred without connecting, relay=none), with
+            // connection retries; throttling replies pause the lane.
+            SmtpDelivery d = guard.deliver(route.laneKey(), hop, rcptsNow, () -> smtp.deliver(hop, policy,
+                    env.sender(), rcptsNow, message.content(), env.smtpUtf8(), env.eightBitMime()));
             transactionStart[0] = called + d.setupNanos();
             List<String> again = new ArrayList<>();
             for (RecipientResult r : d.results()) {

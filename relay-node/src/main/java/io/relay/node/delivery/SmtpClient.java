@@ -141,7 +141,8 @@ public final class SmtpClient implements AutoCloseable {
             if (opened.failure != null) {
                 List<RecipientResult> all = new ArrayList<>(early);
                 all.addAll(opened.failure);
-                return new SmtpDelivery(opened.relay, System.nanoTime() - start, 0, 0, false, all);
+                return new SmtpDelivery(opened.relay, System.nanoTime() - start, 0, 0, false, all,
+                        opened.connectionFailure);
             }
             conn = opened.connection;
         }
@@ -165,7 +166,16 @@ public final class SmtpClient implements AutoCloseable {
 
     // ---- connection setup ----
 
-    private record Opened(Connection connection, String relay, List<RecipientResult> failure) {
+    /** @param connectionFailure no SMTP session came about: connect, greeting or the first EHLO failed */
+    private record Opened(Connection connection, String relay, List<RecipientResult> failure,
+                          boolean connectionFailure) {
+        Opened(Connection connection, String relay, List<RecipientResult> failure) {
+            this(connection, relay, failure, false);
+        }
+
+        Opened asConnectionFailure() {
+            return new Opened(connection, relay, failure, true);
+        }
     }
 
     private Opened open(NextHop hop, Policy policy, List<String> rcpts) {
@@ -183,8 +193,10 @@ public final class SmtpClient implements AutoCloseable {
                     "Host or domain name not found. Name service error for name=" + hop.host() + " type=A: Host not found");
         }
         Opened last = failAll(rcpts, "none", "4.4.1", "connect to " + hop.host() + ": no address");
+        boolean anySession = false;
         for (InetSocketAddress address : addresses) {
             last = openAt(hop, address, policy, rcpts, true);
+            anySession |= !last.connectionFailure;
             // A refused connection or a temporary failure moves on to the next address (next MX);
             // a permanent answer decides for the whole next hop.
             boolean allDeferred = last.failure != null
@@ -193,7 +205,8 @@ public final class SmtpClient implements AutoCloseable {
                 return last;
             }
         }
-        return last;
+        // A session with an earlier address (refused later, e.g. at STARTTLS) means the hop is up.
+        return anySession && last.connectionFailure ? new Opened(null, last.relay, last.failure) : last;
     }
 
     private Opened openAt(NextHop hop, InetSocketAddress address, Policy policy, List<String> rcpts, boolean tryTls) {
@@ -208,10 +221,11 @@ public final class SmtpClient implements AutoCloseable {
             closeQuietly(socket);
             String why = e instanceof ConnectException ? "Connection refused"
                     : e instanceof SocketTimeoutException ? "Connection timed out" : e.getClass().getSimpleName();
-            return failAll(rcpts, "none", "4.4.1", "connect to " + relay + ": " + why);
+            return failAll(rcpts, "none", "4.4.1", "connect to " + relay + ": " + why).asConnectionFailure();
         }
         Connection c = new Connection(hop, hostText, relay);
         String stage = "receiving the initial server greeting";
+        boolean beforeSession = true;
         try {
             socket.setSoTimeout(replyTimeoutMillis);
             socket.setTcpNoDelay(true);
@@ -219,10 +233,11 @@ public final class SmtpClient implements AutoCloseable {
             SmtpReply greeting = c.read();
             if (greeting.code() != 220) {
                 c.close();
-                return failServer(rcpts, c, greeting, "initial server greeting");
+                return failServer(rcpts, c, greeting, "initial server greeting").asConnectionFailure();
             }
             stage = "performing the EHLO handshake";
             SmtpReply ehlo = c.ehlo(heloName);
+            beforeSession = false;
             if (!ehlo.positive()) {
                 c.close();
                 return failServer(rcpts, c, ehlo, "EHLO/HELO command");
@@ -279,10 +294,12 @@ public final class SmtpClient implements AutoCloseable {
             return new Opened(c, relay, null);
         } catch (SocketTimeoutException e) {
             c.close();
-            return failAll(rcpts, relay, "4.4.2", "conversation with " + hostText + " timed out while " + stage);
+            Opened o = failAll(rcpts, relay, "4.4.2", "conversation with " + hostText + " timed out while " + stage);
+            return beforeSession ? o.asConnectionFailure() : o;
         } catch (IOException e) {
             c.close();
-            return failAll(rcpts, relay, "4.4.2", "lost connection with " + hostText + " while " + stage);
+            Opened o = failAll(rcpts, relay, "4.4.2", "lost connection with " + hostText + " while " + stage);
+            return beforeSession ? o.asConnectionFailure() : o;
         }
     }
 
