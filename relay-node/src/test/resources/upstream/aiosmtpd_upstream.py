@@ -2,7 +2,8 @@
 
 Modes are flags: --tls-cert/--tls-key make STARTTLS required, --auth USER:PASS makes AUTH
 (PLAIN, LOGIN) required, --tempfail N answers 451 to the first N RCPTs of each recipient,
---reject REGEX answers 550 5.1.1 to matching recipients. Every accepted message and every
+--reject REGEX answers 550 5.1.1 to matching recipients, --throttle N answers SES's
+454 4.7.0 Throttling failure to the first N MAIL FROM commands (counted over all connections). Every accepted message and every
 new connection is appended to the --record JSONL file (with its time, "at", in epoch
 seconds), which the Java side reads back.
 """
@@ -31,6 +32,7 @@ class Upstream:
     def __init__(self, args):
         self.args = args
         self.attempts = {}
+        self.throttled = 0
         self.peers = set()
         self.reject = re.compile(args.reject) if args.reject else None
 
@@ -48,6 +50,19 @@ class Upstream:
         self.seen(session)
         session.host_name = hostname
         return "250 {}".format(server.hostname)
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        with lock:
+            throttle = self.throttled < self.args.throttle
+            if throttle:
+                self.throttled += 1
+        if throttle:
+            record(self.args.record, {"event": "throttled", "at": time.time()})
+            return "454 4.7.0 Throttling failure: Maximum sending rate exceeded."
+        # With a MAIL hook, aiosmtpd leaves the envelope to the handler.
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if self.reject and self.reject.search(address):
@@ -89,6 +104,7 @@ def main():
     p.add_argument("--auth-exclude", action="append", default=[])
     p.add_argument("--tempfail", type=int, default=0)
     p.add_argument("--reject")
+    p.add_argument("--throttle", type=int, default=0)
     args = p.parse_args()
 
     kwargs = {}

@@ -10,6 +10,7 @@ import io.relay.node.delivery.AddressRecordResolver;
 import io.relay.node.delivery.Dispatcher;
 import io.relay.node.delivery.DsnBuilder;
 import io.relay.node.delivery.ClusterNextHopLimiter;
+import io.relay.node.delivery.NextHopGuard;
 import io.relay.node.delivery.MxResolver;
 import io.relay.node.delivery.NextHopResolver;
 import io.relay.node.delivery.SmtpClient;
@@ -112,8 +113,10 @@ public final class RelayNode implements AutoCloseable {
         // lane limits (transport concurrency and rates) count once for the whole cluster
         ClusterNextHopLimiter limiter = new ClusterNextHopLimiter(new ClusterLimits(member.hazelcast()),
                 Duration.ofSeconds(10));
+        NextHopGuard guard = NextHopGuard.of(new NextHopGuard.Settings(cfg.smtp.breaker.failureThreshold,
+                cfg.smtp.breaker.openTime, cfg.smtp.breaker.connectRetries), metrics::circuitBreakerState);
         Dispatcher dispatcher = new Dispatcher(router::route, client, limiter, cfg.smtp.destinationConcurrencyLimit,
-                queue, new DsnBuilder(hostname), mailLog, hostname, Clock.systemUTC(), metrics);
+                guard, queue, new DsnBuilder(hostname), mailLog, hostname, Clock.systemUTC(), metrics);
         limiter.beforeRelease(dispatcher::closeIdleConnections);
         queue.start(dispatcher);
 

@@ -89,6 +89,41 @@ public final class RelayConfig {
         public List<HostPort> dnsServers = new ArrayList<>();
         /** sender_dependent_relayhost_maps: an inline map (sender or @domain: nexthop) or a file path. */
         public Object senderDependentRelayhostMaps;
+        /** Reaction to unreachable next hops: circuit breaker and connection retries. */
+        public Breaker breaker = new Breaker();
+    }
+
+    /**
+     * {@code smtp.breaker}: a next hop is suspended after {@code failure-threshold} connection
+     * failures in a row, for {@code open-time}, then probed once. The setters check the ranges,
+     * so the loader names the key of a bad value.
+     */
+    public static final class Breaker {
+        public int failureThreshold = 5;
+        public Duration openTime = Duration.ofSeconds(30);
+        /** Extra tries of a fresh connection that failed at connection level, after a jittered wait. */
+        public int connectRetries = 2;
+
+        public void setFailureThreshold(int n) {
+            if (n < 1) {
+                throw new IllegalArgumentException("must be at least 1");
+            }
+            failureThreshold = n;
+        }
+
+        public void setOpenTime(Duration d) {
+            if (d.isNegative() || d.isZero()) {
+                throw new IllegalArgumentException("must be positive");
+            }
+            openTime = d;
+        }
+
+        public void setConnectRetries(int n) {
+            if (n < 0 || n > 5) {
+                throw new IllegalArgumentException("must be 0 to 5");
+            }
+            connectRetries = n;
+        }
     }
 
     /** One named transport; an unset key inherits the smtp.* default. */

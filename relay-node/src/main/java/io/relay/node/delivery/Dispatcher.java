@@ -62,6 +62,7 @@ public final class Dispatcher implements DeliveryHandler {
     private final Map<String, LanePace> paces = new java.util.concurrent.ConcurrentHashMap<>();
     private final Map<String, List<String>> hopsByLane = new java.util.concurrent.ConcurrentHashMap<>();
     private RelayMetrics metrics; // null: not recorded (set only by the constructor that takes it)
+    private final NextHopGuard guard;
 
     /**
      * @param router   (recipient, sender) → route; the routing module's Router
@@ -80,6 +81,14 @@ public final class Dispatcher implements DeliveryHandler {
     public Dispatcher(BiFunction<String, String, Route> router, SmtpClient smtp, NextHopLimiter limiter,
                       int defaultConcurrency, MessageQueue queue, DsnBuilder dsn, MailLog log, String hostname,
                       Clock clock) {
+        this(router, smtp, limiter, defaultConcurrency, NextHopGuard.inactive(), queue, dsn, log, hostname, clock);
+    }
+
+    /** @param guard circuit breakers per next hop, connection retries, throttling pauses per lane */
+    public Dispatcher(BiFunction<String, String, Route> router, SmtpClient smtp, NextHopLimiter limiter,
+                      int defaultConcurrency, NextHopGuard guard, MessageQueue queue, DsnBuilder dsn, MailLog log,
+                      String hostname, Clock clock) {
+        this.guard = guard;
         this.router = router;
         this.smtp = smtp;
         this.limiter = limiter;
@@ -93,9 +102,9 @@ public final class Dispatcher implements DeliveryHandler {
 
     /** As above, recording each recipient's attempt and, once sent, its delay in {@code metrics}. */
     public Dispatcher(BiFunction<String, String, Route> router, SmtpClient smtp, NextHopLimiter limiter,
-                      int defaultConcurrency, MessageQueue queue, DsnBuilder dsn, MailLog log, String hostname,
-                      Clock clock, RelayMetrics metrics) {
-        this(router, smtp, limiter, defaultConcurrency, queue, dsn, log, hostname, clock);
+                      int defaultConcurrency, NextHopGuard guard, MessageQueue queue, DsnBuilder dsn, MailLog log,
+                      String hostname, Clock clock, RelayMetrics metrics) {
+        this(router, smtp, limiter, defaultConcurrency, guard, queue, dsn, log, hostname, clock);
         this.metrics = java.util.Objects.requireNonNull(metrics, "metrics");
     }
 
@@ -232,6 +241,13 @@ public final class Dispatcher implements DeliveryHandler {
      */
     private List<Logged> deliverSmtp(Route route, QueuedMessage message, List<String> rcpts) {
         String lane = route.laneKey();
+        long pausedFor = guard.pausedUntilMillis(lane) - clock.millis();
+        if (pausedFor > 0) {
+            // The upstream said "slow down" (454/421): hold the lane without connecting and
+            // without counting an attempt; the recipients come back when the pause ends.
+            return holdAll(rcpts, clock.millis() + pausedFor, "delivery temporarily paused: " + route.nextHop().text()
+                    + " answered " + guard.throttlingCode(lane) + " throttling, next try in " + (pausedFor + 999) / 1000 + "s");
+        }
         int concurrency = route.limits().concurrency() > 0 ? route.limits().concurrency() : defaultConcurrency;
         List<RateLimit> rates = route.limits().rates().stream().map(RateLimit::parse).toList();
         LanePace pace = paces.computeIfAbsent(lane, k -> new LanePace());
@@ -352,8 +368,12 @@ public final class Dispatcher implements DeliveryHandler {
         Map<String, Logged> decided = new LinkedHashMap<>();
         List<String> pending = rcpts;
         for (int i = 0; i < hops.size() && !pending.isEmpty(); i++) {
-            SmtpDelivery d = smtp.deliver(hops.get(i), policy, env.sender(), pending, message.content(), env.smtpUtf8(),
-                    env.eightBitMime(), gate);
+            NextHop hop = hops.get(i);
+            List<String> rcptsNow = pending;
+            // Through the hop's breaker (suspended: deferred without connecting, relay=none), with
+            // connection retries; throttling replies pause the lane.
+            SmtpDelivery d = guard.deliver(route.laneKey(), hop, rcptsNow, () -> smtp.deliver(hop, policy,
+                    env.sender(), rcptsNow, message.content(), env.smtpUtf8(), env.eightBitMime(), gate));
             List<String> again = new ArrayList<>();
             for (RecipientResult r : d.results()) {
                 boolean heldBack = d.held() != null && r.status() == RecipientResult.Status.DEFERRED;

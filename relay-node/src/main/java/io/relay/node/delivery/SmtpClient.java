@@ -163,7 +163,8 @@ public final class SmtpClient implements AutoCloseable {
             if (opened.failure != null) {
                 List<RecipientResult> all = new ArrayList<>(early);
                 all.addAll(opened.failure);
-                return new SmtpDelivery(opened.relay, System.nanoTime() - start, 0, 0, false, all);
+                return new SmtpDelivery(opened.relay, System.nanoTime() - start, 0, 0, false, all,
+                        opened.connectionFailure);
             }
             conn = opened.connection;
         }
@@ -186,7 +187,7 @@ public final class SmtpClient implements AutoCloseable {
             for (String r : sendable) {
                 all.add(RecipientResult.deferred(r, "4.4.5", held.reason()));
             }
-            return new SmtpDelivery(conn.relay, setup, 0, 0, reused, all, held);
+            return new SmtpDelivery(conn.relay, setup, 0, 0, reused, all, false, held);
         }
         long tx = System.nanoTime();
         Transaction t = new Transaction(conn, sender, sendable, content, smtpUtf8, eightBitMime);
@@ -198,7 +199,7 @@ public final class SmtpClient implements AutoCloseable {
         } else {
             conn.quit();
         }
-        return new SmtpDelivery(conn.relay, setup, transmit, t.roundTrips, reused, results, null);
+        return new SmtpDelivery(conn.relay, setup, transmit, t.roundTrips, reused, results, false, null);
     }
 
     private static boolean hasLineBreak(String address) {
@@ -207,7 +208,16 @@ public final class SmtpClient implements AutoCloseable {
 
     // ---- connection setup ----
 
-    private record Opened(Connection connection, String relay, List<RecipientResult> failure) {
+    /** @param connectionFailure no SMTP session came about: connect, greeting or the first EHLO failed */
+    private record Opened(Connection connection, String relay, List<RecipientResult> failure,
+                          boolean connectionFailure) {
+        Opened(Connection connection, String relay, List<RecipientResult> failure) {
+            this(connection, relay, failure, false);
+        }
+
+        Opened asConnectionFailure() {
+            return new Opened(connection, relay, failure, true);
+        }
     }
 
     private Opened open(NextHop hop, Policy policy, List<String> rcpts) {
@@ -225,8 +235,10 @@ public final class SmtpClient implements AutoCloseable {
                     "Host or domain name not found. Name service error for name=" + hop.host() + " type=A: Host not found");
         }
         Opened last = failAll(rcpts, "none", "4.4.1", "connect to " + hop.host() + ": no address");
+        boolean anySession = false;
         for (InetSocketAddress address : addresses) {
             last = openAt(hop, address, policy, rcpts, true);
+            anySession |= !last.connectionFailure;
             // A refused connection or a temporary failure moves on to the next address (next MX);
             // a permanent answer decides for the whole next hop.
             boolean allDeferred = last.failure != null
@@ -235,7 +247,8 @@ public final class SmtpClient implements AutoCloseable {
                 return last;
             }
         }
-        return last;
+        // A session with an earlier address (refused later, e.g. at STARTTLS) means the hop is up.
+        return anySession && last.connectionFailure ? new Opened(null, last.relay, last.failure) : last;
     }
 
     private Opened openAt(NextHop hop, InetSocketAddress address, Policy policy, List<String> rcpts, boolean tryTls) {
@@ -250,10 +263,11 @@ public final class SmtpClient implements AutoCloseable {
             closeQuietly(socket);
             String why = e instanceof ConnectException ? "Connection refused"
                     : e instanceof SocketTimeoutException ? "Connection timed out" : e.getClass().getSimpleName();
-            return failAll(rcpts, "none", "4.4.1", "connect to " + relay + ": " + why);
+            return failAll(rcpts, "none", "4.4.1", "connect to " + relay + ": " + why).asConnectionFailure();
         }
         Connection c = new Connection(hop, hostText, relay);
         String stage = "receiving the initial server greeting";
+        boolean beforeSession = true;
         try {
             socket.setSoTimeout(replyTimeoutMillis);
             socket.setTcpNoDelay(true);
@@ -261,10 +275,11 @@ public final class SmtpClient implements AutoCloseable {
             SmtpReply greeting = c.read();
             if (greeting.code() != 220) {
                 c.close();
-                return failServer(rcpts, c, greeting, "initial server greeting");
+                return failServer(rcpts, c, greeting, "initial server greeting").asConnectionFailure();
             }
             stage = "performing the EHLO handshake";
             SmtpReply ehlo = c.ehlo(heloName);
+            beforeSession = false;
             if (!ehlo.positive()) {
                 c.close();
                 return failServer(rcpts, c, ehlo, "EHLO/HELO command");
@@ -321,10 +336,12 @@ public final class SmtpClient implements AutoCloseable {
             return new Opened(c, relay, null);
         } catch (SocketTimeoutException e) {
             c.close();
-            return failAll(rcpts, relay, "4.4.2", "conversation with " + hostText + " timed out while " + stage);
+            Opened o = failAll(rcpts, relay, "4.4.2", "conversation with " + hostText + " timed out while " + stage);
+            return beforeSession ? o.asConnectionFailure() : o;
         } catch (IOException e) {
             c.close();
-            return failAll(rcpts, relay, "4.4.2", "lost connection with " + hostText + " while " + stage);
+            Opened o = failAll(rcpts, relay, "4.4.2", "lost connection with " + hostText + " while " + stage);
+            return beforeSession ? o.asConnectionFailure() : o;
         }
     }
 

@@ -15,7 +15,7 @@ import java.util.List;
 /**
  * A scriptable upstream: upstream/aiosmtpd_upstream.py under /usr/bin/python3, on
  * 127.0.0.1:{@link #port()} (or another loopback address and port, {@link Builder#listen}). Build one with {@link #builder(Path)}, choose the modes
- * (STARTTLS required, AUTH required, 451-then-accept, 550 for some recipients), start it,
+ * (STARTTLS required, AUTH required, 451-then-accept, 550 for some recipients, 454 throttling), start it,
  * and read back what it received with {@link #messages()} and {@link #connections()}.
  */
 public final class AiosmtpdUpstream implements AutoCloseable {
@@ -68,6 +68,11 @@ public final class AiosmtpdUpstream implements AutoCloseable {
             out.add(n.get("at").asDouble() * 1000.0);
         }
         return out;
+    }
+
+    /** MAIL FROM commands answered with 454 throttling ({@link Builder#throttleFirst}). */
+    public int throttledTransactions() throws IOException {
+        return events("throttled").size();
     }
 
     /** TCP connections that got as far as EHLO/HELO. */
@@ -140,6 +145,15 @@ public final class AiosmtpdUpstream implements AutoCloseable {
         /** The first {@code n} RCPTs of each recipient get 451 4.3.0, later ones 250. */
         public Builder tempfailFirst(int n) {
             args.addAll(List.of("--tempfail", Integer.toString(n)));
+            return this;
+        }
+
+        /**
+         * The first {@code n} MAIL FROM commands (over all connections) get SES's
+         * {@code 454 4.7.0 Throttling failure: Maximum sending rate exceeded.}; later ones 250.
+         */
+        public Builder throttleFirst(int n) {
+            args.addAll(List.of("--throttle", Integer.toString(n)));
             return this;
         }
 
