@@ -139,9 +139,12 @@ class ClusterEndToEndTest {
             List<LoadClient> load = loadOnAll("term", 100, Duration.ofSeconds(60));
             assertEquals(300, acknowledged(load), "every message got 250 while the upstream was down");
             NodeProcess leaving = nodes.get(1);
+            phase("300 accepted; SIGTERM to pid " + leaving.pid());
             leaving.signalTerm();
             assertEquals(0, leaving.awaitExit(Duration.ofSeconds(90)), "exit code after the drain");
+            phase("it exited 0");
             awaitMembers(List.of(nodes.get(0), nodes.get(2)), 2, Duration.ofSeconds(30));
+            assertTrue(nodes.get(0).alive() && nodes.get(2).alive(), "the two others still run");
             sink.start();
             KillNineTest.report("3 nodes, 300 queued, SIGTERM of one, then upstream up", load, sink,
                     Duration.ofSeconds(120));
