@@ -81,7 +81,8 @@ public final class ClusterMember implements AutoCloseable {
         long heartbeat = settings.heartbeatTimeout().toSeconds();
         config.setProperty("hazelcast.max.no.heartbeat.seconds", Long.toString(heartbeat));
         // a few heartbeats per timeout, so a short test timeout does not drop a busy member
-        config.setProperty("hazelcast.heartbeat.interval.seconds", Long.toString(Math.max(1, Math.min(5, heartbeat / 5))));
+        long interval = Math.max(1, Math.min(5, heartbeat / 5));
+        config.setProperty("hazelcast.heartbeat.interval.seconds", Long.toString(interval));
         long merge = settings.mergeDelay().toSeconds();
         config.setProperty("hazelcast.merge.first.run.delay.seconds", Long.toString(merge));
         config.setProperty("hazelcast.merge.next.run.delay.seconds", Long.toString(merge));

@@ -174,8 +174,9 @@ public final class ConfigLoader {
         check(source, "cluster.listen", bind != null,
                 "'" + c.listen + "' needs an IP address (the member binds and advertises it)");
         if (!c.allowPublicBind) {
-            check(source, "cluster.listen", !bind.isZero(), c.listen + " binds every interface, public ones included;"
-                    + " member traffic is unencrypted — bind a private address or set cluster.allow-public-bind: true");
+            check(source, "cluster.listen", !bind.isZero(), c.listen
+                    + " binds every interface, public ones included; member traffic is unencrypted"
+                    + " — bind a private address or set cluster.allow-public-bind: true");
             check(source, "cluster.listen", PRIVATE_NETWORKS.contains(bind.toInetAddress()), c.listen
                     + " is a public address; member traffic is unencrypted — bind it to a private network"
                     + " or set cluster.allow-public-bind: true");
