@@ -1,12 +1,19 @@
 package io.relay.queue;
 
+import com.hazelcast.cluster.MembershipEvent;
+import com.hazelcast.cluster.MembershipListener;
+import com.hazelcast.config.AwsConfig;
 import com.hazelcast.config.Config;
 import com.hazelcast.config.InMemoryFormat;
 import com.hazelcast.config.JoinConfig;
+import com.hazelcast.config.KubernetesConfig;
+import com.hazelcast.config.ListenerConfig;
 import com.hazelcast.config.MapConfig;
 import com.hazelcast.config.NetworkConfig;
 import com.hazelcast.core.Hazelcast;
 import com.hazelcast.core.HazelcastInstance;
+import com.hazelcast.core.LifecycleEvent;
+import com.hazelcast.core.LifecycleListener;
 import com.hazelcast.map.IMap;
 import java.util.Objects;
 import java.util.UUID;
@@ -16,10 +23,14 @@ import org.slf4j.LoggerFactory;
 /**
  * This node's embedded Hazelcast member and the cluster epoch.
  *
- * <p>Strategy: a programmatic config only (no hazelcast.xml lookup), static TCP-IP join
- * over {@link ClusterSettings#members()} with multicast and auto-detection off, no
- * port auto-increment, phone-home off, Hazelcast's own shutdown hook off (the node drives
- * shutdown and drains first), logging through SLF4J. The queue's maps ({@code relay-*})
+ * <p>Strategy: a programmatic config only (no hazelcast.xml lookup); the join is static
+ * TCP-IP over {@link ClusterSettings#members()}, or Hazelcast's built-in AWS or Kubernetes
+ * discovery with the configured properties (TCP-IP off then), multicast and
+ * auto-detection always off; the member binds only its listen address (unless that is
+ * the any-address), no port auto-increment; the heartbeat timeout and split-brain merge
+ * delay come from the settings; membership changes and merges are logged at INFO;
+ * phone-home off, Hazelcast's own shutdown hook off (the node drives shutdown and drains
+ * first), logging through SLF4J. The queue's maps ({@code relay-*})
  * keep {@code backupCount} synchronous backups, no async ones, in BINARY format. A member
  * that is alone in its member list skips the join wait so tests and single-node starts
  * are fast.
@@ -47,8 +58,9 @@ public final class ClusterMember implements AutoCloseable {
         String fresh = UUID.randomUUID().toString();
         String existing = cluster.putIfAbsent("epoch", fresh);
         this.epoch = existing == null ? fresh : existing;
-        LOG.info("cluster {} member {} up, epoch {}{}", settings.clusterName(), settings.self(), epoch,
-                existing == null ? " (new)" : "");
+        LOG.info("cluster {} member {} up ({} discovery), epoch {}{}; cluster members: {}", settings.clusterName(),
+                settings.self(), settings.discovery(), epoch, existing == null ? " (new)" : "",
+                hazelcast.getCluster().getMembers().size());
     }
 
     /** Starts the embedded member and joins (or forms) the cluster. Blocks until joined. */
@@ -65,28 +77,90 @@ public final class ClusterMember implements AutoCloseable {
         config.setProperty("hazelcast.phone.home.enabled", "false");
         config.setProperty("hazelcast.shutdownhook.enabled", "false");
         config.setProperty("hazelcast.wait.seconds.before.join", "0");
-        config.setProperty("hazelcast.socket.bind.any", "false");
-        config.setProperty("hazelcast.local.localAddress", settings.listenHost());
         config.setProperty("hazelcast.graceful.shutdown.max.wait", "60");
+        long heartbeat = settings.heartbeatTimeout().toSeconds();
+        config.setProperty("hazelcast.max.no.heartbeat.seconds", Long.toString(heartbeat));
+        // a few heartbeats per timeout, so a short test timeout does not drop a busy member
+        long interval = Math.max(1, Math.min(5, heartbeat / 5));
+        config.setProperty("hazelcast.heartbeat.interval.seconds", Long.toString(interval));
+        long merge = settings.mergeDelay().toSeconds();
+        config.setProperty("hazelcast.merge.first.run.delay.seconds", Long.toString(merge));
+        config.setProperty("hazelcast.merge.next.run.delay.seconds", Long.toString(merge));
         if (settings.alone()) {
             config.setProperty("hazelcast.max.join.seconds", "1");
         }
         NetworkConfig network = config.getNetworkConfig();
         network.setPort(settings.listenPort());
         network.setPortAutoIncrement(false);
-        network.getInterfaces().setEnabled(true).addInterface(settings.listenHost());
+        if (settings.bindsAny()) {
+            config.setProperty("hazelcast.socket.bind.any", "true");
+        } else {
+            config.setProperty("hazelcast.socket.bind.any", "false");
+            config.setProperty("hazelcast.local.localAddress", settings.listenHost());
+            network.getInterfaces().setEnabled(true).addInterface(settings.listenHost());
+        }
         JoinConfig join = network.getJoin();
         join.getMulticastConfig().setEnabled(false);
         join.getAutoDetectionConfig().setEnabled(false);
-        join.getTcpIpConfig().setEnabled(true).setConnectionTimeoutSeconds(2);
-        join.getTcpIpConfig().addMember(settings.self());
-        settings.members().forEach(m -> join.getTcpIpConfig().addMember(m));
+        ClusterSettings.Discovery discovery = settings.discovery();
+        switch (discovery.mode()) {
+            case TCP -> {
+                join.getTcpIpConfig().setEnabled(true).setConnectionTimeoutSeconds(2);
+                java.util.LinkedHashSet<String> members = new java.util.LinkedHashSet<>(settings.members());
+                members.add(settings.self());
+                members.forEach(m -> join.getTcpIpConfig().addMember(m));
+            }
+            case AWS -> {
+                join.getTcpIpConfig().setEnabled(false);
+                AwsConfig aws = join.getAwsConfig().setEnabled(true);
+                discovery.properties().forEach(aws::setProperty);
+            }
+            case KUBERNETES -> {
+                join.getTcpIpConfig().setEnabled(false);
+                KubernetesConfig kubernetes = join.getKubernetesConfig().setEnabled(true);
+                discovery.properties().forEach(kubernetes::setProperty);
+            }
+        }
         MapConfig maps = new MapConfig("relay-*");
         maps.setBackupCount(settings.backupCount());
         maps.setAsyncBackupCount(0);
         maps.setInMemoryFormat(InMemoryFormat.BINARY);
         config.addMapConfig(maps);
+        config.addListenerConfig(new ListenerConfig(new MembershipLog(settings.clusterName())));
         return config;
+    }
+
+    /**
+     * Logs each membership change and split-brain merge at INFO with the member count, so
+     * an operator (and the end-to-end tests) can see the cluster form, shrink and heal.
+     */
+    private static final class MembershipLog implements MembershipListener, LifecycleListener {
+        private final String clusterName;
+
+        MembershipLog(String clusterName) {
+            this.clusterName = clusterName;
+        }
+
+        @Override
+        public void memberAdded(MembershipEvent e) {
+            LOG.info("cluster {}: member {} joined; cluster members: {}", clusterName, e.getMember().getAddress(),
+                    e.getMembers().size());
+        }
+
+        @Override
+        public void memberRemoved(MembershipEvent e) {
+            LOG.info("cluster {}: member {} left; cluster members: {}", clusterName, e.getMember().getAddress(),
+                    e.getMembers().size());
+        }
+
+        @Override
+        public void stateChanged(LifecycleEvent e) {
+            if (e.getState() == LifecycleEvent.LifecycleState.MERGING
+                    || e.getState() == LifecycleEvent.LifecycleState.MERGED
+                    || e.getState() == LifecycleEvent.LifecycleState.MERGE_FAILED) {
+                LOG.info("cluster {}: split-brain merge: {}", clusterName, e.getState());
+            }
+        }
     }
 
     public HazelcastInstance hazelcast() {

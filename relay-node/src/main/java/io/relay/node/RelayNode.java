@@ -24,7 +24,6 @@ import io.relay.node.tls.TlsMaterial;
 import io.relay.queue.ClusterLimits;
 import io.relay.queue.ClusterMember;
 import io.relay.queue.ClusterQueue;
-import io.relay.queue.ClusterSettings;
 import io.relay.queue.QueueSettings;
 import io.relay.routing.NetworkSet;
 import io.relay.routing.RelayPolicy;
@@ -91,8 +90,7 @@ public final class RelayNode implements AutoCloseable {
         Files.createDirectories(cfg.queue.spoolDir);
         RelayMetrics metrics = new RelayMetrics();
 
-        ClusterMember member = ClusterMember.start(new ClusterSettings(cfg.cluster.name, cfg.cluster.listen.host(),
-                cfg.cluster.listen.port(), cfg.cluster.members, cfg.queue.backupCount));
+        ClusterMember member = ClusterMember.start(cfg.cluster.settings(cfg.queue.backupCount));
         // the queue owns the member from here on and shuts it down in close()
         ClusterQueue queue = new ClusterQueue(member, new QueueSettings(cfg.queue.spoolDir, cfg.queue.minimalBackoffTime,
                 cfg.queue.maximalBackoffTime, cfg.queue.maximalQueueLifetime, cfg.queue.deliveryConcurrency,

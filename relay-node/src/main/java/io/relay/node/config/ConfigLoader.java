@@ -13,12 +13,15 @@ import com.fasterxml.jackson.databind.exc.MismatchedInputException;
 import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
 import com.fasterxml.jackson.databind.module.SimpleModule;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import inet.ipaddr.IPAddress;
+import inet.ipaddr.IPAddressString;
 import io.relay.routing.NetworkSet;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Set;
 import java.util.stream.Collectors;
 
@@ -29,6 +32,10 @@ import java.util.stream.Collectors;
  */
 public final class ConfigLoader {
     private static final Set<String> TLS_LEVELS = Set.of("none", "may", "encrypt", "verify", "secure");
+    private static final Set<String> DISCOVERY = Set.of("tcp", "aws", "kubernetes");
+    /** Where an unencrypted cluster port may listen: loopback, RFC 1918, CGNAT, link-local, ULA. */
+    private static final NetworkSet PRIVATE_NETWORKS = NetworkSet.parse(List.of("127.0.0.0/8", "10.0.0.0/8",
+            "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16", "::1/128", "fc00::/7", "fe80::/10"));
 
     private ConfigLoader() {
     }
@@ -157,8 +164,33 @@ public final class ConfigLoader {
         check(source, "queue.max-messages", c.queue.maxMessages > 0, "must be positive");
         check(source, "queue.max-bytes", c.queue.maxBytes > 0, "must be positive");
         check(source, "cluster.name", c.cluster.name != null && !c.cluster.name.isBlank(), "must not be empty");
+        validateCluster(c.cluster, source);
         check(source, "log.syslog-name", c.log.syslogName != null && c.log.syslogName.matches("[A-Za-z0-9_.-]+"),
                 "must be a simple program name");
+    }
+
+    private static void validateCluster(RelayConfig.Cluster c, String source) {
+        IPAddress bind = c.listen == null ? null : new IPAddressString(c.listen.host()).getAddress();
+        check(source, "cluster.listen", bind != null,
+                "'" + c.listen + "' needs an IP address (the member binds and advertises it)");
+        if (!c.allowPublicBind) {
+            check(source, "cluster.listen", !bind.isZero(), c.listen
+                    + " binds every interface, public ones included; member traffic is unencrypted"
+                    + " — bind a private address or set cluster.allow-public-bind: true");
+            check(source, "cluster.listen", PRIVATE_NETWORKS.contains(bind.toInetAddress()), c.listen
+                    + " is a public address; member traffic is unencrypted — bind it to a private network"
+                    + " or set cluster.allow-public-bind: true");
+        }
+        check(source, "cluster.heartbeat-timeout", c.heartbeatTimeout.toSeconds() >= 1, "must be at least 1s");
+        check(source, "cluster.merge-delay", c.mergeDelay.toSeconds() >= 1, "must be at least 1s");
+        check(source, "cluster.discovery", DISCOVERY.contains(c.discovery),
+                "'" + c.discovery + "' is not one of tcp, aws, kubernetes");
+        check(source, "cluster.members", c.members.isEmpty() || c.discovery.equals("tcp"),
+                "static members are for cluster.discovery: tcp (it is " + c.discovery + ")");
+        check(source, "cluster.aws", c.aws.isEmpty() || c.discovery.equals("aws"),
+                "set, but cluster.discovery is " + c.discovery);
+        check(source, "cluster.kubernetes", c.kubernetes.isEmpty() || c.discovery.equals("kubernetes"),
+                "set, but cluster.discovery is " + c.discovery);
     }
 
     private static void check(String source, String key, boolean ok, String reason) {

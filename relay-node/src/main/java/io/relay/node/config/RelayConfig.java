@@ -1,5 +1,6 @@
 package io.relay.node.config;
 
+import io.relay.queue.ClusterSettings;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -166,12 +167,38 @@ public final class RelayConfig {
         public Duration drainTimeout = Duration.ofSeconds(60);
     }
 
+    /** Hazelcast membership. Member traffic is unencrypted: it must stay on a private network. */
     public static final class Cluster {
         public String name = "relay";
+        /** The member's bind and advertised address: an IP literal on a private network. */
         public HostPort listen = new HostPort("127.0.0.1", 5701);
+        /** Static members ({@code host:port}) for {@code discovery: tcp}. */
         public List<String> members = new ArrayList<>();
         /** Readiness check {@code cluster-size}: the node is not ready while it sees fewer members. */
         public int minMembers = 1;
+        /** Allow {@code listen} on a public address or on all interfaces (refused by default). */
+        public boolean allowPublicBind = false;
+        /** A member silent this long is dropped and its backups take over (hazelcast.max.no.heartbeat.seconds). */
+        public Duration heartbeatTimeout = Duration.ofSeconds(60);
+        /** Split-brain merge check: first run and interval (hazelcast.merge.*.run.delay.seconds). */
+        public Duration mergeDelay = Duration.ofSeconds(120);
+        /** tcp (static members), aws or kubernetes. */
+        public String discovery = "tcp";
+        /** Hazelcast AwsConfig properties for {@code discovery: aws}, e.g. region, tag-key, tag-value, hz-port. */
+        public Map<String, String> aws = new LinkedHashMap<>();
+        /** Hazelcast KubernetesConfig properties for {@code discovery: kubernetes}, e.g. namespace, service-name. */
+        public Map<String, String> kubernetes = new LinkedHashMap<>();
+
+        /** The member's settings (validated by {@link ConfigLoader} first). */
+        public ClusterSettings settings(int backupCount) {
+            ClusterSettings.Discovery how = switch (discovery) {
+                case "aws" -> ClusterSettings.Discovery.aws(aws);
+                case "kubernetes" -> ClusterSettings.Discovery.kubernetes(kubernetes);
+                default -> ClusterSettings.Discovery.tcp();
+            };
+            return new ClusterSettings(name, listen.host(), listen.port(), members, backupCount, heartbeatTimeout,
+                    mergeDelay, how);
+        }
     }
 
     public static final class Log {

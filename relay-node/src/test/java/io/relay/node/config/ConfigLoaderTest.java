@@ -4,9 +4,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.relay.queue.ClusterSettings;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.api.Test;
@@ -94,5 +96,84 @@ class ConfigLoaderTest {
     void missingFileIsOneLine() {
         ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.load(Path.of("/nonexistent/relay.yaml")));
         assertEquals("/nonexistent/relay.yaml: no such file", e.getMessage());
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @CsvSource(delimiter = '|', textBlock = """
+            cluster: {listen: 203.0.113.5:5701}                 | t.yaml: cluster.listen: 203.0.113.5:5701 is a public address; member traffic is unencrypted — bind it to a private network or set cluster.allow-public-bind: true
+            cluster: {listen: '[2001:db8::5]:5701'}             | t.yaml: cluster.listen: [2001:db8::5]:5701 is a public address;
+            cluster: {listen: 0.0.0.0:5701}                     | t.yaml: cluster.listen: 0.0.0.0:5701 binds every interface, public ones included;
+            cluster: {listen: ':5701'}                          | t.yaml: cluster.listen: 0.0.0.0:5701 binds every interface
+            cluster: {listen: '[::]:5701'}                      | t.yaml: cluster.listen: [::]:5701 binds every interface
+            cluster: {listen: relay1.example.com:5701}          | t.yaml: cluster.listen: 'relay1.example.com:5701' needs an IP address
+            cluster: {heartbeat-timeout: 0s}                    | t.yaml: cluster.heartbeat-timeout: must be at least 1s
+            cluster: {merge-delay: soon}                        | t.yaml: cluster.merge-delay: not a duration: 'soon'
+            cluster: {discovery: consul}                        | t.yaml: cluster.discovery: 'consul' is not one of tcp, aws, kubernetes
+            cluster: {discovery: aws, members: [10.0.0.2:5701]} | t.yaml: cluster.members: static members are for cluster.discovery: tcp (it is aws)
+            cluster: {kubernetes: {namespace: mail}}            | t.yaml: cluster.kubernetes: set, but cluster.discovery is tcp
+            cluster: {allow-public-bind: maybe}                 | t.yaml: cluster.allow-public-bind: 'maybe' is not a valid boolean
+            """)
+    void clusterMembershipMistakesAreOneLine(String yaml, String expectedStart) {
+        ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.parse(yaml, "t.yaml"));
+        assertTrue(e.getMessage().startsWith(expectedStart), () -> "got: " + e.getMessage());
+        assertTrue(!e.getMessage().contains("\n"), "one line");
+    }
+
+    @ParameterizedTest
+    @CsvSource({"127.0.0.1", "10.1.2.3", "172.31.255.1", "192.168.0.9", "100.64.0.1", "169.254.10.10", "[::1]",
+            "[fd00:ab::1]", "[fe80::1]"})
+    void privateClusterAddressesAreAccepted(String host) {
+        RelayConfig c = ConfigLoader.parse("cluster: {listen: '" + host + ":5701'}", "t.yaml");
+        assertEquals(5701, c.cluster.listen.port());
+    }
+
+    @Test
+    void publicClusterBindIsAllowedWhenSaidSo() {
+        RelayConfig c = ConfigLoader.parse("""
+                cluster:
+                  listen: 0.0.0.0:5701
+                  allow-public-bind: true
+                """, "t.yaml");
+        assertTrue(c.cluster.allowPublicBind);
+        assertTrue(c.cluster.settings(1).bindsAny());
+    }
+
+    @Test
+    void clusterDefaultsAndKeysBindToTheMemberSettings() {
+        ClusterSettings defaults = ConfigLoader.parse("", "t.yaml").cluster.settings(1);
+        assertEquals(Duration.ofSeconds(60), defaults.heartbeatTimeout());
+        assertEquals(Duration.ofSeconds(120), defaults.mergeDelay());
+        assertEquals(ClusterSettings.Discovery.tcp(), defaults.discovery());
+
+        RelayConfig c = ConfigLoader.parse("""
+                cluster:
+                  name: mail
+                  listen: 10.0.1.5:5701
+                  heartbeat-timeout: 5s
+                  merge-delay: 1m
+                  discovery: aws
+                  aws:
+                    region: eu-west-1
+                    tag-key: relay-cluster
+                    tag-value: prod
+                    hz-port: "5701"
+                """, "t.yaml");
+        ClusterSettings s = c.cluster.settings(2);
+        assertEquals("mail", s.clusterName());
+        assertEquals("10.0.1.5:5701", s.self());
+        assertEquals(2, s.backupCount());
+        assertEquals(Duration.ofSeconds(5), s.heartbeatTimeout());
+        assertEquals(Duration.ofMinutes(1), s.mergeDelay());
+        assertEquals(ClusterSettings.Discovery.aws(Map.of("region", "eu-west-1", "tag-key", "relay-cluster",
+                "tag-value", "prod", "hz-port", "5701")), s.discovery());
+
+        ClusterSettings k8s = ConfigLoader.parse("""
+                cluster:
+                  listen: 10.244.0.7:5701
+                  discovery: kubernetes
+                  kubernetes: {namespace: mail, service-name: relay-hz}
+                """, "t.yaml").cluster.settings(1);
+        assertEquals(ClusterSettings.Discovery.kubernetes(Map.of("namespace", "mail", "service-name", "relay-hz")),
+                k8s.discovery());
     }
 }

@@ -9,6 +9,7 @@ import io.relay.node.testing.Ports;
 import io.relay.node.testing.Tools;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
@@ -80,7 +81,13 @@ class KillNineTest {
 
     /** Waits until every acknowledged tag arrived (or the timeout), prints the counts, and asserts no loss. */
     static void report(String name, LoadClient load, TaggedSink sink, Duration timeout) throws Exception {
-        Set<String> acked = load.acknowledged().keySet();
+        report(name, List.of(load), sink, timeout);
+    }
+
+    /** The same over several clients (one per node of a cluster); their tag prefixes differ. */
+    static void report(String name, List<LoadClient> loads, TaggedSink sink, Duration timeout) throws Exception {
+        Set<String> acked = loads.stream().flatMap(l -> l.acknowledged().keySet().stream()).collect(Collectors.toSet());
+        int sent = loads.stream().mapToInt(LoadClient::sent).sum();
         long deadline = System.nanoTime() + timeout.toNanos();
         Map<String, Integer> arrived = sink.tags();
         while (!arrived.keySet().containsAll(acked) && System.nanoTime() < deadline) {
@@ -92,7 +99,7 @@ class KillNineTest {
         long duplicates = seen.values().stream().filter(c -> c > 1).mapToLong(c -> c - 1).sum();
         int deliveredOfAcked = (int) acked.stream().filter(seen::containsKey).count();
         System.out.printf("%s: sent=%d, 250s=%d, delivered=%d (of them %d acknowledged), lost=%d, duplicates=%d%n",
-                name, load.sent(), acked.size(), arrived.size(), deliveredOfAcked, lost.size(), duplicates);
+                name, sent, acked.size(), arrived.size(), deliveredOfAcked, lost.size(), duplicates);
         assertTrue(lost.isEmpty(), () -> "lost " + lost.size() + " acknowledged messages, e.g. "
                 + lost.stream().limit(5).toList());
     }

@@ -124,6 +124,23 @@ public final class NodeProcess implements AutoCloseable {
         return process.pid();
     }
 
+    /** SIGSTOP: the JVM freezes (no heartbeats, no replies) but keeps its sockets, as a hung host would. */
+    public void suspend() throws IOException, InterruptedException {
+        signal("STOP");
+    }
+
+    /** SIGCONT after {@link #suspend()}. */
+    public void resume() throws IOException, InterruptedException {
+        signal("CONT");
+    }
+
+    private void signal(String name) throws IOException, InterruptedException {
+        Process kill = new ProcessBuilder("kill", "-" + name, Long.toString(process.pid())).inheritIO().start();
+        if (!kill.waitFor(10, TimeUnit.SECONDS) || kill.exitValue() != 0) {
+            throw new IllegalStateException("kill -" + name + " " + process.pid() + " failed");
+        }
+    }
+
     public boolean alive() {
         return process.isAlive();
     }
