@@ -60,6 +60,7 @@ public final class Dispatcher implements DeliveryHandler {
     private final String hostname;
     private final Clock clock;
     private final Map<String, LanePace> paces = new java.util.concurrent.ConcurrentHashMap<>();
+    private final NextHopLimiter nodeLimits = new LocalNextHopLimiter(java.time.Duration.ofSeconds(10));
     private final Map<String, List<String>> hopsByLane = new java.util.concurrent.ConcurrentHashMap<>();
     private RelayMetrics metrics; // null: not recorded (set only by the constructor that takes it)
     private final NextHopGuard guard;
@@ -264,7 +265,11 @@ public final class Dispatcher implements DeliveryHandler {
         }
         long started = System.nanoTime();
         try {
-            Optional<NextHopLimiter.ConnectionPermit> slot = limiter.acquireConnection(lane, concurrency);
+            // A transport's own concurrency counts for the whole cluster; the default
+            // (smtp.destination-concurrency-limit, Postfix's per-host default) per node.
+            Optional<NextHopLimiter.ConnectionPermit> slot = route.limits().concurrency() > 0
+                    ? limiter.acquireConnection(lane, concurrency)
+                    : nodeLimits.acquireConnection(lane, concurrency);
             if (slot.isEmpty()) {
                 long until = clock.millis() + 500 + java.util.concurrent.ThreadLocalRandom.current().nextLong(500);
                 return holdAll(rcpts, until, "concurrency limited: all " + concurrency
