@@ -58,11 +58,14 @@ import org.slf4j.LoggerFactory;
  * entry per id, with a token checked by the worker, means no two workers of a member
  * hold the same message.
  *
- * <p>Spool replay ({@link #start}): an owed spool entry whose epoch equals the running
- * cluster's and whose id is gone from the store was delivered or bounced elsewhere and is
- * dropped; otherwise (the whole cluster restarted, or still stored) it is put back if
- * absent and re-written under the current epoch so old segments can be freed. Entries
- * accepted here but delivered by another member are reconciled the same way every 10 s.
+ * <p>Spools and the store: when a message is finished its tombstone goes into
+ * {@code relay-done} (kept 6 h). Spool replay ({@link #start}) and a reconcile every 10 s
+ * drop an owed spool entry only when its id is gone from the store <em>and</em> has a
+ * tombstone (delivered or bounced elsewhere); an entry gone without one (a partition lost
+ * on this side of a split, a merge that did not carry it) is put back from the spool, so a
+ * split costs duplicates, never mail. After a partition loss or a split-brain merge the
+ * reconcile also puts back message bodies the store lost. Replay re-writes what it keeps
+ * under the current epoch so old segments can be freed.
  *
  * <p>High-water marks ({@code queue.max-messages}, {@code queue.max-bytes}): counted are the
  * messages this member owns (tracked for scheduling) plus accepts in flight on this node,
@@ -80,6 +83,12 @@ public final class ClusterQueue implements MessageQueue {
     private static final int STORE_THREADS = 32;
     /** How long a never-tried entry's state may be seen without its message before it is dropped as debris. */
     private static final long MESSAGE_WAIT_MILLIS = 60_000;
+    /** Tombstones of finished messages: what lets a spool drop an entry another member delivered. */
+    static final String DONE_MAP = "relay-done";
+    static final long TOMBSTONE_HOURS = 6;
+    /** After a partition loss or a split-brain merge, spools check their entries against the store this long. */
+    private static final long SUSPECT_MILLIS = 3_600_000;
+    private static final int SUSPECT_CHECKS_PER_RUN = 5000;
 
     private final ClusterMember member;
     private final QueueSettings settings;
@@ -87,6 +96,7 @@ public final class ClusterQueue implements MessageQueue {
     private final HazelcastInstance hazelcast;
     private final IMap<String, byte[]> messages;
     private final IMap<String, byte[]> meta;
+    private final IMap<String, Long> done;
     private final SpoolJournal journal;
     private final QueueIds ids = new QueueIds();
     private final String epoch;
@@ -101,6 +111,7 @@ public final class ClusterQueue implements MessageQueue {
     private final AtomicLong tokens = new AtomicLong();
     private final AtomicBoolean rescanQueued = new AtomicBoolean();
     private final AtomicInteger inFlight = new AtomicInteger();
+    private volatile long suspectSince;
 
     private final ExecutorService storing;
     private final ScheduledExecutorService housekeeping;
@@ -136,6 +147,7 @@ public final class ClusterQueue implements MessageQueue {
         this.epoch = member.epoch();
         this.messages = hazelcast.getMap(ClusterMember.MESSAGES_MAP);
         this.meta = hazelcast.getMap(ClusterMember.META_MAP);
+        this.done = hazelcast.getMap(DONE_MAP);
         try {
             this.journal = SpoolJournal.open(settings.spoolDir(), events::fsyncNanos);
         } catch (IOException e) {
@@ -171,9 +183,16 @@ public final class ClusterQueue implements MessageQueue {
         });
         // The map-level listener fires only when more replicas went than the map keeps backups.
         meta.addPartitionLostListener(event -> {
-            LOG.warn("queue data of partition {} lost; its messages now exist only in spools "
-                    + "(re-enqueued when those nodes restart)", event.getPartitionId());
+            LOG.warn("queue data of partition {} lost on this side; the spools that hold its messages "
+                    + "put them back", event.getPartitionId());
+            suspectSince = System.currentTimeMillis();
             requestRescan("partition lost");
+        });
+        hazelcast.getLifecycleService().addLifecycleListener(event -> {
+            if (event.getState() == com.hazelcast.core.LifecycleEvent.LifecycleState.MERGED) {
+                suspectSince = System.currentTimeMillis();
+                requestRescan("split-brain merge");
+            }
         });
         hazelcast.getCluster().addMembershipListener(new MembershipListener() {
             @Override
@@ -371,7 +390,10 @@ public final class ClusterQueue implements MessageQueue {
         for (SpoolJournal.OwedEntry entry : journal.owed()) {
             String id = entry.id().value();
             boolean present = meta.containsKey(id);
-            if (epoch.equals(entry.epoch()) && !present) {
+            // Gone from the running cluster's store with a tombstone: delivered elsewhere. Gone
+            // without one (a lost partition, a split, an expired tombstone): put back, a
+            // duplicate at worst.
+            if (epoch.equals(entry.epoch()) && !present && done.containsKey(id)) {
                 journal.done(entry.id());
                 dropped++;
                 continue;
@@ -418,10 +440,20 @@ public final class ClusterQueue implements MessageQueue {
         }
     }
 
-    /** Spool entries accepted here whose message another member delivered: DONE them. */
+    /**
+     * Spool entries accepted here, at least 30 s old: DONE when a tombstone says another
+     * member finished them; put back into the store when it no longer has them and no
+     * tombstone says why (a partition lost on this side of a split, a merge that did not
+     * carry them). After a partition loss or a merge, also checks that the message body is
+     * still there, for a bounded number of entries per run.
+     */
     private void reconcile() {
         long cutoff = System.currentTimeMillis() - RECONCILE_AGE_MILLIS;
         List<QueueId> candidates = journal.owedAcceptedBefore(cutoff);
+        boolean safe = member.clusterSafe();
+        boolean suspect = System.currentTimeMillis() - suspectSince < SUSPECT_MILLIS;
+        int bodyChecks = 0;
+        int restored = 0;
         for (int i = 0; i < candidates.size(); i += BATCH) {
             Set<String> keys = new HashSet<>();
             for (QueueId id : candidates.subList(i, Math.min(candidates.size(), i + BATCH))) {
@@ -430,12 +462,44 @@ public final class ClusterQueue implements MessageQueue {
                 }
             }
             Set<String> present = meta.getAll(keys).keySet();
-            for (String key : keys) {
-                if (!present.contains(key)) {
+            Set<String> absent = new HashSet<>(keys);
+            absent.removeAll(present);
+            Set<String> finished = absent.isEmpty() ? Set.of() : done.getAll(absent).keySet();
+            for (String key : absent) {
+                if (finished.contains(key)) {
                     journal.done(new QueueId(key));
+                } else if (safe && restore(new QueueId(key), true)) {
+                    restored++;
+                }
+            }
+            if (suspect && safe && bodyChecks < SUSPECT_CHECKS_PER_RUN) {
+                for (String key : present) {
+                    if (bodyChecks++ >= SUSPECT_CHECKS_PER_RUN) {
+                        break;
+                    }
+                    if (!messages.containsKey(key) && restore(new QueueId(key), false)) {
+                        restored++;
+                    }
                 }
             }
         }
+        if (restored > 0) {
+            LOG.warn("put {} messages back from this node's spool that the cluster store no longer had "
+                    + "(after a partition loss or a split); some may be delivered twice", restored);
+        }
+    }
+
+    /** Puts an owed message back from the spool: its body, and (if {@code withState}) a fresh delivery state. */
+    private boolean restore(QueueId id, boolean withState) {
+        java.util.Optional<QueuedMessage> m = journal.readOwed(id);
+        if (m.isEmpty()) {
+            return false;
+        }
+        messages.set(id.value(), BinaryCodec.encodeMessage(m.get()));
+        if (withState) {
+            meta.putIfAbsent(id.value(), BinaryCodec.encodeMeta(QueueMeta.fresh(m.get())));
+        }
+        return true;
     }
 
     // --- ownership tracking ---
@@ -567,8 +631,9 @@ public final class ClusterQueue implements MessageQueue {
     private void attempt(String id) {
         byte[] stateBytes = meta.get(id);
         if (stateBytes == null) {
+            // Finished elsewhere, or gone with a lost partition: the spool that owes it decides
+            // (reconcile), never this absence alone.
             untrack(id);
-            journal.done(new QueueId(id));
             return;
         }
         QueueMeta state = BinaryCodec.decodeMeta(stateBytes);
@@ -583,9 +648,24 @@ public final class ClusterQueue implements MessageQueue {
             return;
         }
         if (messageBytes == null) {
-            LOG.warn("{}: delivery state without message in the store; removing it", id);
-            finish(new QueueId(id));
-            return;
+            java.util.Optional<QueuedMessage> spooled = journal.readOwed(new QueueId(id));
+            if (spooled.isPresent()) {
+                messageBytes = BinaryCodec.encodeMessage(spooled.get());
+                messages.set(id, messageBytes);
+            } else if (now - state.arrivalMillis() < settings.maximalQueueLifetime().toMillis()) {
+                // The body went with a lost partition; the spool of the node that accepted it
+                // puts it back (reconcile). Never drop the state on this alone.
+                LOG.warn("{}: delivery state without message in the store; waiting for the spool that "
+                        + "holds it to put it back", id);
+                suspectSince = now;
+                reschedule(id, now + settings.minimalBackoff().toMillis());
+                return;
+            } else {
+                LOG.error("{}: message body missing past maximal_queue_lifetime; removing its delivery "
+                        + "state (recipients {})", id, state.pending());
+                finish(new QueueId(id));
+                return;
+            }
         }
         QueuedMessage message = BinaryCodec.decodeMessage(messageBytes);
         int attemptNo = state.attempts() + 1;
@@ -659,6 +739,8 @@ public final class ClusterQueue implements MessageQueue {
     }
 
     private void finish(QueueId id) {
+        // The tombstone first: the spool that accepted the message drops it only on seeing one.
+        done.setAsync(id.value(), System.currentTimeMillis(), TOMBSTONE_HOURS, TimeUnit.HOURS);
         messages.delete(id.value());
         meta.delete(id.value());
         journal.done(id);

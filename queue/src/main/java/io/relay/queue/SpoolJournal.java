@@ -185,6 +185,28 @@ public final class SpoolJournal implements AutoCloseable {
         }
     }
 
+    /**
+     * Reads a message this spool still owes back from its segment, or empty when it owes
+     * none by that id (or the segment cannot be read now, e.g. it was just compacted).
+     */
+    public java.util.Optional<QueuedMessage> readOwed(QueueId id) {
+        Live l = live.get(id.value());
+        if (l == null) {
+            return java.util.Optional.empty();
+        }
+        try (FileChannel ch = FileChannel.open(l.segment().path, StandardOpenOption.READ)) {
+            ByteBuffer body = readBody(ch, l.offset(), ch.size());
+            if (body == null || body.get() != ACCEPT) {
+                return java.util.Optional.empty();
+            }
+            BinaryCodec.getString(body);
+            BinaryCodec.getString(body);
+            return java.util.Optional.of(BinaryCodec.decodeMessage(BinaryCodec.getBytes(body)));
+        } catch (IOException | RuntimeException e) {
+            return java.util.Optional.empty();
+        }
+    }
+
     /** Ids this spool still owes whose ACCEPT was written before {@code cutoffMillis}. */
     public List<QueueId> owedAcceptedBefore(long cutoffMillis) {
         List<QueueId> out = new ArrayList<>();

@@ -278,6 +278,10 @@ public final class Dispatcher implements DeliveryHandler {
             try (NextHopLimiter.ConnectionPermit held = slot.get()) {
                 SmtpClient.TransactionGate gate = rates.isEmpty() ? SmtpClient.TransactionGate.OPEN : () -> {
                     NextHopLimiter.RateDecision decision = limiter.awaitRate(lane, rates, rcpts.size());
+                    if (metrics != null && decision instanceof NextHopLimiter.RateDecision.Proceed go
+                            && go.waited().toMillis() >= 1) {
+                        metrics.rateLimitWait(route.nextHop().text(), go.waited());
+                    }
                     if (decision instanceof NextHopLimiter.RateDecision.Refused no) {
                         return new SmtpClient.Held(clock.millis() + Math.max(1, no.wouldWait().toMillis()),
                                 "rate limited: " + lane + " allows " + no.limitedBy() + ", next slot in "
