@@ -59,13 +59,14 @@ import org.slf4j.LoggerFactory;
  * hold the same message.
  *
  * <p>Spools and the store: when a message is finished its tombstone goes into
- * {@code relay-done} (kept 6 h). Spool replay ({@link #start}) and a reconcile every 10 s
- * drop an owed spool entry only when its id is gone from the store <em>and</em> has a
- * tombstone (delivered or bounced elsewhere); an entry gone without one (a partition lost
- * on this side of a split, a merge that did not carry it) is put back from the spool, so a
- * split costs duplicates, never mail. After a partition loss or a split-brain merge the
- * reconcile also puts back message bodies the store lost. Replay re-writes what it keeps
- * under the current epoch so old segments can be freed.
+ * {@code relay-done} for 5 minutes. Spool replay ({@link #start}) drops an owed entry whose
+ * epoch is the running cluster's and whose id is gone from the store (delivered or bounced
+ * elsewhere); otherwise (the whole cluster restarted, or still stored) it is put back if
+ * absent and re-written under the current epoch so old segments can be freed. A reconcile
+ * every 10 s drops entries accepted here that the store no longer has; but for an hour after
+ * a partition loss or a split-brain merge it drops only those with a tombstone and puts the
+ * others back from the spool (and message bodies the store lost), so a split costs
+ * duplicates, never mail.
  *
  * <p>High-water marks ({@code queue.max-messages}, {@code queue.max-bytes}): counted are the
  * messages this member owns (tracked for scheduling) plus accepts in flight on this node,
@@ -85,7 +86,7 @@ public final class ClusterQueue implements MessageQueue {
     private static final long MESSAGE_WAIT_MILLIS = 60_000;
     /** Tombstones of finished messages: what lets a spool drop an entry another member delivered. */
     static final String DONE_MAP = "relay-done";
-    static final long TOMBSTONE_HOURS = 6;
+    static final long TOMBSTONE_MINUTES = 5;
     /** After a partition loss or a split-brain merge, spools check their entries against the store this long. */
     private static final long SUSPECT_MILLIS = 3_600_000;
     private static final int SUSPECT_CHECKS_PER_RUN = 5000;
@@ -390,10 +391,8 @@ public final class ClusterQueue implements MessageQueue {
         for (SpoolJournal.OwedEntry entry : journal.owed()) {
             String id = entry.id().value();
             boolean present = meta.containsKey(id);
-            // Gone from the running cluster's store with a tombstone: delivered elsewhere. Gone
-            // without one (a lost partition, a split, an expired tombstone): put back, a
-            // duplicate at worst.
-            if (epoch.equals(entry.epoch()) && !present && done.containsKey(id)) {
+            // Gone from the running cluster's store: delivered or bounced elsewhere.
+            if (epoch.equals(entry.epoch()) && !present) {
                 journal.done(entry.id());
                 dropped++;
                 continue;
@@ -466,10 +465,13 @@ public final class ClusterQueue implements MessageQueue {
             absent.removeAll(present);
             Set<String> finished = absent.isEmpty() ? Set.of() : done.getAll(absent).keySet();
             for (String key : absent) {
-                if (finished.contains(key)) {
+                if (!finished.contains(key) && suspect) {
+                    // No tombstone after a partition loss or a merge: the store may have lost it.
+                    if (safe && restore(new QueueId(key), true)) {
+                        restored++;
+                    }
+                } else {
                     journal.done(new QueueId(key));
-                } else if (safe && restore(new QueueId(key), true)) {
-                    restored++;
                 }
             }
             if (suspect && safe && bodyChecks < SUSPECT_CHECKS_PER_RUN) {
@@ -740,7 +742,7 @@ public final class ClusterQueue implements MessageQueue {
 
     private void finish(QueueId id) {
         // The tombstone first: the spool that accepted the message drops it only on seeing one.
-        done.setAsync(id.value(), System.currentTimeMillis(), TOMBSTONE_HOURS, TimeUnit.HOURS);
+        done.setAsync(id.value(), System.currentTimeMillis(), TOMBSTONE_MINUTES, TimeUnit.MINUTES);
         messages.delete(id.value());
         meta.delete(id.value());
         journal.done(id);
