@@ -29,9 +29,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Graceful drain on SIGTERM (issue 5 item 5): /readyz answers 503 at once, the node keeps
- * serving for health.drain-delay, then refuses new connections, lets the session that is
- * in DATA finish its message (250), exits 0, and the message reaches the upstream. The
- * health checks leave no line in the mail log.
+ * serving for health.drain-delay, then refuses new connections (readyz names the failing
+ * smtp-listener check), lets the session that is in DATA finish its message (250), exits 0,
+ * and the message reaches the upstream. The health checks leave no line in the mail log.
  */
 class DrainTest {
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
@@ -104,6 +104,11 @@ class DrainTest {
                             s.connect(new InetSocketAddress("127.0.0.1", smtp), 1000);
                         }
                     });
+                    // and readiness names the closed listener beside the drain
+                    HttpResponse<String> closed = get(healthPort, "/readyz");
+                    assertEquals(503, closed.statusCode(), closed.body());
+                    assertTrue(closed.body().contains(
+                            "\"smtp-listener\":{\"ok\":false,\"reason\":\"SMTP listeners closed\"}"), closed.body());
                     // the session in DATA finishes its message
                     send(out, "second half\r\n.\r\n");
                     String done = expect(in, "250");

@@ -16,6 +16,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
@@ -184,24 +185,13 @@ class ProxyProtocolPeerTest {
         int v1 = Ports.free();
         int v2 = Ports.free();
         int smtp = fx.address().getPort();
-        Path cfg = dir.resolve("haproxy.cfg");
-        Files.writeString(cfg, String.join("\n",
-                "defaults",
-                "  mode tcp",
-                "  timeout connect 5s",
-                "  timeout client 30s",
-                "  timeout server 30s",
+        startHaproxy(List.of(
                 "listen v1",
                 "  bind 127.0.0.1:" + v1,
                 "  server s1 127.0.0.1:" + smtp + " send-proxy",
                 "listen v2",
                 "  bind 127.0.0.1:" + v2,
-                "  server s2 127.0.0.1:" + smtp + " send-proxy-v2",
-                ""));
-        haproxy = new ProcessBuilder(Tools.HAPROXY, "-db", "-f", cfg.toString())
-                .redirectErrorStream(true).redirectOutput(dir.resolve("haproxy.out").toFile()).start();
-        assertTrue(SmtpServerFixture.await(() -> listening(v1) && listening(v2)),
-                "haproxy did not listen: " + Files.readString(dir.resolve("haproxy.out")));
+                "  server s2 127.0.0.1:" + smtp + " send-proxy-v2"), v1, v2);
 
         Run r1 = swaks(v1, "--local-interface", "127.0.0.3");
         assertEquals(0, r1.exit(), r1.output());
@@ -222,6 +212,55 @@ class ProxyProtocolPeerTest {
         assertEquals(2, count(log, ": connect from unknown[127.0.0.3]"), log);
         assertEquals(2, count(log, ": disconnect from unknown[127.0.0.3]"), log);
         assertEquals(0, count(log, "[127.0.0.1]"), log);
+    }
+
+    @Test
+    void throughHaproxyMynetworksJudgesTheClientNotHaproxy() throws Exception {
+        Tools.require(Tools.SWAKS, Tools.HAPROXY);
+        server("127.0.0.0/30", LOOPBACK_LB); // haproxy (127.0.0.1) and 127.0.0.3 are inside, 127.0.0.5 is not
+        int v2 = Ports.free();
+        startHaproxy(List.of(
+                "listen v2",
+                "  bind 127.0.0.1:" + v2,
+                "  server s2 127.0.0.1:" + fx.address().getPort() + " send-proxy-v2"), v2);
+
+        Run outside = swaks(v2, "--local-interface", "127.0.0.5");
+        assertEquals(24, outside.exit(), outside.output()); // error at RCPT
+        assertTrue(outside.output().contains("554 5.7.1 <u@d.example>: Relay access denied"), outside.output());
+        Run inside = swaks(v2, "--local-interface", "127.0.0.3");
+        assertEquals(0, inside.exit(), inside.output());
+
+        assertEquals(1, fx.queue.accepted.size());
+        assertEquals("127.0.0.3", fx.queue.accepted.get(0).envelope().clientAddress());
+        SmtpServerFixture.await(() -> {
+            try {
+                return count(fx.log(), ": disconnect from") == 2;
+            } catch (IOException e) {
+                return false;
+            }
+        });
+        String log = fx.log();
+        assertTrue(log.contains("NOQUEUE: reject: RCPT from unknown[127.0.0.5]: 554 5.7.1 <u@d.example>: "
+                + "Relay access denied;"), log);
+        assertEquals(0, count(log, "[127.0.0.1]"), log);
+    }
+
+    /** haproxy in the foreground with these proxy sections after a TCP defaults section; waits for its ports. */
+    private void startHaproxy(List<String> sections, int... ports) throws Exception {
+        List<String> lines = new ArrayList<>(List.of(
+                "defaults",
+                "  mode tcp",
+                "  timeout connect 5s",
+                "  timeout client 30s",
+                "  timeout server 30s"));
+        lines.addAll(sections);
+        lines.add("");
+        Path cfg = dir.resolve("haproxy.cfg");
+        Files.writeString(cfg, String.join("\n", lines));
+        haproxy = new ProcessBuilder(Tools.HAPROXY, "-db", "-f", cfg.toString())
+                .redirectErrorStream(true).redirectOutput(dir.resolve("haproxy.out").toFile()).start();
+        assertTrue(SmtpServerFixture.await(() -> Arrays.stream(ports).allMatch(this::listening)),
+                "haproxy did not listen: " + Files.readString(dir.resolve("haproxy.out")));
     }
 
     private boolean listening(int port) {

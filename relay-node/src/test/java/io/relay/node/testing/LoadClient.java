@@ -22,7 +22,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * {@code X-Test-Tag} header, and the client records which tags got a 250 to end-of-DATA
  * (and the queue id the server gave), so the test can check each one arrived upstream.
  * Sessions that break (the node was killed) simply stop; their unanswered message is
- * counted as sent but not acknowledged.
+ * counted as sent and failed: neither acknowledged nor refused.
  */
 public final class LoadClient {
     private final String host;
@@ -30,6 +30,8 @@ public final class LoadClient {
     private final AtomicInteger sent = new AtomicInteger();
     private final Map<String, String> acknowledged = new ConcurrentHashMap<>();
     private final Set<String> refused = ConcurrentHashMap.newKeySet();
+    private final Set<String> failed = ConcurrentHashMap.newKeySet();
+    private final AtomicInteger greetedSessions = new AtomicInteger();
     private final AtomicBoolean stop = new AtomicBoolean();
 
     private final String recipientDomain;
@@ -79,6 +81,7 @@ public final class LoadClient {
             BufferedReader in = new BufferedReader(new InputStreamReader(sock.getInputStream(), StandardCharsets.US_ASCII));
             OutputStream out = sock.getOutputStream();
             expect(in, "220");
+            greetedSessions.incrementAndGet();
             send(out, "EHLO load.test\r\n");
             expect(in, "250");
             for (int i = 0; i < perConnection && !stop.get() && System.nanoTime() < end; i++) {
@@ -88,12 +91,14 @@ public final class LoadClient {
                 }
                 String tag = prefix + "-" + n;
                 sent.incrementAndGet();
+                failed.add(tag); // until a reply settles it; a broken session leaves it here
                 send(out, "MAIL FROM:<load@app.test>\r\nRCPT TO:<rcpt" + (n % 7) + "@" + recipientDomain + ">\r\nDATA\r\n");
                 String mail = expect(in, null);
                 String rcpt = expect(in, null);
                 String data = expect(in, null);
                 if (!mail.startsWith("250") || !rcpt.startsWith("250") || !data.startsWith("354")) {
                     refused.add(tag);
+                    failed.remove(tag);
                     send(out, "RSET\r\n");
                     expect(in, null);
                     continue;
@@ -106,6 +111,7 @@ public final class LoadClient {
                 } else {
                     refused.add(tag);
                 }
+                failed.remove(tag);
             }
             send(out, "QUIT\r\n");
         }
@@ -165,5 +171,15 @@ public final class LoadClient {
 
     public Set<String> refused() {
         return Set.copyOf(refused);
+    }
+
+    /** Tags of failed transactions: sent, then the session broke before a reply acknowledged or refused them. */
+    public Set<String> failed() {
+        return Set.copyOf(failed);
+    }
+
+    /** Sessions that got the 220 greeting (and then sent EHLO): each is one {@code connect from} in the mail log. */
+    public int greetedSessions() {
+        return greetedSessions.get();
     }
 }
