@@ -113,4 +113,33 @@ class TwoMemberQueueTest {
         assertTrue(handlerA.noneTwice());
         await("store empty", Duration.ofSeconds(10), () -> a.view().entries().isEmpty());
     }
+
+    @Test
+    void messagesWhosePartitionWasLostComeBackFromTheAcceptingSpool() throws Exception {
+        // No backups: when B dies, the partitions it owned are lost with everything in them.
+        String name = TestClusters.clusterName();
+        int portA = TestClusters.freePort();
+        int portB = TestClusters.freePort();
+        ClusterQueue a = open(new ClusterSettings(name, "127.0.0.1", portA, List.of(), 0), spoolA);
+        TestClusters.RecordingHandler handlerA = new TestClusters.RecordingHandler();
+        handlerA.deferAll = true;
+        a.start(handlerA);
+        ClusterQueue b = open(new ClusterSettings(name, "127.0.0.1", portB, List.of("127.0.0.1:" + portA), 0), spoolB);
+        TestClusters.RecordingHandler handlerB = new TestClusters.RecordingHandler();
+        handlerB.deferAll = true;
+        b.start(handlerB);
+        await("partitions settled", Duration.ofSeconds(30), () -> a.clusterMemberForTests().clusterSafe());
+        // A accepts them all (its spool owes them); about half live in partitions B owns.
+        Set<String> ids = acceptAll(a, 60);
+        long onB = ids.stream().filter(id -> !a.clusterMemberForTests().hazelcast().getPartitionService()
+                .getPartition(id).getOwner().localMember()).count();
+        assertTrue(onB > 0, "some messages live on B");
+        b.clusterMemberForTests().terminate();
+        b.close();
+        handlerA.deferAll = false;
+        // A's store lost B's partitions; A's spool still owes those messages and puts them back.
+        await("every message delivered, those of the lost partitions from A's spool", Duration.ofSeconds(90),
+                () -> handlerA.deliveries.keySet().containsAll(ids));
+        System.out.printf("lost partitions: %d of 60 messages were in them; all 60 delivered%n", onB);
+    }
 }
