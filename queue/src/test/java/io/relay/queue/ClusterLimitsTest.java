@@ -93,7 +93,7 @@ class ClusterLimitsTest {
         assertTrue(refused.waitNanos() > S / 2);
         ClusterLimits.Reservation next = limits.get(2).reserve("lane", rates("1/s"), 1, 1, 2 * S);
         assertTrue(next.granted());
-        assertTrue(next.waitNanos() <= S, "the refusal reserved nothing: " + next.waitNanos());
+        assertTrue(next.waitNanos() <= S + S / 50, "the refusal reserved nothing: " + next.waitNanos());
     }
 
     @Test
@@ -109,7 +109,7 @@ class ClusterLimitsTest {
         long t1 = System.nanoTime();
         ClusterLimits.Reservation first = limits.get(0).reserve("fast", rates("100/s"), 1, 10, S);
         assertEquals(10, first.slots());
-        assertEquals(S / 100, first.spacing());
+        assertEquals(S / 100 + S / 100 / 50, first.spacing(), "a 2% margin on send rates");
         long t2 = System.nanoTime();
         ClusterLimits.Reservation second = limits.get(1).reserve("fast", rates("100/s"), 1, 10, S);
         long apart = (t2 + second.waitNanos()) - (t1 + first.waitNanos());

@@ -20,10 +20,20 @@ final class TestClusters {
     private TestClusters() {
     }
 
+    private static final AtomicInteger NEXT_PORT = new AtomicInteger(
+            20000 + (int) (ProcessHandle.current().pid() % 50) * 200);
+
+    /** A free port below the ephemeral range, so no outgoing connection can take it before the member binds. */
     static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            return s.getLocalPort();
+        for (int tries = 0; tries < 12000; tries++) {
+            int port = 20000 + Math.floorMod(NEXT_PORT.getAndIncrement() - 20000, 12000);
+            try (ServerSocket s = new ServerSocket(port, 1, InetAddress.getLoopbackAddress())) {
+                return port;
+            } catch (IOException taken) {
+                // in use: try the next one
+            }
         }
+        throw new IOException("no free port in 20000-31999");
     }
 
     static String clusterName() {

@@ -30,7 +30,10 @@ public final class Main implements Callable<Integer> {
                         cmd.getErr().println("relay-node: " + e.getMessage());
                         return 2;
                     }
-                    throw e;
+                    // A failed start must end the process: the cluster member's threads would
+                    // otherwise keep a half-started node alive, holding its ports.
+                    e.printStackTrace(cmd.getErr());
+                    return 1;
                 })
                 .execute(args);
         if (code != 0) {

@@ -137,6 +137,10 @@ final class CommandHandlers {
                 }
             }
         }
+        if (s.services().stopping().get()) {
+            s.replyAndClose("421 4.3.2 " + s.settings().hostname() + " Service shutting down, closing transmission channel");
+            return true;
+        }
         if (s.queue().full()) {
             return s.reject(RejectReason.BACKPRESSURE, "MAIL", STORAGE, c.from().address(), null);
         }

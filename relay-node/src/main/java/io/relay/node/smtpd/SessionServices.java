@@ -13,5 +13,5 @@ import java.util.concurrent.atomic.AtomicLong;
 record SessionServices(SmtpdSettings settings, RelayPolicy policy, MessageQueue queue, MailLog mailLog,
                        Executor blockingExecutor, SslContext sslContext, CommandParser parser,
                        MessageAssembly assembly, CommandHandlers handlers, AtomicLong probes, Clock clock,
-                       RelayMetrics metrics) {
+                       RelayMetrics metrics, java.util.concurrent.atomic.AtomicBoolean stopping) {
 }

@@ -80,7 +80,8 @@ public final class SmtpServer implements AutoCloseable {
                       Executor blockingExecutor, SslContext sslContext, RelayMetrics metrics) {
         this.services = new SessionServices(settings, policy, queue, mailLog, blockingExecutor, sslContext,
                 new CommandParser(), new MessageAssembly(settings.hostname(), settings.hopcountLimit()),
-                new CommandHandlers(), new AtomicLong(), Clock.systemUTC(), metrics);
+                new CommandHandlers(), new AtomicLong(), Clock.systemUTC(), metrics,
+                new java.util.concurrent.atomic.AtomicBoolean());
         this.connectionLimit = new ConnectionLimit(settings.maxConnections(), settings.hostname(), metrics);
     }
 
@@ -131,8 +132,14 @@ public final class SmtpServer implements AutoCloseable {
         return out;
     }
 
-    /** Closes the listening sockets; open sessions go on (the drain of issue 5). */
+    /**
+     * Closes the listening sockets (the drain). Open sessions finish the transaction they
+     * are in; a new MAIL FROM gets {@code 421 4.3.2} and the session ends, so a client with
+     * a long session reconnects through the load balancer to a node that stays up instead
+     * of being cut mid-transaction when the drain timeout runs out.
+     */
     public void stopAccepting() {
+        services.stopping().set(true);
         for (Channel c : listeners) {
             c.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
         }

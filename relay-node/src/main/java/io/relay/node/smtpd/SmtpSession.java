@@ -284,6 +284,10 @@ final class SmtpSession extends ChannelInboundHandlerAdapter {
         return services.settings();
     }
 
+    SessionServices services() {
+        return services;
+    }
+
     MessageQueue queue() {
         return services.queue();
     }

@@ -501,4 +501,21 @@ class SmtpDialogueTest {
         InetSocketAddress a = start().address();
         assertTrue(a.getPort() > 0);
     }
+
+    @Test
+    void afterTheListenersCloseAnOpenSessionFinishesItsMessageThenGets421AtTheNextMail() throws Exception {
+        try (SmtpClient c = start().client()) {
+            c.send("EHLO h");
+            c.expect("250");
+            c.raw("MAIL FROM:<a@b.example>\r\nRCPT TO:<u@d.example>\r\nDATA\r\n");
+            c.expect("250");
+            c.expect("250");
+            c.expect("354");
+            fx.server.stopAccepting(); // the drain closes the listeners mid-transaction
+            c.raw("x\r\n.\r\n");
+            c.expect("250 2.0.0 Ok");
+            c.send("MAIL FROM:<a@b.example>");
+            c.expect("421 4.3.2 relay.test Service shutting down, closing transmission channel");
+        }
+    }
 }

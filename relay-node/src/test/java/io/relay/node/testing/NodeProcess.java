@@ -69,7 +69,13 @@ public final class NodeProcess implements AutoCloseable {
         pb.redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("node.out").toFile()));
         pb.redirectError(ProcessBuilder.Redirect.appendTo(dir.resolve("node.err").toFile()));
         process = pb.start();
-        awaitListening(Duration.ofSeconds(90));
+        try {
+            awaitListening(Duration.ofSeconds(90));
+        } catch (RuntimeException | IOException e) {
+            // never leave a half-started node holding its ports for the next test
+            process.destroyForcibly();
+            throw e;
+        }
     }
 
     private void awaitListening(Duration timeout) throws IOException {
