@@ -5,7 +5,7 @@
 # reaches (smtp.destination-rate RATE), so the cluster limiter is on the path; each node
 # logs its limiter round trips when it stops, which gives round trips per message.
 # Needs root (smtp-sink -u), Debian's postfix package and a built relay-node/target/relay-node.jar.
-# Usage: deploy/bench/cluster-vs-node.sh [MESSAGES=6000] [SESSIONS=18] [BYTES=4096] [RATE=20000/s]
+# Usage: deploy/bench/cluster-vs-node.sh [MESSAGES=6000] [SESSIONS=18] [BYTES=4096] [RATE=20000/s, or none]
 set -euo pipefail
 N=${1:-6000}; S=${2:-18}; L=${3:-4096}; RATE=${4:-20000/s}
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -39,7 +39,7 @@ smtp:
   relayhost: "[127.0.0.1]:$SINK"
   tls-security-level: none
   destination-concurrency-limit: 50
-  destination-rate: ["$RATE"]
+$([ "$RATE" = none ] || echo "  destination-rate: [\"$RATE\"]")
 queue:
   spool-dir: $d/spool
 health:

@@ -114,9 +114,19 @@ public final class ClusterLimits {
      * instant is more than {@code maxWaitNanos} away. One round trip.
      */
     public Reservation reserve(String lane, List<Rate> rates, int recipients, int batch, long maxWaitNanos) {
+        return reserve(lane, rates, recipients, batch, maxWaitNanos, 0);
+    }
+
+    /**
+     * As above, with no slot earlier than {@code leadNanos} from the owner's now: a caller
+     * that expects the answer to take that long still gets a slot it can keep on time.
+     */
+    public Reservation reserve(String lane, List<Rate> rates, int recipients, int batch, long maxWaitNanos,
+                               long leadNanos) {
         roundTrips.incrementAndGet();
         reserves.incrementAndGet();
-        return lanes.executeOnKey(lane, new Reserve(List.copyOf(rates), recipients, Math.max(1, batch), maxWaitNanos));
+        return lanes.executeOnKey(lane, new Reserve(List.copyOf(rates), recipients, Math.max(1, batch), maxWaitNanos,
+                Math.max(0, leadNanos)));
     }
 
     /** Takes one of the lane's {@code limit} connection leases for this member, if one is free. One round trip. */
@@ -230,17 +240,19 @@ public final class ClusterLimits {
         private final int recipients;
         private final int batch;
         private final long maxWaitNanos;
+        private final long leadNanos;
 
-        Reserve(List<Rate> rates, int recipients, int batch, long maxWaitNanos) {
+        Reserve(List<Rate> rates, int recipients, int batch, long maxWaitNanos, long leadNanos) {
             this.rates = rates;
             this.recipients = recipients;
             this.batch = batch;
             this.maxWaitNanos = maxWaitNanos;
+            this.leadNanos = leadNanos;
         }
 
         @Override
         Reservation apply(LaneState s, long now) {
-            long start = now;
+            long start = now + leadNanos;
             String slowest = null;
             long spacing = 0;
             boolean anyQuota = false;
@@ -248,6 +260,7 @@ public final class ClusterLimits {
                 Long t = s.tat.get(r.text());
                 long burst = r.quota() ? r.permits() : 1;
                 long earliest = t == null ? now : Math.max(now, t + (cost(r) - burst) * r.interval());
+                earliest = Math.max(earliest, now + leadNanos);
                 if (earliest > start) {
                     start = earliest;
                     slowest = r.text();

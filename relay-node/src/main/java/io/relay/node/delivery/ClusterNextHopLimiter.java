@@ -48,6 +48,8 @@ public final class ClusterNextHopLimiter implements NextHopLimiter, AutoCloseabl
     private final Map<String, Deque<Long>> slots = new ConcurrentHashMap<>();
     private final ScheduledExecutorService housekeeping;
     private final java.util.concurrent.atomic.AtomicLong lateSlots = new java.util.concurrent.atomic.AtomicLong();
+    /** Moving average of a reservation's answer time (not synchronised: a rough estimate is enough). */
+    private volatile long answerNanos = 1_000_000L;
     private volatile Consumer<String> beforeRelease = lane -> { };
 
     private static final class Leases {
@@ -196,7 +198,7 @@ public final class ClusterNextHopLimiter implements NextHopLimiter, AutoCloseabl
         Deque<Long> local = slots.computeIfAbsent(laneKey, k -> new ArrayDeque<>());
         long spacing = spacingNanos(rates);
         long tolerance = lateTolerance(spacing);
-        for (int tries = 0; tries < 5; tries++) {
+        for (int tries = 0; ; tries++) {
             Long slot = null;
             if (!quota) {
                 long wall = ClusterLimits.wallNanos();
@@ -211,7 +213,10 @@ public final class ClusterNextHopLimiter implements NextHopLimiter, AutoCloseabl
                 int batch = quota ? 1 : batchFor(spacing);
                 List<ClusterLimits.Rate> cluster = rates.stream()
                         .map(r -> new ClusterLimits.Rate(r.permits(), r.period().toNanos(), r.text())).toList();
-                ClusterLimits.Reservation r = limits.reserve(laneKey, cluster, recipients, batch, maxWaitNanos);
+                long sent = System.nanoTime();
+                ClusterLimits.Reservation r = limits.reserve(laneKey, cluster, recipients, batch, maxWaitNanos,
+                        quota && spacing == 0 ? 0 : lead());
+                observeAnswer(System.nanoTime() - sent);
                 if (!r.granted()) {
                     RateLimit by = rates.stream().filter(x -> x.text().equals(r.limitedBy())).findFirst()
                             .orElse(rates.get(0));
@@ -228,21 +233,36 @@ public final class ClusterNextHopLimiter implements NextHopLimiter, AutoCloseabl
             }
             long late = sleepUntilWall(slot);
             // A slot used late would crowd the next one (a slow answer, an overslept thread):
-            // drop it and take the next. Quotas count recipients, not timing.
-            if (late <= tolerance) {
+            // drop it and take the next; the third is used however late (the next one would
+            // come as late: the node is overloaded, and holding mail back helps nobody).
+            if (late <= tolerance || tries >= 2) {
                 return new RateDecision.Proceed(Duration.ofNanos(System.nanoTime() - asked));
             }
             lateSlots.incrementAndGet();
         }
-        return new RateDecision.Refused(rates.get(0), Duration.ofNanos(Math.max(spacing, 100_000_000L)));
     }
 
     /**
-     * How late a send-rate slot may still be used: a fifth of the spacing, kept between 1 ms
-     * (sleeps are not more precise; at 5000/s that lets a window hold 0.1% more) and 25 ms.
+     * How far ahead a send slot is asked for: twice the recent answer time (at least 1 ms,
+     * at most 200 ms), so the slot is still ahead when the answer arrives and is kept on
+     * time instead of late by the answer's travel.
+     */
+    private long lead() {
+        return Math.max(1_000_000L, Math.min(200_000_000L, 2 * answerNanos));
+    }
+
+    private void observeAnswer(long nanos) {
+        answerNanos = (answerNanos * 7 + nanos) / 8;
+    }
+
+    /**
+     * How late a send-rate slot may still be used: a fifth of the spacing up to 25 ms, and at
+     * least 10 ms. Late by L, a slot lets a window of the rate's period P hold about L/P more
+     * than the rate (1% for 10 ms of a second), which the 2% spacing margin of the limits
+     * store absorbs; at 1/s and 14/s the fifth of the spacing is the tighter bound.
      */
     static long lateTolerance(long spacingNanos) {
-        return spacingNanos <= 0 ? Long.MAX_VALUE : Math.max(1_000_000L, Math.min(25_000_000L, spacingNanos / 5));
+        return spacingNanos <= 0 ? Long.MAX_VALUE : Math.max(10_000_000L, Math.min(25_000_000L, spacingNanos / 5));
     }
 
     /** Sleeps until the wall clock reaches {@code wallNanos}; returns how late it woke (0 if the slot was past). */
