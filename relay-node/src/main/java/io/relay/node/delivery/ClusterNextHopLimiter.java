@@ -256,13 +256,13 @@ public final class ClusterNextHopLimiter implements NextHopLimiter, AutoCloseabl
     }
 
     /**
-     * How late a send-rate slot may still be used: a fifth of the spacing up to 25 ms, and at
-     * least 10 ms. Late by L, a slot lets a window of the rate's period P hold about L/P more
-     * than the rate (1% for 10 ms of a second), which the 2% spacing margin of the limits
-     * store absorbs; at 1/s and 14/s the fifth of the spacing is the tighter bound.
+     * How late a send-rate slot may still be used: a fifth of the spacing, between 10 and
+     * 15 ms. Late by L, a slot lets a window of the rate's period P hold about L/P more than
+     * the rate; the limits store's 2% spacing margin leaves 20 ms of each second for that
+     * and for the next hop's own jitter.
      */
     static long lateTolerance(long spacingNanos) {
-        return spacingNanos <= 0 ? Long.MAX_VALUE : Math.max(10_000_000L, Math.min(25_000_000L, spacingNanos / 5));
+        return spacingNanos <= 0 ? Long.MAX_VALUE : Math.max(10_000_000L, Math.min(15_000_000L, spacingNanos / 5));
     }
 
     /** Sleeps until the wall clock reaches {@code wallNanos}; returns how late it woke (0 if the slot was past). */
