@@ -42,8 +42,9 @@ public final class ClusterLimits {
     /** How long a refused member counts as waiting for a lease (it asks again more often than this). */
     static final long WAITER_NANOS = 2_000_000_000L;
     private static final long QUOTA_PERIOD_NANOS = 3_600_000_000_000L;
-    /** Send-rate spacing margin: 1/50 = 2%. */
-    static final long SEND_MARGIN_DIVISOR = 50;
+    /** Send-rate spacing margin: 1/20 = 5%, at most 30 ms. */
+    static final long SEND_MARGIN_DIVISOR = 20;
+    static final long MAX_SEND_MARGIN_NANOS = 30_000_000L;
 
     private final IMap<String, LaneState> lanes;
     private final String self;
@@ -66,14 +67,15 @@ public final class ClusterLimits {
         }
 
         /**
-         * Nanoseconds one unit occupies. Send rates get a 2% margin: a next hop measures
-         * arrivals, which network and scheduling jitter move by a few milliseconds, and a
-         * sending slot 2% wider keeps its busiest window at the rate (14/s: 72.9 ms apart,
-         * so 14 span 947 ms of a second) instead of one message over.
+         * Nanoseconds one unit occupies. Send slots are 5% wider than the rate (at most 30 ms
+         * wider): a next hop counts arrivals, which network, TLS and its own scheduling move by
+         * tens of milliseconds, and that much room keeps its busiest window at the rate (14/s:
+         * 75 ms apart, 14 span 975 ms of a second; 1/s: 1030 ms) instead of one message over.
+         * Quotas count recipients and get none.
          */
         long interval() {
             long exact = periodNanos / permits;
-            return quota() ? exact : exact + exact / SEND_MARGIN_DIVISOR;
+            return quota() ? exact : exact + Math.min(exact / SEND_MARGIN_DIVISOR, MAX_SEND_MARGIN_NANOS);
         }
     }
 

@@ -93,7 +93,7 @@ class ClusterLimitsTest {
         assertTrue(refused.waitNanos() > S / 2);
         ClusterLimits.Reservation next = limits.get(2).reserve("lane", rates("1/s"), 1, 1, 2 * S);
         assertTrue(next.granted());
-        assertTrue(next.waitNanos() <= S + S / 50, "the refusal reserved nothing: " + next.waitNanos());
+        assertTrue(next.waitNanos() <= S + 30_000_000L, "the refusal reserved nothing: " + next.waitNanos());
     }
 
     @Test
@@ -109,11 +109,11 @@ class ClusterLimitsTest {
         long t1 = System.nanoTime();
         ClusterLimits.Reservation first = limits.get(0).reserve("fast", rates("100/s"), 1, 10, S);
         assertEquals(10, first.slots());
-        assertEquals(S / 100 + S / 100 / 50, first.spacing(), "a 2% margin on send rates");
+        assertEquals(S / 100 + S / 100 / 20, first.spacing(), "a 5% margin on send rates");
         long t2 = System.nanoTime();
         ClusterLimits.Reservation second = limits.get(1).reserve("fast", rates("100/s"), 1, 10, S);
         long apart = (t2 + second.waitNanos()) - (t1 + first.waitNanos());
-        assertTrue(apart >= 10 * (S / 100) - 5_000_000L, "the next batch starts after the first: " + apart);
+        assertTrue(apart >= 10 * first.spacing() - 5_000_000L, "the next batch starts after the first: " + apart);
         long before = limits.get(0).roundTrips();
         limits.get(0).reserve("fast", rates("100/s", "50000/d"), 1, 10, S);
         assertEquals(before + 1, limits.get(0).roundTrips(), "one round trip per reservation");

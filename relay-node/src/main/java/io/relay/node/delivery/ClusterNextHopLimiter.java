@@ -258,8 +258,8 @@ public final class ClusterNextHopLimiter implements NextHopLimiter, AutoCloseabl
     /**
      * How late a send-rate slot may still be used: a fifth of the spacing, between 10 and
      * 15 ms. Late by L, a slot lets a window of the rate's period P hold about L/P more than
-     * the rate; the limits store's 2% spacing margin leaves 20 ms of each second for that
-     * and for the next hop's own jitter.
+     * the rate; the limits store's spacing margin (5%, at most 30 ms per slot) leaves room
+     * for that and for the next hop's own jitter.
      */
     static long lateTolerance(long spacingNanos) {
         return spacingNanos <= 0 ? Long.MAX_VALUE : Math.max(10_000_000L, Math.min(15_000_000L, spacingNanos / 5));

@@ -93,6 +93,9 @@ class ClusterLimitsEndToEndTest {
                                 + "connections at once (%d in all)%n",
                         oneWorst, smallestGap(oneAt), fourteenWorst, (last(fourteenAt) - fourteenAt.get(0)) / 1000,
                         twoProxy.mostAtOnce(), twoProxy.total());
+                System.out.printf("14/s: smallest gap %.1f ms, mean gap %.1f ms, gaps under 60 ms: %d; 15 in 1 s at %s%n",
+                        smallestGap(fourteenAt), (last(fourteenAt) - fourteenAt.get(0)) / (fourteenAt.size() - 1),
+                        countGapsUnder(fourteenAt, 60), crowded(fourteenAt, 1000, 15));
                 assertEquals(1, busiestWindow(oneAt, 1000 - JITTER_MS), "1/s across the cluster: " + oneAt);
                 assertTrue(busiestWindow(fourteenAt, 1000 - JITTER_MS) <= 14, "14/s across the cluster");
                 assertTrue(twoProxy.mostAtOnce() <= 2, "concurrency 2 across the cluster, saw " + twoProxy.mostAtOnce());
@@ -204,6 +207,28 @@ class ClusterLimitsEndToEndTest {
             min = Math.min(min, s.get(i) - s.get(i - 1));
         }
         return min;
+    }
+
+    private static int countGapsUnder(List<Double> s, double ms) {
+        int n = 0;
+        for (int i = 1; i < s.size(); i++) {
+            n += s.get(i) - s.get(i - 1) < ms ? 1 : 0;
+        }
+        return n;
+    }
+
+    /** The gaps (ms) of the first window of {@code windowMs} holding {@code count} arrivals, or "none". */
+    private static String crowded(List<Double> s, double windowMs, int count) {
+        for (int i = 0; i + count - 1 < s.size(); i++) {
+            if (s.get(i + count - 1) - s.get(i) < windowMs) {
+                StringBuilder b = new StringBuilder();
+                for (int k = i + 1; k < i + count; k++) {
+                    b.append(Math.round(s.get(k) - s.get(k - 1))).append(' ');
+                }
+                return "[" + b.toString().trim() + "]";
+            }
+        }
+        return "none";
     }
 
     /** The most arrivals in any window of {@code windowMs} (half-open), over sorted arrival times. */
