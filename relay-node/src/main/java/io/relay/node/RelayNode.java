@@ -3,6 +3,9 @@ package io.relay.node;
 import io.netty.handler.ssl.SslContext;
 import io.relay.health.HealthServer;
 import io.relay.health.ReadinessCheck;
+import io.relay.node.admin.AdminServer;
+import io.relay.node.admin.AdminStateStore;
+import io.relay.node.admin.AdminToken;
 import io.relay.node.config.HostPort;
 import io.relay.node.config.RelayConfig;
 import io.relay.node.config.RoutingConfigs;
@@ -57,17 +60,21 @@ public final class RelayNode implements AutoCloseable {
     private final ClusterNextHopLimiter limiter;
     private final SmtpServer smtpd;
     private final HealthServer health;
+    private final AdminStateStore admin;
+    private final AdminServer adminApi;
     private final ExecutorService blocking;
     private final NodeState state;
     private final AtomicBoolean closed = new AtomicBoolean();
     private final java.util.concurrent.CountDownLatch closedLatch = new java.util.concurrent.CountDownLatch(1);
 
     private RelayNode(ClusterQueue queue, ClusterNextHopLimiter limiter, SmtpServer smtpd, HealthServer health,
-                      ExecutorService blocking, NodeState state) {
+                      AdminStateStore admin, AdminServer adminApi, ExecutorService blocking, NodeState state) {
         this.queue = queue;
         this.limiter = limiter;
         this.smtpd = smtpd;
         this.health = health;
+        this.admin = admin;
+        this.adminApi = adminApi;
         this.blocking = blocking;
         this.state = state;
     }
@@ -80,6 +87,8 @@ public final class RelayNode implements AutoCloseable {
 
     public static RelayNode start(RelayConfig cfg) throws Exception {
         String hostname = cfg.smtpd.hostname != null ? cfg.smtpd.hostname : localHostName();
+        // checked before anything starts: a token file others can read refuses the start
+        AdminToken adminToken = cfg.admin.tokenFile == null ? null : AdminToken.load(cfg.admin.tokenFile);
         MailLog mailLog = MailLog.open(cfg.log.file, cfg.log.syslogName, hostname);
         RoutingConfig routing = RoutingConfigs.from(cfg, warning -> {
             LOG.warn(warning);
@@ -95,6 +104,11 @@ public final class RelayNode implements AutoCloseable {
         ClusterQueue queue = new ClusterQueue(member, new QueueSettings(cfg.queue.spoolDir, cfg.queue.minimalBackoffTime,
                 cfg.queue.maximalBackoffTime, cfg.queue.maximalQueueLifetime, cfg.queue.deliveryConcurrency,
                 cfg.queue.maxMessages, cfg.queue.maxBytes), new QueueMetricsEvents(metrics));
+        // mynetworks as changed through the admin API on any node: the sessions read the
+        // policy's volatile set, which the store swaps when the cluster's state changes
+        AdminStateStore admin = new AdminStateStore(member.hazelcast(), cfg.smtpd.mynetworks, cfg.queue.spoolDir,
+                policy::mynetworks, Clock.systemUTC());
+        admin.start();
         new QueueSnapshot(queue::view, Duration.ofSeconds(5)).registerIn(metrics);
         metrics.clusterMembers(member::memberCount);
 
@@ -139,9 +153,17 @@ public final class RelayNode implements AutoCloseable {
                         ? ReadinessCheck.Result.failing("queue above its high-water mark") : ReadinessCheck.Result.passing())),
                 List.of(), metrics.registry());
         health.start();
+        AdminServer adminApi = null;
+        if (adminToken != null) {
+            adminApi = new AdminServer(cfg.admin.listen.toSocketAddress(), adminToken, admin);
+            adminApi.start();
+            LOG.info("admin API on {}", adminApi.boundAddress());
+        } else {
+            LOG.info("admin API off: admin.token-file is not set");
+        }
         LOG.info("relay node {} up: smtp {}, health {}, cluster {}", hostname, smtpd.boundAddresses(),
                 health.boundAddress(), cfg.cluster.listen);
-        return new RelayNode(queue, limiter, smtpd, health, blocking, state);
+        return new RelayNode(queue, limiter, smtpd, health, admin, adminApi, blocking, state);
     }
 
     /** Ready only while the node sees {@code cluster.min-members}: alone it would take mail no peer backs up. */
@@ -221,6 +243,10 @@ public final class RelayNode implements AutoCloseable {
             LOG.warn("smtpd close: {}", e.toString());
         }
         health.close();
+        if (adminApi != null) {
+            adminApi.close();
+        }
+        admin.close();
         try {
             queue.close();
         } catch (RuntimeException e) {

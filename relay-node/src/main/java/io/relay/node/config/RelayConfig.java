@@ -21,6 +21,7 @@ public final class RelayConfig {
     public Health health = new Health();
     public Cluster cluster = new Cluster();
     public Log log = new Log();
+    public Admin admin = new Admin();
 
     /** Inbound SMTP: Postfix's smtpd_* settings. */
     public static final class Smtpd {
@@ -206,5 +207,12 @@ public final class RelayConfig {
         public Path file;
         /** The program name in mail log lines ({@code relay/smtpd[pid]}); pflogsumm takes it as --syslog-name. */
         public String syslogName = "relay";
+    }
+
+    /** {@code admin}: the admin API relayctl talks to (issue 6). Off while no token file is set. */
+    public static final class Admin {
+        public HostPort listen = new HostPort("127.0.0.1", 8025);
+        /** The bearer token, one line; the file must not be readable by group or others (chmod 600). */
+        public Path tokenFile;
     }
 }

@@ -1,0 +1,82 @@
+package io.relay.cli;
+
+import java.io.PrintWriter;
+import java.util.Map;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ScopeType;
+
+/**
+ * {@code relayctl}: the operator's command line for a running cluster. One subcommand per
+ * admin API class (so far {@code networks}); it talks to one node's admin API
+ * ({@code --node}, default 127.0.0.1:8025 or {@code RELAYCTL_NODE}) with the bearer token
+ * of {@code --token-file} (or {@code RELAYCTL_TOKEN_FILE}), and the cluster does the rest.
+ * Exit codes: 0 ok, 1 failed (one line on stderr saying what to do), 2 usage.
+ */
+@Command(name = "relayctl", mixinStandardHelpOptions = true, version = "relayctl 0.1.0",
+        description = "Manage a running relay cluster through a node's admin API.",
+        subcommands = {NetworksCommand.class, CommandLine.HelpCommand.class})
+public final class RelayCtl implements Runnable {
+    static final String DEFAULT_NODE = "127.0.0.1:8025";
+
+    @Option(names = "--node", paramLabel = "HOST:PORT", scope = ScopeType.INHERIT,
+            description = "A node's admin.listen address (default: $RELAYCTL_NODE or " + DEFAULT_NODE + ").")
+    String node;
+
+    @Option(names = "--token-file", paramLabel = "FILE", scope = ScopeType.INHERIT,
+            description = "File holding the admin token, the node's admin.token-file (default: $RELAYCTL_TOKEN_FILE).")
+    String tokenFile;
+
+    @Option(names = "--json", scope = ScopeType.INHERIT, description = "Print the API's JSON answer (for scripts).")
+    boolean json;
+
+    Map<String, String> env = Map.of();
+
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec self;
+
+    @Override
+    public void run() {
+        throw new CommandLine.ParameterException(self.commandLine(), "missing command, e.g. 'networks list'");
+    }
+
+    public static void main(String[] args) {
+        PrintWriter out = new PrintWriter(System.out, true);
+        PrintWriter err = new PrintWriter(System.err, true);
+        System.exit(run(args, System.getenv(), out, err));
+    }
+
+    /** Runs one command line and returns its exit code (main exits with it). */
+    public static int run(String[] args, Map<String, String> env, PrintWriter out, PrintWriter err) {
+        RelayCtl root = new RelayCtl();
+        root.env = env;
+        CommandLine cmd = new CommandLine(root);
+        cmd.setOut(out);
+        cmd.setErr(err);
+        cmd.setExecutionExceptionHandler((e, c, parsed) -> {
+            if (e instanceof CliFailure f) {
+                c.getErr().println("relayctl: " + f.getMessage());
+            } else {
+                c.getErr().println("relayctl: " + e);
+            }
+            c.getErr().flush();
+            return 1;
+        });
+        int code = cmd.execute(args);
+        out.flush();
+        err.flush();
+        return code;
+    }
+
+    /** The client for this invocation: the node and token from the options, else the environment. */
+    AdminClient client() {
+        String where = node != null ? node : env.getOrDefault("RELAYCTL_NODE", DEFAULT_NODE);
+        String file = tokenFile != null ? tokenFile : env.get("RELAYCTL_TOKEN_FILE");
+        if (file == null || file.isBlank()) {
+            throw new CliFailure("no admin token: pass --token-file FILE or set RELAYCTL_TOKEN_FILE"
+                    + " (the file named by the node's admin.token-file)");
+        }
+        return AdminClient.connect(where, file);
+    }
+}

@@ -1,0 +1,74 @@
+package io.relay.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** relayctl's own behaviour without a node: exit codes, one-line errors, help on every subcommand. */
+class RelayCtlTest {
+    record Result(int code, String out, String err) {
+    }
+
+    static Result run(Map<String, String> env, String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        int code = RelayCtl.run(args, env, new PrintWriter(out), new PrintWriter(err));
+        return new Result(code, out.toString(), err.toString());
+    }
+
+    @Test
+    void helpWorksOnEverySubcommand() {
+        for (String[] args : new String[][] {{"--help"}, {"networks", "--help"}, {"networks", "list", "--help"},
+                {"networks", "add", "--help"}, {"networks", "remove", "--help"}}) {
+            Result r = run(Map.of(), args);
+            assertEquals(0, r.code(), String.join(" ", args));
+            assertTrue(r.out().startsWith("Usage: relayctl"), r.out());
+        }
+    }
+
+    @Test
+    void usageErrorsExitTwo() {
+        assertEquals(2, run(Map.of(), "networks").code());
+        assertEquals(2, run(Map.of(), "networks", "add").code());
+        assertEquals(2, run(Map.of(), "nosuch").code());
+    }
+
+    @Test
+    void unreachableNodeIsOneLineSayingWhatToDo(@TempDir Path dir) throws Exception {
+        Path token = Files.writeString(dir.resolve("token"), "0123456789abcdef0123");
+        int port;
+        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            port = s.getLocalPort(); // closed again: nothing listens there
+        }
+        Result r = run(Map.of("RELAYCTL_NODE", "127.0.0.1:" + port, "RELAYCTL_TOKEN_FILE", token.toString()),
+                "networks", "list");
+        assertEquals(1, r.code());
+        assertEquals("relayctl: cannot reach 127.0.0.1:" + port
+                + ": connection refused — is the node running, is admin.listen set?", r.err().strip());
+    }
+
+    @Test
+    void missingTokenIsOneLine() {
+        Result r = run(Map.of(), "networks", "list");
+        assertEquals(1, r.code());
+        assertEquals(1, r.err().strip().lines().count(), r.err());
+        assertTrue(r.err().contains("--token-file"), r.err());
+    }
+
+    @Test
+    void nodeAddressForms() {
+        assertEquals("http://10.0.0.1:8025/", AdminClient.base("10.0.0.1").toString());
+        assertEquals("http://relay1:9000/", AdminClient.base("relay1:9000").toString());
+        assertEquals("http://[::1]:8025/", AdminClient.base("::1").toString());
+        assertEquals("http://[::1]:9000/", AdminClient.base("[::1]:9000").toString());
+    }
+}

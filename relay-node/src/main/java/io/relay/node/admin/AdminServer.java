@@ -1,0 +1,119 @@
+package io.relay.node.admin;
+
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.ChannelPipeline;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.handler.codec.http.HttpObjectAggregator;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.timeout.ReadTimeoutHandler;
+import io.netty.util.concurrent.DefaultEventExecutorGroup;
+import io.netty.util.concurrent.DefaultThreadFactory;
+import io.netty.util.concurrent.EventExecutorGroup;
+import io.netty.util.concurrent.GlobalEventExecutor;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetSocketAddress;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The admin API ({@code /admin/v1/...}, JSON over HTTP) on its own address
+ * ({@code admin.listen}, loopback by default), for relayctl. Every request must carry the
+ * bearer token of {@code admin.token-file}; anything else is 401 with no detail.
+ *
+ * <p>Strategy: as the health server, one event-loop thread runs the HTTP codec and a
+ * small worker group runs the endpoints, since a change is a Hazelcast compare-and-set.
+ * Bodies are limited to {@link #MAX_BODY} bytes.
+ */
+public final class AdminServer implements AutoCloseable {
+    static final String STAGE_IDLE = "idle-timeout";
+    static final String STAGE_CODEC = "http-codec";
+    static final String STAGE_AGGREGATOR = "aggregator";
+    static final String STAGE_ENDPOINTS = "endpoints";
+    static final int MAX_BODY = 64 * 1024;
+
+    private final InetSocketAddress bindAddress;
+    private final AdminToken token;
+    private final AdminStateStore store;
+    private EventLoopGroup ioGroup;
+    private EventExecutorGroup workerGroup;
+    private Channel serverChannel;
+    private ChannelGroup connections;
+
+    public AdminServer(InetSocketAddress bindAddress, AdminToken token, AdminStateStore store) {
+        this.bindAddress = bindAddress;
+        this.token = token;
+        this.store = store;
+    }
+
+    public synchronized void start() {
+        ioGroup = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("admin-io", true),
+                NioIoHandler.newFactory());
+        workerGroup = new DefaultEventExecutorGroup(2, new DefaultThreadFactory("admin-worker", true));
+        EventExecutorGroup workers = workerGroup;
+        AdminRequestHandler.Routes routes = new AdminRequestHandler.Routes(token, new NetworksEndpoint(store));
+        ChannelGroup open = new DefaultChannelGroup("admin-connections", GlobalEventExecutor.INSTANCE);
+        connections = open;
+        ServerBootstrap bootstrap = new ServerBootstrap()
+                .group(ioGroup)
+                .channel(NioServerSocketChannel.class)
+                .option(ChannelOption.SO_REUSEADDR, true)
+                .childHandler(new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel ch) {
+                        open.add(ch);
+                        ChannelPipeline p = ch.pipeline();
+                        p.addLast(STAGE_IDLE, new ReadTimeoutHandler(60));
+                        p.addLast(STAGE_CODEC, new HttpServerCodec(4096, 8192, 8192));
+                        p.addLast(STAGE_AGGREGATOR, new HttpObjectAggregator(MAX_BODY));
+                        p.addLast(workers, STAGE_ENDPOINTS, new AdminRequestHandler(routes));
+                    }
+                });
+        try {
+            serverChannel = bootstrap.bind(bindAddress).syncUninterruptibly().channel();
+        } catch (Exception e) {
+            shutdownGroups();
+            if (e instanceof IOException io) {
+                throw new UncheckedIOException("cannot listen for the admin API on " + bindAddress, io);
+            }
+            throw e instanceof RuntimeException re ? re
+                    : new IllegalStateException("cannot listen for the admin API on " + bindAddress, e);
+        }
+    }
+
+    public synchronized InetSocketAddress boundAddress() {
+        return (InetSocketAddress) serverChannel.localAddress();
+    }
+
+    @Override
+    public synchronized void close() {
+        if (serverChannel != null) {
+            serverChannel.close().syncUninterruptibly();
+            serverChannel = null;
+        }
+        if (connections != null) {
+            connections.close().awaitUninterruptibly(2, TimeUnit.SECONDS);
+            connections = null;
+        }
+        shutdownGroups();
+    }
+
+    private void shutdownGroups() {
+        if (workerGroup != null) {
+            workerGroup.shutdownGracefully(100, 2000, TimeUnit.MILLISECONDS).syncUninterruptibly();
+            workerGroup = null;
+        }
+        if (ioGroup != null) {
+            ioGroup.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+            ioGroup = null;
+        }
+    }
+}

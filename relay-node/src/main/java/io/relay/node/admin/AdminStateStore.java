@@ -1,0 +1,213 @@
+package io.relay.node.admin;
+
+import com.hazelcast.core.EntryEvent;
+import com.hazelcast.core.HazelcastInstance;
+import com.hazelcast.map.IMap;
+import com.hazelcast.map.listener.EntryAddedListener;
+import com.hazelcast.map.listener.EntryUpdatedListener;
+import io.relay.routing.NetworkSet;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.time.Clock;
+import java.util.List;
+import java.util.UUID;
+import java.util.function.Consumer;
+import java.util.function.UnaryOperator;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Keeps the admin changes ({@link AdminState}) for the whole cluster and this node's copy
+ * of the effective mynetworks in step with them.
+ *
+ * <p>Strategy: the state is one entry of the Hazelcast map {@code relay-admin}, changed by
+ * compare-and-set so two concurrent changes through different nodes both land. An entry
+ * listener on every node re-reads the entry on each change and swaps the node's
+ * {@link NetworkSet} (a volatile reference the SMTP sessions read without any cluster
+ * call), usually within milliseconds. Every state a node takes is also written to
+ * {@code <spool-dir>/admin-state.json} (temporary file, fsync, atomic rename), and at start
+ * a node puts its file's state into the cluster when the cluster has none or an older one:
+ * after a full-cluster restart the newest version any node saw wins.
+ */
+public final class AdminStateStore implements AutoCloseable {
+    static final String MAP = "relay-admin";
+    static final String NETWORKS = "networks";
+    static final String FILE = "admin-state.json";
+    private static final Logger LOG = LoggerFactory.getLogger(AdminStateStore.class);
+
+    private final IMap<String, String> map;
+    private final List<String> configured;
+    private final Path file;
+    private final Consumer<NetworkSet> apply;
+    private final Clock clock;
+    private volatile AdminState current = AdminState.EMPTY;
+    private UUID listener;
+
+    /**
+     * @param configured the config file's {@code smtpd.mynetworks}
+     * @param apply      takes each new effective set (e.g. {@code RelayPolicy::mynetworks})
+     */
+    public AdminStateStore(HazelcastInstance hazelcast, List<String> configured, Path spoolDir,
+                           Consumer<NetworkSet> apply, Clock clock) {
+        this.map = hazelcast.getMap(MAP);
+        this.configured = configured.stream().map(c -> CidrCheck.normalize(c).network()).distinct().toList();
+        this.file = spoolDir.resolve(FILE);
+        this.apply = apply;
+        this.clock = clock;
+    }
+
+    /** Seeds the cluster from the file when it holds a newer state, then follows the cluster. */
+    public void start() {
+        AdminState saved = readFile();
+        listener = map.addEntryListener(new Follow(), NETWORKS, false);
+        while (saved != null) {
+            String inCluster = map.get(NETWORKS);
+            if (inCluster == null) {
+                if (map.putIfAbsent(NETWORKS, saved.toJson()) == null) {
+                    LOG.info("admin state version {} restored from {}", saved.version(), file);
+                    break;
+                }
+            } else if (AdminState.fromJson(inCluster).version() < saved.version()) {
+                if (map.replace(NETWORKS, inCluster, saved.toJson())) {
+                    LOG.info("admin state version {} restored from {} (the cluster had an older one)",
+                            saved.version(), file);
+                    break;
+                }
+            } else {
+                break;
+            }
+        }
+        refresh();
+    }
+
+    /** The networks in force on this node now. */
+    public List<String> effective() {
+        return current.effective(configured);
+    }
+
+    public AdminState state() {
+        return current;
+    }
+
+    public List<String> configured() {
+        return configured;
+    }
+
+    /**
+     * Applies {@code change} to the cluster's state (retried on a concurrent change) and
+     * returns the state in force afterwards. A change that alters nothing writes nothing.
+     */
+    public AdminState change(UnaryOperator<AdminState> change) {
+        while (true) {
+            String before = map.get(NETWORKS);
+            AdminState old = before == null ? AdminState.EMPTY : AdminState.fromJson(before);
+            AdminState next = change.apply(old);
+            if (next == old) {
+                refresh();
+                return old;
+            }
+            boolean stored = before == null ? map.putIfAbsent(NETWORKS, next.toJson()) == null
+                    : map.replace(NETWORKS, before, next.toJson());
+            if (stored) {
+                refresh();
+                return next;
+            }
+        }
+    }
+
+    long now() {
+        return clock.millis();
+    }
+
+    /** Reads the cluster's state and takes it; serialized so a slower reader never undoes a newer state. */
+    private synchronized void refresh() {
+        String json = map.get(NETWORKS);
+        if (json == null) {
+            return; // no change made yet (or the entry was lost with its members): keep what is in force
+        }
+        AdminState s = AdminState.fromJson(json);
+        if (s.equals(current)) {
+            return;
+        }
+        apply.accept(NetworkSet.parse(s.effective(configured)));
+        current = s;
+        writeFile(s);
+    }
+
+    private AdminState readFile() {
+        if (!Files.exists(file)) {
+            return null;
+        }
+        try {
+            return AdminState.fromJson(Files.readString(file));
+        } catch (IOException | IllegalArgumentException e) {
+            LOG.warn("{} unreadable, ignored: {}", file, e.getMessage());
+            return null;
+        }
+    }
+
+    private void writeFile(AdminState s) {
+        Path tmp = file.resolveSibling(FILE + ".tmp");
+        try {
+            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                    StandardOpenOption.TRUNCATE_EXISTING)) {
+                ByteBuffer buf = ByteBuffer.wrap(s.toJson().getBytes(StandardCharsets.UTF_8));
+                while (buf.hasRemaining()) {
+                    ch.write(buf);
+                }
+                ch.force(true);
+            }
+            try {
+                Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            } catch (AtomicMoveNotSupportedException e) {
+                Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING);
+            }
+            try (FileChannel dir = FileChannel.open(file.getParent(), StandardOpenOption.READ)) {
+                dir.force(true); // the rename itself must survive a crash
+            } catch (IOException ignored) {
+                // some file systems cannot open a directory; the rename is still atomic
+            }
+        } catch (IOException e) {
+            LOG.warn("cannot write {}: {} (the cluster still holds the state)", file, e.getMessage());
+        }
+    }
+
+    @Override
+    public void close() {
+        if (listener != null) {
+            try {
+                map.removeEntryListener(listener);
+            } catch (RuntimeException e) {
+                LOG.debug("admin listener removal: {}", e.toString());
+            }
+        }
+    }
+
+    /** Runs on Hazelcast's event threads, never on an SMTP event loop. */
+    private final class Follow implements EntryAddedListener<String, String>, EntryUpdatedListener<String, String> {
+        @Override
+        public void entryAdded(EntryEvent<String, String> event) {
+            follow();
+        }
+
+        @Override
+        public void entryUpdated(EntryEvent<String, String> event) {
+            follow();
+        }
+
+        private void follow() {
+            try {
+                refresh();
+            } catch (RuntimeException e) {
+                LOG.warn("admin state refresh failed: {}", e.toString());
+            }
+        }
+    }
+}

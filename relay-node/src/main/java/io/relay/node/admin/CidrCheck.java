@@ -1,0 +1,58 @@
+package io.relay.node.admin;
+
+import inet.ipaddr.AddressStringException;
+import inet.ipaddr.IPAddress;
+import inet.ipaddr.IPAddressString;
+import io.relay.routing.NetworkSet;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * What the admin API accepts as a mynetworks entry: a CIDR or a bare address (a /32 or
+ * /128 host). Host bits set are cleared, with a warning (10.0.0.1/16 becomes 10.0.0.0/16).
+ * An entry that would open relaying to the Internet (the whole address space, or a public
+ * range wider than /16 for IPv4 or /32 for IPv6, as {@link NetworkSet#openRelayRisks()}
+ * judges it) is refused unless forced.
+ */
+public final class CidrCheck {
+    private CidrCheck() {
+    }
+
+    /** An accepted entry: its canonical network, and a warning when it was rewritten. */
+    public record Normalized(String network, Optional<String> warning) {
+    }
+
+    /** Parses and normalizes; IllegalArgumentException with a one-line reason when it is no network. */
+    public static Normalized normalize(String raw) {
+        String text = raw == null ? "" : raw.strip();
+        if (text.isEmpty()) {
+            throw new IllegalArgumentException("empty network: give a CIDR such as 10.0.0.0/16");
+        }
+        IPAddress addr;
+        try {
+            addr = new IPAddressString(text).toAddress();
+        } catch (AddressStringException e) {
+            throw new IllegalArgumentException("'" + raw + "' is not a CIDR network (e.g. 10.0.0.0/16 or 2001:db8::/48)");
+        }
+        if (addr == null) {
+            throw new IllegalArgumentException("'" + raw + "' is not a CIDR network (e.g. 10.0.0.0/16 or 2001:db8::/48)");
+        }
+        if (addr.getNetworkPrefixLength() == null) {
+            addr = addr.setPrefixLength(addr.getBitCount(), false);
+        }
+        IPAddress network = addr.toPrefixBlock();
+        String canonical = network.toCanonicalString();
+        if (!addr.isPrefixBlock()) {
+            return new Normalized(canonical, Optional.of("'" + raw + "' has host bits set; stored as " + canonical));
+        }
+        return new Normalized(canonical, Optional.empty());
+    }
+
+    /** Why this (normalized) network would make us an open relay; empty when it would not. */
+    public static Optional<String> openRelayRisk(String network) {
+        List<String> risks = NetworkSet.parse(List.of(network)).openRelayRisks();
+        return risks.isEmpty() ? Optional.empty()
+                : Optional.of(risks.get(0) + " — that makes this relay an open relay for spammers;"
+                        + " pass force to do it anyway");
+    }
+}
