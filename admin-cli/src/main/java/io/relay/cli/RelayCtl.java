@@ -9,14 +9,15 @@ import picocli.CommandLine.ScopeType;
 
 /**
  * {@code relayctl}: the operator's command line for a running cluster. One subcommand per
- * admin API class (so far {@code networks}); it talks to one node's admin API
+ * admin API class; it talks to one node's admin API
  * ({@code --node}, default 127.0.0.1:8025 or {@code RELAYCTL_NODE}) with the bearer token
  * of {@code --token-file} (or {@code RELAYCTL_TOKEN_FILE}), and the cluster does the rest.
  * Exit codes: 0 ok, 1 failed (one line on stderr saying what to do), 2 usage.
  */
 @Command(name = "relayctl", mixinStandardHelpOptions = true, version = "relayctl 0.1.0",
         description = "Manage a running relay cluster through a node's admin API.",
-        subcommands = {NetworksCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {NetworksCommand.class, TransportCommand.class, LimitsCommand.class, CredentialsCommand.class,
+                CommandLine.HelpCommand.class})
 public final class RelayCtl implements Runnable {
     static final String DEFAULT_NODE = "127.0.0.1:8025";
 
@@ -32,6 +33,8 @@ public final class RelayCtl implements Runnable {
     boolean json;
 
     Map<String, String> env = Map.of();
+    /** Where {@code credentials set} reads the password when there is no --password-file. */
+    java.io.InputStream stdin = System.in;
 
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec self;

@@ -5,6 +5,7 @@ import io.relay.health.HealthServer;
 import io.relay.health.ReadinessCheck;
 import io.relay.node.admin.AdminServer;
 import io.relay.node.admin.AdminStateStore;
+import io.relay.node.admin.RoutingOverlay;
 import io.relay.node.admin.AdminToken;
 import io.relay.node.config.HostPort;
 import io.relay.node.config.RelayConfig;
@@ -30,7 +31,6 @@ import io.relay.queue.ClusterQueue;
 import io.relay.queue.QueueSettings;
 import io.relay.routing.NetworkSet;
 import io.relay.routing.RelayPolicy;
-import io.relay.routing.Router;
 import io.relay.routing.RoutingConfig;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
@@ -94,7 +94,9 @@ public final class RelayNode implements AutoCloseable {
             LOG.warn(warning);
             mailLog.warning("smtp", warning);
         });
-        Router router = new Router(routing);
+        // the config's routing with the admin overlay (transport entries, limits, credentials)
+        // laid over it; the store swaps the overlay's router when the cluster's state changes
+        RoutingOverlay router = new RoutingOverlay(routing);
         RelayPolicy policy = new RelayPolicy(NetworkSet.parse(cfg.smtpd.mynetworks), Set.copyOf(cfg.smtpd.relayDomains));
         Files.createDirectories(cfg.queue.spoolDir);
         RelayMetrics metrics = new RelayMetrics();
@@ -107,7 +109,7 @@ public final class RelayNode implements AutoCloseable {
         // mynetworks as changed through the admin API on any node: the sessions read the
         // policy's volatile set, which the store swaps when the cluster's state changes
         AdminStateStore admin = new AdminStateStore(member.hazelcast(), cfg.smtpd.mynetworks, cfg.queue.spoolDir,
-                policy::mynetworks, Clock.systemUTC());
+                policy::mynetworks, router::apply, Clock.systemUTC());
         admin.start();
         new QueueSnapshot(queue::view, Duration.ofSeconds(5)).registerIn(metrics);
         metrics.clusterMembers(member::memberCount);
@@ -155,7 +157,7 @@ public final class RelayNode implements AutoCloseable {
         health.start();
         AdminServer adminApi = null;
         if (adminToken != null) {
-            adminApi = new AdminServer(cfg.admin.listen.toSocketAddress(), adminToken, admin);
+            adminApi = new AdminServer(cfg.admin.listen.toSocketAddress(), adminToken, admin, router);
             adminApi.start();
             LOG.info("admin API on {}", adminApi.boundAddress());
         } else {

@@ -36,7 +36,24 @@ final class AdminRequestHandler extends SimpleChannelInboundHandler<FullHttpRequ
             .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
 
     /** What every connection shares. */
-    record Routes(AdminToken token, NetworksEndpoint networks) {
+    record Routes(AdminToken token, NetworksEndpoint networks, RoutingEndpoints routing) {
+        Routes(AdminToken token, NetworksEndpoint networks) {
+            this(token, networks, null);
+        }
+    }
+
+    /** The transport, limits and credentials endpoints (null when the node has no routing overlay). */
+    record RoutingEndpoints(TransportEndpoint transport, LimitsEndpoint limits, CredentialsEndpoint credentials) {
+    }
+
+    /** 405 with the methods the path takes. */
+    static final class NotAllowed extends RuntimeException {
+        final String allow;
+
+        NotAllowed(String allow) {
+            super("use " + allow.replace(", ", " or "), null, false, false);
+            this.allow = allow;
+        }
     }
 
     private final Routes routes;
@@ -63,27 +80,67 @@ final class AdminRequestHandler extends SimpleChannelInboundHandler<FullHttpRequ
     }
 
     private FullHttpResponse route(FullHttpRequest req, String client) {
-        String path = new QueryStringDecoder(req.uri()).path();
-        if (!path.equals(NETWORKS)) {
+        QueryStringDecoder uri = new QueryStringDecoder(req.uri());
+        String path = uri.path();
+        RoutingEndpoints r = routes.routing();
+        boolean known = path.equals(NETWORKS) || r != null && (path.equals(TransportEndpoint.PATH)
+                || path.equals(TransportEndpoint.TEST) || path.equals(LimitsEndpoint.PATH)
+                || path.equals(CredentialsEndpoint.PATH));
+        if (!known) {
             return json(HttpResponseStatus.NOT_FOUND, Map.of("error", "no such endpoint: " + path));
         }
+        boolean get = req.method().equals(HttpMethod.GET);
+        boolean post = req.method().equals(HttpMethod.POST);
         try {
-            if (req.method().equals(HttpMethod.GET)) {
-                return json(HttpResponseStatus.OK, routes.networks().list());
-            }
-            if (req.method().equals(HttpMethod.POST)) {
-                NetworksEndpoint.Change change = body(req, NetworksEndpoint.Change.class);
-                return json(HttpResponseStatus.OK, routes.networks().change(change, client));
-            }
-            FullHttpResponse r = json(HttpResponseStatus.METHOD_NOT_ALLOWED, Map.of("error", "use GET or POST"));
-            r.headers().set(HttpHeaderNames.ALLOW, "GET, POST");
-            return r;
+            Object answer = switch (path) {
+                case NETWORKS -> get ? routes.networks().list()
+                        : routes.networks().change(body(req, NetworksEndpoint.Change.class, path, post), client);
+                case TransportEndpoint.TEST -> {
+                    if (!get) {
+                        throw new NotAllowed("GET");
+                    }
+                    yield r.transport().test(param(uri, "address"), param(uri, "sender"));
+                }
+                case TransportEndpoint.PATH -> get ? r.transport().list()
+                        : r.transport().change(body(req, TransportEndpoint.Change.class, path, post), client);
+                case LimitsEndpoint.PATH -> get ? r.limits().list()
+                        : r.limits().change(body(req, LimitsEndpoint.Change.class, path, post), client);
+                default -> get ? r.credentials().list()
+                        : r.credentials().change(body(req, CredentialsEndpoint.Change.class, path, post), client);
+            };
+            return json(HttpResponseStatus.OK, answer);
+        } catch (NotAllowed e) {
+            FullHttpResponse resp = json(HttpResponseStatus.METHOD_NOT_ALLOWED, Map.of("error", e.getMessage()));
+            resp.headers().set(HttpHeaderNames.ALLOW, e.allow);
+            return resp;
         } catch (IllegalArgumentException e) {
-            return json(HttpResponseStatus.BAD_REQUEST, Map.of("error", e.getMessage()));
+            return json(HttpResponseStatus.BAD_REQUEST, Map.of("error", String.valueOf(e.getMessage())));
         } catch (RuntimeException e) {
-            LOG.warn("admin {} {} failed: {}", req.method(), path, e.toString());
+            LOG.warn("admin {} {} failed: {}", req.method(), path,
+                    path.equals(CredentialsEndpoint.PATH) ? e.getClass().getName() : e.toString());
             return json(HttpResponseStatus.SERVICE_UNAVAILABLE,
                     Map.of("error", "the cluster could not take the change now; try again"));
+        }
+    }
+
+    private static String param(QueryStringDecoder uri, String name) {
+        var values = uri.parameters().get(name);
+        return values == null || values.isEmpty() ? null : values.get(0);
+    }
+
+    /** The POST body of {@code path}; a body that is not the expected JSON is named, not echoed, for credentials. */
+    private static <T> T body(FullHttpRequest req, Class<T> type, String path, boolean post) {
+        if (!post) {
+            throw new NotAllowed("GET, POST");
+        }
+        try {
+            return body(req, type);
+        } catch (IllegalArgumentException e) {
+            if (path.equals(CredentialsEndpoint.PATH) && !e.getMessage().startsWith("unknown field")
+                    && !e.getMessage().startsWith("empty body")) {
+                throw new IllegalArgumentException("body is not the expected JSON object");
+            }
+            throw e;
         }
     }
 

@@ -43,12 +43,19 @@ public final class AdminServer implements AutoCloseable {
     private final InetSocketAddress bindAddress;
     private final AdminToken token;
     private final AdminStateStore store;
+    private final RoutingOverlay routing;
     private EventLoopGroup ioGroup;
     private EventExecutorGroup workerGroup;
     private Channel serverChannel;
     private ChannelGroup connections;
 
     public AdminServer(InetSocketAddress bindAddress, AdminToken token, AdminStateStore store) {
+        this(bindAddress, token, store, null);
+    }
+
+    /** With {@code routing}, also the transport, limits and credentials endpoints. */
+    public AdminServer(InetSocketAddress bindAddress, AdminToken token, AdminStateStore store, RoutingOverlay routing) {
+        this.routing = routing;
         this.bindAddress = bindAddress;
         this.token = token;
         this.store = store;
@@ -59,7 +66,9 @@ public final class AdminServer implements AutoCloseable {
                 NioIoHandler.newFactory());
         workerGroup = new DefaultEventExecutorGroup(2, new DefaultThreadFactory("admin-worker", true));
         EventExecutorGroup workers = workerGroup;
-        AdminRequestHandler.Routes routes = new AdminRequestHandler.Routes(token, new NetworksEndpoint(store));
+        AdminRequestHandler.Routes routes = new AdminRequestHandler.Routes(token, new NetworksEndpoint(store),
+                routing == null ? null : new AdminRequestHandler.RoutingEndpoints(new TransportEndpoint(store, routing),
+                        new LimitsEndpoint(store), new CredentialsEndpoint(store)));
         ChannelGroup open = new DefaultChannelGroup("admin-connections", GlobalEventExecutor.INSTANCE);
         connections = open;
         ServerBootstrap bootstrap = new ServerBootstrap()

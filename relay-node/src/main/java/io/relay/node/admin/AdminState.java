@@ -3,30 +3,115 @@ package io.relay.node.admin;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.annotation.JsonCreator;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 
 /**
  * The cluster-wide admin changes, as one versioned value: the networks added to and removed
- * from the config file's {@code smtpd.mynetworks}. Every change makes a new value with
- * {@code version + 1}; the version decides which copy wins when a restarted cluster seeds
- * itself from the nodes' files.
+ * from the config file's {@code smtpd.mynetworks}, and the routing overlay (transport table
+ * entries, next-hop limits and credentials) laid over {@code smtp.*}. Every change makes a
+ * new value with {@code version + 1}; the version decides which copy wins when a restarted
+ * cluster seeds itself from the nodes' files. {@code format} is the layout (1: networks
+ * only, 2: with the routing overlay); a format-1 value reads as one with an empty overlay.
  *
- * @param version   counts changes since the first one
- * @param updatedAt epoch milliseconds of the last change
- * @param added     canonical CIDRs added to mynetworks
- * @param removed   canonical CIDRs of the config file taken out of mynetworks
+ * @param version          counts changes since the first one
+ * @param updatedAt        epoch milliseconds of the last change
+ * @param added            canonical CIDRs added to mynetworks
+ * @param removed          canonical CIDRs of the config file taken out of mynetworks
+ * @param format           the layout of this value, {@link #FORMAT} when written by this version
+ * @param transport        transport table entries set by admin, lower-case pattern → {@code transport:nexthop}
+ * @param transportRemoved patterns of the config file's transport table taken out
+ * @param limits           next hop (as {@code NextHop.text()} or a bare host) → its limits
+ * @param credentials      next hop → SASL user and password (stored unencrypted)
  */
-public record AdminState(long version, long updatedAt, List<String> added, List<String> removed) {
+public record AdminState(long version, long updatedAt, List<String> added, List<String> removed, int format,
+                         Map<String, String> transport, List<String> transportRemoved, Map<String, Limit> limits,
+                         Map<String, Secret> credentials) {
+    static final int FORMAT = 2;
     static final AdminState EMPTY = new AdminState(0, 0, List.of(), List.of());
     private static final ObjectMapper JSON = new ObjectMapper()
             .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
 
+    /**
+     * One next hop's limits; a null field leaves the transport's own setting in force.
+     *
+     * @param rates       e.g. ["1/s", "50000/d"], or null
+     * @param concurrency connections to the next hop across the cluster, or null
+     */
+    public record Limit(List<String> rates, Integer concurrency) {
+        public Limit {
+            rates = rates == null ? null : List.copyOf(rates);
+        }
+    }
+
+    /** A SASL user and password; {@link #toString()} never shows the password. */
+    public record Secret(String user, String password) {
+        @Override
+        public String toString() {
+            return "Secret[user=" + user + ", password=*****]";
+        }
+    }
+
+    @JsonCreator
     public AdminState {
         added = List.copyOf(added == null ? List.of() : added);
         removed = List.copyOf(removed == null ? List.of() : removed);
+        format = format == 0 ? 1 : format;
+        transport = sorted(transport);
+        transportRemoved = List.copyOf(transportRemoved == null ? List.of() : transportRemoved);
+        limits = sorted(limits);
+        credentials = sorted(credentials);
+    }
+
+    /** A networks-only value (format 1 layout, empty overlay). */
+    public AdminState(long version, long updatedAt, List<String> added, List<String> removed) {
+        this(version, updatedAt, added, removed, FORMAT, null, null, null, null);
+    }
+
+    private static <V> Map<String, V> sorted(Map<String, V> m) {
+        return m == null ? Map.of() : Collections.unmodifiableMap(new TreeMap<>(m));
+    }
+
+    /** This state's overlay and networks as the next version. */
+    AdminState next(long now) {
+        return new AdminState(version + 1, now, added, removed, FORMAT, transport, transportRemoved, limits,
+                credentials);
+    }
+
+    /** This state with other networks, same overlay and version. */
+    AdminState withNetworks(List<String> a, List<String> r) {
+        return new AdminState(version, updatedAt, a, r, FORMAT, transport, transportRemoved, limits, credentials);
+    }
+
+    AdminState withTransport(Map<String, String> t, List<String> tRemoved) {
+        return new AdminState(version, updatedAt, added, removed, FORMAT, t, tRemoved, limits, credentials);
+    }
+
+    AdminState withLimits(Map<String, Limit> l) {
+        return new AdminState(version, updatedAt, added, removed, FORMAT, transport, transportRemoved, l, credentials);
+    }
+
+    AdminState withCredentials(Map<String, Secret> c) {
+        return new AdminState(version, updatedAt, added, removed, FORMAT, transport, transportRemoved, limits, c);
+    }
+
+    /** Same content as {@code other}, ignoring version and time. */
+    boolean sameContent(AdminState other) {
+        return added.equals(other.added) && removed.equals(other.removed) && transport.equals(other.transport)
+                && transportRemoved.equals(other.transportRemoved) && limits.equals(other.limits)
+                && credentials.equals(other.credentials);
+    }
+
+    @Override
+    public String toString() {
+        return "AdminState[version=" + version + ", networks +" + added + " -" + removed + ", transport " + transport
+                + " -" + transportRemoved + ", limits " + limits + ", credentials for " + credentials.keySet() + "]";
     }
 
     /** The effective mynetworks: the configured ones not removed, then the added ones. */
@@ -50,7 +135,7 @@ public record AdminState(long version, long updatedAt, List<String> added, List<
             a.add(network);
             changed = true;
         }
-        return changed ? new AdminState(version + 1, now, a, r) : this;
+        return changed ? withNetworks(a, r).next(now) : this;
     }
 
     /** This state with {@code network} out of force; unchanged (same instance) when it was not in force. */
@@ -62,7 +147,7 @@ public record AdminState(long version, long updatedAt, List<String> added, List<
             r.add(network);
             changed = true;
         }
-        return changed ? new AdminState(version + 1, now, a, r) : this;
+        return changed ? withNetworks(a, r).next(now) : this;
     }
 
     String toJson() {

@@ -15,8 +15,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Clock;
 import java.util.List;
+import java.util.Set;
 import java.util.UUID;
 import java.util.function.Consumer;
 import java.util.function.UnaryOperator;
@@ -34,7 +36,11 @@ import org.slf4j.LoggerFactory;
  * call), usually within milliseconds. Every state a node takes is also written to
  * {@code <spool-dir>/admin-state.json} (temporary file, fsync, atomic rename), and at start
  * a node puts its file's state into the cluster when the cluster has none or an older one:
- * after a full-cluster restart the newest version any node saw wins.
+ * after a full-cluster restart the newest version any node saw wins. The file is 0600: the
+ * state holds the admin credentials' passwords.
+ *
+ * <p>The routing overlay (transport entries, limits, credentials) goes the same way to
+ * {@code routing}, which rebuilds the node's router from it.
  */
 public final class AdminStateStore implements AutoCloseable {
     static final String MAP = "relay-admin";
@@ -46,6 +52,7 @@ public final class AdminStateStore implements AutoCloseable {
     private final List<String> configured;
     private final Path file;
     private final Consumer<NetworkSet> apply;
+    private final Consumer<AdminState> routing;
     private final Clock clock;
     private volatile AdminState current = AdminState.EMPTY;
     private UUID listener;
@@ -56,6 +63,13 @@ public final class AdminStateStore implements AutoCloseable {
      */
     public AdminStateStore(HazelcastInstance hazelcast, List<String> configured, Path spoolDir,
                            Consumer<NetworkSet> apply, Clock clock) {
+        this(hazelcast, configured, spoolDir, apply, s -> { }, clock);
+    }
+
+    /** As above; {@code routing} takes each new state's routing overlay (e.g. {@code RoutingOverlay::apply}). */
+    public AdminStateStore(HazelcastInstance hazelcast, List<String> configured, Path spoolDir,
+                           Consumer<NetworkSet> apply, Consumer<AdminState> routing, Clock clock) {
+        this.routing = routing;
         this.map = hazelcast.getMap(MAP);
         this.configured = configured.stream().map(c -> CidrCheck.normalize(c).network()).distinct().toList();
         this.file = spoolDir.resolve(FILE);
@@ -137,6 +151,7 @@ public final class AdminStateStore implements AutoCloseable {
             return;
         }
         apply.accept(NetworkSet.parse(s.effective(configured)));
+        routing.accept(s);
         current = s;
         writeFile(s);
     }
@@ -156,8 +171,9 @@ public final class AdminStateStore implements AutoCloseable {
     private void writeFile(AdminState s) {
         Path tmp = file.resolveSibling(FILE + ".tmp");
         try {
-            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                    StandardOpenOption.TRUNCATE_EXISTING)) {
+            Files.deleteIfExists(tmp);
+            try (FileChannel ch = FileChannel.open(tmp, Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE),
+                    PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")))) {
                 ByteBuffer buf = ByteBuffer.wrap(s.toJson().getBytes(StandardCharsets.UTF_8));
                 while (buf.hasRemaining()) {
                     ch.write(buf);

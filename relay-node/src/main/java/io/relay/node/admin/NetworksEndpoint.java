@@ -77,7 +77,7 @@ final class NetworksEndpoint {
             for (String n : toRemove) {
                 s = s.remove(n, store.configured(), now);
             }
-            return s.version() > old.version() ? new AdminState(old.version() + 1, now, s.added(), s.removed()) : old;
+            return s.version() > old.version() ? old.withNetworks(s.added(), s.removed()).next(now) : old;
         });
         List<String> now = after.effective(store.configured());
         for (String n : toAdd) {

@@ -38,4 +38,23 @@ class AdminStateTest {
         AdminState s = new AdminState(7, 123, List.of("10.9.0.0/16"), List.of("127.0.0.0/8"));
         assertEquals(s, AdminState.fromJson(s.toJson()));
     }
+
+    @Test
+    void theRoutingOverlayRoundTripsAndAFormatOneValueReadsWithAnEmptyOverlay() {
+        AdminState s = new AdminState(9, 5, List.of(), List.of(), AdminState.FORMAT, java.util.Map.of("a.test", "smtp:[b]"),
+                List.of("c.test"), java.util.Map.of("[b]", new AdminState.Limit(List.of("1/s"), 2)),
+                java.util.Map.of("[b]", new AdminState.Secret("u", "secret-pw")));
+        assertEquals(s, AdminState.fromJson(s.toJson()));
+        assertEquals(2, AdminState.fromJson(s.toJson()).format());
+        AdminState old = AdminState.fromJson("{\"version\":4,\"updatedAt\":1,\"added\":[\"10.9.0.0/16\"],\"removed\":[]}");
+        assertEquals(1, old.format());
+        assertEquals(java.util.Map.of(), old.transport());
+        assertEquals(List.of("10.9.0.0/16"), old.added());
+        // a networks change keeps the overlay
+        AdminState after = s.add("10.8.0.0/16", CONFIG, 6);
+        assertEquals(s.transport(), after.transport());
+        assertEquals(s.credentials(), after.credentials());
+        assertEquals(10, after.version());
+        org.junit.jupiter.api.Assertions.assertFalse(s.toString().contains("secret-pw"), s.toString());
+    }
 }

@@ -1,0 +1,148 @@
+package io.relay.cli;
+
+import java.io.BufferedReader;
+import java.io.Console;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.ParentCommand;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code relayctl credentials}: SASL credentials per next hop for the whole cluster,
+ * mirroring {@code /admin/v1/credentials}. The password is read from {@code --password-file}
+ * or stdin (without echo on a terminal), never from the command line, and never printed.
+ */
+@Command(name = "credentials", mixinStandardHelpOptions = true,
+        description = "List, set or remove SASL credentials per next hop, on every node (passwords are never shown).",
+        subcommands = {CredentialsCommand.ListCredentials.class, CredentialsCommand.SetCredentials.class,
+                CredentialsCommand.RemoveCredentials.class})
+final class CredentialsCommand implements Runnable {
+    static final String PATH = "admin/v1/credentials";
+
+    @ParentCommand
+    RelayCtl root;
+    @Spec
+    CommandSpec self;
+
+    @Override
+    public void run() {
+        throw new ParameterException(self.commandLine(), "missing subcommand: list, set or remove");
+    }
+
+    @Command(name = "list", mixinStandardHelpOptions = true, description = "Show next hops and users (no passwords).")
+    static final class ListCredentials implements Callable<Integer> {
+        @ParentCommand
+        CredentialsCommand parent;
+        @Spec
+        CommandSpec spec;
+
+        @Override
+        public Integer call() {
+            AdminClient client = parent.root.client();
+            print(spec, parent.root.json, client, client.get(PATH, ApiRecords.Credentials.class));
+            return 0;
+        }
+    }
+
+    @Command(name = "set", mixinStandardHelpOptions = true,
+            description = "Authenticate to NEXTHOP as USER; the password comes from --password-file or stdin.")
+    static final class SetCredentials implements Callable<Integer> {
+        @ParentCommand
+        CredentialsCommand parent;
+        @Spec
+        CommandSpec spec;
+        @Parameters(index = "0", paramLabel = "NEXTHOP", description = "e.g. [email-smtp.eu-west-1.amazonaws.com]:587, or a bare host")
+        String nexthop;
+        @Parameters(index = "1", paramLabel = "USER")
+        String user;
+        @Option(names = "--password-file", paramLabel = "FILE",
+                description = "file whose first line is the password (default: read it from stdin)")
+        Path passwordFile;
+
+        @Override
+        public Integer call() {
+            String password = password();
+            AdminClient client = parent.root.client();
+            print(spec, parent.root.json, client, client.post(PATH, new ApiRecords.CredentialsChange(
+                    new ApiRecords.CredentialSet(nexthop, user, password), null), ApiRecords.Credentials.class));
+            return 0;
+        }
+
+        private String password() {
+            String line;
+            if (passwordFile != null) {
+                try {
+                    line = Files.readString(passwordFile, StandardCharsets.UTF_8).lines().findFirst().orElse("");
+                } catch (NoSuchFileException e) {
+                    throw new CliFailure("password file " + passwordFile + " does not exist — check --password-file");
+                } catch (IOException e) {
+                    throw new CliFailure("cannot read password file " + passwordFile + " ("
+                            + e.getClass().getSimpleName() + ") — check --password-file and its permissions");
+                }
+            } else {
+                Console console = System.console();
+                if (console != null && parent.root.stdin == System.in) {
+                    char[] pw = console.readPassword("password for %s at %s: ", user, nexthop);
+                    line = pw == null ? "" : new String(pw);
+                } else {
+                    try {
+                        line = new BufferedReader(new InputStreamReader(parent.root.stdin, StandardCharsets.UTF_8)).readLine();
+                    } catch (IOException e) {
+                        throw new CliFailure("cannot read the password from stdin — pipe it in or use --password-file");
+                    }
+                }
+            }
+            if (line == null || line.isEmpty()) {
+                throw new CliFailure("no password given — pipe it on stdin or use --password-file FILE");
+            }
+            return line;
+        }
+    }
+
+    @Command(name = "remove", mixinStandardHelpOptions = true, description = "Forget the admin credentials of NEXTHOP.")
+    static final class RemoveCredentials implements Callable<Integer> {
+        @ParentCommand
+        CredentialsCommand parent;
+        @Spec
+        CommandSpec spec;
+        @Parameters(arity = "1..*", paramLabel = "NEXTHOP")
+        List<String> nexthops = new ArrayList<>();
+
+        @Override
+        public Integer call() {
+            AdminClient client = parent.root.client();
+            print(spec, parent.root.json, client, client.post(PATH, new ApiRecords.CredentialsChange(null, nexthops),
+                    ApiRecords.Credentials.class));
+            return 0;
+        }
+    }
+
+    private static void print(CommandSpec spec, boolean json, AdminClient client, ApiRecords.Credentials c) {
+        PrintWriter out = spec.commandLine().getOut();
+        if (json) {
+            Output.json(out, client);
+        } else {
+            List<String[]> rows = new ArrayList<>();
+            rows.add(new String[] {"NEXTHOP", "USER"});
+            for (ApiRecords.CredentialEntry e : c.credentials()) {
+                rows.add(new String[] {e.nexthop(), e.user()});
+            }
+            Table.print(out, rows);
+            out.flush();
+        }
+        Output.warnings(spec.commandLine().getErr(), json, c.warnings());
+    }
+}

@@ -1,0 +1,177 @@
+package io.relay.cli;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.ParentCommand;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code relayctl transport}: the transport table for the whole cluster, mirroring
+ * {@code /admin/v1/transport}. Admin entries lie over the config file's
+ * {@code smtp.transport-maps} and win; {@code import} sends a Postfix transport(5) file's
+ * text, which the node parses and applies as one change; {@code test} asks the node
+ * which route it takes now.
+ */
+@Command(name = "transport", mixinStandardHelpOptions = true,
+        description = "List, set, remove, import or test transport table entries (transport_maps), on every node.",
+        subcommands = {TransportCommand.ListTransport.class, TransportCommand.SetTransport.class,
+                TransportCommand.RemoveTransport.class, TransportCommand.ImportTransport.class,
+                TransportCommand.TestTransport.class})
+final class TransportCommand implements Runnable {
+    static final String PATH = "admin/v1/transport";
+
+    @ParentCommand
+    RelayCtl root;
+    @Spec
+    CommandSpec self;
+
+    @Override
+    public void run() {
+        throw new ParameterException(self.commandLine(), "missing subcommand: list, set, remove, import or test");
+    }
+
+    @Command(name = "list", mixinStandardHelpOptions = true, description = "Show the transport table in force.")
+    static final class ListTransport implements Callable<Integer> {
+        @ParentCommand
+        TransportCommand parent;
+        @Spec
+        CommandSpec spec;
+
+        @Override
+        public Integer call() {
+            AdminClient client = parent.root.client();
+            print(spec, parent.root.json, client, client.get(PATH, ApiRecords.Transport.class));
+            return 0;
+        }
+    }
+
+    @Command(name = "set", mixinStandardHelpOptions = true,
+            description = "Send mail for PATTERN (user@domain, domain, .domain or *) to [TRANSPORT:]NEXTHOP.")
+    static final class SetTransport implements Callable<Integer> {
+        @ParentCommand
+        TransportCommand parent;
+        @Spec
+        CommandSpec spec;
+        @Parameters(index = "0", paramLabel = "PATTERN", description = "e.g. example.com, .example.com, user@example.com")
+        String pattern;
+        @Parameters(index = "1", paramLabel = "[TRANSPORT:]NEXTHOP",
+                description = "e.g. smtp:[mx.example.net]:587, [10.0.0.5], error:no mail here (a bare next hop keeps the default transport)")
+        String result;
+
+        @Override
+        public Integer call() {
+            String r = result.contains(":") && !result.startsWith("[") ? result : ":" + result;
+            AdminClient client = parent.root.client();
+            print(spec, parent.root.json, client, client.post(PATH,
+                    new ApiRecords.TransportChange(Map.of(pattern, r), null, null, null), ApiRecords.Transport.class));
+            return 0;
+        }
+    }
+
+    @Command(name = "remove", mixinStandardHelpOptions = true,
+            description = "Take PATTERN out of the transport table (an entry of the config file too).")
+    static final class RemoveTransport implements Callable<Integer> {
+        @ParentCommand
+        TransportCommand parent;
+        @Spec
+        CommandSpec spec;
+        @Parameters(arity = "1..*", paramLabel = "PATTERN")
+        List<String> patterns = new ArrayList<>();
+
+        @Override
+        public Integer call() {
+            AdminClient client = parent.root.client();
+            print(spec, parent.root.json, client, client.post(PATH,
+                    new ApiRecords.TransportChange(null, patterns, null, null), ApiRecords.Transport.class));
+            return 0;
+        }
+    }
+
+    @Command(name = "import", mixinStandardHelpOptions = true,
+            description = "Set every entry of a Postfix transport(5) text file, in one change.")
+    static final class ImportTransport implements Callable<Integer> {
+        @ParentCommand
+        TransportCommand parent;
+        @Spec
+        CommandSpec spec;
+        @Parameters(paramLabel = "FILE", description = "the transport file's text form (not the .db)")
+        Path file;
+
+        @Override
+        public Integer call() {
+            String text;
+            try {
+                text = Files.readString(file, StandardCharsets.UTF_8);
+            } catch (NoSuchFileException e) {
+                throw new CliFailure(file + " does not exist — give the text transport file, e.g. /etc/postfix/transport");
+            } catch (IOException e) {
+                throw new CliFailure("cannot read " + file + " (" + e.getClass().getSimpleName() + ") — check its permissions");
+            }
+            AdminClient client = parent.root.client();
+            print(spec, parent.root.json, client, client.post(PATH,
+                    new ApiRecords.TransportChange(null, null, text, file.getFileName().toString()),
+                    ApiRecords.Transport.class));
+            return 0;
+        }
+    }
+
+    @Command(name = "test", mixinStandardHelpOptions = true,
+            description = "Print where the node would send mail to ADDRESS now, and why.")
+    static final class TestTransport implements Callable<Integer> {
+        @ParentCommand
+        TransportCommand parent;
+        @Spec
+        CommandSpec spec;
+        @Parameters(paramLabel = "ADDRESS", description = "recipient address")
+        String address;
+        @Option(names = "--sender", paramLabel = "S", defaultValue = "",
+                description = "envelope sender (for sender-dependent relayhosts)")
+        String sender;
+
+        @Override
+        public Integer call() {
+            AdminClient client = parent.root.client();
+            ApiRecords.RouteTest t = client.get(PATH + "/test?address=" + URLEncoder.encode(address, StandardCharsets.UTF_8)
+                    + "&sender=" + URLEncoder.encode(sender, StandardCharsets.UTF_8), ApiRecords.RouteTest.class);
+            PrintWriter out = spec.commandLine().getOut();
+            if (parent.root.json) {
+                Output.json(out, client);
+            } else {
+                out.print(t.text());
+                out.flush();
+            }
+            return 0;
+        }
+    }
+
+    private static void print(CommandSpec spec, boolean json, AdminClient client, ApiRecords.Transport t) {
+        PrintWriter out = spec.commandLine().getOut();
+        if (json) {
+            Output.json(out, client);
+        } else {
+            List<String[]> rows = new ArrayList<>();
+            rows.add(new String[] {"PATTERN", "RESULT", "SOURCE"});
+            for (ApiRecords.TransportEntry e : t.entries()) {
+                rows.add(new String[] {e.pattern(), e.result(), e.source()
+                        + (e.source().contains("removed") ? " (not in force)" : "")});
+            }
+            Table.print(out, rows);
+            out.flush();
+        }
+        Output.warnings(spec.commandLine().getErr(), json, t.warnings());
+    }
+}
