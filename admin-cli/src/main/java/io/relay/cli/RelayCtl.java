@@ -66,6 +66,18 @@ public final class RelayCtl implements Runnable {
             c.getErr().flush();
             return 1;
         });
+        CommandLine.IParameterExceptionHandler usage = cmd.getParameterExceptionHandler();
+        cmd.setParameterExceptionHandler((e, a) -> {
+            if (e instanceof CommandLine.UnmatchedArgumentException
+                    && e.getCommandLine().getCommandSpec().qualifiedName().contains(" credentials")) {
+                // never echo extra arguments here: one may be a password typed on the command line
+                e.getCommandLine().getErr().println("relayctl: unexpected argument; a password is never taken from"
+                        + " the command line — pipe it on stdin or use --password-file (see --help)");
+                e.getCommandLine().getErr().flush();
+                return e.getCommandLine().getCommandSpec().exitCodeOnInvalidInput();
+            }
+            return usage.handleParseException(e, a);
+        });
         int code = cmd.execute(args);
         out.flush();
         err.flush();

@@ -71,4 +71,46 @@ class RelayCtlTest {
         assertEquals("http://[::1]:8025/", AdminClient.base("::1").toString());
         assertEquals("http://[::1]:9000/", AdminClient.base("[::1]:9000").toString());
     }
+
+    @Test
+    void helpAndUsageOfTheRoutingCommands() {
+        for (String[] args : new String[][] {{"transport", "--help"}, {"transport", "list", "--help"},
+                {"transport", "set", "--help"}, {"transport", "remove", "--help"}, {"transport", "import", "--help"},
+                {"transport", "test", "--help"}, {"limits", "--help"}, {"limits", "list", "--help"},
+                {"limits", "set", "--help"}, {"limits", "remove", "--help"}, {"credentials", "--help"},
+                {"credentials", "list", "--help"}, {"credentials", "set", "--help"}, {"credentials", "remove", "--help"}}) {
+            Result r = run(Map.of(), args);
+            assertEquals(0, r.code(), String.join(" ", args));
+            assertTrue(r.out().startsWith("Usage: relayctl"), r.out());
+        }
+        assertEquals(2, run(Map.of(), "transport").code());
+        assertEquals(2, run(Map.of(), "transport", "set", "example.com").code());
+        assertEquals(2, run(Map.of(), "limits", "set", "[mx.test]:587").code(), "neither --rate nor --concurrency");
+        assertEquals(2, run(Map.of(), "credentials", "set", "[mx.test]:587").code());
+    }
+
+    @Test
+    void aPasswordOnTheCommandLineIsRefusedWithoutEchoingIt() {
+        Result r = run(Map.of(), "credentials", "set", "[mx.test]:587", "user", "s3cret-on-argv");
+        assertEquals(2, r.code());
+        assertTrue(!r.err().contains("s3cret-on-argv") && !r.out().contains("s3cret-on-argv"), r.err());
+        assertTrue(r.err().contains("pipe it on stdin or use --password-file"), r.err());
+    }
+
+    @Test
+    void anEmptyStdinIsNoPassword(@TempDir Path dir) throws Exception {
+        Path token = Files.writeString(dir.resolve("token"), "0123456789abcdef0123");
+        RelayCtl root = new RelayCtl();
+        StringWriter err = new StringWriter();
+        picocli.CommandLine cmd = new picocli.CommandLine(root);
+        root.env = Map.of("RELAYCTL_TOKEN_FILE", token.toString(), "RELAYCTL_NODE", "127.0.0.1:1");
+        root.stdin = new java.io.ByteArrayInputStream(new byte[0]);
+        cmd.setErr(new PrintWriter(err));
+        cmd.setExecutionExceptionHandler((e, c, p) -> {
+            c.getErr().println("relayctl: " + e.getMessage());
+            return 1;
+        });
+        assertEquals(1, cmd.execute("credentials", "set", "[mx.test]:587", "user"));
+        assertTrue(err.toString().contains("no password given"), err.toString());
+    }
 }
