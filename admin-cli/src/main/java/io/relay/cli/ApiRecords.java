@@ -21,6 +21,11 @@ final class ApiRecords {
     record NetworksChange(List<String> add, List<String> remove, boolean force) {
     }
 
+    /** {@code POST /admin/v1/queue/hold|release|delete|retry} body: one of the three selections. */
+    @JsonInclude(JsonInclude.Include.NON_DEFAULT)
+    record QueueSelection(List<String> ids, boolean all, String nexthop) {
+    }
+
     /** Every error answer. */
     @JsonIgnoreProperties(ignoreUnknown = true)
     record ApiError(String error) {

@@ -9,7 +9,8 @@ import picocli.CommandLine.ScopeType;
 
 /**
  * {@code relayctl}: the operator's command line for a running cluster. One subcommand per
- * admin API class; it talks to one node's admin API
+ * admin API class ({@code networks}, {@code transport}, {@code limits}, {@code credentials},
+ * {@code queue}, {@code cluster}); it talks to one node's admin API
  * ({@code --node}, default 127.0.0.1:8025 or {@code RELAYCTL_NODE}) with the bearer token
  * of {@code --token-file} (or {@code RELAYCTL_TOKEN_FILE}), and the cluster does the rest.
  * Exit codes: 0 ok, 1 failed (one line on stderr saying what to do), 2 usage.
@@ -17,6 +18,7 @@ import picocli.CommandLine.ScopeType;
 @Command(name = "relayctl", mixinStandardHelpOptions = true, version = "relayctl 0.1.0",
         description = "Manage a running relay cluster through a node's admin API.",
         subcommands = {NetworksCommand.class, TransportCommand.class, LimitsCommand.class, CredentialsCommand.class,
+                QueueCommand.class, ClusterCommand.class,
                 CommandLine.HelpCommand.class})
 public final class RelayCtl implements Runnable {
     static final String DEFAULT_NODE = "127.0.0.1:8025";
@@ -86,7 +88,11 @@ public final class RelayCtl implements Runnable {
 
     /** The client for this invocation: the node and token from the options, else the environment. */
     AdminClient client() {
-        String where = node != null ? node : env.getOrDefault("RELAYCTL_NODE", DEFAULT_NODE);
+        return client(node != null ? node : env.getOrDefault("RELAYCTL_NODE", DEFAULT_NODE));
+    }
+
+    /** The client for another node (e.g. the one to drain), with the same token. */
+    AdminClient client(String where) {
         String file = tokenFile != null ? tokenFile : env.get("RELAYCTL_TOKEN_FILE");
         if (file == null || file.isBlank()) {
             throw new CliFailure("no admin token: pass --token-file FILE or set RELAYCTL_TOKEN_FILE"

@@ -77,7 +77,7 @@ final class BinaryCodec {
     static byte[] encodeMeta(QueueMeta meta) {
         byte[] reason = utf8(meta.lastReason());
         List<byte[]> pending = new ArrayList<>(meta.pending().size());
-        int size = 1 + 4 + 8 + 8 + 8 + 4 + reason.length + 4;
+        int size = 1 + 4 + 8 + 8 + 8 + 4 + reason.length + 4 + 1;
         for (String r : meta.pending()) {
             byte[] b = utf8(r);
             pending.add(b);
@@ -92,6 +92,9 @@ final class BinaryCodec {
         putBytes(out, reason);
         out.putInt(pending.size());
         pending.forEach(b -> putBytes(out, b));
+        // appended after the first release: a reader of the older form ignores it, and an
+        // entry written by an older node (no flags byte) reads as not held
+        out.put((byte) (meta.held() ? 1 : 0));
         return out.array();
     }
 
@@ -111,7 +114,21 @@ final class BinaryCodec {
         for (int i = 0; i < count; i++) {
             pending.add(getString(in));
         }
-        return new QueueMeta(pending, attempts, next, arrival, reason, size);
+        boolean held = in.hasRemaining() && (in.get() & 1) != 0;
+        return new QueueMeta(pending, attempts, next, arrival, reason, size, held);
+    }
+
+    /** Only the sender of an encoded message, without copying its content. */
+    static String decodeSender(byte[] bytes) {
+        ByteBuffer in = ByteBuffer.wrap(bytes);
+        byte version = in.get();
+        if (version != MESSAGE_V1) {
+            throw new IllegalArgumentException("unknown message format version " + version);
+        }
+        in.get();
+        in.getLong();
+        getBytes(in); // id
+        return getString(in);
     }
 
     static byte[] utf8(String s) {

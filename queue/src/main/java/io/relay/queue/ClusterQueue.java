@@ -4,7 +4,10 @@ import com.hazelcast.cluster.MembershipEvent;
 import com.hazelcast.cluster.MembershipListener;
 import com.hazelcast.core.HazelcastInstance;
 import com.hazelcast.map.IMap;
+import com.hazelcast.core.EntryEvent;
 import com.hazelcast.map.listener.EntryAddedListener;
+import com.hazelcast.map.listener.EntryRemovedListener;
+import com.hazelcast.map.listener.EntryUpdatedListener;
 import com.hazelcast.partition.MigrationListener;
 import com.hazelcast.partition.MigrationState;
 import com.hazelcast.partition.Partition;
@@ -13,6 +16,7 @@ import com.hazelcast.query.Predicates;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -33,6 +37,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.IntConsumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -68,6 +73,14 @@ import org.slf4j.LoggerFactory;
  * others back from the spool (and message bodies the store lost), so a split costs
  * duplicates, never mail.
  *
+ * <p>Operator changes ({@link #hold}, {@link #release}, {@link #retry}, {@link #delete}, for
+ * {@code relayctl queue}) run as entry processors on {@code relay-meta} ({@link QueueOps}),
+ * from any member; the worker writes a state back only by compare-and-set on the state it
+ * read (keeping a hold set meanwhile), so a deleted message is never written back. The
+ * owner hears of them through a local UPDATED/REMOVED listener: a release or an earlier
+ * next attempt reschedules at once, a removal untracks. A held entry is not attempted; its
+ * worker parks it and re-reads it every {@link #HELD_RECHECK_MILLIS} ms.
+ *
  * <p>High-water marks ({@code queue.max-messages}, {@code queue.max-bytes}): counted are the
  * messages this member owns (tracked for scheduling) plus accepts in flight on this node,
  * and their content bytes.
@@ -90,6 +103,8 @@ public final class ClusterQueue implements MessageQueue {
     /** After a partition loss or a split-brain merge, spools check their entries against the store this long. */
     private static final long SUSPECT_MILLIS = 3_600_000;
     private static final int SUSPECT_CHECKS_PER_RUN = 5000;
+    /** A held entry's worker looks at it again this often (a release normally reschedules it at once). */
+    static final long HELD_RECHECK_MILLIS = 600_000;
 
     private final ClusterMember member;
     private final QueueSettings settings;
@@ -162,6 +177,7 @@ public final class ClusterQueue implements MessageQueue {
             schedule(event.getKey(), m == null ? System.currentTimeMillis() : m.nextAttemptMillis(),
                     m == null ? 0 : m.size());
         }, Predicates.alwaysTrue(), true));
+        listeners.add(meta.addLocalEntryListener(new OperatorChanges(), Predicates.alwaysTrue(), true));
         hazelcast.getPartitionService().addMigrationListener(new MigrationListener() {
             @Override
             public void migrationStarted(MigrationState state) {
@@ -640,6 +656,10 @@ public final class ClusterQueue implements MessageQueue {
         }
         QueueMeta state = BinaryCodec.decodeMeta(stateBytes);
         long now = System.currentTimeMillis();
+        if (state.held()) {
+            reschedule(id, now + HELD_RECHECK_MILLIS);
+            return;
+        }
         if (state.nextAttemptMillis() > now + 20) {
             reschedule(id, state.nextAttemptMillis());
             return;
@@ -722,8 +742,10 @@ public final class ClusterQueue implements MessageQueue {
             // there is no backoff. The state is rewritten only when recipients were done.
             long next = Math.max(postponedUntil, after);
             if (stillPending.size() != state.pending().size()) {
-                meta.set(id, BinaryCodec.encodeMeta(new QueueMeta(stillPending, state.attempts(), next,
-                        state.arrivalMillis(), state.lastReason(), state.size())));
+                if (!writeBack(id, stateBytes, new QueueMeta(stillPending, state.attempts(), next,
+                        state.arrivalMillis(), state.lastReason(), state.size()))) {
+                    return;
+                }
                 journal.deferred(message.id(), state.attempts(), next, stillPending);
             }
             events.postponed(message.id(), stillPending.size(), next - after);
@@ -733,11 +755,151 @@ public final class ClusterQueue implements MessageQueue {
             long next = after + delay + ThreadLocalRandom.current().nextLong(delay / 10 + 1);
             next = Math.min(next, Math.max(postponedUntil, after));
             String reason = deferred.get(0).reason() == null ? "" : deferred.get(0).reason();
-            meta.set(id, BinaryCodec.encodeMeta(new QueueMeta(stillPending, attemptNo, next,
-                    state.arrivalMillis(), reason, state.size())));
+            if (!writeBack(id, stateBytes, new QueueMeta(stillPending, attemptNo, next,
+                    state.arrivalMillis(), reason, state.size()))) {
+                return;
+            }
             journal.deferred(message.id(), attemptNo, next, stillPending);
             reschedule(id, next);
         }
+    }
+
+    /**
+     * Writes the state after an attempt by compare-and-set on the state the attempt read,
+     * keeping an operator's hold set meanwhile. False (and untracked) when an operator
+     * deleted the message meanwhile: it is not written back.
+     */
+    private boolean writeBack(String id, byte[] read, QueueMeta next) {
+        byte[] seen = read;
+        for (int i = 0; i < 20; i++) {
+            boolean held = BinaryCodec.decodeMeta(seen).held();
+            if (meta.replace(id, seen, BinaryCodec.encodeMeta(next.withHeld(held)))) {
+                return true;
+            }
+            seen = meta.get(id);
+            if (seen == null) {
+                LOG.info("{}: deleted by an operator during its delivery attempt", id);
+                untrack(id);
+                return false;
+            }
+        }
+        throw new IllegalStateException("delivery state kept changing under the worker");
+    }
+
+    /** The owner's side of operator changes: reschedule a release or an earlier attempt, untrack a removal. */
+    private final class OperatorChanges implements EntryUpdatedListener<String, byte[]>,
+            EntryRemovedListener<String, byte[]> {
+        @Override
+        public void entryUpdated(EntryEvent<String, byte[]> event) {
+            if (event.getValue() == null) {
+                return;
+            }
+            QueueMeta now = BinaryCodec.decodeMeta(event.getValue());
+            QueueMeta before = event.getOldValue() == null ? null : BinaryCodec.decodeMeta(event.getOldValue());
+            if (now.held() || (before != null && !before.held()
+                    && now.nextAttemptMillis() >= before.nextAttemptMillis())) {
+                return;
+            }
+            String id = event.getKey();
+            if (tracked.containsKey(id)) {
+                reschedule(id, now.nextAttemptMillis());
+            } else {
+                schedule(id, now.nextAttemptMillis(), now.size());
+            }
+        }
+
+        @Override
+        public void entryRemoved(EntryEvent<String, byte[]> event) {
+            if (!delivering.contains(event.getKey())) {
+                untrack(event.getKey());
+            }
+        }
+    }
+
+    // --- the operator's view and changes, cluster-wide (blocking cluster calls: not for an event loop) ---
+
+    /** Every message's delivery state in the cluster, oldest first. */
+    public List<QueueView.Entry> clusterEntries() {
+        List<QueueView.Entry> out = new ArrayList<>();
+        for (Map.Entry<String, byte[]> e : meta.entrySet()) {
+            out.add(new QueueView.Entry(new QueueId(e.getKey()), BinaryCodec.decodeMeta(e.getValue())));
+        }
+        out.sort(Comparator.comparingLong((QueueView.Entry e) -> e.meta().arrivalMillis())
+                .thenComparing(e -> e.id().value()));
+        return out;
+    }
+
+    /** The sender of every message in the cluster store (id to sender, "" for the null sender). */
+    public Map<String, String> clusterSenders() {
+        Map<String, String> out = new HashMap<>();
+        for (String[] pair : messages.project(new QueueOps.Sender())) {
+            out.put(pair[0], pair[1]);
+        }
+        return out;
+    }
+
+    /** One message and its state, wherever it is owned; empty when not queued. */
+    public java.util.Optional<Map.Entry<QueueMeta, QueuedMessage>> find(String id) {
+        byte[] state = meta.get(id);
+        if (state == null) {
+            return java.util.Optional.empty();
+        }
+        byte[] body = messages.get(id);
+        return java.util.Optional.of(Map.entry(BinaryCodec.decodeMeta(state),
+                body == null ? null : BinaryCodec.decodeMessage(body)));
+    }
+
+    /** Puts these messages on hold ({@code postsuper -h}); answers the ids that were not held before. */
+    public List<String> hold(Collection<String> ids, IntConsumer progress) {
+        return change(ids, QueueOps.Op.HOLD, progress);
+    }
+
+    /** Releases held messages ({@code postsuper -H}); they are due at their old next attempt time. */
+    public List<String> release(Collection<String> ids, IntConsumer progress) {
+        return change(ids, QueueOps.Op.RELEASE, progress);
+    }
+
+    /** Makes these (not held) messages due now ({@code postqueue -f}); the owner attempts them at once. */
+    public List<String> retry(Collection<String> ids, IntConsumer progress) {
+        return change(ids, QueueOps.Op.RETRY, progress);
+    }
+
+    /**
+     * Removes these messages ({@code postsuper -d}): a tombstone first (so the spool that
+     * holds a message drops it), then the state atomically, then the body.
+     */
+    public List<String> delete(Collection<String> ids, IntConsumer progress) {
+        return change(ids, QueueOps.Op.DELETE, progress);
+    }
+
+    private List<String> change(Collection<String> ids, QueueOps.Op op, IntConsumer progress) {
+        List<String> all = new ArrayList<>(new java.util.LinkedHashSet<>(ids));
+        List<String> touched = new ArrayList<>();
+        for (int i = 0; i < all.size(); i += BATCH) {
+            Set<String> batch = new java.util.LinkedHashSet<>(all.subList(i, Math.min(all.size(), i + BATCH)));
+            long now = System.currentTimeMillis();
+            if (op == QueueOps.Op.DELETE) {
+                List<CompletableFuture<Void>> stones = new ArrayList<>();
+                for (String id : batch) {
+                    stones.add(done.setAsync(id, now, TOMBSTONE_MINUTES, TimeUnit.MINUTES).toCompletableFuture());
+                }
+                CompletableFuture.allOf(stones.toArray(CompletableFuture[]::new)).join();
+            }
+            Map<String, byte[]> replaced = meta.executeOnKeys(batch, new QueueOps.Change(op, now));
+            for (String id : batch) {
+                if (replaced.get(id) == null) {
+                    continue;
+                }
+                touched.add(id);
+                if (op == QueueOps.Op.DELETE) {
+                    messages.delete(id);
+                    journal.done(new QueueId(id));
+                    events.removed(new QueueId(id));
+                }
+            }
+            progress.accept(Math.min(all.size(), i + BATCH));
+        }
+        return touched;
     }
 
     private void finish(QueueId id) {

@@ -13,12 +13,28 @@ import java.util.Objects;
  * @param arrivalMillis     when the message was accepted
  * @param lastReason        why the last attempt deferred ("" before any)
  * @param size              content size in bytes
+ * @param held              put on hold by an operator ({@code relayctl queue hold}, Postfix's
+ *                          {@code postsuper -h}): the scheduler does not attempt it until released
  */
 public record QueueMeta(List<String> pending, int attempts, long nextAttemptMillis, long arrivalMillis,
-                        String lastReason, long size) {
+                        String lastReason, long size, boolean held) {
     public QueueMeta {
         pending = List.copyOf(pending);
         Objects.requireNonNull(lastReason, "lastReason");
+    }
+
+    /** Not held. */
+    public QueueMeta(List<String> pending, int attempts, long nextAttemptMillis, long arrivalMillis,
+                     String lastReason, long size) {
+        this(pending, attempts, nextAttemptMillis, arrivalMillis, lastReason, size, false);
+    }
+
+    QueueMeta withHeld(boolean h) {
+        return new QueueMeta(pending, attempts, nextAttemptMillis, arrivalMillis, lastReason, size, h);
+    }
+
+    QueueMeta withNextAttempt(long millis) {
+        return new QueueMeta(pending, attempts, millis, arrivalMillis, lastReason, size, held);
     }
 
     static QueueMeta fresh(QueuedMessage message) {

@@ -56,6 +56,19 @@ class QueueIdsAndCodecTest {
         assertArrayEquals(m.content(), back.content());
         QueueMeta meta = new QueueMeta(List.of("b@x.test"), 3, 99L, 1234567L, "451 4.7.1 later", 22);
         assertEquals(meta, BinaryCodec.decodeMeta(BinaryCodec.encodeMeta(meta)));
+        assertEquals("", BinaryCodec.decodeSender(BinaryCodec.encodeMessage(m)));
+    }
+
+    @Test
+    void heldFlagRoundTripsAndTheOlderFormWithoutItReadsAsNotHeld() {
+        QueueMeta held = new QueueMeta(List.of("b@x.test"), 1, 99L, 1234567L, "451 later", 22, true);
+        assertEquals(held, BinaryCodec.decodeMeta(BinaryCodec.encodeMeta(held)));
+        byte[] current = BinaryCodec.encodeMeta(held.withHeld(false));
+        // the form written before the flag existed: the same bytes without the last one
+        byte[] older = java.util.Arrays.copyOf(current, current.length - 1);
+        QueueMeta read = BinaryCodec.decodeMeta(older);
+        assertEquals(held.withHeld(false), read);
+        assertEquals(false, read.held());
     }
 
     @Test

@@ -86,6 +86,7 @@ public final class RelayNode implements AutoCloseable {
     }
 
     public static RelayNode start(RelayConfig cfg) throws Exception {
+        java.util.concurrent.atomic.AtomicReference<RelayNode> self = new java.util.concurrent.atomic.AtomicReference<>();
         String hostname = cfg.smtpd.hostname != null ? cfg.smtpd.hostname : localHostName();
         // checked before anything starts: a token file others can read refuses the start
         AdminToken adminToken = cfg.admin.tokenFile == null ? null : AdminToken.load(cfg.admin.tokenFile);
@@ -143,21 +144,25 @@ public final class RelayNode implements AutoCloseable {
         NodeState state = new NodeState();
         state.accepting.set(true);
 
-        HealthServer health = new HealthServer(cfg.health.listen.toSocketAddress(), List.of(
+        List<ReadinessCheck> readiness = List.of(
                 ReadinessCheck.of("draining", () -> state.draining.get()
-                        ? ReadinessCheck.Result.failing("SIGTERM received: draining") : ReadinessCheck.Result.passing()),
+                        ? ReadinessCheck.Result.failing("draining (SIGTERM or relayctl cluster drain)") : ReadinessCheck.Result.passing()),
                 ReadinessCheck.of("smtp-listener", () -> state.accepting.get()
                         ? ReadinessCheck.Result.passing() : ReadinessCheck.Result.failing("SMTP listeners closed")),
                 ReadinessCheck.of("cluster-member", () -> member.running()
                         ? ReadinessCheck.Result.passing() : ReadinessCheck.Result.failing("not a cluster member")),
                 ReadinessCheck.of("cluster-size", () -> clusterSize(member.memberCount(), cfg.cluster.minMembers)),
                 ReadinessCheck.of("queue", () -> queue.full()
-                        ? ReadinessCheck.Result.failing("queue above its high-water mark") : ReadinessCheck.Result.passing())),
-                List.of(), metrics.registry());
+                        ? ReadinessCheck.Result.failing("queue above its high-water mark") : ReadinessCheck.Result.passing()));
+        HealthServer health = new HealthServer(cfg.health.listen.toSocketAddress(), readiness, List.of(),
+                metrics.registry());
         health.start();
         AdminServer adminApi = null;
         if (adminToken != null) {
             adminApi = new AdminServer(cfg.admin.listen.toSocketAddress(), adminToken, admin, router);
+            adminApi.withQueueAndCluster(queue, member.hazelcast(), new AdminServer.NodeFacts(hostname,
+                    smtpd.boundAddresses().toString(), String.valueOf(health.boundAddress()), () -> failing(readiness)),
+                    () -> breakerLabels(guard), () -> self.get().adminDrain());
             adminApi.start();
             LOG.info("admin API on {}", adminApi.boundAddress());
         } else {
@@ -165,7 +170,55 @@ public final class RelayNode implements AutoCloseable {
         }
         LOG.info("relay node {} up: smtp {}, health {}, cluster {}", hostname, smtpd.boundAddresses(),
                 health.boundAddress(), cfg.cluster.listen);
-        return new RelayNode(queue, limiter, smtpd, health, admin, adminApi, blocking, state);
+        RelayNode node = new RelayNode(queue, limiter, smtpd, health, admin, adminApi, blocking, state);
+        node.drainDelay = cfg.health.drainDelay;
+        node.drainTimeout = cfg.health.drainTimeout;
+        self.set(node);
+        return node;
+    }
+
+    private static List<String> failing(List<ReadinessCheck> checks) {
+        List<String> out = new java.util.ArrayList<>();
+        for (ReadinessCheck c : checks) {
+            try {
+                ReadinessCheck.Result r = c.check();
+                if (!r.ok()) {
+                    out.add(c.name() + ": " + r.reason());
+                }
+            } catch (RuntimeException e) {
+                out.add(c.name() + ": " + e);
+            }
+        }
+        return out;
+    }
+
+    private static java.util.Map<String, String> breakerLabels(NextHopGuard guard) {
+        java.util.Map<String, String> out = new java.util.TreeMap<>();
+        guard.states().forEach((hop, st) -> out.put(hop, st.label()));
+        return out;
+    }
+
+    /**
+     * What {@code POST /admin/v1/cluster/drain} does: by default the drain of SIGTERM on a
+     * thread of its own; {@link ShutdownSignals} replaces it with its own (drain, then exit).
+     */
+    private volatile Runnable drainAction;
+    private volatile Duration drainDelay = Duration.ZERO;
+    private volatile Duration drainTimeout = Duration.ofSeconds(30);
+
+    void onAdminDrain(Runnable action) {
+        drainAction = action;
+    }
+
+    private void adminDrain() {
+        Runnable a = drainAction;
+        if (a != null) {
+            a.run();
+            return;
+        }
+        Thread t = new Thread(() -> drain(drainDelay, drainTimeout), "admin-drain");
+        t.setDaemon(false);
+        t.start();
     }
 
     /** Ready only while the node sees {@code cluster.min-members}: alone it would take mail no peer backs up. */

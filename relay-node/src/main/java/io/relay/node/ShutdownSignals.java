@@ -23,25 +23,35 @@ final class ShutdownSignals {
         AtomicReference<Thread> drain = new AtomicReference<>();
         Runtime.getRuntime().addShutdownHook(new Thread(node::close, "shutdown"));
         for (String name : new String[] {"TERM", "INT"}) {
-            Signal.handle(new Signal(name), sig -> {
-                Thread running = drain.get();
-                if (running != null) {
-                    LOG.info("second SIG{}: finishing the drain now", sig.getName());
-                    running.interrupt();
-                    return;
-                }
-                Thread t = new Thread(() -> {
-                    node.drain(drainDelay, drainTimeout);
-                    System.exit(0);
-                }, "drain");
-                // Not a daemon: the node's own threads end while it closes, and the JVM must
-                // not exit before the queue has left the cluster and flushed its spool.
-                t.setDaemon(false);
-                if (drain.compareAndSet(null, t)) {
-                    LOG.info("SIG{} received: draining", sig.getName());
-                    t.start();
-                }
-            });
+            Signal.handle(new Signal(name), sig -> startDrain(node, drain, drainDelay, drainTimeout, "SIG" + sig.getName()));
+        }
+        // relayctl cluster drain: the same drain, then the same exit
+        // (never cutting a running drain short, as a second signal does)
+        node.onAdminDrain(() -> {
+            if (drain.get() == null) {
+                startDrain(node, drain, drainDelay, drainTimeout, "admin API drain request");
+            }
+        });
+    }
+
+    private static void startDrain(RelayNode node, AtomicReference<Thread> drain, Duration drainDelay,
+                                   Duration drainTimeout, String why) {
+        Thread running = drain.get();
+        if (running != null) {
+            LOG.info("second {}: finishing the drain now", why);
+            running.interrupt();
+            return;
+        }
+        Thread t = new Thread(() -> {
+            node.drain(drainDelay, drainTimeout);
+            System.exit(0);
+        }, "drain");
+        // Not a daemon: the node's own threads end while it closes, and the JVM must
+        // not exit before the queue has left the cluster and flushed its spool.
+        t.setDaemon(false);
+        if (drain.compareAndSet(null, t)) {
+            LOG.info("{} received: draining", why);
+            t.start();
         }
     }
 }

@@ -20,7 +20,9 @@ import io.netty.handler.codec.http.QueryStringDecoder;
 import io.netty.handler.timeout.ReadTimeoutException;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 import java.util.Map;
+import java.util.NoSuchElementException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -35,15 +37,30 @@ final class AdminRequestHandler extends SimpleChannelInboundHandler<FullHttpRequ
     private static final ObjectMapper JSON = new ObjectMapper()
             .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
 
-    /** What every connection shares. */
-    record Routes(AdminToken token, NetworksEndpoint networks, RoutingEndpoints routing) {
+    /** What every connection shares; {@code more}: the endpoint classes that route by path prefix. */
+    record Routes(AdminToken token, NetworksEndpoint networks, RoutingEndpoints routing, List<Endpoint> more) {
         Routes(AdminToken token, NetworksEndpoint networks) {
-            this(token, networks, null);
+            this(token, networks, null, List.of());
+        }
+
+        Routes(AdminToken token, NetworksEndpoint networks, RoutingEndpoints routing) {
+            this(token, networks, routing, List.of());
         }
     }
 
     /** The transport, limits and credentials endpoints (null when the node has no routing overlay). */
     record RoutingEndpoints(TransportEndpoint transport, LimitsEndpoint limits, CredentialsEndpoint credentials) {
+    }
+
+    /**
+     * An endpoint class that owns the paths under {@link #prefix()}. It answers the body to
+     * send as JSON with 200; IllegalArgumentException is a 400, NoSuchElementException a
+     * 404, UnsupportedOperationException a 405, each with its message as the one line.
+     */
+    interface Endpoint {
+        String prefix();
+
+        Object handle(HttpMethod method, String path, QueryStringDecoder query, String body, String client);
     }
 
     /** 405 with the methods the path takes. */
@@ -82,6 +99,11 @@ final class AdminRequestHandler extends SimpleChannelInboundHandler<FullHttpRequ
     private FullHttpResponse route(FullHttpRequest req, String client) {
         QueryStringDecoder uri = new QueryStringDecoder(req.uri());
         String path = uri.path();
+        for (Endpoint e : routes.more()) {
+            if (path.equals(e.prefix()) || path.startsWith(e.prefix() + "/")) {
+                return prefixed(e, req, uri, client);
+            }
+        }
         RoutingEndpoints r = routes.routing();
         boolean known = path.equals(NETWORKS) || r != null && (path.equals(TransportEndpoint.PATH)
                 || path.equals(TransportEndpoint.TEST) || path.equals(LimitsEndpoint.PATH)
@@ -144,8 +166,29 @@ final class AdminRequestHandler extends SimpleChannelInboundHandler<FullHttpRequ
         }
     }
 
+    private static FullHttpResponse prefixed(Endpoint e, FullHttpRequest req, QueryStringDecoder query, String client) {
+        try {
+            return json(HttpResponseStatus.OK, e.handle(req.method(), query.path(), query,
+                    req.content().toString(StandardCharsets.UTF_8), client));
+        } catch (IllegalArgumentException x) {
+            return json(HttpResponseStatus.BAD_REQUEST, Map.of("error", String.valueOf(x.getMessage())));
+        } catch (NoSuchElementException x) {
+            return json(HttpResponseStatus.NOT_FOUND, Map.of("error", String.valueOf(x.getMessage())));
+        } catch (UnsupportedOperationException x) {
+            return json(HttpResponseStatus.METHOD_NOT_ALLOWED, Map.of("error", String.valueOf(x.getMessage())));
+        } catch (RuntimeException x) {
+            LOG.warn("admin {} {} failed: {}", req.method(), query.path(), x.toString());
+            return json(HttpResponseStatus.SERVICE_UNAVAILABLE,
+                    Map.of("error", "the cluster could not do it now; try again"));
+        }
+    }
+
     private static <T> T body(FullHttpRequest req, Class<T> type) {
-        String text = req.content().toString(StandardCharsets.UTF_8);
+        return parse(req.content().toString(StandardCharsets.UTF_8), type);
+    }
+
+    /** A request body as {@code type}; IllegalArgumentException with a one-line reason otherwise. */
+    static <T> T parse(String text, Class<T> type) {
         if (text.isBlank()) {
             throw new IllegalArgumentException("empty body: send a JSON object");
         }

@@ -22,7 +22,11 @@ import io.netty.util.concurrent.GlobalEventExecutor;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 
 /**
  * The admin API ({@code /admin/v1/...}, JSON over HTTP) on its own address
@@ -48,6 +52,12 @@ public final class AdminServer implements AutoCloseable {
     private EventExecutorGroup workerGroup;
     private Channel serverChannel;
     private ChannelGroup connections;
+    private final List<AdminRequestHandler.Endpoint> more = new ArrayList<>();
+    private ClusterEndpoint cluster;
+
+    /** What {@code cluster status} tells about this node; {@code notReady}: the failing readiness checks. */
+    public record NodeFacts(String hostname, String smtp, String health, Supplier<List<String>> notReady) {
+    }
 
     public AdminServer(InetSocketAddress bindAddress, AdminToken token, AdminStateStore store) {
         this(bindAddress, token, store, null);
@@ -61,6 +71,30 @@ public final class AdminServer implements AutoCloseable {
         this.store = store;
     }
 
+    /**
+     * Adds {@code /admin/v1/queue} and {@code /admin/v1/cluster} (call before {@link #start}).
+     *
+     * @param breakers this node's circuit breaker state per next hop
+     * @param drain    starts this node's drain and returns at once
+     */
+    public synchronized AdminServer withQueueAndCluster(io.relay.queue.ClusterQueue queue,
+            com.hazelcast.core.HazelcastInstance hazelcast, NodeFacts facts, Supplier<Map<String, String>> breakers,
+            Runnable drain) {
+        more.add(new QueueEndpoint(queue));
+        cluster = new ClusterEndpoint(hazelcast, queue, () -> {
+            List<String> failing = facts.notReady().get();
+            return new ClusterEndpoint.Report(facts.hostname(), facts.smtp(), facts.health(),
+                    serverChannel == null ? String.valueOf(bindAddress) : hostPort(boundAddress()), failing.isEmpty(),
+                    failing, System.currentTimeMillis());
+        }, breakers, drain);
+        more.add(cluster);
+        return this;
+    }
+
+    private static String hostPort(InetSocketAddress a) {
+        return a.getAddress().getHostAddress() + ":" + a.getPort();
+    }
+
     public synchronized void start() {
         ioGroup = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("admin-io", true),
                 NioIoHandler.newFactory());
@@ -68,7 +102,8 @@ public final class AdminServer implements AutoCloseable {
         EventExecutorGroup workers = workerGroup;
         AdminRequestHandler.Routes routes = new AdminRequestHandler.Routes(token, new NetworksEndpoint(store),
                 routing == null ? null : new AdminRequestHandler.RoutingEndpoints(new TransportEndpoint(store, routing),
-                        new LimitsEndpoint(store), new CredentialsEndpoint(store)));
+                        new LimitsEndpoint(store), new CredentialsEndpoint(store)),
+                List.copyOf(more));
         ChannelGroup open = new DefaultChannelGroup("admin-connections", GlobalEventExecutor.INSTANCE);
         connections = open;
         ServerBootstrap bootstrap = new ServerBootstrap()
@@ -88,6 +123,9 @@ public final class AdminServer implements AutoCloseable {
                 });
         try {
             serverChannel = bootstrap.bind(bindAddress).syncUninterruptibly().channel();
+            if (cluster != null) {
+                cluster.start();
+            }
         } catch (Exception e) {
             shutdownGroups();
             if (e instanceof IOException io) {
@@ -104,6 +142,9 @@ public final class AdminServer implements AutoCloseable {
 
     @Override
     public synchronized void close() {
+        if (cluster != null) {
+            cluster.close();
+        }
         if (serverChannel != null) {
             serverChannel.close().syncUninterruptibly();
             serverChannel = null;

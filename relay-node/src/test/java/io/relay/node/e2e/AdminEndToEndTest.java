@@ -180,6 +180,7 @@ class AdminEndToEndTest {
             f.get();
         }
         ClusterEndToEndTest.awaitMembers(nodes, 2, Duration.ofSeconds(120));
+        awaitAdminPorts(Duration.ofSeconds(60));
         for (int node = 0; node < 2; node++) {
             List<String> after = networks(node);
             assertTrue(after.containsAll(List.of("127.0.0.0/8", "10.9.0.0/16", "10.5.0.0/16")),
@@ -218,6 +219,25 @@ class AdminEndToEndTest {
             nodes.add(f.get());
         }
         ClusterEndToEndTest.awaitMembers(nodes, 2, Duration.ofSeconds(120));
+        awaitAdminPorts(Duration.ofSeconds(60));
+    }
+
+    /** The admin API starts after the SMTP listener and the cluster: wait until both nodes' admin ports accept. */
+    private void awaitAdminPorts(Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        for (int port : adminPorts) {
+            while (true) {
+                try (java.net.Socket sock = new java.net.Socket()) {
+                    sock.connect(new java.net.InetSocketAddress("127.0.0.1", port), 200);
+                    break;
+                } catch (java.io.IOException notYet) {
+                    if (System.nanoTime() > deadline) {
+                        throw new AssertionError("admin port " + port + " not open within " + timeout);
+                    }
+                    Thread.sleep(100);
+                }
+            }
+        }
     }
 
     private String config(Path dir, int smtp, int clusterPort, int adminPort, List<String> members) {

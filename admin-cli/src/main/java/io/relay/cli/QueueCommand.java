@@ -1,0 +1,325 @@
+package io.relay.cli;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.PrintWriter;
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.ParentCommand;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+/**
+ * {@code relayctl queue}: the whole cluster's queue, mirroring {@code /admin/v1/queue}:
+ * {@code summary} (qshape), {@code list} (mailq), {@code show} (postcat -e/-h),
+ * {@code hold}/{@code release}/{@code delete} (postsuper -h/-H/-d) and {@code retry}
+ * (postqueue -f). A selection by {@code --all} or {@code --nexthop} is listed first and
+ * then changed in batches of {@link #BATCH}, with a progress line on a terminal.
+ */
+@Command(name = "queue", mixinStandardHelpOptions = true,
+        description = "Look at and manage the mail queue of the whole cluster.",
+        subcommands = {QueueCommand.Summary.class, QueueCommand.ListQueue.class, QueueCommand.Show.class,
+                QueueCommand.Hold.class, QueueCommand.Release.class, QueueCommand.Delete.class,
+                QueueCommand.Retry.class})
+final class QueueCommand implements Runnable {
+    static final String PATH = "admin/v1/queue";
+    static final int BATCH = 1000;
+
+    @ParentCommand
+    RelayCtl root;
+    @Spec
+    CommandSpec self;
+
+    @Override
+    public void run() {
+        throw new ParameterException(self.commandLine(),
+                "missing subcommand: summary, list, show, hold, release, delete or retry");
+    }
+
+    @Command(name = "summary", mixinStandardHelpOptions = true,
+            description = "Messages per next hop (recipient domain) and age, like qshape.")
+    static final class Summary implements Callable<Integer> {
+        @ParentCommand
+        QueueCommand parent;
+        @Spec
+        CommandSpec spec;
+
+        @Override
+        public Integer call() {
+            AdminClient client = parent.root.client();
+            JsonNode s = client.get(PATH + "/summary", JsonNode.class);
+            PrintWriter out = spec.commandLine().getOut();
+            if (parent.root.json) {
+                printJson(out, s);
+                return 0;
+            }
+            List<String[]> rows = new ArrayList<>();
+            List<String> head = new ArrayList<>(List.of("NEXTHOP", "TOTAL"));
+            s.get("buckets").forEach(b -> head.add(b.asText()));
+            rows.add(head.toArray(String[]::new));
+            for (JsonNode r : s.get("rows")) {
+                List<String> cells = new ArrayList<>(List.of(r.get("nexthop").asText(), r.get("total").asText()));
+                r.get("counts").forEach(c -> cells.add(c.asText()));
+                rows.add(cells.toArray(String[]::new));
+            }
+            Table.print(out, rows);
+            out.flush();
+            return 0;
+        }
+    }
+
+    @Command(name = "list", mixinStandardHelpOptions = true, description = "List queued messages, oldest first.")
+    static final class ListQueue implements Callable<Integer> {
+        @ParentCommand
+        QueueCommand parent;
+        @Spec
+        CommandSpec spec;
+        @Option(names = "--state", paramLabel = "STATE", description = "active, deferred or hold")
+        String state;
+        @Option(names = "--nexthop", paramLabel = "DOMAIN", description = "only messages with a recipient there")
+        String nexthop;
+        @Option(names = "--sender", paramLabel = "ADDRESS", description = "only messages from this sender")
+        String sender;
+        @Option(names = "--limit", paramLabel = "N", defaultValue = "100",
+                description = "show at most N (default ${DEFAULT-VALUE}; 0: all)")
+        int limit;
+
+        @Override
+        public Integer call() {
+            if (state != null && !List.of("active", "deferred", "hold").contains(state)) {
+                throw new ParameterException(spec.commandLine(), "--state must be active, deferred or hold");
+            }
+            if (limit < 0) {
+                throw new ParameterException(spec.commandLine(), "--limit must be 0 or more");
+            }
+            AdminClient client = parent.root.client();
+            JsonNode l = client.get(listPath(state, nexthop, sender, limit), JsonNode.class);
+            PrintWriter out = spec.commandLine().getOut();
+            if (parent.root.json) {
+                printJson(out, l);
+                return 0;
+            }
+            List<String[]> rows = new ArrayList<>();
+            rows.add(new String[] {"ID", "STATE", "SIZE", "AGE", "ATTEMPTS", "SENDER", "RECIPIENTS", "REASON"});
+            for (JsonNode m : l.get("messages")) {
+                List<String> rcpts = new ArrayList<>();
+                m.get("recipients").forEach(r -> rcpts.add(r.asText()));
+                rows.add(new String[] {m.get("id").asText(), m.get("state").asText(), m.get("size").asText(),
+                        age(m.get("ageSeconds").asLong()), m.get("attempts").asText(),
+                        m.get("sender").asText().isEmpty() ? "<>" : m.get("sender").asText(),
+                        String.join(",", rcpts), m.has("reason") ? m.get("reason").asText() : ""});
+            }
+            Table.print(out, rows);
+            long matched = l.get("matched").asLong();
+            if (matched > l.get("messages").size()) {
+                out.println("(" + l.get("messages").size() + " of " + matched + " shown; --limit 0 shows all)");
+            }
+            out.flush();
+            return 0;
+        }
+    }
+
+    @Command(name = "show", mixinStandardHelpOptions = true,
+            description = "One message: envelope, headers, attempts, last reason, next attempt.")
+    static final class Show implements Callable<Integer> {
+        @ParentCommand
+        QueueCommand parent;
+        @Spec
+        CommandSpec spec;
+        @Parameters(paramLabel = "ID", description = "a queue id as 'queue list' shows it")
+        String id;
+
+        @Override
+        public Integer call() {
+            AdminClient client = parent.root.client();
+            JsonNode d = client.get(PATH + "/" + URLEncoder.encode(id.strip(), StandardCharsets.UTF_8), JsonNode.class);
+            PrintWriter out = spec.commandLine().getOut();
+            if (parent.root.json) {
+                printJson(out, d);
+                return 0;
+            }
+            List<String[]> rows = new ArrayList<>();
+            for (String f : List.of("id", "state", "sender", "recipients", "pending", "client", "helo", "protocol",
+                    "size", "arrival", "attempts", "nextAttempt", "lastReason")) {
+                JsonNode v = d.get(f);
+                if (v == null) {
+                    continue;
+                }
+                String text;
+                if (v.isArray()) {
+                    List<String> parts = new ArrayList<>();
+                    v.forEach(x -> parts.add(x.asText()));
+                    text = String.join(", ", parts);
+                } else {
+                    text = v.asText();
+                }
+                rows.add(new String[] {f + ":", text});
+            }
+            Table.print(out, rows);
+            if (d.has("headers")) {
+                out.println();
+                d.get("headers").forEach(h -> out.println(h.asText()));
+            }
+            out.flush();
+            return 0;
+        }
+    }
+
+    /** The selection every changing subcommand takes. */
+    abstract static class Change implements Callable<Integer> {
+        @ParentCommand
+        QueueCommand parent;
+        @Spec
+        CommandSpec spec;
+        @Parameters(arity = "0..*", paramLabel = "ID", description = "queue ids")
+        List<String> ids = new ArrayList<>();
+        @Option(names = "--all", description = "every message in the queue")
+        boolean all;
+        @Option(names = "--nexthop", paramLabel = "DOMAIN", description = "every message with a recipient there")
+        String nexthop;
+
+        abstract String action();
+
+        abstract String done();
+
+        @Override
+        public Integer call() {
+            int ways = (ids.isEmpty() ? 0 : 1) + (all ? 1 : 0) + (nexthop != null ? 1 : 0);
+            if (ways != 1) {
+                throw new ParameterException(spec.commandLine(), "give queue ids, --all or --nexthop DOMAIN (one of them)");
+            }
+            AdminClient client = parent.root.client();
+            List<String> selected = ids;
+            if (ids.isEmpty()) {
+                JsonNode l = client.get(listPath(null, nexthop, null, 0), JsonNode.class);
+                selected = new ArrayList<>();
+                for (JsonNode m : l.get("messages")) {
+                    selected.add(m.get("id").asText());
+                }
+            }
+            boolean progress = !parent.root.json && System.console() != null && selected.size() > BATCH;
+            PrintWriter err = spec.commandLine().getErr();
+            ArrayNode touched = AdminClient.JSON.createArrayNode();
+            for (int i = 0; i < selected.size(); i += BATCH) {
+                List<String> batch = selected.subList(i, Math.min(selected.size(), i + BATCH));
+                JsonNode r = client.post(PATH + "/" + action(), new ApiRecords.QueueSelection(batch, false, null),
+                        JsonNode.class);
+                r.get("ids").forEach(touched::add);
+                if (progress) {
+                    err.print("\r" + action() + ": " + Math.min(selected.size(), i + BATCH) + "/" + selected.size());
+                    err.flush();
+                }
+            }
+            if (progress) {
+                err.println();
+            }
+            PrintWriter out = spec.commandLine().getOut();
+            if (parent.root.json) {
+                ObjectNode o = AdminClient.JSON.createObjectNode();
+                o.put("action", action());
+                o.put("selected", selected.size());
+                o.put("touched", touched.size());
+                o.set("ids", touched);
+                printJson(out, o);
+                return 0;
+            }
+            out.println(done() + " " + touched.size() + " of " + selected.size() + " selected message"
+                    + (selected.size() == 1 ? "" : "s"));
+            out.flush();
+            return 0;
+        }
+    }
+
+    @Command(name = "hold", mixinStandardHelpOptions = true,
+            description = "Put messages on hold (postsuper -h): not attempted until released.")
+    static final class Hold extends Change {
+        String action() {
+            return "hold";
+        }
+
+        String done() {
+            return "held";
+        }
+    }
+
+    @Command(name = "release", mixinStandardHelpOptions = true,
+            description = "Release held messages (postsuper -H): due again at their next attempt time.")
+    static final class Release extends Change {
+        String action() {
+            return "release";
+        }
+
+        String done() {
+            return "released";
+        }
+    }
+
+    @Command(name = "delete", mixinStandardHelpOptions = true,
+            description = "Remove messages from the queue for good (postsuper -d); no bounce is sent.")
+    static final class Delete extends Change {
+        String action() {
+            return "delete";
+        }
+
+        String done() {
+            return "deleted";
+        }
+    }
+
+    @Command(name = "retry", mixinStandardHelpOptions = true,
+            description = "Attempt messages now (postqueue -f, postsuper -r); held messages stay held.")
+    static final class Retry extends Change {
+        String action() {
+            return "retry";
+        }
+
+        String done() {
+            return "requeued";
+        }
+    }
+
+    static String listPath(String state, String nexthop, String sender, int limit) {
+        StringBuilder p = new StringBuilder(PATH).append("?limit=").append(limit);
+        if (state != null) {
+            p.append("&state=").append(URLEncoder.encode(state, StandardCharsets.UTF_8));
+        }
+        if (nexthop != null) {
+            p.append("&nexthop=").append(URLEncoder.encode(nexthop, StandardCharsets.UTF_8));
+        }
+        if (sender != null) {
+            p.append("&sender=").append(URLEncoder.encode(sender, StandardCharsets.UTF_8));
+        }
+        return p.toString();
+    }
+
+    static String age(long seconds) {
+        if (seconds < 120) {
+            return seconds + "s";
+        }
+        if (seconds < 7200) {
+            return seconds / 60 + "m";
+        }
+        if (seconds < 172_800) {
+            return seconds / 3600 + "h";
+        }
+        return seconds / 86_400 + "d";
+    }
+
+    static void printJson(PrintWriter out, JsonNode tree) {
+        try {
+            out.println(AdminClient.JSON.writerWithDefaultPrettyPrinter().writeValueAsString(tree));
+        } catch (JsonProcessingException e) {
+            out.println(tree);
+        }
+        out.flush();
+    }
+}

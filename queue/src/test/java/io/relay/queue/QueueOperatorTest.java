@@ -1,0 +1,127 @@
+package io.relay.queue;
+
+import static io.relay.queue.TestClusters.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Operator changes on deferred mail in a real two-member cluster (queue ids spread over
+ * both owners), run from member A: hold keeps exactly the selected messages from being
+ * attempted, release and retry make the owner attempt at once (long before the backoff),
+ * delete removes exactly the selected ones from both maps, leaves tombstones, and a
+ * delivery attempt running during the delete does not write the state back.
+ */
+class QueueOperatorTest {
+    private final List<ClusterQueue> opened = new ArrayList<>();
+
+    @TempDir
+    Path dir;
+
+    @AfterEach
+    void closeAll() {
+        for (ClusterQueue q : opened) {
+            try {
+                q.close();
+            } catch (RuntimeException e) {
+                // already closed
+            }
+        }
+    }
+
+    @Test
+    void holdReleaseRetryAndDeleteTouchExactlyTheSelectedMessages() throws Exception {
+        String name = TestClusters.clusterName();
+        int pa = TestClusters.freePort();
+        int pb = TestClusters.freePort();
+        // a long backoff: without retry, nothing is attempted twice during the test
+        QueueSettings sa = new QueueSettings(dir.resolve("a"), Duration.ofMinutes(10), Duration.ofMinutes(20),
+                Duration.ofDays(1), 4, 1000, 1L << 30);
+        QueueSettings sb = new QueueSettings(dir.resolve("b"), Duration.ofMinutes(10), Duration.ofMinutes(20),
+                Duration.ofDays(1), 4, 1000, 1L << 30);
+        ClusterQueue a = new ClusterQueue(ClusterMember.start(TestClusters.joining(name, pa, pb)), sa);
+        opened.add(a);
+        ClusterQueue b = new ClusterQueue(ClusterMember.start(TestClusters.joining(name, pb, pa)), sb);
+        opened.add(b);
+        await("two members, partitions settled", Duration.ofSeconds(60),
+                () -> a.clusterMemberForTests().memberCount() == 2 && a.clusterMemberForTests().clusterSafe());
+        TestClusters.RecordingHandler ha = new TestClusters.RecordingHandler();
+        TestClusters.RecordingHandler hb = new TestClusters.RecordingHandler();
+        ha.deferAll = true;
+        hb.deferAll = true;
+        a.start(ha);
+        b.start(hb);
+        List<String> ids = new ArrayList<>();
+        for (int i = 0; i < 12; i++) {
+            QueuedMessage m = TestClusters.message(a.newId(), 200, "r" + i + "@x.test");
+            ids.add(m.id().value());
+            a.accept(m).get(10, TimeUnit.SECONDS);
+        }
+        await("each attempted once", Duration.ofSeconds(20),
+                () -> a.clusterEntries().stream().filter(e -> e.meta().attempts() == 1).count() == 12);
+        await("entries on both owners", Duration.ofSeconds(20),
+                () -> a.localMessageCount() > 0 && b.localMessageCount() > 0);
+
+        List<String> held = ids.subList(0, 3);
+        assertEquals(held, a.hold(held, n -> { }));
+        assertEquals(List.of(), a.hold(held, n -> { }), "already held: nothing touched");
+        assertEquals(Set.copyOf(held), heldIds(b));
+
+        // retry all: the nine not held are attempted again at once, the held ones are not
+        assertEquals(9, a.retry(ids, n -> { }).size());
+        await("nine attempted twice", Duration.ofSeconds(20), () -> attempts(a, 2) == 9);
+        Thread.sleep(500);
+        for (QueueView.Entry e : a.clusterEntries()) {
+            assertEquals(held.contains(e.id().value()) ? 1 : 2, e.meta().attempts(), e.id().value());
+        }
+
+        // release: due again at their old time (10 min away); retry then attempts them at once
+        assertEquals(held, a.release(held, n -> { }));
+        assertEquals(Set.of(), heldIds(a));
+        assertEquals(3, a.retry(held, n -> { }).size());
+        await("the released three attempted", Duration.ofSeconds(20), () -> attempts(a, 2) == 12);
+
+        // delete two: gone from both maps, tombstones written; the others stay
+        List<String> gone = List.of(ids.get(5), ids.get(9));
+        assertEquals(gone, a.delete(new ArrayList<>(List.of(ids.get(5), ids.get(9), "0000000000NOSUCHID")), n -> { }));
+        assertEquals(10, a.clusterEntries().size());
+        for (String id : gone) {
+            assertTrue(a.find(id).isEmpty());
+            assertTrue(!a.clusterMemberForTests().hazelcast().getMap(ClusterMember.MESSAGES_MAP).containsKey(id));
+            assertTrue(a.clusterMemberForTests().hazelcast().getMap(ClusterQueue.DONE_MAP).containsKey(id));
+        }
+        await("owners untracked the deleted", Duration.ofSeconds(10),
+                () -> a.localMessageCount() + b.localMessageCount() == 10);
+
+        // the upstream recovers: retry delivers the ten at once, never the deleted two
+        ha.deferAll = false;
+        hb.deferAll = false;
+        assertEquals(10, a.retry(ids, n -> { }).size());
+        await("ten delivered", Duration.ofSeconds(20), () -> ha.total() + hb.total() == 10);
+        Thread.sleep(500);
+        Set<String> delivered = new java.util.HashSet<>(ha.deliveries.keySet());
+        delivered.addAll(hb.deliveries.keySet());
+        assertEquals(10, delivered.size());
+        assertTrue(gone.stream().noneMatch(delivered::contains));
+        assertEquals(0, a.clusterEntries().size());
+    }
+
+    private static long attempts(ClusterQueue q, int n) {
+        return q.clusterEntries().stream().filter(e -> e.meta().attempts() == n).count();
+    }
+
+    private static Set<String> heldIds(ClusterQueue q) {
+        return q.clusterEntries().stream().filter(e -> e.meta().held()).map(e -> e.id().value())
+                .collect(Collectors.toSet());
+    }
+}
