@@ -140,9 +140,7 @@ public final class RelayNode implements AutoCloseable {
                 cfg.queue.spoolDir.resolve("tls"));
         SmtpServer smtpd = new SmtpServer(SmtpdSettings.from(cfg.smtpd, hostname), policy, queue, mailLog, blocking, tls,
                 metrics);
-        smtpd.start();
         NodeState state = new NodeState();
-        state.accepting.set(true);
 
         List<ReadinessCheck> readiness = List.of(
                 ReadinessCheck.of("draining", () -> state.draining.get()
@@ -156,7 +154,11 @@ public final class RelayNode implements AutoCloseable {
                         ? ReadinessCheck.Result.failing("queue above its high-water mark") : ReadinessCheck.Result.passing()));
         HealthServer health = new HealthServer(cfg.health.listen.toSocketAddress(), readiness, List.of(),
                 metrics.registry());
+        // The health server first (/readyz 503 until the listeners accept), then SMTP: when a
+        // client or a load balancer can reach port 25, /readyz answers too.
         health.start();
+        smtpd.start();
+        state.accepting.set(true);
         AdminServer adminApi = null;
         if (adminToken != null) {
             adminApi = new AdminServer(cfg.admin.listen.toSocketAddress(), adminToken, admin, router);

@@ -65,7 +65,8 @@ class DrainTest {
                     """.formatted(smtp, sink.port(), nodeDir.resolve("spool"), healthPort, Ports.free(),
                     nodeDir.resolve("mail.log"));
             try (NodeProcess node = NodeProcess.start(nodeDir, yaml, smtp)) {
-                assertEquals(200, get(healthPort, "/readyz").statusCode());
+                // the health server starts just after the SMTP listener the start waited for
+                awaitStatus(healthPort, 200, Duration.ofSeconds(30));
 
                 try (Socket inData = new Socket("127.0.0.1", smtp)) {
                     inData.setSoTimeout(30_000);
@@ -128,6 +129,14 @@ class DrainTest {
         }
     }
 
+    private HttpResponse<String> getOrNull(int port) throws InterruptedException {
+        try {
+            return get(port, "/readyz");
+        } catch (IOException notListeningYet) {
+            return null;
+        }
+    }
+
     private HttpResponse<String> get(int port, String path) throws IOException, InterruptedException {
         return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
                 .timeout(Duration.ofSeconds(3)).build(), HttpResponse.BodyHandlers.ofString());
@@ -135,10 +144,13 @@ class DrainTest {
 
     private HttpResponse<String> awaitStatus(int port, int status, Duration timeout) throws Exception {
         long deadline = System.nanoTime() + timeout.toNanos();
-        HttpResponse<String> last = get(port, "/readyz");
-        while (last.statusCode() != status && System.nanoTime() < deadline) {
+        HttpResponse<String> last = getOrNull(port);
+        while ((last == null || last.statusCode() != status) && System.nanoTime() < deadline) {
             Thread.sleep(50);
-            last = get(port, "/readyz");
+            last = getOrNull(port);
+        }
+        if (last == null) {
+            throw new AssertionError("health port " + port + " never answered within " + timeout);
         }
         assertEquals(status, last.statusCode(), last.body());
         return last;
