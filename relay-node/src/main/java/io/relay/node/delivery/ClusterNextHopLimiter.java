@@ -235,9 +235,7 @@ public final class ClusterNextHopLimiter implements NextHopLimiter, AutoCloseabl
             // A slot used late would crowd the next one (a slow answer, an overslept thread):
             // drop it and take the next; the third is used however late (the next one would
             // come as late: the node is overloaded, and holding mail back helps nobody).
-            // With a quota on the lane a new reservation would charge its recipients again:
-            // the late slot is used.
-            if (late <= tolerance || tries >= 2 || quota) {
+            if (late <= tolerance || tries >= 2) {
                 return new RateDecision.Proceed(Duration.ofNanos(System.nanoTime() - asked));
             }
             lateSlots.incrementAndGet();
