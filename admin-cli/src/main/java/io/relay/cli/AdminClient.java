@@ -15,6 +15,17 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.io.InputStream;
+import java.security.GeneralSecurityException;
+import java.security.KeyStore;
+import java.security.cert.Certificate;
+import java.security.cert.CertificateException;
+import java.security.cert.CertificateFactory;
+import java.util.Collection;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLException;
+import javax.net.ssl.SSLParameters;
+import javax.net.ssl.TrustManagerFactory;
 
 /**
  * One node's admin API over {@link HttpClient}. Every failure becomes a {@link CliFailure}
@@ -31,14 +42,33 @@ final class AdminClient {
     private final String token;
     private final HttpClient http;
 
-    private AdminClient(String node, URI base, String token) {
+    private AdminClient(String node, URI base, String token, SSLContext tls) {
         this.node = node;
         this.base = base;
         this.token = token;
-        this.http = HttpClient.newBuilder().connectTimeout(CONNECT_TIMEOUT).build();
+        HttpClient.Builder b = HttpClient.newBuilder().connectTimeout(CONNECT_TIMEOUT).version(HttpClient.Version.HTTP_1_1);
+        if (tls != null) {
+            SSLParameters params = tls.getDefaultSSLParameters();
+            params.setProtocols(new String[] {"TLSv1.3", "TLSv1.2"});
+            b.sslContext(tls).sslParameters(params);
+        }
+        this.http = b.build();
+    }
+
+    /**
+     * How to reach the admin port.
+     *
+     * @param https  use HTTPS when {@code --node} names no scheme ({@code --tls}, or a CA file given)
+     * @param caFile PEM file of the CA(s) that signed the node's admin.tls certificate; null: the JDK's trust store
+     */
+    record Tls(boolean https, String caFile) {
     }
 
     static AdminClient connect(String node, String tokenFile) {
+        return connect(node, tokenFile, new Tls(false, null));
+    }
+
+    static AdminClient connect(String node, String tokenFile, Tls tls) {
         String token;
         try {
             token = Files.readString(Path.of(tokenFile), StandardCharsets.UTF_8).strip();
@@ -51,12 +81,69 @@ final class AdminClient {
         if (token.isEmpty()) {
             throw new CliFailure("token file " + tokenFile + " is empty — check --token-file");
         }
-        return new AdminClient(node, base(node), token);
+        URI base = base(node, tls.https());
+        return new AdminClient(node, base, token, base.getScheme().equals("https") ? sslContext(tls.caFile()) : null);
     }
 
-    /** {@code host:port}, {@code [v6]:port} or a bare host (the default port 8025). */
+    /** Trusts the certificates of {@code caFile} (PEM), or the JDK's trust store when null. */
+    static SSLContext sslContext(String caFile) {
+        try {
+            if (caFile == null || caFile.isBlank()) {
+                SSLContext ctx = SSLContext.getInstance("TLS");
+                ctx.init(null, null, null);
+                return ctx;
+            }
+            Collection<? extends Certificate> certs;
+            try (InputStream in = Files.newInputStream(Path.of(caFile))) {
+                certs = CertificateFactory.getInstance("X.509").generateCertificates(in);
+            } catch (NoSuchFileException e) {
+                throw new CliFailure("CA file " + caFile + " does not exist — check --cacert or RELAYCTL_CACERT");
+            } catch (IOException e) {
+                throw new CliFailure("cannot read CA file " + caFile + " (" + e.getClass().getSimpleName()
+                        + ") — check --cacert or RELAYCTL_CACERT");
+            } catch (CertificateException e) {
+                throw new CliFailure("CA file " + caFile + " is not PEM certificates — give the CA certificate"
+                        + " that signed the node's admin.tls.cert-file");
+            }
+            if (certs.isEmpty()) {
+                throw new CliFailure("CA file " + caFile + " holds no certificate — give the CA certificate"
+                        + " that signed the node's admin.tls.cert-file");
+            }
+            KeyStore trust = KeyStore.getInstance(KeyStore.getDefaultType());
+            trust.load(null, null);
+            int i = 0;
+            for (Certificate c : certs) {
+                trust.setCertificateEntry("ca-" + i++, c);
+            }
+            TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+            tmf.init(trust);
+            SSLContext ctx = SSLContext.getInstance("TLS");
+            ctx.init(null, tmf.getTrustManagers(), null);
+            return ctx;
+        } catch (GeneralSecurityException | IOException e) {
+            throw new CliFailure("cannot set up TLS: " + e.getClass().getSimpleName());
+        }
+    }
+
     static URI base(String node) {
+        return base(node, false);
+    }
+
+    /**
+     * {@code host:port}, {@code [v6]:port} or a bare host (the default port 8025), optionally
+     * with {@code https://} or {@code http://} in front; without a scheme, {@code https} decides.
+     */
+    static URI base(String node, boolean https) {
         String n = node.strip();
+        String scheme = https ? "https" : "http";
+        String lower = n.toLowerCase(java.util.Locale.ROOT);
+        if (lower.startsWith("https://") || lower.startsWith("http://")) {
+            scheme = lower.startsWith("https://") ? "https" : "http";
+            n = n.substring(scheme.length() + 3);
+            if (n.endsWith("/")) {
+                n = n.substring(0, n.length() - 1);
+            }
+        }
         if (n.isEmpty()) {
             throw new CliFailure("--node is empty — give HOST:PORT, e.g. 127.0.0.1:8025");
         }
@@ -66,13 +153,13 @@ final class AdminClient {
             hasPort = false;
         }
         try {
-            URI uri = URI.create("http://" + n + (hasPort ? "" : ":8025") + "/");
+            URI uri = URI.create(scheme + "://" + n + (hasPort ? "" : ":8025") + "/");
             if (uri.getHost() == null || uri.getPort() < 1) {
                 throw new IllegalArgumentException();
             }
             return uri;
         } catch (IllegalArgumentException e) {
-            throw new CliFailure("--node " + node + " is not HOST:PORT — e.g. 127.0.0.1:8025");
+            throw new CliFailure("--node " + node + " is not [https://]HOST:PORT — e.g. 127.0.0.1:8025");
         }
     }
 
@@ -108,10 +195,17 @@ final class AdminClient {
             throw new CliFailure("cannot reach " + node + ": connect timed out — is the node running, is admin.listen set?");
         } catch (ConnectException e) {
             throw new CliFailure("cannot reach " + node + ": connection refused — is the node running, is admin.listen set?");
+        } catch (SSLException e) {
+            throw new CliFailure(tlsFailure(e));
         } catch (HttpTimeoutException e) {
             throw new CliFailure("no answer from " + node + " within " + REQUEST_TIMEOUT.toSeconds()
                     + " s — check the node's log");
         } catch (IOException e) {
+            if (base.getScheme().equals("https") && e.getMessage() != null
+                    && e.getMessage().contains("closed")) {
+                throw new CliFailure("TLS with " + node + " failed: the node closed the connection during the"
+                        + " handshake — is it the admin port, with admin.tls set?");
+            }
             throw new CliFailure("cannot talk to " + node + ": " + e.getClass().getSimpleName()
                     + (e.getMessage() == null ? "" : " " + e.getMessage()) + " — is it the admin port (admin.listen)?");
         } catch (InterruptedException e) {
@@ -131,6 +225,31 @@ final class AdminClient {
         } catch (JsonProcessingException e) {
             throw new CliFailure("unexpected answer from " + node + " — is it a relay node's admin port?");
         }
+    }
+
+    /** One line for a failed TLS handshake: an untrusted or misnamed certificate, or a port without TLS. */
+    private String tlsFailure(SSLException e) {
+        StringBuilder chain = new StringBuilder();
+        boolean certificate = false;
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            chain.append(' ').append(t.getMessage());
+            certificate |= t instanceof CertificateException || t instanceof java.security.cert.CertPathValidatorException
+                    || t instanceof java.security.cert.CertPathBuilderException;
+        }
+        String text = chain.toString();
+        if (text.contains("No subject alternative") || text.contains("No name matching")) {
+            return "the certificate of " + node + " does not name " + base.getHost()
+                    + " — connect by a name or address the certificate holds, or reissue it with this one";
+        }
+        if (certificate || text.contains("PKIX") || text.contains("certificate")) {
+            return "the certificate of " + node + " is not trusted — pass --cacert FILE (or RELAYCTL_CACERT)"
+                    + " with the CA that signed the node's admin.tls.cert-file";
+        }
+        if (text.contains("plaintext") || text.contains("Unsupported or unrecognized SSL message")) {
+            return node + " does not speak TLS — drop https:// and --tls, or set admin.tls on the node";
+        }
+        return "TLS with " + node + " failed: " + e.getClass().getSimpleName()
+                + (e.getMessage() == null ? "" : " " + e.getMessage()) + " — check admin.tls on the node";
     }
 
     private String errorLine(int status, String body) {

@@ -23,9 +23,19 @@ import picocli.CommandLine.ScopeType;
 public final class RelayCtl implements Runnable {
     static final String DEFAULT_NODE = "127.0.0.1:8025";
 
-    @Option(names = "--node", paramLabel = "HOST:PORT", scope = ScopeType.INHERIT,
-            description = "A node's admin.listen address (default: $RELAYCTL_NODE or " + DEFAULT_NODE + ").")
+    @Option(names = "--node", paramLabel = "[https://]HOST:PORT", scope = ScopeType.INHERIT,
+            description = "A node's admin.listen address (default: $RELAYCTL_NODE or " + DEFAULT_NODE + ");"
+                    + " https:// when the node has admin.tls.")
     String node;
+
+    @Option(names = "--tls", scope = ScopeType.INHERIT,
+            description = "Use HTTPS (the node has admin.tls); the certificate is always verified.")
+    boolean tls;
+
+    @Option(names = "--cacert", paramLabel = "FILE", scope = ScopeType.INHERIT,
+            description = "PEM file of the CA that signed the node's admin.tls certificate (default: $RELAYCTL_CACERT,"
+                    + " else the JDK's trust store); implies --tls.")
+    String caCert;
 
     @Option(names = "--token-file", paramLabel = "FILE", scope = ScopeType.INHERIT,
             description = "File holding the admin token, the node's admin.token-file (default: $RELAYCTL_TOKEN_FILE).")
@@ -98,6 +108,10 @@ public final class RelayCtl implements Runnable {
             throw new CliFailure("no admin token: pass --token-file FILE or set RELAYCTL_TOKEN_FILE"
                     + " (the file named by the node's admin.token-file)");
         }
-        return AdminClient.connect(where, file);
+        String ca = caCert != null ? caCert : env.get("RELAYCTL_CACERT");
+        if (ca != null && ca.isBlank()) {
+            ca = null;
+        }
+        return AdminClient.connect(where, file, new AdminClient.Tls(tls || ca != null, ca));
     }
 }

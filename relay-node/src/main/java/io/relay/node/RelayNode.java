@@ -90,6 +90,14 @@ public final class RelayNode implements AutoCloseable {
         String hostname = cfg.smtpd.hostname != null ? cfg.smtpd.hostname : localHostName();
         // checked before anything starts: a token file others can read refuses the start
         AdminToken adminToken = cfg.admin.tokenFile == null ? null : AdminToken.load(cfg.admin.tokenFile);
+        SslContext adminTls = null;
+        if (adminToken != null && cfg.admin.tls.certFile != null) {
+            try {
+                adminTls = TlsMaterial.adminContext(cfg.admin.tls.certFile, cfg.admin.tls.keyFile);
+            } catch (IllegalArgumentException e) {
+                throw new io.relay.node.config.ConfigException(e.getMessage());
+            }
+        }
         MailLog mailLog = MailLog.open(cfg.log.file, cfg.log.syslogName, hostname);
         RoutingConfig routing = RoutingConfigs.from(cfg, warning -> {
             LOG.warn(warning);
@@ -162,11 +170,14 @@ public final class RelayNode implements AutoCloseable {
         AdminServer adminApi = null;
         if (adminToken != null) {
             adminApi = new AdminServer(cfg.admin.listen.toSocketAddress(), adminToken, admin, router);
+            if (adminTls != null) {
+                adminApi.withTls(adminTls);
+            }
             adminApi.withQueueAndCluster(queue, member.hazelcast(), new AdminServer.NodeFacts(hostname,
                     smtpd.boundAddresses().toString(), String.valueOf(health.boundAddress()), () -> failing(readiness)),
                     () -> breakerLabels(guard), () -> self.get().adminDrain());
             adminApi.start();
-            LOG.info("admin API on {}", adminApi.boundAddress());
+            LOG.info("admin API on {}{}", adminApi.boundAddress(), adminTls != null ? " (HTTPS)" : "");
         } else {
             LOG.info("admin API off: admin.token-file is not set");
         }

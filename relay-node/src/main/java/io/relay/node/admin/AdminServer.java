@@ -35,7 +35,8 @@ import java.util.function.Supplier;
  *
  * <p>Strategy: as the health server, one event-loop thread runs the HTTP codec and a
  * small worker group runs the endpoints, since a change is a Hazelcast compare-and-set.
- * Bodies are limited to {@link #MAX_BODY} bytes.
+ * Bodies are limited to {@link #MAX_BODY} bytes. With {@code admin.tls} the port speaks
+ * HTTPS only (TLSv1.2 and later, {@link #withTls}).
  */
 public final class AdminServer implements AutoCloseable {
     static final String STAGE_IDLE = "idle-timeout";
@@ -54,6 +55,7 @@ public final class AdminServer implements AutoCloseable {
     private ChannelGroup connections;
     private final List<AdminRequestHandler.Endpoint> more = new ArrayList<>();
     private ClusterEndpoint cluster;
+    private io.netty.handler.ssl.SslContext tls;
 
     /** What {@code cluster status} tells about this node; {@code notReady}: the failing readiness checks. */
     public record NodeFacts(String hostname, String smtp, String health, Supplier<List<String>> notReady) {
@@ -91,6 +93,12 @@ public final class AdminServer implements AutoCloseable {
         return this;
     }
 
+    /** HTTPS only on this port ({@code admin.tls}; call before {@link #start}): see {@link AdminTlsGate}. */
+    public synchronized AdminServer withTls(io.netty.handler.ssl.SslContext context) {
+        this.tls = context;
+        return this;
+    }
+
     private static String hostPort(InetSocketAddress a) {
         return a.getAddress().getHostAddress() + ":" + a.getPort();
     }
@@ -100,6 +108,7 @@ public final class AdminServer implements AutoCloseable {
                 NioIoHandler.newFactory());
         workerGroup = new DefaultEventExecutorGroup(2, new DefaultThreadFactory("admin-worker", true));
         EventExecutorGroup workers = workerGroup;
+        io.netty.handler.ssl.SslContext https = tls;
         AdminRequestHandler.Routes routes = new AdminRequestHandler.Routes(token, new NetworksEndpoint(store),
                 routing == null ? null : new AdminRequestHandler.RoutingEndpoints(new TransportEndpoint(store, routing),
                         new LimitsEndpoint(store), new CredentialsEndpoint(store)),
@@ -116,6 +125,9 @@ public final class AdminServer implements AutoCloseable {
                         open.add(ch);
                         ChannelPipeline p = ch.pipeline();
                         p.addLast(STAGE_IDLE, new ReadTimeoutHandler(60));
+                        if (https != null) {
+                            p.addLast(AdminTlsGate.STAGE, new AdminTlsGate(https));
+                        }
                         p.addLast(STAGE_CODEC, new HttpServerCodec(4096, 8192, 8192));
                         p.addLast(STAGE_AGGREGATOR, new HttpObjectAggregator(MAX_BODY));
                         p.addLast(workers, STAGE_ENDPOINTS, new AdminRequestHandler(routes));

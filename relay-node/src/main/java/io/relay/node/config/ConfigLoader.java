@@ -165,6 +165,12 @@ public final class ConfigLoader {
         check(source, "queue.max-bytes", c.queue.maxBytes > 0, "must be positive");
         check(source, "cluster.name", c.cluster.name != null && !c.cluster.name.isBlank(), "must not be empty");
         validateCluster(c.cluster, source);
+        check(source, "admin.tls.key-file", (c.admin.tls.certFile == null) == (c.admin.tls.keyFile == null),
+                "admin.tls.cert-file and admin.tls.key-file are set together or not at all");
+        check(source, "admin.tls.cert-file", c.admin.tls.certFile == null || Files.isReadable(c.admin.tls.certFile),
+                "cannot read " + c.admin.tls.certFile);
+        check(source, "admin.tls.key-file", c.admin.tls.keyFile == null || Files.isReadable(c.admin.tls.keyFile),
+                "cannot read " + c.admin.tls.keyFile);
         check(source, "log.syslog-name", c.log.syslogName != null && c.log.syslogName.matches("[A-Za-z0-9_.-]+"),
                 "must be a simple program name");
     }

@@ -214,5 +214,13 @@ public final class RelayConfig {
         public HostPort listen = new HostPort("127.0.0.1", 8025);
         /** The bearer token, one line; the file must not be readable by group or others (chmod 600). */
         public Path tokenFile;
+        /** HTTPS on the admin port (TLSv1.2 and later); plain HTTP while unset. */
+        public AdminTls tls = new AdminTls();
+    }
+
+    /** {@code admin.tls}: PEM certificate chain and PKCS#8 key for the admin port; both or neither. */
+    public static final class AdminTls {
+        public Path certFile;
+        public Path keyFile;
     }
 }

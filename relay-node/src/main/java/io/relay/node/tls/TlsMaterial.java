@@ -74,6 +74,21 @@ public final class TlsMaterial {
         }
     }
 
+    /**
+     * The admin port's HTTPS context ({@code admin.tls.cert-file} / {@code admin.tls.key-file}),
+     * limited to TLSv1.3 and TLSv1.2 as STARTTLS is. The error names the files, never their contents.
+     */
+    public static SslContext adminContext(Path certFile, Path keyFile) {
+        try {
+            return SslContextBuilder.forServer(certFile.toFile(), keyFile.toFile())
+                    .protocols(PROTOCOLS)
+                    .build();
+        } catch (IOException | RuntimeException e) {
+            throw new IllegalArgumentException("cannot load admin.tls certificate " + certFile + " / key " + keyFile
+                    + ": " + e.getClass().getSimpleName(), e);
+        }
+    }
+
     /** Returns {cert, key} in {@code dir}, generating them on first use. */
     public static Path[] selfSigned(String hostname, Path dir) {
         Path cert = dir.resolve(CERT_FILE);

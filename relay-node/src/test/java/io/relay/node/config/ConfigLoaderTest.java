@@ -68,6 +68,9 @@ class ConfigLoaderTest {
             smtpd: {message-size-limit: ten}                  | t.yaml: smtpd.message-size-limit: 'ten' is not a valid long
             smtp: {tls-security-level: paranoid}              | t.yaml: smtp.tls-security-level: 'paranoid' is not one of none, may, encrypt, verify, secure
             smtp: {sasl-password-file: /nonexistent/sasl}     | t.yaml: smtp.sasl-password-file: cannot read /nonexistent/sasl
+            admin: {tls: {cert-file: /etc/hostname}}          | t.yaml: admin.tls.key-file: admin.tls.cert-file and admin.tls.key-file are set together or not at all
+            admin: {tls: {cert-file: /nonexistent/c.pem, key-file: /nonexistent/k.pem}} | t.yaml: admin.tls.cert-file: cannot read /nonexistent/c.pem
+            admin: {tls: {cert: /etc/hostname}}               | t.yaml: unknown key 'admin.tls.cert'
             queue: {minimal-backoff-time: 1h, maximal-backoff-time: 10m} | t.yaml: queue.maximal-backoff-time: must not be shorter than queue.minimal-backoff-time
             'smtpd: [a, b]'                                   | t.yaml: smtpd: expected a mapping of keys
             'smtpd: {mynetworks: 10.0.0.0/8, listen: {a: b}}' | t.yaml: smtpd.listen[0]: expected a text value
