@@ -65,8 +65,19 @@ public final class ClusterMember implements AutoCloseable {
 
     /** Starts the embedded member and joins (or forms) the cluster. Blocks until joined. */
     public static ClusterMember start(ClusterSettings settings) {
+        return start(settings, c -> { });
+    }
+
+    /**
+     * As {@link #start(ClusterSettings)}, with {@code more} applied to the member's config
+     * first: the maps of other modules (e.g. the admin state's merge policy) that must be
+     * configured before the member starts.
+     */
+    public static ClusterMember start(ClusterSettings settings, java.util.function.Consumer<Config> more) {
         Objects.requireNonNull(settings, "settings");
-        return new ClusterMember(Hazelcast.newHazelcastInstance(config(settings)), settings);
+        Config config = config(settings);
+        more.accept(config);
+        return new ClusterMember(Hazelcast.newHazelcastInstance(config), settings);
     }
 
     static Config config(ClusterSettings settings) {

@@ -110,7 +110,9 @@ public final class RelayNode implements AutoCloseable {
         Files.createDirectories(cfg.queue.spoolDir);
         RelayMetrics metrics = new RelayMetrics();
 
-        ClusterMember member = ClusterMember.start(cfg.cluster.settings(cfg.queue.backupCount));
+        // relay-admin merges by its state's version after a split (AdminStateMergePolicy)
+        ClusterMember member = ClusterMember.start(cfg.cluster.settings(cfg.queue.backupCount),
+                io.relay.node.admin.AdminStateMergePolicy::configure);
         // the queue owns the member from here on and shuts it down in close()
         ClusterQueue queue = new ClusterQueue(member, new QueueSettings(cfg.queue.spoolDir, cfg.queue.minimalBackoffTime,
                 cfg.queue.maximalBackoffTime, cfg.queue.maximalQueueLifetime, cfg.queue.deliveryConcurrency,

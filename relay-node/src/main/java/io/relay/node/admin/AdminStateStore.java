@@ -4,6 +4,7 @@ import com.hazelcast.core.EntryEvent;
 import com.hazelcast.core.HazelcastInstance;
 import com.hazelcast.map.IMap;
 import com.hazelcast.map.listener.EntryAddedListener;
+import com.hazelcast.map.listener.EntryMergedListener;
 import com.hazelcast.map.listener.EntryUpdatedListener;
 import io.relay.routing.NetworkSet;
 import java.io.IOException;
@@ -37,7 +38,8 @@ import org.slf4j.LoggerFactory;
  * {@code <spool-dir>/admin-state.json} (temporary file, fsync, atomic rename), and at start
  * a node puts its file's state into the cluster when the cluster has none or an older one:
  * after a full-cluster restart the newest version any node saw wins. The file is 0600: the
- * state holds the admin credentials' passwords.
+ * state holds the admin credentials' passwords. After a split-brain merge the higher
+ * version wins ({@link AdminStateMergePolicy}) and every node follows the merged entry.
  *
  * <p>The routing overlay (transport entries, limits, credentials) goes the same way to
  * {@code routing}, which rebuilds the node's router from it.
@@ -207,9 +209,16 @@ public final class AdminStateStore implements AutoCloseable {
     }
 
     /** Runs on Hazelcast's event threads, never on an SMTP event loop. */
-    private final class Follow implements EntryAddedListener<String, String>, EntryUpdatedListener<String, String> {
+    private final class Follow implements EntryAddedListener<String, String>, EntryUpdatedListener<String, String>,
+            EntryMergedListener<String, String> {
         @Override
         public void entryAdded(EntryEvent<String, String> event) {
+            follow();
+        }
+
+        /** After a split-brain merge ({@link AdminStateMergePolicy}): the losing half takes the winner's state. */
+        @Override
+        public void entryMerged(EntryEvent<String, String> event) {
             follow();
         }
 
