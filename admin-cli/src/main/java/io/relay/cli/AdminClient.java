@@ -163,6 +163,11 @@ final class AdminClient {
         }
     }
 
+    /** The node as given ({@code --node}). */
+    String node() {
+        return node;
+    }
+
     <T> T get(String path, Class<T> type) {
         return send(HttpRequest.newBuilder(base.resolve(path)).GET(), type);
     }

@@ -90,4 +90,26 @@ final class ApiRecords {
             return "CredentialSet[nexthop=" + nexthop + ", user=" + user + ", password=*****]";
         }
     }
+
+    /** {@code POST /admin/v1/import} body: the whole desired state of each class given (null: leave it alone). */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    record ImportRequest(List<String> networks, Map<String, String> transport, Map<String, Limit> limits,
+                         Map<String, PostfixPlan.Login> credentials, boolean dryRun, boolean force, String source) {
+        @Override
+        public String toString() {
+            return "ImportRequest[networks=" + networks + ", transport=" + transport + ", limits=" + limits
+                    + ", credentials for " + (credentials == null ? "[]" : credentials.keySet()) + ", dryRun=" + dryRun + "]";
+        }
+    }
+
+    /** One difference the import makes; before/after are display text (never a password). */
+    @JsonIgnoreProperties(ignoreUnknown = true)
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    record ImportChange(String kind, String op, String key, String before, String after) {
+    }
+
+    /** {@code POST /admin/v1/import} answer. */
+    @JsonIgnoreProperties(ignoreUnknown = true)
+    record ImportAnswer(boolean dryRun, long version, List<ImportChange> changes, List<String> warnings) {
+    }
 }

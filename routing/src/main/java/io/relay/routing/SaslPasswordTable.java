@@ -82,6 +82,12 @@ public final class SaslPasswordTable {
         return keys.stream().distinct().toList();
     }
 
+    /** The entry of exactly {@code key} (case-insensitive), as written; for an import that carries every entry. */
+    public Optional<Credentials> entry(String key) {
+        Entry e = entries.get(key.toLowerCase(Locale.ROOT));
+        return e == null ? Optional.empty() : Optional.of(new Credentials(e.key(), e.username(), e.password()));
+    }
+
     /** The keys as written, for listing; never the passwords. */
     public List<String> keys() {
         return entries.values().stream().map(Entry::key).toList();

@@ -112,7 +112,7 @@ public final class AdminServer implements AutoCloseable {
         AdminRequestHandler.Routes routes = new AdminRequestHandler.Routes(token, new NetworksEndpoint(store),
                 routing == null ? null : new AdminRequestHandler.RoutingEndpoints(new TransportEndpoint(store, routing),
                         new LimitsEndpoint(store), new CredentialsEndpoint(store)),
-                List.copyOf(more));
+                endpoints());
         ChannelGroup open = new DefaultChannelGroup("admin-connections", GlobalEventExecutor.INSTANCE);
         connections = open;
         ServerBootstrap bootstrap = new ServerBootstrap()
@@ -146,6 +146,15 @@ public final class AdminServer implements AutoCloseable {
             throw e instanceof RuntimeException re ? re
                     : new IllegalStateException("cannot listen for the admin API on " + bindAddress, e);
         }
+    }
+
+    /** The endpoint classes routed by path prefix: those added, and {@code /admin/v1/import} with the routing overlay. */
+    private List<AdminRequestHandler.Endpoint> endpoints() {
+        List<AdminRequestHandler.Endpoint> all = new ArrayList<>(more);
+        if (routing != null) {
+            all.add(new ImportEndpoint(store, routing));
+        }
+        return List.copyOf(all);
     }
 
     public synchronized InetSocketAddress boundAddress() {
