@@ -35,7 +35,8 @@ import org.slf4j.LoggerFactory;
  * listener on every node re-reads the entry on each change and swaps the node's
  * {@link NetworkSet} (a volatile reference the SMTP sessions read without any cluster
  * call), usually within milliseconds. Every state a node takes is also written to
- * {@code <spool-dir>/admin-state.json} (temporary file, fsync, atomic rename), and at start
+ * {@code <spool-dir>/admin-state.json} (temporary file, fsync, atomic rename) by a writer
+ * thread, so a slow disk does not delay the next change taking force; and at start
  * a node puts its file's state into the cluster when the cluster has none or an older one:
  * after a full-cluster restart the newest version any node saw wins. The file is 0600: the
  * state holds the admin credentials' passwords. After a split-brain merge the higher
@@ -58,6 +59,14 @@ public final class AdminStateStore implements AutoCloseable {
     private final Clock clock;
     private volatile AdminState current = AdminState.EMPTY;
     private UUID listener;
+    /** The newest state not yet on disk; the writer thread takes it, so a slow fsync never delays the next state. */
+    private final java.util.concurrent.atomic.AtomicReference<AdminState> unsaved =
+            new java.util.concurrent.atomic.AtomicReference<>();
+    private final java.util.concurrent.ExecutorService writer = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "admin-state-writer");
+        t.setDaemon(true);
+        return t;
+    });
 
     /**
      * @param configured the config file's {@code smtpd.mynetworks}
@@ -155,7 +164,29 @@ public final class AdminStateStore implements AutoCloseable {
         apply.accept(NetworkSet.parse(s.effective(configured)));
         routing.accept(s);
         current = s;
-        writeFile(s);
+        persist(s);
+    }
+
+    /**
+     * Queues {@code s} for the file. One writer thread writes the newest queued state (states
+     * queued while it writes are coalesced), so the file never goes back to an older state and
+     * the fsync is not on the path that puts a change in force.
+     */
+    private void persist(AdminState s) {
+        if (unsaved.getAndSet(s) == null) {
+            try {
+                writer.execute(this::drain);
+            } catch (java.util.concurrent.RejectedExecutionException closed) {
+                drain();
+            }
+        }
+    }
+
+    private void drain() {
+        AdminState s;
+        while ((s = unsaved.getAndSet(null)) != null) {
+            writeFile(s);
+        }
     }
 
     private AdminState readFile() {
@@ -199,6 +230,14 @@ public final class AdminStateStore implements AutoCloseable {
 
     @Override
     public void close() {
+        writer.shutdown();
+        try {
+            if (!writer.awaitTermination(5, java.util.concurrent.TimeUnit.SECONDS)) {
+                LOG.warn("{} not written within 5 s at close (the cluster still holds the state)", file);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
         if (listener != null) {
             try {
                 map.removeEntryListener(listener);
