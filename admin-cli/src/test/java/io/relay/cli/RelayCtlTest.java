@@ -70,6 +70,57 @@ class RelayCtlTest {
         assertEquals("http://relay1:9000/", AdminClient.base("relay1:9000").toString());
         assertEquals("http://[::1]:8025/", AdminClient.base("::1").toString());
         assertEquals("http://[::1]:9000/", AdminClient.base("[::1]:9000").toString());
+        assertEquals("https://10.0.0.1:8025/", AdminClient.base("https://10.0.0.1").toString());
+        assertEquals("https://relay1:9000/", AdminClient.base("HTTPS://relay1:9000/").toString());
+        assertEquals("https://relay1:9000/", AdminClient.base("relay1:9000", true).toString(), "--tls");
+        assertEquals("http://relay1:9000/", AdminClient.base("http://relay1:9000", true).toString(), "a scheme wins");
+    }
+
+    @Test
+    void httpsToAPlainPortAndABadCaFileAreOneLine(@TempDir Path dir) throws Exception {
+        Path token = Files.writeString(dir.resolve("token"), "0123456789abcdef0123");
+        try (ServerSocket plain = new ServerSocket(0, 5, InetAddress.getLoopbackAddress())) {
+            Thread answer = new Thread(() -> {
+                while (true) {
+                    try (java.net.Socket s = plain.accept()) {
+                        s.getInputStream().read(new byte[512]);
+                        s.getOutputStream().write("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"
+                                .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+                    } catch (java.io.IOException e) {
+                        return;
+                    }
+                }
+            });
+            answer.setDaemon(true);
+            answer.start();
+            String node = "https://127.0.0.1:" + plain.getLocalPort();
+            Result r = run(Map.of("RELAYCTL_TOKEN_FILE", token.toString()), "--node", node, "networks", "list");
+            assertEquals(1, r.code(), r.toString());
+            assertEquals("relayctl: " + node + " does not speak TLS — drop https:// and --tls, or set admin.tls on the node",
+                    r.err().strip());
+        }
+        Path notPem = Files.writeString(dir.resolve("ca.pem"), "not a certificate\n");
+        Result bad = run(Map.of("RELAYCTL_TOKEN_FILE", token.toString(), "RELAYCTL_CACERT", notPem.toString()),
+                "networks", "list");
+        assertEquals(1, bad.code());
+        assertEquals(1, bad.err().strip().lines().count(), bad.err());
+        assertTrue(bad.err().contains("CA file " + notPem), bad.err());
+        Result missing = run(Map.of("RELAYCTL_TOKEN_FILE", token.toString()), "--cacert", dir.resolve("nope.pem").toString(),
+                "networks", "list");
+        assertEquals("relayctl: CA file " + dir.resolve("nope.pem") + " does not exist — check --cacert or RELAYCTL_CACERT",
+                missing.err().strip());
+    }
+
+    @Test
+    void importPostfixHelpUsageAndABadDirectory(@TempDir Path dir) {
+        Result help = run(Map.of(), "import-postfix", "--help");
+        assertEquals(0, help.code());
+        assertTrue(help.out().startsWith("Usage: relayctl import-postfix"), help.out());
+        assertEquals(2, run(Map.of(), "import-postfix").code(), "DIR is required");
+        Result r = run(Map.of(), "import-postfix", dir.toString(), "--dry-run");
+        assertEquals(1, r.code());
+        assertEquals("relayctl: " + dir.resolve("main.cf") + ": cannot read — is " + dir
+                + " a Postfix configuration directory?", r.err().strip());
     }
 
     @Test

@@ -151,6 +151,7 @@ class AdminImportEndToEndTest {
         // dry run through A: the difference, per class; nothing changes on either node
         Cli dry = relayctl(0, "import-postfix", fixture.toString(), "--dry-run");
         assertEquals(0, dry.code(), dry.toString());
+        System.out.println("relayctl import-postfix --dry-run:\n" + dry.out());
         List<String> lines = dry.out().lines().toList();
         assertTrue(lines.get(0).matches("CLASS\\s+CHANGE\\s+KEY\\s+BEFORE\\s+AFTER"), dry.out());
         for (String row : List.of("networks\\s+added\\s+127\\.0\\.0\\.0/8\\s+-\\s+-",
