@@ -258,6 +258,9 @@ final class AdminClient {
     }
 
     private String errorLine(int status, String body) {
+        if (status == 413) {
+            return "the request is larger than " + node + " takes (64 KiB) — send it in parts";
+        }
         String reason;
         try {
             reason = JSON.readValue(body, ApiRecords.ApiError.class).error();

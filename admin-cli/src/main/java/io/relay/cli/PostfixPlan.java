@@ -189,7 +189,7 @@ final class PostfixPlan {
 
     private static String text(Object v) {
         if (v instanceof List<?> l) {
-            return String.join(", ", l.stream().map(String::valueOf).toList());
+            return l.isEmpty() ? "[]" : String.join(", ", l.stream().map(String::valueOf).toList());
         }
         if (v instanceof Map<?, ?> m) {
             List<String> parts = new ArrayList<>();

@@ -32,7 +32,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Strategy: the state is one entry of the Hazelcast map {@code relay-admin}, changed by
  * compare-and-set so two concurrent changes through different nodes both land. An entry
- * listener on every node re-reads the entry on each change and swaps the node's
+ * listener on every node takes each new value the event carries (it reads the entry instead
+ * when an event is not newer than what the node already took) and swaps the node's
  * {@link NetworkSet} (a volatile reference the SMTP sessions read without any cluster
  * call), usually within milliseconds. Every state a node takes is also written to
  * {@code <spool-dir>/admin-state.json} (temporary file, fsync, atomic rename) by a writer
@@ -91,7 +92,7 @@ public final class AdminStateStore implements AutoCloseable {
     /** Seeds the cluster from the file when it holds a newer state, then follows the cluster. */
     public void start() {
         AdminState saved = readFile();
-        listener = map.addEntryListener(new Follow(), NETWORKS, false);
+        listener = map.addEntryListener(new Follow(), NETWORKS, true);
         while (saved != null) {
             String inCluster = map.get(NETWORKS);
             if (inCluster == null) {
@@ -157,7 +158,25 @@ public final class AdminStateStore implements AutoCloseable {
         if (json == null) {
             return; // no change made yet (or the entry was lost with its members): keep what is in force
         }
+        take(AdminState.fromJson(json));
+    }
+
+    /**
+     * Takes the state an event carried when it is newer than the one in force: no cluster
+     * read on the way to putting a change in force. Anything else (an event that arrives
+     * after this node already read a newer state, a merged or re-created entry) is settled
+     * by reading the entry, as {@link #refresh} does.
+     */
+    private synchronized void offer(String json) {
         AdminState s = AdminState.fromJson(json);
+        if (s.version() > current.version()) {
+            take(s);
+        } else if (!s.equals(current)) {
+            refresh();
+        }
+    }
+
+    private void take(AdminState s) {
         if (s.equals(current)) {
             return;
         }
@@ -252,23 +271,28 @@ public final class AdminStateStore implements AutoCloseable {
             EntryMergedListener<String, String> {
         @Override
         public void entryAdded(EntryEvent<String, String> event) {
-            follow();
+            follow(event.getValue());
         }
 
         /** After a split-brain merge ({@link AdminStateMergePolicy}): the losing half takes the winner's state. */
         @Override
         public void entryMerged(EntryEvent<String, String> event) {
-            follow();
+            follow(null);
         }
 
         @Override
         public void entryUpdated(EntryEvent<String, String> event) {
-            follow();
+            follow(event.getValue());
         }
 
-        private void follow() {
+        /** {@code json}: the value the event carried, or null to read the entry. */
+        private void follow(String json) {
             try {
-                refresh();
+                if (json == null) {
+                    refresh();
+                } else {
+                    offer(json);
+                }
             } catch (RuntimeException e) {
                 LOG.warn("admin state refresh failed: {}", e.toString());
             }

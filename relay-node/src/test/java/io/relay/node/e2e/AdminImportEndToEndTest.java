@@ -224,6 +224,13 @@ class AdminImportEndToEndTest {
         assertEquals(1, missing.err().strip().lines().count(), missing.err());
         assertTrue(missing.err().contains("main.cf: cannot read"), missing.err());
 
+        // no token, no import
+        HttpResponse<String> denied = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + adminPorts[1]
+                + "/admin/v1/import")).POST(HttpRequest.BodyPublishers.ofString("{\"networks\":[\"0.0.0.0/0\"]}"))
+                .header("Authorization", "Bearer wrong-token-0000000000").build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals(401, denied.statusCode());
+        assertEquals("{\"error\":\"unauthorized\"}", denied.body());
+
         String logs = logs();
         for (String secret : List.of("exampleSesSecret1", "exampleSesSecret4", TOKEN)) {
             assertFalse(logs.contains(secret), "a secret appears in a node log");
