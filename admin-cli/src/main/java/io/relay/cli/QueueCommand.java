@@ -22,8 +22,10 @@ import picocli.CommandLine.Model.CommandSpec;
  * {@code relayctl queue}: the whole cluster's queue, mirroring {@code /admin/v1/queue}:
  * {@code summary} (qshape), {@code list} (mailq), {@code show} (postcat -e/-h),
  * {@code hold}/{@code release}/{@code delete} (postsuper -h/-H/-d) and {@code retry}
- * (postqueue -f). A selection by {@code --all} or {@code --nexthop} is listed first and
- * then changed in batches of {@link #BATCH}, with a progress line on a terminal.
+ * (postqueue -f). A selection by {@code --all} or {@code --nexthop} is selected first (ids
+ * only, on the members that own the messages) and then changed in batches of {@link #BATCH},
+ * with a progress line on a terminal. Next hops are as the router decides them
+ * ({@code [email-smtp.us-east-1.amazonaws.com]:587}), as {@code queue summary} shows them.
  */
 @Command(name = "queue", mixinStandardHelpOptions = true,
         description = "Look at and manage the mail queue of the whole cluster.",
@@ -32,7 +34,8 @@ import picocli.CommandLine.Model.CommandSpec;
                 QueueCommand.Retry.class})
 final class QueueCommand implements Runnable {
     static final String PATH = "admin/v1/queue";
-    static final int BATCH = 1000;
+    /** Ids per POST: 2000 queue ids are ~50 KB of JSON, under the admin API's 64 KB body limit. */
+    static final int BATCH = 2000;
 
     @ParentCommand
     RelayCtl root;
@@ -46,7 +49,7 @@ final class QueueCommand implements Runnable {
     }
 
     @Command(name = "summary", mixinStandardHelpOptions = true,
-            description = "Messages per next hop (recipient domain) and age, like qshape.")
+            description = "Messages per next hop (where the router sends them) and age, like qshape.")
     static final class Summary implements Callable<Integer> {
         @ParentCommand
         QueueCommand parent;
@@ -85,7 +88,8 @@ final class QueueCommand implements Runnable {
         CommandSpec spec;
         @Option(names = "--state", paramLabel = "STATE", description = "active, deferred or hold")
         String state;
-        @Option(names = "--nexthop", paramLabel = "DOMAIN", description = "only messages with a recipient there")
+        @Option(names = "--nexthop", paramLabel = "NEXTHOP",
+                description = "only messages with a recipient routed there, as 'queue summary' shows it")
         String nexthop;
         @Option(names = "--sender", paramLabel = "ADDRESS", description = "only messages from this sender")
         String sender;
@@ -184,7 +188,8 @@ final class QueueCommand implements Runnable {
         List<String> ids = new ArrayList<>();
         @Option(names = "--all", description = "every message in the queue")
         boolean all;
-        @Option(names = "--nexthop", paramLabel = "DOMAIN", description = "every message with a recipient there")
+        @Option(names = "--nexthop", paramLabel = "NEXTHOP",
+                description = "every message with a recipient routed there, as 'queue summary' shows it")
         String nexthop;
 
         abstract String action();
@@ -195,18 +200,24 @@ final class QueueCommand implements Runnable {
         public Integer call() {
             int ways = (ids.isEmpty() ? 0 : 1) + (all ? 1 : 0) + (nexthop != null ? 1 : 0);
             if (ways != 1) {
-                throw new ParameterException(spec.commandLine(), "give queue ids, --all or --nexthop DOMAIN (one of them)");
+                throw new ParameterException(spec.commandLine(), "give queue ids, --all or --nexthop NEXTHOP (one of them)");
             }
             AdminClient client = parent.root.client();
             List<String> selected = ids;
             if (ids.isEmpty()) {
-                JsonNode l = client.get(listPath(null, nexthop, null, 0), JsonNode.class);
+                StringBuilder path = new StringBuilder(PATH).append("/ids");
+                if (nexthop != null) {
+                    path.append("?nexthop=").append(URLEncoder.encode(nexthop, StandardCharsets.UTF_8));
+                }
+                JsonNode l = client.get(path.toString(), JsonNode.class);
                 selected = new ArrayList<>();
-                for (JsonNode m : l.get("messages")) {
-                    selected.add(m.get("id").asText());
+                for (JsonNode id : l.get("ids")) {
+                    selected.add(id.asText());
                 }
             }
+            // a progress line only for a person watching (stderr, so --json and pipes stay clean)
             boolean progress = !parent.root.json && System.console() != null && selected.size() > BATCH;
+            long started = System.nanoTime();
             PrintWriter err = spec.commandLine().getErr();
             ArrayNode touched = AdminClient.JSON.createArrayNode();
             for (int i = 0; i < selected.size(); i += BATCH) {
@@ -215,7 +226,10 @@ final class QueueCommand implements Runnable {
                         JsonNode.class);
                 r.get("ids").forEach(touched::add);
                 if (progress) {
-                    err.print("\r" + action() + ": " + Math.min(selected.size(), i + BATCH) + "/" + selected.size());
+                    int done = Math.min(selected.size(), i + BATCH);
+                    err.print("\r" + action() + ": " + done + "/" + selected.size() + " ("
+                            + done * 100L / selected.size() + "%, " + (System.nanoTime() - started) / 1_000_000_000L
+                            + " s)");
                     err.flush();
                 }
             }

@@ -77,10 +77,16 @@ final class BinaryCodec {
     static byte[] encodeMeta(QueueMeta meta) {
         byte[] reason = utf8(meta.lastReason());
         List<byte[]> pending = new ArrayList<>(meta.pending().size());
-        int size = 1 + 4 + 8 + 8 + 8 + 4 + reason.length + 4 + 1;
+        List<byte[]> hops = new ArrayList<>(meta.nextHops().size());
+        int size = 1 + 4 + 8 + 8 + 8 + 4 + reason.length + 4 + 1 + 4;
         for (String r : meta.pending()) {
             byte[] b = utf8(r);
             pending.add(b);
+            size += 4 + b.length;
+        }
+        for (String h : meta.nextHops()) {
+            byte[] b = utf8(h);
+            hops.add(b);
             size += 4 + b.length;
         }
         ByteBuffer out = ByteBuffer.allocate(size);
@@ -95,6 +101,9 @@ final class BinaryCodec {
         // appended after the first release: a reader of the older form ignores it, and an
         // entry written by an older node (no flags byte) reads as not held
         out.put((byte) (meta.held() ? 1 : 0));
+        // appended in the same way after the flags: the next hops, absent (empty) in older entries
+        out.putInt(hops.size());
+        hops.forEach(b -> putBytes(out, b));
         return out.array();
     }
 
@@ -115,7 +124,14 @@ final class BinaryCodec {
             pending.add(getString(in));
         }
         boolean held = in.hasRemaining() && (in.get() & 1) != 0;
-        return new QueueMeta(pending, attempts, next, arrival, reason, size, held);
+        List<String> hops = new ArrayList<>();
+        if (in.remaining() >= 4) {
+            int n = in.getInt();
+            for (int i = 0; i < n; i++) {
+                hops.add(getString(in));
+            }
+        }
+        return new QueueMeta(pending, attempts, next, arrival, reason, size, held, hops);
     }
 
     /** Only the sender of an encoded message, without copying its content. */

@@ -93,6 +93,10 @@ public final class ClusterQueue implements MessageQueue {
     private static final long SAFETY_RESCAN_MILLIS = 10_000;
     private static final long RECONCILE_AGE_MILLIS = 30_000;
     private static final int BATCH = 1000;
+    /** Ids per entry-processor call of an operator change. */
+    private static final int OPERATOR_BATCH = 5000;
+    /** The executor that carries operator changes to every member's spool. */
+    private static final String OPS_EXECUTOR = "relay-queue-ops";
     /** Concurrent blocking map writes of accepts; more callers than this queue up. */
     private static final int STORE_THREADS = 32;
     /** How long a never-tried entry's state may be seen without its message before it is dropped as debris. */
@@ -109,6 +113,7 @@ public final class ClusterQueue implements MessageQueue {
     private final ClusterMember member;
     private final QueueSettings settings;
     private final QueueEvents events;
+    private final NextHopNamer namer;
     private final HazelcastInstance hazelcast;
     private final IMap<String, byte[]> messages;
     private final IMap<String, byte[]> meta;
@@ -154,11 +159,19 @@ public final class ClusterQueue implements MessageQueue {
         this(member, settings, QueueEvents.NONE);
     }
 
-    /** Opens the spool (replayed later, in {@link #start}) and begins tracking owned entries. */
     public ClusterQueue(ClusterMember member, QueueSettings settings, QueueEvents events) {
+        this(member, settings, events, NextHopNamer.RECIPIENT_DOMAIN);
+    }
+
+    /**
+     * Opens the spool (replayed later, in {@link #start}) and begins tracking owned entries;
+     * {@code namer} names the next hops the operator's view shows (the node's router).
+     */
+    public ClusterQueue(ClusterMember member, QueueSettings settings, QueueEvents events, NextHopNamer namer) {
         this.member = member;
         this.settings = settings;
         this.events = events;
+        this.namer = namer;
         this.hazelcast = member.hazelcast();
         this.epoch = member.epoch();
         this.messages = hazelcast.getMap(ClusterMember.MESSAGES_MAP);
@@ -171,6 +184,8 @@ public final class ClusterQueue implements MessageQueue {
         }
         this.storing = Executors.newFixedThreadPool(STORE_THREADS, threads("queue-store"));
         this.housekeeping = Executors.newSingleThreadScheduledExecutor(threads("queue-housekeeping"));
+        // where an operator change sent from any member finds this node's spool (QueueOps.Journal)
+        hazelcast.getUserContext().put(QueueOps.QUEUE_CONTEXT_KEY, this);
         listeners.add(meta.addLocalEntryListener((EntryAddedListener<String, byte[]>) event -> {
             byte[] value = event.getValue();
             QueueMeta m = value == null ? null : BinaryCodec.decodeMeta(value);
@@ -254,7 +269,8 @@ public final class ClusterQueue implements MessageQueue {
         String id = message.id().value();
         accepting.add(id);
         byte[] encoded = BinaryCodec.encodeMessage(message);
-        byte[] state = BinaryCodec.encodeMeta(QueueMeta.fresh(message));
+        byte[] state = BinaryCodec.encodeMeta(QueueMeta.fresh(message,
+                nextHops(message.envelope().sender(), message.envelope().recipients())));
         CompletableFuture<Void> spooled = journal.accept(message.id(), epoch, encoded);
         // Blocking sets on our own store threads rather than setAsync: Hazelcast completes
         // async stages through the common ForkJoin pool, which has one thread on a 2-core
@@ -358,10 +374,11 @@ public final class ClusterQueue implements MessageQueue {
         values.forEach((k, v) -> entries.add(new QueueView.Entry(new QueueId(k), BinaryCodec.decodeMeta(v))));
         entries.sort(Comparator.comparingLong((QueueView.Entry e) -> e.meta().arrivalMillis())
                 .thenComparing(e -> e.id().value()));
-        long deferred = entries.stream().filter(e -> e.meta().deferred()).count();
+        long held = entries.stream().filter(e -> e.meta().held()).count();
+        long deferred = entries.stream().filter(e -> !e.meta().held() && e.meta().deferred()).count();
         long oldest = entries.isEmpty() ? 0
                 : Math.max(0, System.currentTimeMillis() - entries.get(0).meta().arrivalMillis());
-        return new QueueView(entries.size() - deferred, deferred, oldest, entries);
+        return new QueueView(entries.size() - deferred - held, deferred, oldest, entries, held, acceptingCount.get());
     }
 
     /**
@@ -403,10 +420,12 @@ public final class ClusterQueue implements MessageQueue {
     private void replaySpool() {
         int dropped = 0;
         int requeued = 0;
+        int held = 0;
         List<CompletableFuture<Void>> rewrites = new ArrayList<>();
         for (SpoolJournal.OwedEntry entry : journal.owed()) {
             String id = entry.id().value();
-            boolean present = meta.containsKey(id);
+            byte[] stored = meta.get(id);
+            boolean present = stored != null;
             // Gone from the running cluster's store: delivered or bounced elsewhere.
             if (epoch.equals(entry.epoch()) && !present) {
                 journal.done(entry.id());
@@ -421,11 +440,17 @@ public final class ClusterQueue implements MessageQueue {
                 continue;
             }
             byte[] encoded = BinaryCodec.encodeMessage(message);
-            if (!present) {
+            QueueMeta state;
+            if (present) {
+                state = BinaryCodec.decodeMeta(stored);
+            } else {
                 SpoolJournal.Deferral d = entry.lastDeferral();
-                QueueMeta state = d == null ? QueueMeta.fresh(message)
+                String sender = message.envelope().sender();
+                state = d == null ? QueueMeta.fresh(message, nextHops(sender, message.envelope().recipients()))
                         : new QueueMeta(d.pending(), d.attempts(), d.nextAttemptMillis(),
-                        message.envelope().arrivalMillis(), "", message.size());
+                        message.envelope().arrivalMillis(), "", message.size(), false, nextHops(sender, d.pending()));
+                // an operator's hold outlives the whole cluster's restart (postsuper -h keeps it on disk too)
+                state = state.withHeld(entry.held());
                 if (state.pending().isEmpty()) {
                     journal.done(entry.id());
                     dropped++;
@@ -435,12 +460,21 @@ public final class ClusterQueue implements MessageQueue {
                 meta.putIfAbsent(id, BinaryCodec.encodeMeta(state));
             }
             rewrites.add(journal.accept(entry.id(), epoch, encoded));
+            // A later ACCEPT resets what a replay knows of the entry: the state goes after it again.
+            if (state.deferred()) {
+                journal.deferred(entry.id(), state.attempts(), state.nextAttemptMillis(), state.pending());
+            }
+            if (state.held()) {
+                rewrites.add(journal.held(entry.id(), true));
+                held++;
+            }
             requeued++;
         }
+        rewrites.add(journal.flush());
         CompletableFuture.allOf(rewrites.toArray(CompletableFuture[]::new)).join();
         if (dropped + requeued > 0) {
-            LOG.info("spool replay: {} entries re-enqueued under epoch {}, {} dropped (delivered elsewhere)",
-                    requeued, epoch, dropped);
+            LOG.info("spool replay: {} entries re-enqueued under epoch {} ({} on hold), {} dropped (delivered elsewhere)",
+                    requeued, epoch, held, dropped);
         }
     }
 
@@ -515,7 +549,9 @@ public final class ClusterQueue implements MessageQueue {
         }
         messages.set(id.value(), BinaryCodec.encodeMessage(m.get()));
         if (withState) {
-            meta.putIfAbsent(id.value(), BinaryCodec.encodeMeta(QueueMeta.fresh(m.get())));
+            Envelope e = m.get().envelope();
+            meta.putIfAbsent(id.value(), BinaryCodec.encodeMeta(QueueMeta.fresh(m.get(),
+                    nextHops(e.sender(), e.recipients())).withHeld(journal.isHeld(id))));
         }
         return true;
     }
@@ -743,7 +779,8 @@ public final class ClusterQueue implements MessageQueue {
             long next = Math.max(postponedUntil, after);
             if (stillPending.size() != state.pending().size()) {
                 if (!writeBack(id, stateBytes, new QueueMeta(stillPending, state.attempts(), next,
-                        state.arrivalMillis(), state.lastReason(), state.size()))) {
+                        state.arrivalMillis(), state.lastReason(), state.size(), false,
+                        nextHops(message.envelope().sender(), stillPending)))) {
                     return;
                 }
                 journal.deferred(message.id(), state.attempts(), next, stillPending);
@@ -756,7 +793,8 @@ public final class ClusterQueue implements MessageQueue {
             next = Math.min(next, Math.max(postponedUntil, after));
             String reason = deferred.get(0).reason() == null ? "" : deferred.get(0).reason();
             if (!writeBack(id, stateBytes, new QueueMeta(stillPending, attemptNo, next,
-                    state.arrivalMillis(), reason, state.size()))) {
+                    state.arrivalMillis(), reason, state.size(), false,
+                    nextHops(message.envelope().sender(), stillPending)))) {
                 return;
             }
             journal.deferred(message.id(), attemptNo, next, stillPending);
@@ -820,12 +858,33 @@ public final class ClusterQueue implements MessageQueue {
 
     /** Every message's delivery state in the cluster, oldest first. */
     public List<QueueView.Entry> clusterEntries() {
-        List<QueueView.Entry> out = new ArrayList<>();
-        for (Map.Entry<String, byte[]> e : meta.entrySet()) {
+        return clusterEntries(null, null);
+    }
+
+    /**
+     * The delivery states in {@code state} (hold, deferred, active; null: any) with a pending
+     * recipient routed to {@code nextHop} (null: any), oldest first. The filter runs on the
+     * members that own the entries; only the matches travel.
+     */
+    public List<QueueView.Entry> clusterEntries(String state, String nextHop) {
+        Collection<Map.Entry<String, byte[]>> found = state == null && nextHop == null ? meta.entrySet()
+                : meta.entrySet(new QueueOps.Matches(state, nextHop));
+        List<QueueView.Entry> out = new ArrayList<>(found.size());
+        for (Map.Entry<String, byte[]> e : found) {
             out.add(new QueueView.Entry(new QueueId(e.getKey()), BinaryCodec.decodeMeta(e.getValue())));
         }
         out.sort(Comparator.comparingLong((QueueView.Entry e) -> e.meta().arrivalMillis())
                 .thenComparing(e -> e.id().value()));
+        return out;
+    }
+
+    /** The ids of {@link #clusterEntries(String, String)}, selected on the owners; only the ids travel. */
+    public List<String> select(String state, String nextHop) {
+        Set<String> keys = state == null && nextHop == null ? meta.keySet()
+                : meta.keySet(new QueueOps.Matches(state, nextHop));
+        List<String> out = new ArrayList<>(keys);
+        // queue ids begin with their accept time: roughly oldest first without reading states
+        out.sort(Comparator.naturalOrder());
         return out;
     }
 
@@ -849,7 +908,11 @@ public final class ClusterQueue implements MessageQueue {
                 body == null ? null : BinaryCodec.decodeMessage(body)));
     }
 
-    /** Puts these messages on hold ({@code postsuper -h}); answers the ids that were not held before. */
+    /**
+     * Puts these messages on hold ({@code postsuper -h}); answers the ids that were not held
+     * before. The hold is also written (fsync'd) to the spool of the node that accepted each
+     * message, so it outlives a restart of the whole cluster.
+     */
     public List<String> hold(Collection<String> ids, IntConsumer progress) {
         return change(ids, QueueOps.Op.HOLD, progress);
     }
@@ -865,41 +928,103 @@ public final class ClusterQueue implements MessageQueue {
     }
 
     /**
-     * Removes these messages ({@code postsuper -d}): a tombstone first (so the spool that
-     * holds a message drops it), then the state atomically, then the body.
+     * Removes these messages ({@code postsuper -d}): a tombstone first (so a spool that holds
+     * a message and reconciles meanwhile drops it), then the state atomically, then the body,
+     * then a DONE fsync'd in the spool that accepted it, so it stays deleted after a restart
+     * of the whole cluster.
      */
     public List<String> delete(Collection<String> ids, IntConsumer progress) {
         return change(ids, QueueOps.Op.DELETE, progress);
     }
 
+    /**
+     * Batches of {@link #OPERATOR_BATCH} ids, each one entry-processor call per map: Hazelcast
+     * groups the keys by partition and runs them on the owners, so a batch costs a few round
+     * trips whatever its size. {@code progress} hears the count done after each batch.
+     */
     private List<String> change(Collection<String> ids, QueueOps.Op op, IntConsumer progress) {
         List<String> all = new ArrayList<>(new java.util.LinkedHashSet<>(ids));
         List<String> touched = new ArrayList<>();
-        for (int i = 0; i < all.size(); i += BATCH) {
-            Set<String> batch = new java.util.LinkedHashSet<>(all.subList(i, Math.min(all.size(), i + BATCH)));
+        for (int i = 0; i < all.size(); i += OPERATOR_BATCH) {
+            Set<String> batch = new java.util.LinkedHashSet<>(all.subList(i, Math.min(all.size(), i + OPERATOR_BATCH)));
             long now = System.currentTimeMillis();
             if (op == QueueOps.Op.DELETE) {
-                List<CompletableFuture<Void>> stones = new ArrayList<>();
-                for (String id : batch) {
-                    stones.add(done.setAsync(id, now, TOMBSTONE_MINUTES, TimeUnit.MINUTES).toCompletableFuture());
-                }
-                CompletableFuture.allOf(stones.toArray(CompletableFuture[]::new)).join();
+                done.executeOnKeys(batch, new QueueOps.Tombstone(now, TOMBSTONE_MINUTES));
             }
-            Map<String, byte[]> replaced = meta.executeOnKeys(batch, new QueueOps.Change(op, now));
+            Map<String, Boolean> changed = meta.executeOnKeys(batch, new QueueOps.Change(op, now));
+            List<String> hit = new ArrayList<>();
             for (String id : batch) {
-                if (replaced.get(id) == null) {
-                    continue;
-                }
-                touched.add(id);
-                if (op == QueueOps.Op.DELETE) {
-                    messages.delete(id);
-                    journal.done(new QueueId(id));
-                    events.removed(new QueueId(id));
+                if (Boolean.TRUE.equals(changed.get(id))) {
+                    hit.add(id);
                 }
             }
-            progress.accept(Math.min(all.size(), i + BATCH));
+            if (op == QueueOps.Op.DELETE && !hit.isEmpty()) {
+                messages.executeOnKeys(new HashSet<>(hit), new QueueOps.Remove());
+                hit.forEach(id -> events.removed(new QueueId(id)));
+            }
+            if (op != QueueOps.Op.RETRY) {
+                journalOnAllMembers(op, hit);
+            }
+            touched.addAll(hit);
+            progress.accept(Math.min(all.size(), i + OPERATOR_BATCH));
         }
         return touched;
+    }
+
+    /**
+     * Sends the change to every member, whose spool records it for the ids it accepted (the
+     * others skip them); waits for their fsyncs. A member that does not answer is logged: its
+     * entries are still in the store, and its replay on rejoining writes their state again.
+     */
+    private void journalOnAllMembers(QueueOps.Op op, List<String> ids) {
+        if (ids.isEmpty()) {
+            return;
+        }
+        Map<com.hazelcast.cluster.Member, java.util.concurrent.Future<Integer>> answers = hazelcast
+                .getExecutorService(OPS_EXECUTOR).submitToAllMembers(new QueueOps.Journal(op, ids.toArray(String[]::new)));
+        answers.forEach((m, f) -> {
+            try {
+                f.get(30, TimeUnit.SECONDS);
+            } catch (Exception e) {
+                LOG.warn("queue {} of {} messages not recorded in the spool of member {}: {}; it takes the store's "
+                        + "state when it replays", op.name().toLowerCase(java.util.Locale.ROOT), ids.size(),
+                        m.getAddress(), e.toString());
+            }
+        });
+    }
+
+    /**
+     * On each member ({@link QueueOps.Journal}): records an operator change in this node's
+     * spool for the ids it owes, fsync'd before answering; answers how many it owed.
+     */
+    int journalLocally(QueueOps.Op op, String[] ids) {
+        int owed = 0;
+        for (String id : ids) {
+            QueueId q = new QueueId(id);
+            if (!journal.owes(q)) {
+                continue;
+            }
+            owed++;
+            switch (op) {
+                case HOLD -> journal.held(q, true);
+                case RELEASE -> journal.held(q, false);
+                case DELETE -> journal.done(q);
+                default -> owed--;
+            }
+        }
+        if (owed > 0) {
+            journal.flush().join();
+        }
+        return owed;
+    }
+
+    private List<String> nextHops(String sender, List<String> recipients) {
+        try {
+            return namer.nextHops(sender, recipients);
+        } catch (RuntimeException e) {
+            LOG.debug("naming next hops failed; recipient domains instead: {}", e.toString());
+            return NextHopNamer.RECIPIENT_DOMAIN.nextHops(sender, recipients);
+        }
     }
 
     private void finish(QueueId id) {

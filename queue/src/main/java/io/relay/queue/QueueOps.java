@@ -1,26 +1,40 @@
 package io.relay.queue;
 
+import com.hazelcast.core.HazelcastInstance;
+import com.hazelcast.core.HazelcastInstanceAware;
 import com.hazelcast.map.EntryProcessor;
+import com.hazelcast.map.ExtendedMapEntry;
 import com.hazelcast.projection.Projection;
+import com.hazelcast.query.Predicate;
 import java.io.Serializable;
+import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
 
 /**
  * The operator's changes to one message's delivery state, run as entry processors on the
  * partition that owns the {@code relay-meta} entry, so each is atomic against the delivery
- * worker's compare-and-set and against each other. Each answers the state it replaced, or
- * null when it changed nothing (gone, or already so).
+ * worker's compare-and-set and against each other; the selection that finds them
+ * ({@link Matches}), evaluated on the owners too; and the record of each change in the
+ * spool of the node that accepted the message ({@link Journal}).
  */
 final class QueueOps {
     enum Op { HOLD, RELEASE, RETRY, DELETE }
 
+    /** Where {@link Journal} finds the member's queue: its Hazelcast user context. */
+    static final String QUEUE_CONTEXT_KEY = "io.relay.queue.ClusterQueue";
+
     private QueueOps() {
     }
 
-    /** One change; {@code nowMillis} is fixed by the caller so the backup replica computes the same state. */
-    record Change(Op op, long nowMillis) implements EntryProcessor<String, byte[], byte[]>, Serializable {
+    /**
+     * One change; {@code nowMillis} is fixed by the caller so the backup replica computes the
+     * same state. Answers TRUE when it changed the entry, null when not (gone, or already so).
+     */
+    record Change(Op op, long nowMillis) implements EntryProcessor<String, byte[], Boolean>, Serializable {
         @Override
-        public byte[] process(Map.Entry<String, byte[]> entry) {
+        public Boolean process(Map.Entry<String, byte[]> entry) {
             byte[] old = entry.getValue();
             if (old == null) {
                 return null;
@@ -37,7 +51,87 @@ final class QueueOps {
                 return null;
             }
             entry.setValue(op == Op.DELETE ? null : BinaryCodec.encodeMeta(next));
-            return old;
+            return Boolean.TRUE;
+        }
+    }
+
+    /** Removes the entry (a deleted message's body). */
+    static final class Remove implements EntryProcessor<String, byte[], Boolean>, Serializable {
+        @Override
+        public Boolean process(Map.Entry<String, byte[]> entry) {
+            if (entry.getValue() == null) {
+                return null;
+            }
+            entry.setValue(null);
+            return Boolean.TRUE;
+        }
+    }
+
+    /** Sets a finished message's tombstone in {@code relay-done}, with its time to live. */
+    record Tombstone(long nowMillis, long minutes) implements EntryProcessor<String, Long, Boolean>, Serializable {
+        @Override
+        public Boolean process(Map.Entry<String, Long> entry) {
+            ((ExtendedMapEntry<String, Long>) entry).setValue(nowMillis, minutes, TimeUnit.MINUTES);
+            return null;
+        }
+    }
+
+    /**
+     * A {@code relay-meta} entry in {@code state} (hold, deferred or active; null: any) with
+     * a pending recipient routed to {@code nextHop} (case-insensitive; null: any).
+     */
+    record Matches(String state, String nextHop) implements Predicate<String, byte[]> {
+        @Override
+        public boolean apply(Map.Entry<String, byte[]> entry) {
+            byte[] value = entry.getValue();
+            if (value == null) {
+                return false;
+            }
+            QueueMeta m;
+            try {
+                m = BinaryCodec.decodeMeta(value);
+            } catch (RuntimeException e) {
+                return false;
+            }
+            if (state != null && !state.equals(m.state())) {
+                return false;
+            }
+            return nextHop == null || namedNextHops(m).stream().anyMatch(h -> h.equalsIgnoreCase(nextHop));
+        }
+    }
+
+    /** The stored next hops; the recipient domains for an entry written before they were stored. */
+    static java.util.List<String> namedNextHops(QueueMeta m) {
+        return m.nextHops().isEmpty() ? NextHopNamer.RECIPIENT_DOMAIN.nextHops("", m.pending()) : m.nextHops();
+    }
+
+    /**
+     * Runs on every member: records an operator change in that node's spool for the ids it
+     * accepted ({@link ClusterQueue#journalLocally}); answers how many it owed.
+     */
+    static final class Journal implements Callable<Integer>, Serializable, HazelcastInstanceAware {
+        private final Op op;
+        private final String[] ids;
+        private transient HazelcastInstance hazelcast;
+
+        Journal(Op op, String[] ids) {
+            this.op = op;
+            this.ids = ids;
+        }
+
+        @Override
+        public void setHazelcastInstance(HazelcastInstance instance) {
+            this.hazelcast = instance;
+        }
+
+        @Override
+        public Integer call() {
+            Object queue = hazelcast.getUserContext().get(QUEUE_CONTEXT_KEY);
+            if (!(queue instanceof ClusterQueue q)) {
+                throw new IllegalStateException("no queue on member " + hazelcast.getName()
+                        + " to record queue " + op.name().toLowerCase(Locale.ROOT));
+            }
+            return q.journalLocally(op, ids);
         }
     }
 

@@ -14,6 +14,7 @@ import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
@@ -31,8 +32,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Strategy: segment files {@code spool-<seq>.log} in {@code queue.spool-dir}, each an
  * 8-byte magic followed by frames {@code [int length][int CRC32C of body][body]}. Bodies
- * are ACCEPT(id, cluster epoch, encoded message), DONE(id) and DEFER(id, attempts, next
- * attempt, pending recipients). One writer thread drains every pending append, writes the
+ * are ACCEPT(id, cluster epoch, encoded message), DONE(id), DEFER(id, attempts, next
+ * attempt, pending recipients) and HOLD(id, held): an operator's hold or release, which
+ * must outlive a restart of the whole cluster. One writer thread drains every pending append, writes the
  * batch and calls {@link FileChannel#force} once before completing the ACCEPT futures of
  * the batch (group commit: N concurrent sessions share one fsync). DONE and DEFER need no
  * fsync of their own; they ride the next one or the idle flush every second (losing them
@@ -53,12 +55,13 @@ public final class SpoolJournal implements AutoCloseable {
     private static final byte ACCEPT = 1;
     private static final byte DONE = 2;
     private static final byte DEFER = 3;
+    private static final byte HOLD = 4;
     /** Owed entries of the oldest segment copied forward per rollover, at most. */
     private static final int RELOCATE_LIMIT = 256;
     private static final long IDLE_FORCE_MILLIS = 1000;
 
     /** An ACCEPT found on replay with no DONE after it. */
-    public record OwedEntry(QueueId id, String epoch, Path segment, long offset, Deferral lastDeferral) {}
+    public record OwedEntry(QueueId id, String epoch, Path segment, long offset, Deferral lastDeferral, boolean held) {}
 
     /** The last DEFER seen on replay for an owed entry, if any. */
     public record Deferral(int attempts, long nextAttemptMillis, List<String> pending) {}
@@ -68,6 +71,8 @@ public final class SpoolJournal implements AutoCloseable {
     private final LongConsumer fsyncNanos;
     private final LinkedBlockingQueue<Append> appends = new LinkedBlockingQueue<>();
     private final Map<String, Live> live = new ConcurrentHashMap<>();
+    /** Owed ids whose last HOLD record says held (cleared by a release, a DONE or a re-ACCEPT). */
+    private final Set<String> held = ConcurrentHashMap.newKeySet();
     private final ArrayDeque<Segment> segments = new ArrayDeque<>();
     private final List<OwedEntry> owed;
     private final Thread writer;
@@ -160,6 +165,29 @@ public final class SpoolJournal implements AutoCloseable {
         frame.putInt(rcpts.size());
         rcpts.forEach(r -> BinaryCodec.putBytes(frame, r));
         return submit(DEFER, id.value(), frame, false);
+    }
+
+    /**
+     * HOLD: an operator held ({@code true}) or released the message. Written only when this
+     * spool owes the id; not fsync'd on its own: the caller {@link #flush}es once for a batch.
+     */
+    public CompletableFuture<Void> held(QueueId id, boolean isHeld) {
+        byte[] b = BinaryCodec.utf8(id.value());
+        ByteBuffer frame = frame(1 + 4 + b.length + 1);
+        frame.put(HOLD);
+        BinaryCodec.putBytes(frame, b);
+        frame.put((byte) (isHeld ? 1 : 0));
+        return submit(HOLD, id.value(), frame, false);
+    }
+
+    /** Whether this spool owes the id and its last HOLD record says held. */
+    public boolean isHeld(QueueId id) {
+        return held.contains(id.value());
+    }
+
+    /** Whether this spool owes the id (ACCEPTed here, no DONE yet). */
+    public boolean owes(QueueId id) {
+        return live.containsKey(id.value());
     }
 
     /** Completes after everything appended so far is fsync'd. */
@@ -257,6 +285,17 @@ public final class SpoolJournal implements AutoCloseable {
         return frame;
     }
 
+    /** Fills in the length and CRC of a frame whose body ends at its position; ready to write. */
+    private static ByteBuffer seal(ByteBuffer frame) {
+        int bodyLength = frame.position() - 8;
+        CRC32C crc = new CRC32C();
+        crc.update(frame.array(), 8, bodyLength);
+        frame.putInt(0, bodyLength);
+        frame.putInt(4, (int) crc.getValue());
+        frame.flip();
+        return frame;
+    }
+
     private CompletableFuture<Void> submit(byte type, String id, ByteBuffer frame, boolean sync) {
         CompletableFuture<Void> future = new CompletableFuture<>();
         if (closed) {
@@ -264,12 +303,7 @@ public final class SpoolJournal implements AutoCloseable {
             return future;
         }
         if (frame != null) {
-            int bodyLength = frame.position() - 8;
-            CRC32C crc = new CRC32C();
-            crc.update(frame.array(), 8, bodyLength);
-            frame.putInt(0, bodyLength);
-            frame.putInt(4, (int) crc.getValue());
-            frame.flip();
+            seal(frame);
         }
         appends.add(new Append(type, id, frame, future, sync));
         return future;
@@ -354,10 +388,18 @@ public final class SpoolJournal implements AutoCloseable {
         records.incrementAndGet();
         if (a.type() == ACCEPT) {
             track(a.id(), new Live(current, offset, System.currentTimeMillis()));
+            held.remove(a.id());
         } else if (a.type() == DONE) {
             Live gone = live.remove(a.id());
             if (gone != null) {
                 gone.segment().live--;
+            }
+            held.remove(a.id());
+        } else if (a.type() == HOLD) {
+            if (a.frame().get(a.frame().limit() - 1) != 0) {
+                held.add(a.id());
+            } else {
+                held.remove(a.id());
             }
         }
         return true;
@@ -421,15 +463,18 @@ public final class SpoolJournal implements AutoCloseable {
                 }
                 ByteBuffer copy = frame(body.remaining());
                 copy.put(body);
-                int bodyLength = copy.position() - 8;
-                CRC32C crc = new CRC32C();
-                crc.update(copy.array(), 8, bodyLength);
-                copy.putInt(0, bodyLength);
-                copy.putInt(4, (int) crc.getValue());
-                copy.flip();
                 long offset = current.position;
-                writeFully(current, copy);
+                writeFully(current, seal(copy));
                 track(m.getKey(), new Live(current, offset, m.getValue().acceptedAtMillis()));
+                if (held.contains(m.getKey())) {
+                    // a replay lets a later ACCEPT reset the hold: the hold follows the copy
+                    byte[] id = BinaryCodec.utf8(m.getKey());
+                    ByteBuffer hold = frame(1 + 4 + id.length + 1);
+                    hold.put(HOLD);
+                    BinaryCodec.putBytes(hold, id);
+                    hold.put((byte) 1);
+                    writeFully(current, seal(hold));
+                }
             }
         }
     }
@@ -485,8 +530,9 @@ public final class SpoolJournal implements AutoCloseable {
             replaySegment(segment, epochs, deferrals, mtime);
         }
         List<OwedEntry> result = new ArrayList<>();
+        held.retainAll(live.keySet());
         live.forEach((id, l) -> result.add(new OwedEntry(new QueueId(id), epochs.get(id), l.segment().path,
-                l.offset(), deferrals.get(id))));
+                l.offset(), deferrals.get(id), held.contains(id))));
         result.sort((a, b) -> a.id().value().compareTo(b.id().value()));
         // Segments with nothing owed can go now; they are all closed.
         for (Iterator<Segment> it = segments.iterator(); it.hasNext(); ) {
@@ -525,6 +571,7 @@ public final class SpoolJournal implements AutoCloseable {
                     if (type == ACCEPT) {
                         epochs.put(id, BinaryCodec.getString(body));
                         deferrals.remove(id);
+                        held.remove(id);
                         track(id, new Live(segment, pos, mtime));
                     } else if (type == DONE) {
                         Live gone = live.remove(id);
@@ -532,6 +579,13 @@ public final class SpoolJournal implements AutoCloseable {
                             gone.segment().live--;
                         }
                         deferrals.remove(id);
+                        held.remove(id);
+                    } else if (type == HOLD) {
+                        if (body.get() != 0) {
+                            held.add(id);
+                        } else {
+                            held.remove(id);
+                        }
                     } else if (type == DEFER) {
                         int attempts = body.getInt();
                         long next = body.getLong();

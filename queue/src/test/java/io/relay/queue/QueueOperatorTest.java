@@ -116,6 +116,180 @@ class QueueOperatorTest {
         assertEquals(0, a.clusterEntries().size());
     }
 
+    /**
+     * A hold and a delete made from either member are written to the spool of the member
+     * that accepted each message, so after both members crash and a new cluster forms
+     * (new epoch: the spools re-enqueue what they owe) the held messages are held, the
+     * deleted ones stay deleted, and the held ones go out only once released.
+     */
+    @Test
+    void holdAndDeleteOutliveACrashOfTheWholeCluster() throws Exception {
+        String name = TestClusters.clusterName();
+        int pa = TestClusters.freePort();
+        int pb = TestClusters.freePort();
+        QueueSettings sa = new QueueSettings(dir.resolve("a"), Duration.ofMinutes(10), Duration.ofMinutes(20),
+                Duration.ofDays(1), 4, 1000, 1L << 30);
+        QueueSettings sb = new QueueSettings(dir.resolve("b"), Duration.ofMinutes(10), Duration.ofMinutes(20),
+                Duration.ofDays(1), 4, 1000, 1L << 30);
+        ClusterQueue a = new ClusterQueue(ClusterMember.start(TestClusters.joining(name, pa, pb)), sa);
+        opened.add(a);
+        ClusterQueue b = new ClusterQueue(ClusterMember.start(TestClusters.joining(name, pb, pa)), sb);
+        opened.add(b);
+        await("two members, partitions settled", Duration.ofSeconds(60),
+                () -> a.clusterMemberForTests().memberCount() == 2 && a.clusterMemberForTests().clusterSafe());
+        TestClusters.RecordingHandler ha = new TestClusters.RecordingHandler();
+        TestClusters.RecordingHandler hb = new TestClusters.RecordingHandler();
+        ha.deferAll = true;
+        hb.deferAll = true;
+        a.start(ha);
+        b.start(hb);
+        List<String> ids = new ArrayList<>();
+        for (int i = 0; i < 12; i++) {
+            ClusterQueue via = i % 2 == 0 ? a : b;
+            QueuedMessage m = TestClusters.message(via.newId(), 200, "r" + i + "@x.test");
+            ids.add(m.id().value());
+            via.accept(m).get(10, TimeUnit.SECONDS);
+        }
+        await("each attempted once", Duration.ofSeconds(20),
+                () -> a.clusterEntries().stream().filter(e -> e.meta().attempts() == 1).count() == 12);
+        assertEquals(List.of("x.test"), a.clusterEntries().get(0).meta().nextHops());
+        // held: two accepted by A, two by B; deleted: one of each; all from one member or the other
+        List<String> held = List.of(ids.get(0), ids.get(1), ids.get(2), ids.get(3));
+        List<String> deleted = List.of(ids.get(4), ids.get(5));
+        assertEquals(held, a.hold(held, n -> { }));
+        assertEquals(deleted, b.delete(deleted, n -> { }));
+        assertEquals(Set.copyOf(held), a.select("hold", null).stream().collect(Collectors.toSet()));
+        assertEquals(6, a.select("deferred", "X.TEST").size());
+
+        // the whole cluster crashes: no graceful leave, the store is gone
+        for (ClusterQueue q : List.of(a, b)) {
+            q.clusterMemberForTests().hazelcast().getLifecycleService().terminate();
+        }
+        a.close();
+        b.close();
+
+        String again = TestClusters.clusterName();
+        int qa = TestClusters.freePort();
+        int qb = TestClusters.freePort();
+        ClusterQueue a2 = new ClusterQueue(ClusterMember.start(TestClusters.joining(again, qa, qb)), sa);
+        opened.add(a2);
+        ClusterQueue b2 = new ClusterQueue(ClusterMember.start(TestClusters.joining(again, qb, qa)), sb);
+        opened.add(b2);
+        await("two members again", Duration.ofSeconds(60),
+                () -> a2.clusterMemberForTests().memberCount() == 2 && a2.clusterMemberForTests().clusterSafe());
+        TestClusters.RecordingHandler ha2 = new TestClusters.RecordingHandler();
+        TestClusters.RecordingHandler hb2 = new TestClusters.RecordingHandler();
+        a2.start(ha2);
+        b2.start(hb2);
+        await("the ten not deleted are back", Duration.ofSeconds(20), () -> a2.clusterEntries().size()
+                + ha2.total() + hb2.total() == 10);
+        assertEquals(Set.copyOf(held), heldIds(a2), "held after the restart");
+        // some come back with their deferral (10 min away): make them due now; held ones stay held
+        a2.retry(ids, n -> { });
+        await("the six not held delivered", Duration.ofSeconds(20), () -> ha2.total() + hb2.total() == 6);
+        Thread.sleep(1000);
+        Set<String> delivered = new java.util.HashSet<>(ha2.deliveries.keySet());
+        delivered.addAll(hb2.deliveries.keySet());
+        assertEquals(Set.copyOf(ids.subList(6, 12)), delivered, "neither held nor deleted ones delivered");
+
+        assertEquals(held, b2.release(held, n -> { }));
+        a2.retry(held, n -> { }); // those that came back with no deferral are due at once anyway
+        await("the released four delivered", Duration.ofSeconds(20), () -> ha2.total() + hb2.total() == 10);
+        delivered.addAll(ha2.deliveries.keySet());
+        delivered.addAll(hb2.deliveries.keySet());
+        assertTrue(deleted.stream().noneMatch(delivered::contains), "deleted ones never delivered");
+        assertTrue(ha2.noneTwice() && hb2.noneTwice());
+        await("queue empty", Duration.ofSeconds(10), () -> a2.clusterEntries().isEmpty());
+    }
+
+    /**
+     * A measurement, not part of the suite ({@code -Drelay.bench.queueMessages=N}): N deferred
+     * messages on two members; times the selection on the owners and hold, release and delete
+     * of all of them, against the way the first version did it (every state to one member,
+     * one map call per id for the tombstone and the body).
+     */
+    @Test
+    void bulkChangesOnAManyMessageQueue() throws Exception {
+        int total = Integer.getInteger("relay.bench.queueMessages", 0);
+        org.junit.jupiter.api.Assumptions.assumeTrue(total > 0, "set -Drelay.bench.queueMessages=N to measure");
+        String name = TestClusters.clusterName();
+        int pa = TestClusters.freePort();
+        int pb = TestClusters.freePort();
+        QueueSettings sa = new QueueSettings(dir.resolve("a"), Duration.ofMinutes(10), Duration.ofMinutes(20),
+                Duration.ofDays(1), 4, 1_000_000, 1L << 32);
+        QueueSettings sb = new QueueSettings(dir.resolve("b"), Duration.ofMinutes(10), Duration.ofMinutes(20),
+                Duration.ofDays(1), 4, 1_000_000, 1L << 32);
+        ClusterQueue a = new ClusterQueue(ClusterMember.start(TestClusters.joining(name, pa, pb)), sa);
+        opened.add(a);
+        ClusterQueue b = new ClusterQueue(ClusterMember.start(TestClusters.joining(name, pb, pa)), sb);
+        opened.add(b);
+        await("two members", Duration.ofSeconds(60),
+                () -> a.clusterMemberForTests().memberCount() == 2 && a.clusterMemberForTests().clusterSafe());
+        TestClusters.RecordingHandler h = new TestClusters.RecordingHandler();
+        h.deferAll = true;
+        a.start(h);
+        b.start(h);
+        for (int round = 0; round < 2; round++) {
+            long t0 = System.nanoTime();
+            List<java.util.concurrent.CompletableFuture<Void>> accepts = new ArrayList<>();
+            for (int i = 0; i < total; i++) {
+                ClusterQueue via = i % 2 == 0 ? a : b;
+                accepts.add(via.accept(TestClusters.message(via.newId(), 300, "r" + i + "@x.test")));
+                if (accepts.size() >= 2000) {
+                    java.util.concurrent.CompletableFuture.allOf(accepts.toArray(java.util.concurrent.CompletableFuture[]::new)).join();
+                    accepts.clear();
+                }
+            }
+            java.util.concurrent.CompletableFuture.allOf(accepts.toArray(java.util.concurrent.CompletableFuture[]::new)).join();
+            System.out.printf("bench: %d accepted in %d ms%n", total, (System.nanoTime() - t0) / 1_000_000);
+            await("all attempted once", Duration.ofMinutes(10), () -> a.select("deferred", null).size() == total);
+            if (round == 0) {
+                long s = System.nanoTime();
+                List<String> ids = a.select(null, null);
+                long selected = System.nanoTime();
+                List<String> held = a.hold(ids, n -> { });
+                long h1 = System.nanoTime();
+                List<String> released = a.release(ids, n -> { });
+                long r1 = System.nanoTime();
+                List<String> gone = a.delete(ids, n -> { });
+                long d1 = System.nanoTime();
+                System.out.printf("bench: %d messages: select %d ms, hold %d ms (%d), release %d ms (%d), delete %d ms (%d)%n",
+                        total, (selected - s) / 1_000_000, (h1 - selected) / 1_000_000, held.size(),
+                        (r1 - h1) / 1_000_000, released.size(), (d1 - r1) / 1_000_000, gone.size());
+                assertEquals(total, gone.size());
+            } else {
+                // as the first version: every state to this member, per-id tombstone and body calls
+                var hz = a.clusterMemberForTests().hazelcast();
+                com.hazelcast.map.IMap<String, byte[]> meta = hz.getMap(ClusterMember.META_MAP);
+                com.hazelcast.map.IMap<String, byte[]> messages = hz.getMap(ClusterMember.MESSAGES_MAP);
+                com.hazelcast.map.IMap<String, Long> done = hz.getMap(ClusterQueue.DONE_MAP);
+                long s = System.nanoTime();
+                List<String> ids = a.clusterEntries().stream().map(e -> e.id().value()).toList();
+                long selected = System.nanoTime();
+                int n = 0;
+                for (int i = 0; i < ids.size(); i += 1000) {
+                    Set<String> batch = new java.util.LinkedHashSet<>(ids.subList(i, Math.min(ids.size(), i + 1000)));
+                    List<java.util.concurrent.CompletableFuture<Void>> stones = new ArrayList<>();
+                    for (String id : batch) {
+                        stones.add(done.setAsync(id, 1L, 5, TimeUnit.MINUTES).toCompletableFuture());
+                    }
+                    java.util.concurrent.CompletableFuture.allOf(stones.toArray(java.util.concurrent.CompletableFuture[]::new)).join();
+                    var changed = meta.executeOnKeys(batch, new QueueOps.Change(QueueOps.Op.DELETE, System.currentTimeMillis()));
+                    for (String id : batch) {
+                        if (changed.get(id) != null) {
+                            messages.delete(id);
+                            n++;
+                        }
+                    }
+                }
+                long d1 = System.nanoTime();
+                System.out.printf("bench: %d messages, first version: select %d ms, delete %d ms (%d)%n", total,
+                        (selected - s) / 1_000_000, (d1 - selected) / 1_000_000, n);
+            }
+            await("empty", Duration.ofSeconds(60), () -> a.select(null, null).isEmpty());
+        }
+    }
+
     private static long attempts(ClusterQueue q, int n) {
         return q.clusterEntries().stream().filter(e -> e.meta().attempts() == n).count();
     }

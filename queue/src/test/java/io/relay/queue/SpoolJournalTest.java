@@ -170,4 +170,43 @@ class SpoolJournalTest {
             assertEquals(1000, journal.read(journal.owed().get(0)).size());
         }
     }
+
+    @Test
+    void holdRecordsReplayAndFollowAnEntryCopiedForwardOrReAccepted(@TempDir Path dir) throws Exception {
+        QueuedMessage kept = TestClusters.message(ids.next(), 1000);
+        QueuedMessage released = TestClusters.message(ids.next(), 1000);
+        QueuedMessage reAccepted = TestClusters.message(ids.next(), 1000);
+        QueuedMessage finished = TestClusters.message(ids.next(), 1000);
+        QueuedMessage plain = TestClusters.message(ids.next(), 1000);
+        try (SpoolJournal journal = SpoolJournal.open(dir, 64 * 1024, n -> { })) {
+            for (QueuedMessage m : List.of(kept, released, reAccepted, finished, plain)) {
+                journal.accept(m, EPOCH).get(10, TimeUnit.SECONDS);
+                journal.held(m.id(), m != plain);
+            }
+            journal.held(released.id(), false);
+            journal.done(finished.id());
+            journal.accept(reAccepted, "epoch-2");
+            // a hold for an id this spool does not owe is not written
+            journal.held(ids.next(), true);
+            journal.flush().get(10, TimeUnit.SECONDS);
+            assertTrue(journal.isHeld(kept.id()));
+            assertFalse(journal.isHeld(released.id()));
+            // roll the segments over many times: the owed ACCEPTs are copied forward, the hold with them
+            for (int i = 0; i < 200; i++) {
+                QueuedMessage m = TestClusters.message(ids.next(), 4000);
+                journal.accept(m, EPOCH).get(10, TimeUnit.SECONDS);
+                journal.done(m.id());
+            }
+            journal.flush().get(10, TimeUnit.SECONDS);
+            assertTrue(journal.segmentFiles().size() <= 2, "segments left: " + journal.segmentFiles());
+        }
+        try (SpoolJournal journal = SpoolJournal.open(dir, 64 * 1024, n -> { })) {
+            java.util.Map<QueueId, Boolean> held = new java.util.HashMap<>();
+            journal.owed().forEach(e -> held.put(e.id(), e.held()));
+            assertEquals(java.util.Map.of(kept.id(), true, released.id(), false, reAccepted.id(), false,
+                    plain.id(), false), held);
+            assertTrue(journal.isHeld(kept.id()));
+            assertFalse(journal.isHeld(plain.id()));
+        }
+    }
 }

@@ -7,6 +7,7 @@ import io.relay.node.admin.AdminServer;
 import io.relay.node.admin.AdminStateStore;
 import io.relay.node.admin.RoutingOverlay;
 import io.relay.node.admin.AdminToken;
+import io.relay.node.admin.QueueNextHops;
 import io.relay.node.config.HostPort;
 import io.relay.node.config.RelayConfig;
 import io.relay.node.config.RoutingConfigs;
@@ -116,7 +117,8 @@ public final class RelayNode implements AutoCloseable {
         // the queue owns the member from here on and shuts it down in close()
         ClusterQueue queue = new ClusterQueue(member, new QueueSettings(cfg.queue.spoolDir, cfg.queue.minimalBackoffTime,
                 cfg.queue.maximalBackoffTime, cfg.queue.maximalQueueLifetime, cfg.queue.deliveryConcurrency,
-                cfg.queue.maxMessages, cfg.queue.maxBytes), new QueueMetricsEvents(metrics));
+                cfg.queue.maxMessages, cfg.queue.maxBytes), new QueueMetricsEvents(metrics),
+                QueueNextHops.of(router::route));
         // mynetworks as changed through the admin API on any node: the sessions read the
         // policy's volatile set, which the store swaps when the cluster's state changes
         AdminStateStore admin = new AdminStateStore(member.hazelcast(), cfg.smtpd.mynetworks, cfg.queue.spoolDir,

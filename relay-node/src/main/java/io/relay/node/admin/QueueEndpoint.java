@@ -4,6 +4,7 @@ import com.fasterxml.jackson.annotation.JsonInclude;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.QueryStringDecoder;
 import io.relay.queue.ClusterQueue;
+import io.relay.queue.NextHopNamer;
 import io.relay.queue.QueueMeta;
 import io.relay.queue.QueueView;
 import io.relay.queue.QueuedMessage;
@@ -14,7 +15,6 @@ import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.NoSuchElementException;
 import java.util.Set;
@@ -26,14 +26,17 @@ import org.slf4j.LoggerFactory;
  * {@code /admin/v1/queue}: the whole cluster's queue, as Postfix's qshape, mailq, postcat,
  * postsuper and postqueue show and change it.
  * <ul>
- * <li>{@code GET .../queue/summary}: next hop (the recipient domain) × age bucket counts;</li>
+ * <li>{@code GET .../queue/summary}: next hop (as routed: {@link QueueNextHops}) × age bucket counts;</li>
  * <li>{@code GET .../queue?state=active|deferred|hold&nexthop=&sender=&limit=}: the messages;</li>
+ * <li>{@code GET .../queue/ids?state=&nexthop=}: only the ids, for a selection to change in batches;</li>
  * <li>{@code GET .../queue/ID}: envelope, headers, attempts, last reason, next attempt;</li>
  * <li>{@code POST .../queue/hold|release|delete|retry} with {@code {"ids":[...]}},
  * {@code {"all":true}} or {@code {"nexthop":"N"}}: answers how many it touched.</li>
  * </ul>
- * Reads are one cluster-wide scan of {@code relay-meta} (and a sender projection of
- * {@code relay-messages}); changes are atomic per message ({@link ClusterQueue#hold} etc.).
+ * Reads are one cluster-wide query of {@code relay-meta}, filtered by state and next hop on
+ * the members that own the entries (and a sender projection of {@code relay-messages} when a
+ * list needs senders); changes are atomic per message ({@link ClusterQueue#hold} etc.) and
+ * batched per partition.
  * Each touched message writes one line to {@code admin.audit} ({@code ID: removed by ...}).
  */
 final class QueueEndpoint implements AdminRequestHandler.Endpoint {
@@ -74,6 +77,9 @@ final class QueueEndpoint implements AdminRequestHandler.Endpoint {
     record Listing(long matched, List<Item> messages) {
     }
 
+    record Ids(long matched, List<String> ids) {
+    }
+
     @JsonInclude(JsonInclude.Include.NON_NULL)
     record Detail(String id, String state, String sender, List<String> recipients, List<String> pending,
                   String client, String helo, String protocol, long size, String arrival, int attempts,
@@ -108,6 +114,9 @@ final class QueueEndpoint implements AdminRequestHandler.Endpoint {
         if (rest.equals("summary")) {
             return summary();
         }
+        if (rest.equals("ids")) {
+            return ids(param(query, "state"), param(query, "nexthop"));
+        }
         return show(rest);
     }
 
@@ -117,17 +126,18 @@ final class QueueEndpoint implements AdminRequestHandler.Endpoint {
     }
 
     static String state(QueueMeta m) {
-        return m.held() ? "hold" : m.deferred() ? "deferred" : "active";
+        return m.state();
     }
 
-    /** The next hop as qshape groups it: each pending recipient's domain, lower case, once per message. */
+    /**
+     * Where the message's pending recipients go, once each: the routed next hops the queue
+     * stored ({@link QueueNextHops}); the recipient domains for an entry an older node wrote.
+     */
     static Set<String> nexthops(QueueMeta m) {
-        Set<String> out = new LinkedHashSet<>();
-        for (String r : m.pending()) {
-            int at = r.lastIndexOf('@');
-            out.add(at < 0 ? "(local)" : r.substring(at + 1).toLowerCase(Locale.ROOT));
+        if (!m.nextHops().isEmpty()) {
+            return new LinkedHashSet<>(m.nextHops());
         }
-        return out;
+        return new LinkedHashSet<>(NextHopNamer.RECIPIENT_DOMAIN.nextHops("", m.pending()));
     }
 
     static int bucket(long ageMillis) {
@@ -170,10 +180,21 @@ final class QueueEndpoint implements AdminRequestHandler.Endpoint {
         return s;
     }
 
-    Listing list(String state, String nexthop, String sender, String limitText) {
+    private static void checkState(String state) {
         if (state != null && !List.of("active", "deferred", "hold").contains(state)) {
             throw new IllegalArgumentException("state '" + state + "' is not active, deferred or hold");
         }
+    }
+
+    /** The ids in a state and at a next hop, selected on the owners; oldest first by id. */
+    Ids ids(String state, String nexthop) {
+        checkState(state);
+        List<String> ids = queue.select(state, nexthop);
+        return new Ids(ids.size(), ids);
+    }
+
+    Listing list(String state, String nexthop, String sender, String limitText) {
+        checkState(state);
         int limit = 1000;
         if (limitText != null) {
             try {
@@ -185,17 +206,16 @@ final class QueueEndpoint implements AdminRequestHandler.Endpoint {
                 throw new IllegalArgumentException("limit '" + limitText + "' is not a number >= 0 (0: no limit)");
             }
         }
-        Map<String, String> senders = queue.clusterSenders();
+        List<QueueView.Entry> entries = queue.clusterEntries(state, nexthop);
+        Map<String, String> senders = entries.isEmpty() ? Map.of() : queue.clusterSenders();
         long now = clock.get();
         List<Item> items = new ArrayList<>();
         long matched = 0;
-        for (QueueView.Entry e : queue.clusterEntries()) {
+        for (QueueView.Entry e : entries) {
             QueueMeta m = e.meta();
             String id = e.id().value();
             String from = senders.getOrDefault(id, "?");
-            if ((state != null && !state.equals(state(m)))
-                    || (nexthop != null && !nexthops(m).contains(nexthop.toLowerCase(Locale.ROOT)))
-                    || (sender != null && !from.equalsIgnoreCase(sender))) {
+            if (sender != null && !from.equalsIgnoreCase(sender)) {
                 continue;
             }
             matched++;
@@ -248,16 +268,13 @@ final class QueueEndpoint implements AdminRequestHandler.Endpoint {
         int ways = (hasIds ? 1 : 0) + (sel.all() ? 1 : 0) + (sel.nexthop() != null ? 1 : 0);
         if (ways != 1) {
             throw new IllegalArgumentException("select the messages one way: \"ids\":[...], \"all\":true or"
-                    + " \"nexthop\":\"domain\"");
+                    + " \"nexthop\":\"NEXTHOP\"");
         }
         List<String> ids;
         if (hasIds) {
             ids = sel.ids().stream().map(String::strip).toList();
         } else {
-            String hop = sel.nexthop() == null ? null : sel.nexthop().strip().toLowerCase(Locale.ROOT);
-            ids = queue.clusterEntries().stream()
-                    .filter(e -> hop == null || nexthops(e.meta()).contains(hop))
-                    .map(e -> e.id().value()).toList();
+            ids = queue.select(null, sel.nexthop() == null ? null : sel.nexthop().strip());
         }
         List<String> touched = switch (action) {
             case "hold" -> queue.hold(ids, n -> { });

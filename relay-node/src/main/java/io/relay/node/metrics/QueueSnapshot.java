@@ -47,12 +47,19 @@ public final class QueueSnapshot {
         metrics.oldestMessageAge(this::oldestAge);
     }
 
-    /** Owned messages per state; INCOMING and HOLD are not tracked by the cluster queue and stay absent (0). */
+    /**
+     * Messages per state: ACTIVE, DEFERRED and HOLD count the messages this member owns (each
+     * message in exactly one of them, so summing over the nodes gives the cluster's queue);
+     * INCOMING counts accepts in flight on this node (spooled or being stored, no 250 yet),
+     * Postfix's incoming queue, normally 0 between bursts.
+     */
     public Map<QueueState, Long> depth() {
         QueueView v = view();
         Map<QueueState, Long> out = new EnumMap<>(QueueState.class);
+        out.put(QueueState.INCOMING, v.incoming());
         out.put(QueueState.ACTIVE, v.active());
         out.put(QueueState.DEFERRED, v.deferred());
+        out.put(QueueState.HOLD, v.held());
         return out;
     }
 

@@ -9,9 +9,13 @@ import io.relay.queue.QueueView;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Set;
+import io.relay.routing.RoutingConfig;
+import io.relay.routing.TransportSettings;
+import io.relay.routing.TransportTable;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 
-/** The pure parts of {@code /admin/v1/queue}: qshape buckets, next hops, states, header lines. */
+/** The pure parts of {@code /admin/v1/queue}: qshape buckets, routed next hops, states, header lines. */
 class QueueEndpointTest {
     private static final long NOW = 1_000_000_000_000L;
 
@@ -55,5 +59,26 @@ class QueueEndpointTest {
         byte[] content = ("Received: from a\r\n\tby b; date\r\nSubject: hi\r\n\r\nSubject: not a header\r\n")
                 .getBytes(StandardCharsets.UTF_8);
         assertEquals(List.of("Received: from a by b; date", "Subject: hi"), QueueEndpoint.headers(content));
+    }
+
+    @Test
+    void nextHopsAreTheRoutersDecisionNotTheRecipientDomain() {
+        RoutingConfig routing = new RoutingConfig("[email-smtp.us-east-1.amazonaws.com]:587", "smtp",
+                TransportSettings.INHERIT, Map.of(), TransportTable.of(Map.of(
+                        "partner.example", "smtp:[mx.partner.example]:2525",
+                        "mx.example", "smtp:mx.example",
+                        "null.example", "discard:")), null, Set.of());
+        RoutingOverlay router = new RoutingOverlay(routing);
+        var namer = QueueNextHops.of(router::route);
+        assertEquals(List.of("[email-smtp.us-east-1.amazonaws.com]:587", "[mx.partner.example]:2525", "mx.example",
+                "discard"), namer.nextHops("app@client.test", List.of("a@gmail.example", "b@yahoo.example",
+                "c@partner.example", "d@mx.example", "e@null.example")));
+        // the summary groups by what the queue stored
+        QueueView.Entry e = new QueueView.Entry(new QueueId("A".repeat(20)), new QueueMeta(List.of("a@gmail.example",
+                "c@partner.example"), 1, NOW, NOW - 1, "", 100, false,
+                namer.nextHops("", List.of("a@gmail.example", "c@partner.example"))));
+        QueueEndpoint.Summary s = QueueEndpoint.summarize(List.of(e), NOW);
+        assertEquals(List.of("TOTAL", "[email-smtp.us-east-1.amazonaws.com]:587", "[mx.partner.example]:2525"),
+                s.rows().stream().map(QueueEndpoint.Row::nexthop).toList());
     }
 }

@@ -59,12 +59,17 @@ class QueueAdminEndToEndTest {
     private final int[] adminPorts = new int[2];
     private final HttpClient http = HttpClient.newHttpClient();
     private final ExecutorService pool = Executors.newCachedThreadPool();
+    private final List<AiosmtpdUpstream> upstreams = new ArrayList<>();
     private Path tokenFile;
+    /** The relayhost's upstream, and the one b.example is routed to by transport_maps. */
     private int upstreamPort;
+    private int partnerPort;
+    private final int[] healthPorts = new int[2];
 
     @AfterEach
     void stop(TestInfo test) throws InterruptedException {
         pool.shutdownNow();
+        upstreams.forEach(AiosmtpdUpstream::close);
         for (NodeProcess n : nodes) {
             n.close();
             Path keep = Path.of("target", "queue-admin-e2e", n.dir().getFileName().toString());
@@ -88,11 +93,11 @@ class QueueAdminEndToEndTest {
         tokenFile = Files.writeString(dir.resolve("admin.token"), TOKEN + "\n");
         Files.setPosixFilePermissions(tokenFile, PosixFilePermissions.fromString("rw-------"));
         upstreamPort = Ports.free();
-        Files.createDirectories(dir.resolve("up1"));
-        Files.createDirectories(dir.resolve("up2"));
-        AiosmtpdUpstream failing = AiosmtpdUpstream.builder(dir.resolve("up1")).tempfailFirst(1_000_000)
-                .listen("127.0.0.1", upstreamPort).start();
+        partnerPort = Ports.free();
+        List<AiosmtpdUpstream> failing = failingUpstreams(dir);
         startCluster(dir);
+        String relayhost = "[127.0.0.1]:" + upstreamPort;
+        String partner = "[127.0.0.1]:" + partnerPort;
 
         // 10 messages through both nodes: 6 to a.example, 4 to b.example; 3 from a second sender
         Map<String, String> tagOf = new LinkedHashMap<>();
@@ -108,22 +113,25 @@ class QueueAdminEndToEndTest {
             return l.get("matched").asInt() == 10;
         });
 
-        // summary: qshape-like counts match what was sent
+        // summary: qshape-like counts match what was sent, by the routed next hop
+        // (a.example by the relayhost, b.example by its transport_maps entry)
         JsonNode summary = json(1, "queue", "summary");
         assertEquals(10, summary.get("total").asInt());
         Map<String, Integer> perHop = new LinkedHashMap<>();
         summary.get("rows").forEach(r -> perHop.put(r.get("nexthop").asText(), r.get("total").asInt()));
-        assertEquals(Map.of("TOTAL", 10, "a.example", 6, "b.example", 4), perHop);
+        assertEquals(Map.of("TOTAL", 10, relayhost, 6, partner, 4), perHop);
         assertEquals(10, summary.get("rows").get(0).get("counts").get(0).asInt(), "all in the 0-5m bucket");
         Cli table = ctl(0, "queue", "summary");
         assertEquals(0, table.code(), table.toString());
-        assertTrue(table.out().lines().anyMatch(l -> l.matches("a\\.example\\s+6\\s+6\\s+0\\s+0\\s+0\\s+0\\s+0")),
-                table.out());
+        assertTrue(table.out().lines().anyMatch(l -> l.matches(java.util.regex.Pattern.quote(relayhost)
+                + "\\s+6\\s+6\\s+0\\s+0\\s+0\\s+0\\s+0")), table.out());
 
         // list: filters, ids and the table
         Set<String> listed = idsOf(json(1, "queue", "list", "--state", "deferred", "--limit", "0"));
         assertEquals(Set.copyOf(ids), listed);
-        assertEquals(4, json(0, "queue", "list", "--nexthop", "b.example").get("matched").asInt());
+        assertEquals(4, json(0, "queue", "list", "--nexthop", partner).get("matched").asInt());
+        assertEquals(0, json(0, "queue", "list", "--nexthop", "b.example").get("matched").asInt(),
+                "the recipient domain is not the next hop");
         assertEquals(4, json(0, "queue", "list", "--sender", "ops@client.test").get("matched").asInt());
         JsonNode limited = json(0, "queue", "list", "--limit", "3");
         assertEquals(3, limited.get("messages").size());
@@ -171,9 +179,8 @@ class QueueAdminEndToEndTest {
         assertEquals(expectedLeft, left);
 
         // the upstream comes back: retry --all delivers the 8 at once (the backoff is 5-10 min)
-        failing.close();
-        try (AiosmtpdUpstream up = AiosmtpdUpstream.builder(dir.resolve("up2")).listen("127.0.0.1", upstreamPort)
-                .start()) {
+        failing.forEach(AiosmtpdUpstream::close);
+        try (Upstreams up = goodUpstreams(dir)) {
             long t0 = System.nanoTime();
             Cli retry = ctl(0, "queue", "retry", "--all");
             assertEquals("requeued 8 of 8 selected messages", retry.out().strip());
@@ -252,6 +259,175 @@ class QueueAdminEndToEndTest {
         System.out.printf("queue admin e2e took %d s%n", (System.nanoTime() - started) / 1_000_000_000);
     }
 
+    /**
+     * Holds and deletes outlive a kill -9 of both nodes: 12 deferred messages (8 by the
+     * relayhost, 4 by b.example's transport), the 4 at the transport's next hop held by a
+     * {@code --nexthop} selection and 2 more by id, 2 deleted; relay_queue_messages counts
+     * the held ones. Both nodes are killed and restarted (a new cluster: the spools put back
+     * what they owe). The 6 are still held (and counted), the deleted 2 do not come back;
+     * with both upstreams good, retry delivers only the 4 neither held nor deleted; release
+     * and retry deliver the 6; every message arrives exactly once, the deleted never.
+     */
+    @Test
+    void holdsAndDeletesOutliveAKillOfBothNodes(@TempDir Path dir) throws Exception {
+        Tools.requirePythonModule("aiosmtpd");
+        Tools.require(Tools.PROMTOOL);
+        tokenFile = Files.writeString(dir.resolve("admin.token"), TOKEN + "\n");
+        Files.setPosixFilePermissions(tokenFile, PosixFilePermissions.fromString("rw-------"));
+        upstreamPort = Ports.free();
+        partnerPort = Ports.free();
+        List<AiosmtpdUpstream> failing = failingUpstreams(dir);
+        startCluster(dir);
+        String partner = "[127.0.0.1]:" + partnerPort;
+
+        Map<String, String> tagOf = new LinkedHashMap<>();
+        for (int i = 0; i < 12; i++) {
+            String rcpt = "user" + i + "@" + (i < 8 ? "a.example" : "b.example");
+            tagOf.put(send(nodes.get(i % 2).smtpPort(), "app@client.test", rcpt, "hr-" + i), "hr-" + i);
+        }
+        List<String> ids = new ArrayList<>(tagOf.keySet());
+        awaitTrue("all 12 deferred once", Duration.ofSeconds(60),
+                () -> json(0, "queue", "list", "--state", "deferred", "--limit", "0").get("matched").asInt() == 12);
+
+        Cli byHop = ctl(1, "queue", "hold", "--nexthop", partner);
+        assertEquals("held 4 of 4 selected messages", byHop.out().strip(), byHop.toString());
+        Cli byId = ctl(0, "queue", "hold", ids.get(0), ids.get(1));
+        assertEquals("held 2 of 2 selected messages", byId.out().strip(), byId.toString());
+        Set<String> held = new HashSet<>(List.of(ids.get(0), ids.get(1)));
+        held.addAll(ids.subList(8, 12));
+        List<String> deleted = List.of(ids.get(2), ids.get(3));
+        Cli delete = ctl(1, "queue", "delete", deleted.get(0), deleted.get(1));
+        assertEquals("deleted 2 of 2 selected messages", delete.out().strip(), delete.toString());
+        assertEquals(held, idsOf(json(1, "queue", "list", "--state", "hold", "--limit", "0")));
+        awaitTrue("relay_queue_messages counts 6 held, 4 deferred", Duration.ofSeconds(20),
+                () -> gaugeSum("hold") == 6 && gaugeSum("deferred") == 4);
+        Path scrape = Files.writeString(dir.resolve("scrape.prom"), scrape(0));
+        String lint = promtool(scrape);
+        assertTrue(lint.startsWith("exit 0"), "promtool check metrics: " + lint);
+
+        // both nodes die at once: nothing leaves gracefully, the cluster store is gone
+        for (NodeProcess n : nodes) {
+            n.kill9();
+        }
+        for (NodeProcess n : nodes) {
+            n.restart();
+        }
+        ClusterEndToEndTest.awaitMembers(nodes, 2, Duration.ofSeconds(120));
+        awaitTrue("the 10 not deleted are back", Duration.ofSeconds(60),
+                () -> json(0, "queue", "summary").get("total").asInt() == 10);
+        assertEquals(held, idsOf(json(1, "queue", "list", "--state", "hold", "--limit", "0")), "held after the kill");
+        Set<String> expectedLeft = new HashSet<>(ids);
+        expectedLeft.removeAll(deleted);
+        assertEquals(expectedLeft, idsOf(json(0, "queue", "list", "--limit", "0")), "deleted stay deleted");
+        awaitTrue("relay_queue_messages still counts 6 held", Duration.ofSeconds(20), () -> gaugeSum("hold") == 6);
+
+        failing.forEach(AiosmtpdUpstream::close);
+        try (Upstreams up = goodUpstreams(dir)) {
+            JsonNode retried = json(0, "queue", "retry", "--all");
+            assertEquals(10, retried.get("selected").asInt());
+            Set<String> free = new HashSet<>(expectedLeft);
+            free.removeAll(held);
+            Set<String> freeTags = new HashSet<>();
+            free.forEach(id -> freeTags.add(tagOf.get(id)));
+            awaitTrue("the 4 neither held nor deleted arrived", Duration.ofSeconds(60),
+                    () -> arrivedTags(up).size() >= 4);
+            Thread.sleep(3000);
+            assertEquals(freeTags, arrivedTags(up), "held messages are not delivered while held");
+            assertEquals(held, idsOf(json(1, "queue", "list", "--limit", "0")));
+
+            Cli release = ctl(1, "queue", "release", "--all");
+            assertEquals("released 6 of 6 selected messages", release.out().strip(), release.toString());
+            ctl(0, "queue", "retry", "--all");
+            awaitTrue("all 10 arrived", Duration.ofSeconds(60), () -> arrivedTags(up).size() >= 10);
+            Thread.sleep(2000);
+            Set<String> expectedTags = new HashSet<>();
+            expectedLeft.forEach(id -> expectedTags.add(tagOf.get(id)));
+            assertEquals(expectedTags, arrivedTags(up), "exactly the not deleted ones arrived");
+            assertEquals(10, up.messages().size(), "each once");
+            awaitTrue("queue empty", Duration.ofSeconds(20),
+                    () -> json(1, "queue", "summary").get("total").asInt() == 0);
+            awaitTrue("gauges back to 0", Duration.ofSeconds(20), () -> gaugeSum("hold") == 0);
+        }
+    }
+
+    /**
+     * A measurement, not part of the suite: {@code -Drelay.bench.queueMessages=N} queues N
+     * small messages through both nodes with both upstreams down (connection refused), then
+     * times {@code relayctl queue hold --all}, {@code release --all} and {@code delete --all}
+     * and checks the queue is empty after the delete.
+     */
+    @Test
+    void bulkOperationsOnAManyMessageQueue(@TempDir Path dir) throws Exception {
+        int total = Integer.getInteger("relay.bench.queueMessages", 0);
+        org.junit.jupiter.api.Assumptions.assumeTrue(total > 0, "set -Drelay.bench.queueMessages=N to measure");
+        tokenFile = Files.writeString(dir.resolve("admin.token"), TOKEN + "\n");
+        Files.setPosixFilePermissions(tokenFile, PosixFilePermissions.fromString("rw-------"));
+        upstreamPort = Ports.free(); // nothing listens: every attempt is refused
+        partnerPort = Ports.free();
+        startCluster(dir);
+        long t0 = System.nanoTime();
+        List<Future<?>> loads = new ArrayList<>();
+        for (int i = 0; i < 2; i++) {
+            io.relay.node.testing.LoadClient load = new io.relay.node.testing.LoadClient("127.0.0.1",
+                    nodes.get(i).smtpPort(), "a.example");
+            String prefix = "bulk" + i + "-";
+            loads.add(pool.submit(() -> {
+                load.run(prefix, total / 2, 8, 100, 512, Duration.ofMinutes(20));
+                return null;
+            }));
+        }
+        for (Future<?> f : loads) {
+            f.get();
+        }
+        System.out.printf("bulk: %d messages accepted in %d s%n", total, (System.nanoTime() - t0) / 1_000_000_000);
+        awaitTrue("all queued", Duration.ofMinutes(5),
+                () -> json(0, "queue", "summary").get("total").asInt() >= total);
+        for (String[] op : new String[][] {{"queue", "hold", "--all"}, {"queue", "release", "--all"},
+                {"queue", "delete", "--all"}}) {
+            long start = System.nanoTime();
+            Cli r = ctl(0, op);
+            long ms = (System.nanoTime() - start) / 1_000_000;
+            assertEquals(0, r.code(), r.toString());
+            System.out.printf("bulk: relayctl %s on %d messages: %d ms (%s)%n", String.join(" ", op), total, ms,
+                    r.out().strip());
+        }
+        awaitTrue("queue empty", Duration.ofSeconds(60),
+                () -> json(1, "queue", "summary").get("total").asInt() == 0);
+    }
+
+    private String scrape(int node) throws Exception {
+        HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + healthPorts[node]
+                + "/metrics")).timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, r.statusCode());
+        return r.body();
+    }
+
+    /** relay_queue_messages{state=...} summed over both nodes. */
+    private long gaugeSum(String state) throws Exception {
+        long sum = 0;
+        String prefix = "relay_queue_messages{state=\"" + state + "\"} ";
+        for (int i = 0; i < 2; i++) {
+            for (String line : scrape(i).split("\n")) {
+                if (line.startsWith(prefix)) {
+                    sum += (long) Double.parseDouble(line.substring(prefix.length()).strip());
+                }
+            }
+        }
+        return sum;
+    }
+
+    private static String promtool(Path file) throws Exception {
+        Process p = new ProcessBuilder(Tools.PROMTOOL, "check", "metrics").redirectInput(file.toFile())
+                .redirectErrorStream(true).start();
+        try {
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertTrue(p.waitFor(30, TimeUnit.SECONDS), "promtool did not finish");
+            return "exit " + p.exitValue() + "\n" + out;
+        } finally {
+            p.destroyForcibly();
+        }
+    }
+
     private Set<String> attempts(int node, int n) throws Exception {
         Set<String> out = new HashSet<>();
         for (JsonNode m : json(node, "queue", "list", "--limit", "0").get("messages")) {
@@ -268,7 +444,44 @@ class QueueAdminEndToEndTest {
         return out;
     }
 
-    private static Set<String> arrivedTags(AiosmtpdUpstream up) throws IOException {
+    /** Both upstreams answering 451 to every RCPT. */
+    private List<AiosmtpdUpstream> failingUpstreams(Path dir) throws IOException {
+        List<AiosmtpdUpstream> out = new ArrayList<>();
+        for (int port : new int[] {upstreamPort, partnerPort}) {
+            Path work = Files.createDirectories(dir.resolve("failing-" + port + "-" + System.nanoTime()));
+            out.add(AiosmtpdUpstream.builder(work).tempfailFirst(1_000_000).listen("127.0.0.1", port).start());
+        }
+        upstreams.addAll(out);
+        return out;
+    }
+
+    /** Both upstreams back, accepting everything. */
+    private Upstreams goodUpstreams(Path dir) throws IOException {
+        List<AiosmtpdUpstream> out = new ArrayList<>();
+        for (int port : new int[] {upstreamPort, partnerPort}) {
+            Path work = Files.createDirectories(dir.resolve("good-" + port + "-" + System.nanoTime()));
+            out.add(AiosmtpdUpstream.builder(work).listen("127.0.0.1", port).start());
+        }
+        upstreams.addAll(out);
+        return new Upstreams(out);
+    }
+
+    record Upstreams(List<AiosmtpdUpstream> all) implements AutoCloseable {
+        List<AiosmtpdUpstream.Received> messages() throws IOException {
+            List<AiosmtpdUpstream.Received> out = new ArrayList<>();
+            for (AiosmtpdUpstream u : all) {
+                out.addAll(u.messages());
+            }
+            return out;
+        }
+
+        @Override
+        public void close() {
+            all.forEach(AiosmtpdUpstream::close);
+        }
+    }
+
+    private static Set<String> arrivedTags(Upstreams up) throws IOException {
         Set<String> tags = new HashSet<>();
         for (AiosmtpdUpstream.Received r : up.messages()) {
             r.text().lines().filter(l -> l.startsWith("X-Test-Tag: ")).findFirst()
@@ -298,8 +511,9 @@ class QueueAdminEndToEndTest {
         List<Future<NodeProcess>> started = new ArrayList<>();
         for (int i = 0; i < 2; i++) {
             adminPorts[i] = Ports.free();
+            healthPorts[i] = Ports.free();
             Path nodeDir = dir.resolve("qnode" + i);
-            String yaml = config(nodeDir, smtp[i], cluster[i], adminPorts[i], members);
+            String yaml = config(nodeDir, smtp[i], cluster[i], adminPorts[i], healthPorts[i], members);
             int port = smtp[i];
             started.add(pool.submit(() -> NodeProcess.start(nodeDir, yaml, port)));
         }
@@ -309,7 +523,7 @@ class QueueAdminEndToEndTest {
         ClusterEndToEndTest.awaitMembers(nodes, 2, Duration.ofSeconds(120));
     }
 
-    private String config(Path dir, int smtp, int clusterPort, int adminPort, List<String> members) {
+    private String config(Path dir, int smtp, int clusterPort, int adminPort, int healthPort, List<String> members) {
         return """
                 smtpd:
                   listen: ["127.0.0.1:%d"]
@@ -318,6 +532,8 @@ class QueueAdminEndToEndTest {
                 smtp:
                   default-transport: smtp
                   relayhost: "[127.0.0.1]:%d"
+                  transport-maps:
+                    b.example: "smtp:[127.0.0.1]:%d"
                 queue:
                   spool-dir: %s
                   minimal-backoff-time: 300s
@@ -335,7 +551,7 @@ class QueueAdminEndToEndTest {
                   token-file: %s
                 log:
                   file: %s
-                """.formatted(smtp, dir.getFileName(), upstreamPort, dir.resolve("spool"), Ports.free(), clusterPort,
+                """.formatted(smtp, dir.getFileName(), upstreamPort, partnerPort, dir.resolve("spool"), healthPort, clusterPort,
                 String.join(", ", members), adminPort, tokenFile, dir.resolve("mail.log"));
     }
 

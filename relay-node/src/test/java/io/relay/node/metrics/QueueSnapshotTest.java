@@ -22,7 +22,8 @@ class QueueSnapshotTest {
             return new QueueView(3 + reads.get(), 7, 90_000, List.of());
         }, Duration.ofSeconds(5), now::get);
 
-        assertEquals(Map.of(QueueState.ACTIVE, 4L, QueueState.DEFERRED, 7L), s.depth());
+        assertEquals(Map.of(QueueState.ACTIVE, 4L, QueueState.DEFERRED, 7L, QueueState.HOLD, 0L,
+                QueueState.INCOMING, 0L), s.depth());
         assertEquals(Duration.ofSeconds(90), s.oldestAge());
         now.addAndGet(Duration.ofSeconds(4).toNanos());
         assertEquals(4L, s.depth().get(QueueState.ACTIVE));
@@ -48,5 +49,13 @@ class QueueSnapshotTest {
         assertEquals(2L, s.depth().get(QueueState.ACTIVE));
         assertEquals(Duration.ofSeconds(1), s.oldestAge());
         assertEquals(2, calls.get(), "no new read within max age of a failure");
+    }
+
+    @Test
+    void heldAndIncomingAreCountedApartFromActiveAndDeferred() {
+        QueueSnapshot s = new QueueSnapshot(() -> new QueueView(2, 5, 1000, List.of(), 3, 1), Duration.ofSeconds(5),
+                now::get);
+        assertEquals(Map.of(QueueState.ACTIVE, 2L, QueueState.DEFERRED, 5L, QueueState.HOLD, 3L,
+                QueueState.INCOMING, 1L), s.depth());
     }
 }

@@ -70,7 +70,8 @@ public final class NodeProcess implements AutoCloseable {
         pb.redirectError(ProcessBuilder.Redirect.appendTo(dir.resolve("node.err").toFile()));
         process = pb.start();
         try {
-            awaitListening(Duration.ofSeconds(90));
+            // -Drelay.test.nodeStartSeconds=N for a machine too busy to start a JVM in 90 s
+            awaitListening(Duration.ofSeconds(Long.getLong("relay.test.nodeStartSeconds", 90)));
         } catch (RuntimeException | IOException e) {
             // never leave a half-started node holding its ports for the next test
             process.destroyForcibly();
