@@ -74,7 +74,6 @@ class AdminImportEndToEndTest {
         int[] smtp = {Ports.free(), Ports.free()};
         int[] cluster = {Ports.free(), Ports.free()};
         List<String> members = List.of("127.0.0.1:" + cluster[0], "127.0.0.1:" + cluster[1]);
-        List<Future<NodeProcess>> started = new ArrayList<>();
         for (int i = 0; i < 2; i++) {
             adminPorts[i] = Ports.free();
             Path nodeDir = dir.resolve("node" + i);
@@ -108,11 +107,8 @@ class AdminImportEndToEndTest {
                       file: %s
                     """.formatted(smtp[i], nodeDir.getFileName(), nodeDir.resolve("spool"), Ports.free(), cluster[i],
                     String.join(", ", members), adminPorts[i], tokenFile, nodeDir.resolve("mail.log"));
-            int port = smtp[i];
-            started.add(pool.submit(() -> NodeProcess.start(nodeDir, yaml, port)));
-        }
-        for (Future<NodeProcess> f : started) {
-            nodes.add(f.get());
+            // one after the other: on a busy machine two JVMs starting at once may each miss the start timeout
+            nodes.add(NodeProcess.start(nodeDir, yaml, smtp[i]));
         }
         ClusterEndToEndTest.awaitMembers(nodes, 2, Duration.ofSeconds(120));
         for (int node = 0; node < 2; node++) {
