@@ -244,6 +244,13 @@ class QueueOperatorTest {
             System.out.printf("bench: %d accepted in %d ms%n", total, (System.nanoTime() - t0) / 1_000_000);
             await("all attempted once", Duration.ofMinutes(10), () -> a.select("deferred", null).size() == total);
             if (round == 0) {
+                var os = (com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory
+                        .getOperatingSystemMXBean();
+                long idle0 = os.getProcessCpuTime();
+                Thread.sleep(10_000);
+                System.out.printf("bench: cpu of this JVM idle for 10 s with %d queued: %d ms%n", total,
+                        (os.getProcessCpuTime() - idle0) / 1_000_000);
+                long cpu0 = os.getProcessCpuTime();
                 long s = System.nanoTime();
                 List<String> ids = a.select(null, null);
                 long selected = System.nanoTime();
@@ -251,8 +258,11 @@ class QueueOperatorTest {
                 long h1 = System.nanoTime();
                 List<String> released = a.release(ids, n -> { });
                 long r1 = System.nanoTime();
+                long cpu1 = os.getProcessCpuTime();
                 List<String> gone = a.delete(ids, n -> { });
                 long d1 = System.nanoTime();
+                System.out.printf("bench: cpu of this JVM (both members): select+hold+release %d ms, delete %d ms%n",
+                        (cpu1 - cpu0) / 1_000_000, (os.getProcessCpuTime() - cpu1) / 1_000_000);
                 System.out.printf("bench: %d messages: select %d ms, hold %d ms (%d), release %d ms (%d), delete %d ms (%d)%n",
                         total, (selected - s) / 1_000_000, (h1 - selected) / 1_000_000, held.size(),
                         (r1 - h1) / 1_000_000, released.size(), (d1 - r1) / 1_000_000, gone.size());
