@@ -464,6 +464,15 @@ class RelayNodes:
     def sent(self):
         return LogCounter(self.logs, " status=sent ")
 
+    def check_alive(self, when):
+        for i, p in enumerate(self.procs):
+            if p.poll() is not None:
+                err = os.path.join(self.dir, "node%d" % i, "node.err")
+                with open(err, errors="replace") as f:
+                    lines = [l.strip() for l in f if "Error" in l or "Exception" in l]
+                raise BenchError("relay node %d exited with %s %s; %s" % (i, p.returncode, when,
+                                                                        lines[0][:200] if lines else "see " + err))
+
     def peak_rss_kb(self):
         peak = self.ctx.sampler.peak_kb(self.group)
         if self.count == 1:
@@ -832,6 +841,7 @@ def build_up_relay(ctx):
         deferred = LogCounter(nodes.logs, " status=deferred ")
         cpu0 = nodes.group.cpu_seconds()
         t0, t1, src = smtp_source(nodes.smtp[0], n, sessions, size, rcpts, reuse, check=False)
+        nodes.check_alive("while %d messages were sent to it (%d first attempts logged)" % (n, deferred.update()))
         metrics = nodes.metrics()
         rejected_452 = parse_metric(metrics, "relay_messages_rejected_total", {"reason": "backpressure"})
         accepted = parse_metric(metrics, "relay_messages_accepted_total")
@@ -865,7 +875,11 @@ def build_up_relay(ctx):
         t2 = time.time()
         answer = nodes.admin("/admin/v1/queue/retry", {"all": True})
         t_call = time.time()
-        t3 = sent.wait_for(int(accepted) + canaries, 3600, "drain deliveries")
+        try:
+            t3 = sent.wait_for(int(accepted) + canaries, 3600, "drain deliveries")
+        except BenchError:
+            nodes.check_alive("during the drain")
+            raise
         cpu3 = nodes.group.cpu_seconds()
         heap_peak, heap_live2, _ = parse_gc_log(open(nodes.gc_logs[0]).read())
         return {"accepted_per_s": accepted / (t1 - t0), "e2e_per_s": accepted / (t3 - t2),
@@ -962,6 +976,14 @@ def run_bench(args):
     ctx = Context(work, counts)
     results = {"started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), "quick": args.quick,
                "runs": args.runs, "counts": counts, "host": host_info(), "scenarios": {}}
+    previous = os.path.join(args.results, "bench.json")
+    if args.merge and os.path.exists(previous):
+        with open(previous) as f:
+            old = json.load(f)
+        results["scenarios"] = old.get("scenarios", {})
+        results["merged"] = old.get("merged", []) + ["%s: %s" % (results["started"], ",".join(scenarios))]
+        results["started"] = old.get("started", results["started"])
+        results["counts"] = dict(old.get("counts", {}), **{k: counts[k] for k in scenarios})
     log("work directory %s; results to %s" % (work, args.results))
 
     def save():
@@ -982,19 +1004,28 @@ def run_bench(args):
                 for i in range(args.runs):
                     ctx.round += 1
                     log("scenario %s, %s, run %d of %d: %d messages" % (scen, system, i + 1, args.runs, counts[scen]))
-                    if scen == "e":
-                        r = build_up_relay(ctx) if system == "relay" else build_up_postfix(ctx)
-                    elif scen == "d" and system == "relay":
-                        r = measure_cluster(ctx)
-                    elif system == "relay":
-                        r = measure_relay(ctx, scen)
-                    else:
-                        r = measure_postfix(ctx, "a" if scen == "d" else scen)
+                    try:
+                        if scen == "e":
+                            r = build_up_relay(ctx) if system == "relay" else build_up_postfix(ctx)
+                        elif scen == "d" and system == "relay":
+                            r = measure_cluster(ctx)
+                        elif system == "relay":
+                            r = measure_relay(ctx, scen)
+                        else:
+                            r = measure_postfix(ctx, "a" if scen == "d" else scen)
+                    except (BenchError, OSError, subprocess.SubprocessError, ValueError) as e:
+                        # one failed measurement (a node that died, a timeout) is a result too
+                        log("  failed: %s" % e)
+                        r = {"error": str(e)[:300]}
                     log("  " + json.dumps({k: round(v, 2) if isinstance(v, float) else v for k, v in r.items()}))
                     runs.append(r)
                     if scen == "e":
                         break  # one build-up each: it is slow
-                entry[system] = median_of(runs)
+                good = [r for r in runs if "error" not in r]
+                entry[system] = median_of(good) if good else runs[-1]
+                if len(good) < len(runs) and good:
+                    entry[system]["note"] = "%d of %d runs failed: %s" % (len(runs) - len(good), len(runs),
+                                                                       runs[-1 if "error" in runs[-1] else 0].get("error"))
             results["scenarios"][scen] = entry
             save()
     finally:
@@ -1038,13 +1069,14 @@ def rows_of(results):
     scen = results["scenarios"]
     for s, entry in scen.items():
         ours, pf = entry.get("relay"), entry.get("postfix")
+        ok = lambda r: r if r and "error" not in r else None
         label = "%s: %s" % (s, entry["title"])
         for system, r in (("relay", ours), ("postfix", pf)):
             if r:
                 rows.append((label, system, r, note_of(s, system, r)))
-        if ours and pf:
+        if ok(ours) and ok(pf):
             rows.append((label, "ratio relay/postfix", ratios(ours, pf), ""))
-        if s == "d" and ours and "a" in scen and scen["a"].get("relay"):
+        if s == "d" and ok(ours) and "a" in scen and ok(scen["a"].get("relay")):
             rows.append((label, "ratio cluster/one node (a)", ratios(ours, scen["a"]["relay"]), ""))
     return rows
 
@@ -1060,6 +1092,8 @@ def ratios(x, y):
 
 def note_of(scen, system, r):
     notes = []
+    if r.get("error"):
+        return "FAILED: " + r["error"]
     if scen == "e":
         notes.append("e2e = drain rate after the upstream came back")
         if system == "relay":
@@ -1101,6 +1135,18 @@ def table_text(results):
                              for i, c in enumerate(r[:-1])) + ("  " + r[-1] if r[-1] else ""))
         if r is head:
             out.append("-" * len(out[0]))
+    return "\n".join(out)
+
+
+def markdown_table(results):
+    head = ["scenario", "system"] + [c[1] for c in COLUMNS] + ["notes"]
+    out = ["| " + " | ".join(head) + " |", "|" + "---|" * 2 + "---:|" * len(COLUMNS) + "---|"]
+    for label, system, vals, note in rows_of(results):
+        ratio = system.startswith("ratio")
+        cells = [label if system == "relay" or not any(r.startswith("| " + label) for r in out) else "", system]
+        cells += [fmt(vals.get(k), f, ratio) for k, _, f in COLUMNS] + [note]
+        out.append("| " + " | ".join("**%s**" % c if ratio and i > 1 and c != "-" and i < len(cells) - 1 else c
+                                     for i, c in enumerate(cells)) + " |")
     return "\n".join(out)
 
 
@@ -1151,13 +1197,19 @@ def report(results, outdir, png=True):
     with open(os.path.join(outdir, "bench.txt"), "w") as f:
         f.write(text + "\n")
     write_csv(results, os.path.join(outdir, "bench.csv"))
+    with open(os.path.join(outdir, "bench.md"), "w") as f:
+        f.write("Measured %s to %s (%s messages per run of a-d, %s queued in e; load average at start %s).\n\n%s\n"
+                % (results.get("started", "?"), results.get("finished", "?"),
+                   "/".join(str(results.get("counts", {}).get(k, "?")) for k in "abcd"),
+                   results.get("counts", {}).get("e", "?"),
+                   " ".join(results.get("host", {}).get("loadavg_at_start", [])), markdown_table(results)))
     print(text)
     if png:
         try:
             write_png(results, os.path.join(outdir, "bench.png"))
         except ImportError:
             log("no chart: python3-matplotlib is not installed (apt-get install python3-matplotlib)")
-    log("wrote %s/bench.{txt,csv%s}" % (outdir, ",png" if png else ""))
+    log("wrote %s/bench.{txt,md,csv%s}" % (outdir, ",png" if png else ""))
 
 
 # ---------------------------------------------------------------- selftest (CI)
@@ -1230,6 +1282,8 @@ def main():
     r.add_argument("--results", default=os.path.join(ROOT, "deploy", "bench", "results"))
     r.add_argument("--no-png", action="store_true")
     r.add_argument("--keep", action="store_true", help="keep the work directory (configs, logs)")
+    r.add_argument("--merge", action="store_true",
+                   help="keep the other scenarios of the results directory's bench.json (re-measure some)")
     rep = sub.add_parser("report", help="table, CSV and PNG from a bench.json")
     rep.add_argument("json")
     rep.add_argument("--results", default=None)
