@@ -61,6 +61,7 @@ SCENARIOS = {
     "d": ("3-node cluster behind haproxy (a)", 20, 4096, 1, False),
     "e": ("queue build-up, upstream down", 20, 4096, 1, True),
 }
+SHORT = {"a": "4 KB,\n1 msg/conn", "b": "reused conn,\n10 rcpt", "c": "100 KB", "d": "3 nodes +\nhaproxy", "e": "queue\nbuild-up"}
 FULL = {"a": 20000, "b": 10000, "c": 4000, "d": 20000, "e": 200000, "warmup": 2000, "probe": 20.0}
 QUICK = {"a": 2000, "b": 1000, "c": 500, "d": 2000, "e": 10000, "warmup": 500, "probe": 4.0}
 
@@ -1142,9 +1143,11 @@ def note_of(scen, system, r):
             notes.append("heap peak %.0f MB, live %s MB after a full GC with %d queued (-Xmx2g, heap size then %.0f MB)"
                          % (r.get("heap_peak_mb", 0), "%.0f" % r["heap_live_mb"] if r.get("heap_live_mb") else "?",
                             r.get("queued") or r.get("messages", 0), r.get("heap_capacity_mb", 0)))
-            if r.get("metrics_scrape_s"):
+            if r.get("metrics_scrape_s") and r.get("queued") is None:
+                notes.append("/metrics closed the connection after %.0f s" % r["metrics_scrape_s"])
+            elif r.get("metrics_scrape_s"):
                 notes.append("one /metrics scrape took %.1f s" % r["metrics_scrape_s"])
-            if r.get("retry_call_s"):
+            if r.get("retry_call_s") and not r.get("note"):
                 notes.append("retry --all answered in %.0f s" % r["retry_call_s"])
         notes.append("%d x 452" % r.get("rejected_452", 0))
     if r.get("haproxy_cpu_per_1000"):
@@ -1227,11 +1230,11 @@ def write_png(results, path):
                                 (b.get_x() + b.get_width() / 2, b.get_height()), ha="center", va="bottom", fontsize=7)
         ax.set_title(title, fontsize=10)
         ax.set_xticks(list(xs))
-        ax.set_xticklabels(["%s\n%s" % (s, results["scenarios"][s]["title"].replace(", ", ",\n", 1)) for s in scen],
-                           fontsize=7)
+        ax.set_xticklabels(["%s: %s" % (s, SHORT.get(s, "")) for s in scen], fontsize=7)
         ax.legend(fontsize=8)
-    fig.suptitle("relay vs Postfix, one run on this machine (%s%s)"
-                 % (results.get("started", "?"), ", quick" if results.get("quick") else ""), fontsize=11)
+    fig.suptitle("relay vs Postfix, one run on this machine (%s%s; load average %s at start)"
+                 % (results.get("started", "?"), ", quick" if results.get("quick") else "",
+                    (results.get("host", {}).get("loadavg_at_start") or ["?"])[0]), fontsize=11)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
