@@ -1,0 +1,1366 @@
+#!/usr/bin/python3
+"""The relay beside Postfix, measured in one run on this machine (issue 8). Started by run.sh.
+
+For each scenario the harness starts fresh processes, sends with smtp-source (throughput)
+and with io.relay.bench.LatencyProbe (accept latency at half the measured rate), and
+measures both systems under test the same way:
+
+* messages/s accepted: N / (smtp-source's run time); end to end: N / (time until the
+  mail log shows every recipient `status=sent` at the sink);
+* accept latency: end-of-DATA -> 250, p50/p99 from LatencyProbe paced at half of the
+  end-to-end rate just measured (the rate the system sustains), same message shape;
+* CPU: every process of a system under test runs in its own cpuacct cgroup (v1, created
+  under /sys/fs/cgroup/cpuacct/relay-bench-PID/): the relay JVM(s), or Postfix's master
+  and every daemon it forks (smtpd, cleanup, qmgr, smtp, trivial-rewrite, ...), including
+  the ones that exit during the run. CPU seconds per 1000 messages are the cgroup's
+  cpuacct.usage over the throughput run (accept and delivery). Where cgroups cannot be
+  made, /proc/PID/stat of the process tree is sampled every 200 ms instead (the table says
+  "sampled": processes that live shorter than that are missed);
+* peak RSS: the sum of VmRSS over the system's processes, sampled every 200 ms, and for a
+  single JVM at least its VmHWM.
+
+Postfix is Debian's package run as a private instance (config, queue and log under the
+work directory; the system-wide /etc/postfix is neither read nor touched), relaying to the
+same smtp-sink, with Postfix's defaults otherwise (fsync'd queue files, in_flow_delay 1s)
+and the same destination concurrency (50) as the relay.
+
+Subcommands: `run` (the benchmark; needs root), `report` (table, CSV and PNG from a
+bench.json), `selftest` (the parsing and report logic on canned input, for CI).
+"""
+import argparse
+import csv
+import http.client
+import io
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+JAR = os.path.join(ROOT, "relay-node", "target", "relay-node.jar")
+PROBE_CP = os.path.join(ROOT, "deploy", "target", "classes")
+HAPROXY_TEMPLATE = os.path.join(ROOT, "deploy", "haproxy", "haproxy.cfg")
+SENDER = "sender@app.test"
+RCPT = "rcpt@example.com"
+
+# name -> (title, sessions, bytes, rcpts, reuse connections)
+SCENARIOS = {
+    "a": ("20 sessions, 4 KB, 1 msg/conn", 20, 4096, 1, False),
+    "b": ("20 sessions reused (-d), 10 rcpt", 20, 4096, 10, True),
+    "c": ("20 sessions, 100 KB", 20, 102400, 1, False),
+    "d": ("3-node cluster behind haproxy (a)", 20, 4096, 1, False),
+    "e": ("queue build-up, upstream down", 20, 4096, 1, True),
+}
+SHORT = {"a": "4 KB,\n1 msg/conn", "b": "reused conn,\n10 rcpt", "c": "100 KB", "d": "3 nodes +\nhaproxy", "e": "queue\nbuild-up"}
+FULL = {"a": 20000, "b": 10000, "c": 4000, "d": 20000, "e": 200000, "warmup": 2000, "probe": 20.0}
+QUICK = {"a": 2000, "b": 1000, "c": 500, "d": 2000, "e": 10000, "warmup": 500, "probe": 4.0}
+
+
+def log(msg):
+    print(time.strftime("%H:%M:%S ") + msg, file=sys.stderr, flush=True)
+
+
+class BenchError(Exception):
+    pass
+
+
+# ---------------------------------------------------------------- measuring
+
+class Group:
+    """The processes of one system under test: a cpuacct cgroup, or a sampled process tree."""
+    BASE = "/sys/fs/cgroup/cpuacct/relay-bench-%d" % os.getpid()
+    usable = None
+
+    def __init__(self, name):
+        self.name = name
+        self.roots = []
+        self.seen_cpu = {}  # pid -> last utime+stime ticks (sampling mode)
+        if Group.usable is None:
+            try:
+                os.makedirs(Group.BASE, exist_ok=True)
+                Group.usable = os.path.exists(os.path.join(Group.BASE, "cpuacct.usage"))
+            except OSError:
+                Group.usable = False
+        self.path = os.path.join(Group.BASE, name) if Group.usable else None
+        if self.path:
+            os.makedirs(self.path, exist_ok=True)
+
+    @property
+    def mode(self):
+        return "cgroup" if self.path else "sampled"
+
+    def wrap(self, cmd):
+        """The command, started inside the group (its children stay in it)."""
+        if not self.path:
+            return cmd
+        return ["/bin/sh", "-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', self.path] + cmd
+
+    def add_root(self, pid):
+        self.roots.append(pid)
+
+    def pids(self):
+        if self.path:
+            with open(os.path.join(self.path, "cgroup.procs")) as f:
+                return [int(x) for x in f.read().split()]
+        return process_tree(self.roots)
+
+    def cpu_seconds(self):
+        if self.path:
+            with open(os.path.join(self.path, "cpuacct.usage")) as f:
+                return int(f.read()) / 1e9
+        self.sample_cpu()
+        return sum(self.seen_cpu.values()) / os.sysconf("SC_CLK_TCK")
+
+    def sample_cpu(self):
+        for pid in self.pids():
+            t = proc_cpu_ticks(pid)
+            if t is not None:
+                self.seen_cpu[pid] = max(self.seen_cpu.get(pid, 0), t)
+
+    def memory_kb(self):
+        """(summed VmRSS, summed Pss) of the group's processes now."""
+        rss = pss = 0
+        for p in self.pids():
+            rss += proc_status_kb(p, "VmRSS")
+            pss += proc_pss_kb(p)
+        return rss, pss
+
+    def kill_all(self):
+        for pid in self.pids():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def remove(self):
+        if not self.path or not os.path.isdir(self.path):
+            return
+        for _ in range(50):
+            try:
+                os.rmdir(self.path)
+                return
+            except OSError:
+                self.kill_all()
+                time.sleep(0.1)
+
+
+def remove_groups():
+    """Removes this run's cgroups, ending any process still in one (all of them were started by this run)."""
+    if not Group.usable or not os.path.isdir(Group.BASE):
+        return
+    for name in os.listdir(Group.BASE):
+        path = os.path.join(Group.BASE, name)
+        if os.path.isdir(path):
+            g = Group.__new__(Group)
+            g.name, g.path, g.roots, g.seen_cpu = name, path, [], {}
+            g.remove()
+    try:
+        os.rmdir(Group.BASE)
+    except OSError as e:
+        log("cannot remove %s: %s" % (Group.BASE, e))
+
+
+def process_tree(roots):
+    children = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open("/proc/%s/stat" % d) as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+                children.setdefault(ppid, []).append(int(d))
+            except (OSError, ValueError, IndexError):
+                pass
+    out, todo = [], list(roots)
+    while todo:
+        p = todo.pop()
+        if os.path.exists("/proc/%d" % p):
+            out.append(p)
+        todo.extend(children.get(p, []))
+    return out
+
+
+def proc_cpu_ticks(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])  # utime, stime
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def proc_pss_kb(pid):
+    """Proportional set size: shared pages (libc, Postfix's libraries) counted once over the processes."""
+    try:
+        with open("/proc/%d/smaps_rollup" % pid) as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def proc_status_kb(pid, key):
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+class Sampler(threading.Thread):
+    """Peak summed RSS and PSS (and CPU in sampling mode) of the watched groups, every 200 ms."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.groups = {}
+        self.peaks = {}
+        self.pss_peaks = {}
+        self.lock = threading.Lock()
+        self.start()
+
+    def watch(self, group):
+        with self.lock:
+            self.groups[group.name] = group
+            self.peaks[group.name] = 0
+            self.pss_peaks[group.name] = 0
+
+    def unwatch(self, group):
+        with self.lock:
+            self.groups.pop(group.name, None)
+        return self.peaks.get(group.name, 0)
+
+    def peak_kb(self, group):
+        return self.peaks.get(group.name, 0)
+
+    def peak_pss_kb(self, group):
+        return self.pss_peaks.get(group.name, 0)
+
+    def run(self):
+        while True:
+            with self.lock:
+                groups = list(self.groups.values())
+            for g in groups:
+                try:
+                    rss, pss = g.memory_kb()
+                    if not g.path:
+                        g.sample_cpu()
+                except OSError:
+                    continue
+                self.peaks[g.name] = max(self.peaks.get(g.name, 0), rss)
+                self.pss_peaks[g.name] = max(self.pss_peaks.get(g.name, 0), pss)
+            time.sleep(0.2)
+
+
+class LogCounter:
+    """Counts lines containing a marker in a growing log file, reading only what is new."""
+
+    def __init__(self, paths, marker):
+        self.paths = paths if isinstance(paths, list) else [paths]
+        self.marker = marker.encode()
+        self.offsets = {p: 0 for p in self.paths}
+        self.count = 0
+
+    def update(self):
+        for p in self.paths:
+            try:
+                with open(p, "rb") as f:
+                    f.seek(self.offsets[p])
+                    data = f.read()
+            except FileNotFoundError:
+                continue
+            end = data.rfind(b"\n") + 1
+            self.count += data[:end].count(self.marker)
+            self.offsets[p] += end
+        return self.count
+
+    def wait_for(self, n, timeout, what, stall=None):
+        """Until `n` lines; fails after `timeout` s, or after `stall` s without a new line."""
+        deadline = time.time() + timeout
+        last, moved = self.update(), time.time()
+        while self.update() < n:
+            now = time.time()
+            if self.count != last:
+                last, moved = self.count, now
+            if now > deadline or (stall and now - moved > stall):
+                raise BenchError("%s: only %d of %d within %ds" % (what, self.count, n, now - deadline + timeout))
+            time.sleep(0.1)
+        return time.time()
+
+
+def parse_gc_log(text):
+    """(peak heap used before any GC, heap after the last full GC, capacity), in MB, from -Xlog:gc."""
+    unit = {"K": 1 / 1024, "M": 1, "G": 1024}
+    peak, live, cap = 0.0, None, 0.0
+    for m in re.finditer(r"(Pause \w+)[^\n]*? (\d+)([KMG])->(\d+)([KMG])\((\d+)([KMG])\)", text):
+        before = int(m.group(2)) * unit[m.group(3)]
+        after = int(m.group(4)) * unit[m.group(5)]
+        peak = max(peak, before)
+        cap = max(cap, int(m.group(6)) * unit[m.group(7)])
+        if m.group(1) == "Pause Full":
+            live = after
+    return peak, live, cap
+
+
+def parse_metric(text, name, labels=None):
+    """Sum of the samples of one Prometheus family whose labels include `labels`."""
+    total = 0.0
+    for line in text.splitlines():
+        if not line.startswith(name):
+            continue
+        m = re.match(r"([a-zA-Z_:]+)(\{[^}]*\})?\s+([0-9.eE+-]+|NaN)", line)
+        if not m or m.group(1) != name:
+            continue
+        if labels and not all('%s="%s"' % kv in (m.group(2) or "") for kv in labels.items()):
+            continue
+        total += float(m.group(3))
+    return total
+
+
+# ---------------------------------------------------------------- processes
+
+def free_port():
+    for _ in range(200):
+        p = random.randint(27000, 28999)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", p))
+                return p
+            except OSError:
+                continue
+    raise BenchError("no free port in 27000-28999")
+
+
+def greets(port, timeout=1.0):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+            s.settimeout(5)
+            banner = s.recv(512)
+            s.sendall(b"QUIT\r\n")
+            return banner.startswith(b"220")
+    except OSError:
+        return False
+
+
+def wait_greeting(port, proc, timeout, what):
+    deadline = time.time() + timeout
+    while not greets(port):
+        if proc is not None and proc.poll() is not None:
+            raise BenchError("%s exited with %s before greeting on port %d" % (what, proc.returncode, port))
+        if time.time() > deadline:
+            raise BenchError("%s did not greet on port %d within %ds" % (what, port, timeout))
+        time.sleep(0.2)
+
+
+def wait_ready(health_port, proc, timeout, what):
+    """Until /readyz answers 200 (the SMTP listener accepts; behind a PROXY gate a plain greeting never comes)."""
+    deadline = time.time() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen("http://127.0.0.1:%d/readyz" % health_port, timeout=5) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        if proc.poll() is not None:
+            raise BenchError("%s exited with %s before it was ready" % (what, proc.returncode))
+        if time.time() > deadline:
+            raise BenchError("%s was not ready (/readyz on port %d) within %ds" % (what, health_port, timeout))
+        time.sleep(0.3)
+
+
+class Procs:
+    """Everything the harness started, stopped in reverse order (also on Ctrl-C)."""
+
+    def __init__(self):
+        self.items = []
+
+    def add(self, proc, stop=None):
+        self.items.append((proc, stop))
+        return proc
+
+    def stop_all(self):
+        while self.items:
+            proc, stop = self.items.pop()
+            try:
+                if stop:
+                    stop()
+                elif proc.poll() is None:
+                    proc.terminate()
+                    try:
+                        proc.wait(15)
+                    except subprocess.TimeoutExpired:
+                        proc.kill()
+                        proc.wait()
+            except Exception as e:  # keep stopping the others
+                log("stopping: %s" % e)
+
+
+class Sink:
+    def __init__(self, procs, work, port=None):
+        self.port = port or free_port()
+        self.out = open(os.path.join(work, "sink-%d.out" % self.port), "w")
+        self.proc = None
+        self.procs = procs
+
+    def start(self):
+        self.proc = self.procs.add(subprocess.Popen(
+            ["smtp-sink", "-u", "nobody", "127.0.0.1:%d" % self.port, "512"],
+            stdout=self.out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL))
+        wait_greeting(self.port, self.proc, 10, "smtp-sink")
+
+
+class RelayNodes:
+    """One relay node, or a cluster of them, each in the same cgroup."""
+
+    def __init__(self, ctx, name, count, sink_port, extra_yaml="", gc_log=False, admin=False, proxy=False):
+        self.ctx, self.count = ctx, count
+        self.dir = os.path.join(ctx.work, name)
+        os.makedirs(self.dir)
+        self.group = Group(name)
+        self.smtp = [free_port() for _ in range(count)]
+        self.health = [free_port() for _ in range(count)]
+        self.cluster = [free_port() for _ in range(count)]
+        self.admin_port = free_port() if admin else None
+        self.token = None
+        members = ", ".join('"127.0.0.1:%d"' % p for p in self.cluster)
+        self.logs, self.procs, self.gc_logs = [], [], []
+        for i in range(count):
+            d = os.path.join(self.dir, "node%d" % i)
+            os.makedirs(d)
+            admin_yaml = ""
+            if admin and i == 0:
+                self.token = "%032x" % random.getrandbits(128)
+                tf = os.path.join(d, "admin.token")
+                with open(os.open(tf, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+                    f.write(self.token + "\n")
+                admin_yaml = "admin:\n  listen: 127.0.0.1:%d\n  token-file: %s\n" % (self.admin_port, tf)
+            proxy_yaml = "  proxy-protocol:\n    trusted-networks: [127.0.0.1/32]\n" if proxy else ""
+            yaml = (
+                "smtpd:\n  listen: [\"127.0.0.1:%d\"]\n  hostname: bench-node%d.test\n  mynetworks: [127.0.0.0/8]\n%s"
+                "smtp:\n  default-transport: smtp\n  relayhost: \"[127.0.0.1]:%d\"\n  tls-security-level: none\n"
+                "  destination-concurrency-limit: 50\n"
+                "queue:\n  spool-dir: %s/spool\n"
+                "health:\n  listen: 127.0.0.1:%d\n  drain-delay: 0s\n  drain-timeout: 5s\n"
+                "cluster:\n  name: %s\n  listen: 127.0.0.1:%d\n  members: [%s]\n"
+                "log:\n  file: %s/mail.log\n%s"
+                % (self.smtp[i], i, proxy_yaml, sink_port, d, self.health[i], "bench-%s-%d" % (name, os.getpid()),
+                   self.cluster[i], members, d, admin_yaml))
+            yaml = merge_yaml(yaml, extra_yaml)
+            with open(os.path.join(d, "relay.yaml"), "w") as f:
+                f.write(yaml)
+            self.logs.append(os.path.join(d, "mail.log"))
+            jvm = ["java", "-Xmx2g"]
+            if gc_log:
+                gl = os.path.join(d, "gc.log")
+                self.gc_logs.append(gl)
+                jvm.append("-Xlog:gc:file=%s" % gl)
+            cmd = self.group.wrap(jvm + ["-jar", JAR, "--config", os.path.join(d, "relay.yaml")])
+            p = subprocess.Popen(cmd, stdout=open(os.path.join(d, "node.out"), "w"),
+                                 stderr=open(os.path.join(d, "node.err"), "w"), stdin=subprocess.DEVNULL)
+            self.group.add_root(p.pid)
+            ctx.procs.add(p, lambda p=p: stop_process(p, 30))
+            self.procs.append(p)
+        for i in range(count):
+            wait_ready(self.health[i], self.procs[i], 180, "relay node %d" % i)
+        if count > 1:
+            deadline = time.time() + 120
+            while not all(members_seen(self.health[i]) >= count for i in range(count)):
+                if time.time() > deadline:
+                    raise BenchError("the %d relay nodes did not form one cluster within 120s" % count)
+                time.sleep(0.5)
+        ctx.sampler.watch(self.group)
+
+    def sent(self):
+        return LogCounter(self.logs, " status=sent ")
+
+    def check_alive(self, when):
+        for i, p in enumerate(self.procs):
+            if p.poll() is not None:
+                err = os.path.join(self.dir, "node%d" % i, "node.err")
+                with open(err, errors="replace") as f:
+                    lines = [l.strip() for l in f if "Error" in l or "Exception" in l]
+                raise BenchError("relay node %d exited with %s %s; %s" % (i, p.returncode, when,
+                                                                        lines[0][:200] if lines else "see " + err))
+
+    def peak_rss_kb(self):
+        peak = self.ctx.sampler.peak_kb(self.group)
+        if self.count == 1:
+            peak = max(peak, proc_status_kb(java_pid(self.procs[0]), "VmHWM"))
+        return peak
+
+    def metrics(self, i=0, timeout=30):
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % self.health[i], timeout=timeout) as r:
+            return r.read().decode()
+
+    def admin(self, path, body):
+        req = urllib.request.Request("http://127.0.0.1:%d%s" % (self.admin_port, path), data=json.dumps(body).encode(),
+                                     headers={"Authorization": "Bearer " + self.token,
+                                              "Content-Type": "application/json"}, method="POST")
+        with urllib.request.urlopen(req, timeout=1800) as r:
+            return json.loads(r.read().decode())
+
+    def stop(self):
+        for p in self.procs:
+            stop_process(p, 30)
+        self.ctx.sampler.unwatch(self.group)
+        self.group.remove()
+
+
+def members_seen(health_port):
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % health_port, timeout=5) as r:
+            return parse_metric(r.read().decode(), "relay_cluster_members")
+    except OSError:
+        return 0
+
+
+def merge_yaml(base, extra):
+    """Adds `extra` lines ("section:\\n  key: value") into the matching top-level sections of `base`."""
+    if not extra:
+        return base
+    lines = base.splitlines()
+    section = None
+    for line in extra.splitlines():
+        if not line.strip():
+            continue
+        if not line.startswith(" "):
+            section = line.rstrip(":")
+            if not any(l == section + ":" for l in lines):
+                lines.append(section + ":")
+            continue
+        idx = lines.index(section + ":") + 1
+        while idx < len(lines) and lines[idx].startswith(" "):
+            idx += 1
+        lines.insert(idx, line)
+    return "\n".join(lines) + "\n"
+
+
+def java_pid(p):
+    """The JVM's pid: the Popen'd process is the JVM itself (sh exec'd into it)."""
+    return p.pid
+
+
+def stop_process(p, timeout):
+    if p.poll() is not None:
+        return
+    p.terminate()
+    try:
+        p.wait(timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+
+
+POSTFIX_MAIN = """\
+# private Postfix instance of the relay benchmark (deploy/bench/bench.py): Debian's defaults
+# except what a relay to one smart host needs, and the relay's destination concurrency
+compatibility_level = 3.6
+queue_directory = {dir}/spool
+data_directory = {dir}/data
+mail_owner = postfix
+setgid_group = postdrop
+maillog_file = {dir}/maillog
+maillog_file_prefixes = /var, /dev/stdout, {dir}
+myhostname = bench-postfix.test
+mydomain = test
+inet_interfaces = loopback-only
+inet_protocols = ipv4
+mydestination =
+local_transport = error:5.1.1 local delivery is disabled
+alias_maps =
+alias_database =
+biff = no
+mynetworks = 127.0.0.0/8
+smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
+relayhost = [127.0.0.1]:{sink}
+smtp_tls_security_level = none
+default_destination_concurrency_limit = 50
+smtp_destination_concurrency_limit = 50
+"""
+
+POSTFIX_MASTER = """\
+127.0.0.1:{port} inet n -  n       -       -       smtpd
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+smtp      unix  -       -       n       -       -       smtp
+relay     unix  -       -       n       -       -       smtp
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+"""
+
+
+class Postfix:
+    """A private Postfix instance (master -d under setsid), its processes in one cgroup."""
+
+    def __init__(self, ctx, name, sink_port, extra=""):
+        self.ctx = ctx
+        self.dir = os.path.join(ctx.work, name)
+        self.etc = os.path.join(self.dir, "etc")
+        os.makedirs(self.etc)
+        os.makedirs(os.path.join(self.dir, "spool"))
+        data = os.path.join(self.dir, "data")
+        os.makedirs(data)
+        shutil.chown(data, "postfix")
+        self.port = free_port()
+        self.maillog = os.path.join(self.dir, "maillog")
+        with open(os.path.join(self.etc, "main.cf"), "w") as f:
+            f.write(POSTFIX_MAIN.format(dir=self.dir, sink=sink_port) + extra)
+        with open(os.path.join(self.etc, "master.cf"), "w") as f:
+            f.write(POSTFIX_MASTER.format(port=self.port))
+        self.env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C", "MAIL_CONFIG": self.etc}
+        self.run(["postfix", "-c", self.etc, "check"])
+        daemons = self.run(["postconf", "-c", self.etc, "-h", "daemon_directory"]).strip()
+        self.group = Group(name)
+        cmd = self.group.wrap(["setsid", "-w", daemons + "/master", "-c", self.etc, "-d"])
+        self.master = subprocess.Popen(cmd, env=self.env, stdout=open(os.path.join(self.dir, "master.out"), "w"),
+                                       stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        self.group.add_root(self.master.pid)
+        ctx.procs.add(self.master, self.stop)
+        wait_greeting(self.port, self.master, 30, "Postfix")
+        ctx.sampler.watch(self.group)
+
+    def run(self, cmd):
+        r = subprocess.run(cmd, env=self.env, capture_output=True, text=True, timeout=120)
+        if r.returncode != 0:
+            raise BenchError("%s exited with %d: %s" % (" ".join(cmd), r.returncode, (r.stdout + r.stderr).strip()))
+        return r.stdout
+
+    def sent(self):
+        return LogCounter(self.maillog, " status=sent ")
+
+    def peak_rss_kb(self):
+        return self.ctx.sampler.peak_kb(self.group)
+
+    def stop(self):
+        if self.master.poll() is None:
+            self.master.terminate()
+            try:
+                self.master.wait(10)
+            except subprocess.TimeoutExpired:
+                pass
+        if not self.group.path:
+            for pid in self.group.pids():
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        self.ctx.sampler.unwatch(self.group)
+        self.group.remove()
+        if self.master.poll() is None:
+            self.master.kill()
+            self.master.wait()
+
+
+def haproxy_config(template, port, stats_socket, servers):
+    """deploy/haproxy/haproxy.cfg from `defaults` on, for loopback: the smtp frontend on `port`,
+    one server per (smtp port, health port), no submission listener, a global of our own."""
+    body = template[template.index("\ndefaults") + 1:]
+    sections = re.split(r"\n(?=(?:defaults|frontend|backend|listen)\b)", body)
+    keep = [x for x in sections if not re.match(r"(frontend submission|backend relay_submission)\b", x)]
+    body = "\n".join(keep)
+    if "send-proxy-v2" not in body or "option httpchk GET /readyz" not in body or "bind :25" not in body:
+        raise BenchError("deploy/haproxy/haproxy.cfg no longer has the shape the benchmark expects")
+    body = body.replace("bind :25", "bind 127.0.0.1:%d" % port)
+    lines = "".join("    server relay%d 127.0.0.1:%d check port %d\n" % (i + 1, s, h) for i, (s, h) in enumerate(servers))
+    body = re.sub(r"(    server relay\d+ [^\n]*\n)+", lambda m: lines, body)
+    body = re.sub(r"\n\s*log global[^\n]*", "", body)
+    return "global\n    maxconn 4000\n    stats socket %s mode 600 level admin\n\n%s" % (stats_socket, body)
+
+
+class Haproxy:
+    """haproxy from deploy/haproxy/haproxy.cfg (defaults on), with loopback addresses and ports."""
+
+    def __init__(self, ctx, nodes):
+        self.ctx = ctx
+        self.port = free_port()
+        self.dir = os.path.join(ctx.work, "haproxy")
+        os.makedirs(self.dir)
+        self.sock = os.path.join(self.dir, "stats.sock")
+        with open(HAPROXY_TEMPLATE) as f:
+            template = f.read()
+        self.cfg_text = haproxy_config(template, self.port, self.sock,
+                                       [(nodes.smtp[i], nodes.health[i]) for i in range(nodes.count)])
+        self.cfg = os.path.join(self.dir, "haproxy.cfg")
+        with open(self.cfg, "w") as f:
+            f.write(self.cfg_text)
+        self.group = Group("haproxy")
+        self.proc = subprocess.Popen(self.group.wrap(["haproxy", "-db", "-f", self.cfg]),
+                                     stdout=open(os.path.join(self.dir, "haproxy.out"), "w"),
+                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        self.group.add_root(self.proc.pid)
+        ctx.procs.add(self.proc, self.stop)
+        deadline = time.time() + 60
+        while self.up() < nodes.count:
+            if self.proc.poll() is not None:
+                raise BenchError("haproxy exited with %s; see %s/haproxy.out" % (self.proc.returncode, self.dir))
+            if time.time() > deadline:
+                raise BenchError("haproxy did not see %d servers UP within 60s" % nodes.count)
+            time.sleep(0.5)
+
+    def up(self):
+        try:
+            with socket.socket(socket.AF_UNIX) as s:
+                s.connect(self.sock)
+                s.sendall(b"show stat\n")
+                data = b""
+                while True:
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+        except OSError:
+            return 0
+        rows = list(csv.reader(io.StringIO(data.decode().lstrip("# "))))
+        if not rows:
+            return 0
+        head = rows[0]
+        return sum(1 for r in rows[1:] if len(r) == len(head) and r[0] == "relay_smtp"
+                   and r[1] not in ("BACKEND", "FRONTEND") and r[head.index("status")].startswith("UP"))
+
+    def stop(self):
+        stop_process(self.proc, 10)
+        self.group.remove()
+
+
+# ---------------------------------------------------------------- the scenarios
+
+def smtp_source(port, n, sessions, size, rcpts, reuse, sender=SENDER, check=True):
+    cmd = ["smtp-source", "-s", str(sessions), "-m", str(n), "-l", str(size), "-f", sender, "-t", RCPT]
+    if rcpts > 1:
+        cmd += ["-r", str(rcpts)]
+    if reuse:
+        cmd.append("-d")
+    cmd.append("127.0.0.1:%d" % port)
+    t0 = time.time()
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    t1 = time.time()
+    if r.returncode != 0 and check:
+        raise BenchError("smtp-source to port %d exited with %d: %s" % (port, r.returncode, (r.stdout + r.stderr).strip()[-300:]))
+    return t0, t1, r
+
+
+def probe(port, rate, seconds, sessions, size, rcpts, reuse):
+    cmd = ["java", "-cp", PROBE_CP, "io.relay.bench.LatencyProbe", "--port", str(port), "--rate", "%.1f" % rate,
+           "--seconds", str(seconds), "--warmup", "3" if seconds >= 10 else "1", "--sessions", str(sessions),
+           "--size", str(size), "--rcpts", str(rcpts)] + (["--reuse"] if reuse else [])
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds * 4 + 120)
+    if r.returncode != 0:
+        raise BenchError("LatencyProbe exited with %d: %s" % (r.returncode, r.stderr.strip()[-300:]))
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def throughput(ctx, system, port, scen, n):
+    """Warm-up, then N messages with smtp-source; returns the figures of the run."""
+    _, sessions, size, rcpts, reuse = SCENARIOS[scen]
+    sent = system.sent()
+    warm = ctx.counts["warmup"]
+    smtp_source(port, warm, sessions, size, rcpts, reuse)
+    sent.wait_for(warm * rcpts, 600, "warm-up deliveries")
+    base = sent.update()
+    cpu0 = system.group.cpu_seconds()
+    t0, t1, _ = smtp_source(port, n, sessions, size, rcpts, reuse)
+    t2 = sent.wait_for(base + n * rcpts, 1800, "deliveries")
+    cpu1 = system.group.cpu_seconds()
+    return {"accepted_per_s": n / (t1 - t0), "e2e_per_s": n / (t2 - t0), "cpu_per_1000": (cpu1 - cpu0) / n * 1000,
+            "messages": n, "cpu_mode": system.group.mode}
+
+
+def latency(ctx, port, scen, e2e_rate):
+    _, sessions, size, rcpts, reuse = SCENARIOS[scen]
+    rate = max(1.0, e2e_rate / 2)
+    p = probe(port, rate, ctx.counts["probe"], sessions, size, rcpts, reuse)
+    bad = sum(p["errors"].values())
+    return {"p50_ms": p["p50_ms"], "p99_ms": p["p99_ms"], "probe_rate": p["rate"],
+            "probe_achieved": p["achieved_rate"], "probe_errors": bad, "probe_slip_ms": p["max_slip_ms"]}
+
+
+def measure_relay(ctx, scen):
+    sink = Sink(ctx.procs, ctx.work)
+    sink.start()
+    nodes = RelayNodes(ctx, "relay-%s-%d" % (scen, ctx.round), 1, sink.port)
+    try:
+        r = throughput(ctx, nodes, nodes.smtp[0], scen, ctx.counts[scen])
+        r.update(latency(ctx, nodes.smtp[0], scen, r["e2e_per_s"]))
+        r["peak_rss_mb"] = nodes.peak_rss_kb() / 1024
+        r["peak_pss_mb"] = ctx.sampler.peak_pss_kb(nodes.group) / 1024
+        return r
+    finally:
+        nodes.stop()
+        stop_process(sink.proc, 5)
+
+
+def measure_cluster(ctx):
+    sink = Sink(ctx.procs, ctx.work)
+    sink.start()
+    nodes = RelayNodes(ctx, "cluster-%d" % ctx.round, 3, sink.port, proxy=True)
+    lb = Haproxy(ctx, nodes)
+    ctx.sampler.watch(lb.group)
+    try:
+        lb_cpu0 = lb.group.cpu_seconds()
+        r = throughput(ctx, nodes, lb.port, "d", ctx.counts["d"])
+        r["haproxy_cpu_per_1000"] = (lb.group.cpu_seconds() - lb_cpu0) / (ctx.counts["d"] + ctx.counts["warmup"]) * 1000
+        r.update(latency(ctx, lb.port, "d", r["e2e_per_s"]))
+        r["peak_rss_mb"] = nodes.peak_rss_kb() / 1024
+        r["peak_pss_mb"] = ctx.sampler.peak_pss_kb(nodes.group) / 1024
+        return r
+    finally:
+        ctx.sampler.unwatch(lb.group)
+        lb.stop()
+        nodes.stop()
+        stop_process(sink.proc, 5)
+
+
+def measure_postfix(ctx, scen):
+    sink = Sink(ctx.procs, ctx.work)
+    sink.start()
+    pf = Postfix(ctx, "postfix-%s-%d" % (scen, ctx.round), sink.port)
+    try:
+        r = throughput(ctx, pf, pf.port, scen, ctx.counts[scen])
+        r.update(latency(ctx, pf.port, scen, r["e2e_per_s"]))
+        r["peak_rss_mb"] = pf.peak_rss_kb() / 1024
+        r["peak_pss_mb"] = ctx.sampler.peak_pss_kb(pf.group) / 1024
+        return r
+    finally:
+        pf.stop()
+        stop_process(sink.proc, 5)
+
+
+def build_up_relay(ctx):
+    """Scenario (e) for the relay: inject N with the sink down, then sink up and `queue retry --all`."""
+    n = ctx.counts["e"]
+    _, sessions, size, rcpts, reuse = SCENARIOS["e"]
+    sink = Sink(ctx.procs, ctx.work)  # not started: the upstream is down
+    extra = ("queue:\n  max-messages: %d\n  max-bytes: %d\n  minimal-backoff-time: 3600s\n  maximal-backoff-time: 4000s\n"
+             "smtp:\n  breaker:\n    open-time: 2s\n" % (n * 2, max(4 << 30, n * size * 3)))
+    nodes = RelayNodes(ctx, "buildup-relay-%d" % ctx.round, 1, sink.port, extra_yaml=extra, gc_log=True, admin=True)
+    try:
+        deferred = LogCounter(nodes.logs, " status=deferred ")
+        cpu0 = nodes.group.cpu_seconds()
+        t0, t1, src = smtp_source(nodes.smtp[0], n, sessions, size, rcpts, reuse, check=False)
+        nodes.check_alive("while %d messages were sent to it (%d first attempts logged)" % (n, deferred.update()))
+        # counted in the mail log: the qmgr line of each accepted message, the reject lines of 452 4.3.1
+        # (/metrics reads every queued entry to fill its queue gauges: with 200k queued that takes long)
+        time.sleep(2)
+        accepted = LogCounter(nodes.logs, " nrcpt=").update()
+        rejected_452 = LogCounter(nodes.logs, ": 452 4.3.1 ").update()
+        if src.returncode != 0:
+            log("relay build-up: smtp-source exited with %d (%s)" % (src.returncode, src.stderr.strip()[-200:]))
+        deferred.wait_for(int(accepted), 900, "first delivery attempts (deferred) of the queued messages")
+        cpu1 = nodes.group.cpu_seconds()
+        pid = java_pid(nodes.procs[0])
+        subprocess.run(["jcmd", str(pid), "GC.run"], capture_output=True, timeout=120)
+        time.sleep(1)
+        heap_peak, heap_live, heap_cap = parse_gc_log(open(nodes.gc_logs[0]).read())
+        rss_queued = proc_status_kb(pid, "VmRSS") / 1024
+        ts = time.time()
+        try:
+            queued = parse_metric(nodes.metrics(timeout=300), "relay_queue_messages")
+        except OSError as e:
+            log("relay build-up: /metrics did not answer: %s" % e)
+            queued = None
+        scrape_s = time.time() - ts
+        log("relay build-up: %d accepted, %d 452s, heap live %.0f MB after full GC, peak %.0f MB"
+            % (accepted, rejected_452, heap_live or -1, heap_peak))
+        # upstream up; one fresh message closes the circuit breaker (half-open probe), then retry --all
+        sink.start()
+        time.sleep(3)
+        sent = nodes.sent()
+        canaries = 0
+        deadline = time.time() + 120
+        while sent.update() < 1:
+            if time.time() > deadline:
+                raise BenchError("relay build-up: the upstream came back but no message was delivered within 120s")
+            smtp_source(nodes.smtp[0], 1, 1, 100, 1, False, sender="canary@app.test")
+            canaries += 1
+            end = time.time() + 5
+            while time.time() < end and sent.update() < 1:
+                time.sleep(0.1)
+        cpu2 = nodes.group.cpu_seconds()
+        t2 = time.time()
+        retry_note = None
+        try:
+            answer = nodes.admin("/admin/v1/queue/retry", {"all": True})
+        except (http.client.HTTPException, ConnectionError) as e:
+            # the admin server closes a connection after 60 s without a read (ReadTimeoutHandler),
+            # also while it still works on the request: the retry goes on, the answer is lost
+            answer = {}
+            retry_note = "retry --all: connection closed after %.0f s (%s)" % (time.time() - t2, type(e).__name__)
+            log("relay build-up: " + retry_note)
+        t_call = time.time()
+        try:
+            t3 = sent.wait_for(int(accepted) + canaries, 3600, "drain deliveries", stall=300)
+        except BenchError:
+            nodes.check_alive("during the drain")
+            raise
+        cpu3 = nodes.group.cpu_seconds()
+        heap_peak, heap_live2, _ = parse_gc_log(open(nodes.gc_logs[0]).read())
+        return {"accepted_per_s": accepted / (t1 - t0), "e2e_per_s": accepted / (t3 - t2),
+                "cpu_per_1000": ((cpu1 - cpu0) + (cpu3 - cpu2)) / max(1, accepted) * 1000,
+                "messages": int(accepted), "rejected_452": int(rejected_452), "queued": queued, "metrics_scrape_s": scrape_s,
+                "heap_peak_mb": heap_peak, "heap_live_mb": heap_live, "heap_capacity_mb": heap_cap,
+                "rss_queued_mb": rss_queued, "peak_rss_mb": nodes.peak_rss_kb() / 1024,
+                "peak_pss_mb": ctx.sampler.peak_pss_kb(nodes.group) / 1024,
+                "retry_touched": answer.get("touched"), "retry_call_s": t_call - t2, "canaries": canaries,
+                **({"note": retry_note} if retry_note else {}),
+                "cpu_mode": nodes.group.mode}
+    finally:
+        nodes.stop()
+        if sink.proc:
+            stop_process(sink.proc, 5)
+
+
+def build_up_postfix(ctx, n=None):
+    n = n or ctx.counts["e"]
+    _, sessions, size, rcpts, reuse = SCENARIOS["e"]
+    sink = Sink(ctx.procs, ctx.work)
+    extra = "minimal_backoff_time = 3600s\nmaximal_backoff_time = 4000s\nqueue_run_delay = 3600s\n"
+    pf = Postfix(ctx, "buildup-postfix-%d" % ctx.round, sink.port, extra)
+    try:
+        deferred = LogCounter(pf.maillog, " status=deferred ")
+        cpu0 = pf.group.cpu_seconds()
+        t0, t1, src = smtp_source(pf.port, n, sessions, size, rcpts, reuse, check=False)
+        if src.returncode != 0:
+            log("postfix build-up: smtp-source exited with %d (%s)" % (src.returncode, src.stderr.strip()[-200:]))
+        accepted = n if src.returncode == 0 else None
+        deferred.wait_for(n, 1800, "Postfix: first delivery attempts (deferred)")
+        cpu1 = pf.group.cpu_seconds()
+        rejected = LogCounter(pf.maillog, "NOQUEUE: reject: ")
+        rejected.update()
+        sink.start()
+        sent = pf.sent()
+        cpu2 = pf.group.cpu_seconds()
+        t2 = time.time()
+        pf.run(["postqueue", "-c", pf.etc, "-f"])
+        t3 = sent.wait_for(n, 3600, "Postfix drain deliveries")
+        cpu3 = pf.group.cpu_seconds()
+        return {"accepted_per_s": n / (t1 - t0), "e2e_per_s": n / (t3 - t2),
+                "cpu_per_1000": ((cpu1 - cpu0) + (cpu3 - cpu2)) / n * 1000, "messages": n,
+                "rejected_452": rejected.count, "peak_rss_mb": pf.peak_rss_kb() / 1024,
+                "peak_pss_mb": ctx.sampler.peak_pss_kb(pf.group) / 1024, "cpu_mode": pf.group.mode,
+                "complete_accept": accepted is not None,
+                **({"note": "%d queued (fewer, for time)" % n} if n != ctx.counts["e"] else {})}
+    finally:
+        pf.stop()
+        if sink.proc:
+            stop_process(sink.proc, 5)
+
+
+def median_of(runs):
+    out = dict(runs[-1])
+    for k, v in runs[-1].items():
+        vals = [r[k] for r in runs if isinstance(r.get(k), (int, float)) and not isinstance(r.get(k), bool)]
+        if vals and len(vals) == len(runs):
+            out[k] = statistics.median(vals)
+    out["runs"] = len(runs)
+    if len(runs) > 1:
+        out["e2e_per_s_all"] = [round(r["e2e_per_s"]) for r in runs]
+    return out
+
+
+class Context:
+    def __init__(self, work, counts):
+        self.work = work
+        self.counts = counts
+        self.procs = Procs()
+        self.sampler = Sampler()
+        self.round = 0
+
+
+def run_bench(args):
+    if os.geteuid() != 0:
+        raise BenchError("run as root: Postfix's master and smtp-sink -u need it")
+    for tool in ("smtp-source", "smtp-sink", "postfix", "postconf", "postqueue", "java", "jcmd"):
+        if not shutil.which(tool, path=os.environ.get("PATH", "") + ":/usr/sbin:/usr/lib/postfix/sbin"):
+            raise BenchError("%s is missing (apt-get install postfix, a JDK 17)" % tool)
+    for f in (JAR, os.path.join(PROBE_CP, "io", "relay", "bench", "LatencyProbe.class")):
+        if not os.path.exists(f):
+            raise BenchError("%s is missing: build first (mvn -B -q -DskipTests package)" % f)
+    scenarios = [s for s in args.only.split(",") if s]
+    if "d" in scenarios and not shutil.which("haproxy", path=os.environ.get("PATH", "") + ":/usr/sbin"):
+        raise BenchError("haproxy is missing (apt-get install haproxy) for scenario d")
+    counts = dict(QUICK if args.quick else FULL)
+    if args.messages:
+        for s in "abcd":
+            counts[s] = args.messages
+    if args.queue_messages:
+        counts["e"] = args.queue_messages
+    os.makedirs(args.results, exist_ok=True)
+    work = tempfile.mkdtemp(prefix="relay-bench.", dir="/var/tmp")
+    os.chmod(work, 0o755)
+    ctx = Context(work, counts)
+    results = {"started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), "quick": args.quick,
+               "runs": args.runs, "counts": counts, "host": host_info(), "scenarios": {}}
+    previous = os.path.join(args.results, "bench.json")
+    if args.merge and os.path.exists(previous):
+        with open(previous) as f:
+            old = json.load(f)
+        results["scenarios"] = old.get("scenarios", {})
+        results["merged"] = old.get("merged", []) + ["%s: %s" % (results["started"], ",".join(scenarios))]
+        results["started"] = old.get("started", results["started"])
+        results["counts"] = dict(old.get("counts", {}), **{k: counts[k] for k in scenarios})
+    log("work directory %s; results to %s" % (work, args.results))
+
+    def save():
+        with open(os.path.join(args.results, "bench.json"), "w") as f:
+            json.dump(results, f, indent=1)
+
+    try:
+        for scen in scenarios:
+            if scen not in SCENARIOS:
+                raise BenchError("unknown scenario %r (a, b, c, d, e)" % scen)
+            entry = {"title": SCENARIOS[scen][0], "messages": counts[scen]}
+            if args.merge and scen in results["scenarios"]:
+                entry = dict(results["scenarios"][scen], **entry)  # the other system's figures stay
+            results["scenarios"][scen] = entry
+            for system in [x for x in ("relay", "postfix") if x in args.systems.split(",")]:
+                if scen == "d" and system == "postfix":
+                    if "a" in results["scenarios"]:
+                        entry["postfix"] = dict(results["scenarios"]["a"]["postfix"], note="Postfix of scenario a")
+                        continue
+                runs = []
+                for i in range(args.runs):
+                    ctx.round += 1
+                    log("scenario %s, %s, run %d of %d: %d messages" % (scen, system, i + 1, args.runs, counts[scen]))
+                    try:
+                        if scen == "e":
+                            r = build_up_relay(ctx) if system == "relay" else \
+                                build_up_postfix(ctx, args.postfix_queue_messages)
+                        elif scen == "d" and system == "relay":
+                            r = measure_cluster(ctx)
+                        elif system == "relay":
+                            r = measure_relay(ctx, scen)
+                        else:
+                            r = measure_postfix(ctx, "a" if scen == "d" else scen)
+                    except (BenchError, OSError, subprocess.SubprocessError, ValueError) as e:
+                        # one failed measurement (a node that died, a timeout) is a result too
+                        log("  failed: %s" % e)
+                        r = {"error": str(e)[:300]}
+                    log("  " + json.dumps({k: round(v, 2) if isinstance(v, float) else v for k, v in r.items()}))
+                    runs.append(r)
+                    if scen == "e":
+                        break  # one build-up each: it is slow
+                good = [r for r in runs if "error" not in r]
+                entry[system] = median_of(good) if good else runs[-1]
+                if len(good) < len(runs) and good:
+                    entry[system]["note"] = "%d of %d runs failed: %s" % (len(runs) - len(good), len(runs),
+                                                                       runs[-1 if "error" in runs[-1] else 0].get("error"))
+                save()
+            results["scenarios"][scen] = entry
+            save()
+    finally:
+        ctx.procs.stop_all()
+        remove_groups()
+        if args.keep:
+            log("kept %s" % work)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    results["finished"] = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+    save()
+    report(results, args.results, png=not args.no_png)
+
+
+def host_info():
+    try:
+        load = open("/proc/loadavg").read().split()[:3]
+    except OSError:
+        load = []
+    return {"cpus": os.cpu_count(), "loadavg_at_start": load,
+            "java": subprocess.run(["java", "-version"], capture_output=True, text=True).stderr.splitlines()[0]
+            if shutil.which("java") else None,
+            "postfix": subprocess.run(["postconf", "-d", "-h", "mail_version"], capture_output=True, text=True).stdout.strip()
+            if shutil.which("postconf", path="/usr/sbin") else None}
+
+
+# ---------------------------------------------------------------- the report
+
+COLUMNS = [("accepted_per_s", "accepted msg/s", "%.0f"), ("e2e_per_s", "end-to-end msg/s", "%.0f"),
+           ("p50_ms", "p50 accept ms", "%.2f"), ("p99_ms", "p99 accept ms", "%.2f"),
+           ("probe_rate", "probe msg/s", "%.0f"), ("cpu_per_1000", "CPU s/1000 msg", "%.2f"),
+           ("peak_rss_mb", "peak RSS MB", "%.0f"), ("peak_pss_mb", "peak PSS MB", "%.0f")]
+
+
+def rows_of(results):
+    """The table: (scenario, system, values by column key, note) per row, ratios included."""
+    rows = []
+    scen = results["scenarios"]
+    for s, entry in scen.items():
+        ours, pf = entry.get("relay"), entry.get("postfix")
+        ok = lambda r: r if r and "error" not in r else None
+        label = "%s: %s" % (s, entry["title"])
+        for system, r in (("relay", ours), ("postfix", pf)):
+            if r:
+                rows.append((label, system, r, note_of(s, system, r)))
+        if ok(ours) and ok(pf):
+            rows.append((label, "ratio relay/postfix", ratios(ours, pf), ""))
+        if s == "d" and ok(ours) and "a" in scen and ok(scen["a"].get("relay")):
+            rows.append((label, "ratio cluster/one node (a)", ratios(ours, scen["a"]["relay"]), ""))
+    return rows
+
+
+def ratios(x, y):
+    out = {}
+    for k, _, _ in COLUMNS:
+        a, b = x.get(k), y.get(k)
+        if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b > 0 and a >= 0:
+            out[k] = a / b
+    return out
+
+
+def note_of(scen, system, r):
+    notes = []
+    if r.get("error"):
+        return "FAILED: " + r["error"]
+    if scen == "e":
+        notes.append("e2e = drain rate after the upstream came back")
+        if system == "relay":
+            notes.append("heap peak %.0f MB, live %s MB after a full GC with %d queued (-Xmx2g, heap size then %.0f MB)"
+                         % (r.get("heap_peak_mb", 0), "%.0f" % r["heap_live_mb"] if r.get("heap_live_mb") else "?",
+                            r.get("queued") or r.get("messages", 0), r.get("heap_capacity_mb", 0)))
+            if r.get("metrics_scrape_s") and r.get("queued") is None:
+                notes.append("/metrics closed the connection after %.0f s" % r["metrics_scrape_s"])
+            elif r.get("metrics_scrape_s"):
+                notes.append("one /metrics scrape took %.1f s" % r["metrics_scrape_s"])
+            if r.get("retry_call_s") and not r.get("note"):
+                notes.append("retry --all answered in %.0f s" % r["retry_call_s"])
+        notes.append("%d x 452" % r.get("rejected_452", 0))
+    if r.get("haproxy_cpu_per_1000"):
+        notes.append("haproxy +%.2f CPU s/1000" % r["haproxy_cpu_per_1000"])
+    if r.get("probe_errors"):
+        notes.append("%d probe errors" % r["probe_errors"])
+    if r.get("probe_rate") and r.get("probe_achieved") and r["probe_achieved"] < 0.9 * r["probe_rate"]:
+        notes.append("probe fell behind (%.0f/s)" % r["probe_achieved"])
+    if r.get("cpu_mode") == "sampled":
+        notes.append("CPU sampled")
+    if r.get("note"):
+        notes.append(r["note"])
+    if r.get("runs", 1) > 1:
+        notes.append("median of %d, e2e %s" % (r["runs"], r.get("e2e_per_s_all")))
+    return "; ".join(notes)
+
+
+def fmt(v, f, ratio=False):
+    if not isinstance(v, (int, float)):
+        return "-"
+    return ("%.2fx" % v) if ratio else (f % v)
+
+
+def table_text(results):
+    head = ["scenario", "system"] + [c[1] for c in COLUMNS] + ["notes"]
+    lines = []
+    for label, system, vals, note in rows_of(results):
+        ratio = system.startswith("ratio")
+        lines.append([label, system] + [fmt(vals.get(k), f, ratio) for k, _, f in COLUMNS] + [note])
+    widths = [max(len(str(r[i])) for r in [head] + lines) for i in range(len(head) - 1)]
+    out = []
+    for r in [head] + lines:
+        out.append("  ".join(str(c).ljust(widths[i]) if i < 2 else str(c).rjust(widths[i])
+                             for i, c in enumerate(r[:-1])) + ("  " + r[-1] if r[-1] else ""))
+        if r is head:
+            out.append("-" * len(out[0]))
+    return "\n".join(out)
+
+
+def markdown_table(results):
+    head = ["scenario", "system"] + [c[1] for c in COLUMNS] + ["notes"]
+    out = ["| " + " | ".join(head) + " |", "|" + "---|" * 2 + "---:|" * len(COLUMNS) + "---|"]
+    for label, system, vals, note in rows_of(results):
+        ratio = system.startswith("ratio")
+        cells = [label if system == "relay" or not any(r.startswith("| " + label) for r in out) else "", system]
+        cells += [fmt(vals.get(k), f, ratio) for k, _, f in COLUMNS] + [note]
+        out.append("| " + " | ".join("**%s**" % c if ratio and i > 1 and c != "-" and i < len(cells) - 1 else c
+                                     for i, c in enumerate(cells)) + " |")
+    return "\n".join(out)
+
+
+def write_csv(results, path):
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["scenario", "system"] + [c[0] for c in COLUMNS] + ["notes"])
+        for label, system, vals, note in rows_of(results):
+            ratio = system.startswith("ratio")
+            w.writerow([label.split(":")[0], system]
+                       + [("%.3f" % vals[k]) if ratio and k in vals else (("%.2f" % vals[k]) if k in vals and isinstance(vals[k], (int, float)) else "")
+                          for k, _, _ in COLUMNS] + [note])
+
+
+def write_png(results, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    scen = [s for s, e in results["scenarios"].items() if e.get("relay")]
+    panels = [("e2e_per_s", "end-to-end messages/s (e: drain)"), ("accepted_per_s", "accepted messages/s"),
+              ("p99_ms", "p99 accept latency, ms (at half the rate)"), ("cpu_per_1000", "CPU seconds per 1000 messages")]
+    fig, axes = plt.subplots(2, 2, figsize=(12, 8))
+    width = 0.38
+    for ax, (key, title) in zip(axes.flat, panels):
+        xs = range(len(scen))
+        for j, (system, color) in enumerate((("relay", "#1f77b4"), ("postfix", "#ff7f0e"))):
+            vals = [results["scenarios"][s].get(system, {}).get(key) or 0 for s in scen]
+            bars = ax.bar([x + (j - 0.5) * width for x in xs], vals, width, label=system, color=color)
+            for b, v in zip(bars, vals):
+                if v:
+                    ax.annotate(("%.0f" if v >= 100 else "%.1f" if v >= 1 else "%.2f") % v,
+                                (b.get_x() + b.get_width() / 2, b.get_height()), ha="center", va="bottom", fontsize=7)
+        ax.set_title(title, fontsize=10)
+        ax.set_xticks(list(xs))
+        ax.set_xticklabels(["%s: %s" % (s, SHORT.get(s, "")) for s in scen], fontsize=7)
+        ax.legend(fontsize=8)
+    fig.suptitle("relay vs Postfix, one run on this machine (%s%s; load average %s at start)"
+                 % (results.get("started", "?"), ", quick" if results.get("quick") else "",
+                    (results.get("host", {}).get("loadavg_at_start") or ["?"])[0]), fontsize=11)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def report(results, outdir, png=True):
+    os.makedirs(outdir, exist_ok=True)
+    text = table_text(results)
+    with open(os.path.join(outdir, "bench.txt"), "w") as f:
+        f.write(text + "\n")
+    write_csv(results, os.path.join(outdir, "bench.csv"))
+    with open(os.path.join(outdir, "bench.md"), "w") as f:
+        f.write("Measured %s to %s (%s messages per run of a-d, %s queued in e; load average at start %s).\n\n%s\n"
+                % (results.get("started", "?"), results.get("finished", "?"),
+                   "/".join(str(results.get("counts", {}).get(k, "?")) for k in "abcd"),
+                   results.get("counts", {}).get("e", "?"),
+                   " ".join(results.get("host", {}).get("loadavg_at_start", [])), markdown_table(results)))
+    print(text)
+    if png:
+        try:
+            write_png(results, os.path.join(outdir, "bench.png"))
+        except ImportError:
+            log("no chart: python3-matplotlib is not installed (apt-get install python3-matplotlib)")
+    log("wrote %s/bench.{txt,md,csv%s}" % (outdir, ",png" if png else ""))
+
+
+# ---------------------------------------------------------------- selftest (CI)
+
+CANNED_GC = """[0.512s][info][gc] Using G1
+[3.001s][info][gc] GC(0) Pause Young (Normal) (G1 Evacuation Pause) 24M->6M(256M) 4.123ms
+[9.100s][info][gc] GC(7) Pause Young (Concurrent Start) (G1 Humongous Allocation) 1530M->1210M(2048M) 21.5ms
+[9.300s][info][gc] GC(8) Pause Remark 1301M->1290M(2048M) 3.1ms
+[12.00s][info][gc] GC(9) Pause Full (System.gc()) 1400M->1.1G(2048M) 812.0ms
+[13.00s][info][gc] GC(10) Pause Full (System.gc()) 1400M->1100M(2048M) 812.0ms
+"""
+
+CANNED_METRICS = """# TYPE relay_messages_rejected_total counter
+relay_messages_rejected_total{reason="backpressure"} 3.0
+relay_messages_rejected_total{reason="size"} 1.0
+relay_queue_messages{state="active"} 10.0
+relay_queue_messages{state="deferred"} 199990.0
+relay_messages_accepted_total{listener="127.0.0.1:2525"} 200000.0
+"""
+
+
+def selftest(outdir):
+    peak, live, cap = parse_gc_log(CANNED_GC)
+    assert (peak, live, cap) == (1530, 1100, 2048), (peak, live, cap)
+    assert parse_metric(CANNED_METRICS, "relay_messages_rejected_total", {"reason": "backpressure"}) == 3
+    assert parse_metric(CANNED_METRICS, "relay_queue_messages") == 200000
+    assert parse_metric(CANNED_METRICS, "relay_messages_accepted_total") == 200000
+    assert merge_yaml("queue:\n  spool-dir: x\nlog:\n  file: y\n", "queue:\n  max-messages: 5\nadmin:\n  listen: z\n") == \
+        "queue:\n  spool-dir: x\n  max-messages: 5\nlog:\n  file: y\nadmin:\n  listen: z\n"
+    with tempfile.TemporaryDirectory() as d:
+        p = os.path.join(d, "mail.log")
+        with open(p, "w") as f:
+            f.write("a status=sent (250)\nb status=deferred\nc status=sent (250)\nd status=se")
+        c = LogCounter(p, " status=sent ")
+        assert c.update() == 2
+        with open(p, "a") as f:
+            f.write("nt (250)\n")
+        assert c.update() == 3
+    canned = {"started": "2026-01-01 00:00:00 UTC", "quick": True, "scenarios": {
+        "a": {"title": SCENARIOS["a"][0], "relay": {"accepted_per_s": 2000.0, "e2e_per_s": 1800.0, "p50_ms": 2.0,
+                                                    "p99_ms": 9.0, "probe_rate": 900.0, "cpu_per_1000": 0.8,
+                                                    "peak_rss_mb": 400.0},
+              "postfix": {"accepted_per_s": 900.0, "e2e_per_s": 900.0, "p50_ms": 4.0, "p99_ms": 20.0,
+                          "probe_rate": 450.0, "cpu_per_1000": 1.6, "peak_rss_mb": 50.0}},
+        "d": {"title": SCENARIOS["d"][0], "relay": {"accepted_per_s": 1500.0, "e2e_per_s": 1200.0, "p50_ms": 3.0,
+                                                    "p99_ms": 15.0, "probe_rate": 600.0, "cpu_per_1000": 1.2,
+                                                    "peak_rss_mb": 1200.0, "haproxy_cpu_per_1000": 0.1}},
+        "e": {"title": SCENARIOS["e"][0], "relay": {"accepted_per_s": 1000.0, "e2e_per_s": 2000.0, "cpu_per_1000": 1.0,
+                                                    "peak_rss_mb": 2500.0, "heap_peak_mb": 1900.0, "heap_live_mb": 1100.0,
+                                                    "heap_capacity_mb": 2048.0, "queued": 200000, "rejected_452": 0}}}}
+    report(canned, outdir, png=False)
+    with open(os.path.join(outdir, "bench.csv")) as f:
+        rows = list(csv.DictReader(f))
+    ratio = [r for r in rows if r["scenario"] == "a" and r["system"] == "ratio relay/postfix"][0]
+    assert ratio["e2e_per_s"] == "2.000" and ratio["p99_ms"] == "0.450", ratio
+    vs_one = [r for r in rows if r["scenario"] == "d" and r["system"] == "ratio cluster/one node (a)"][0]
+    assert vs_one["e2e_per_s"] == "0.667", vs_one
+    print("selftest: 1 passed, 0 failed")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run", help="run the benchmark (root)")
+    r.add_argument("--quick", action="store_true", help="small counts: a smoke check, not a measurement")
+    r.add_argument("--only", default="a,b,c,d,e", help="scenarios, e.g. a,d (default a,b,c,d,e)")
+    r.add_argument("--systems", default="relay,postfix", help="measure only some: relay, postfix (with --merge)")
+    r.add_argument("--runs", type=int, default=1, help="runs of each scenario a-d; the table shows medians")
+    r.add_argument("--messages", type=int, help="messages per run of a-d (default 20000/10000/4000/20000)")
+    r.add_argument("--queue-messages", type=int, help="messages queued in scenario e (default 200000)")
+    r.add_argument("--postfix-queue-messages", type=int,
+                   help="messages queued in scenario e for Postfix, when fewer than the relay's (time)")
+    r.add_argument("--results", default=os.path.join(ROOT, "deploy", "bench", "results"))
+    r.add_argument("--no-png", action="store_true")
+    r.add_argument("--keep", action="store_true", help="keep the work directory (configs, logs)")
+    r.add_argument("--merge", action="store_true",
+                   help="keep the other scenarios of the results directory's bench.json (re-measure some)")
+    rep = sub.add_parser("report", help="table, CSV and PNG from a bench.json")
+    rep.add_argument("json")
+    rep.add_argument("--results", default=None)
+    rep.add_argument("--no-png", action="store_true")
+    st = sub.add_parser("selftest", help="parsing and report logic on canned input")
+    st.add_argument("outdir")
+    args = ap.parse_args()
+    # run.sh may run in the background, where SIGINT is ignored; SIGTERM and SIGINT both stop
+    # the run through its cleanup (every process it started, its cgroups)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        if args.cmd == "run":
+            run_bench(args)
+        elif args.cmd == "report":
+            with open(args.json) as f:
+                report(json.load(f), args.results or os.path.dirname(os.path.abspath(args.json)), png=not args.no_png)
+        else:
+            selftest(args.outdir)
+    except BenchError as e:
+        log("bench: " + str(e))
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()
