@@ -81,6 +81,15 @@ final class AdminRequestHandler extends SimpleChannelInboundHandler<FullHttpRequ
 
     @Override
     protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
+        ctx.channel().attr(AdminServer.BUSY).set(true);
+        try {
+            answer(ctx, req);
+        } finally {
+            ctx.channel().attr(AdminServer.BUSY).set(false);
+        }
+    }
+
+    private void answer(ChannelHandlerContext ctx, FullHttpRequest req) {
         FullHttpResponse response;
         if (!req.decoderResult().isSuccess()) {
             send(ctx, json(HttpResponseStatus.BAD_REQUEST, Map.of("error", "bad request")), false);

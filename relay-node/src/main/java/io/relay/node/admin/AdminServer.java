@@ -44,6 +44,10 @@ public final class AdminServer implements AutoCloseable {
     static final String STAGE_AGGREGATOR = "aggregator";
     static final String STAGE_ENDPOINTS = "endpoints";
     static final int MAX_BODY = 64 * 1024;
+    /** Set while an endpoint works on a request: the idle timeout then waits (a 200k-message retry takes minutes). */
+    static final io.netty.util.AttributeKey<Boolean> BUSY = io.netty.util.AttributeKey.valueOf("admin-busy");
+
+    private int idleSeconds = 60;
 
     private final InetSocketAddress bindAddress;
     private final AdminToken token;
@@ -93,6 +97,18 @@ public final class AdminServer implements AutoCloseable {
         return this;
     }
 
+    /** A connection with no request for this long is closed (60 s); one whose request is being answered is not. */
+    synchronized AdminServer withIdleTimeout(int seconds) {
+        this.idleSeconds = seconds;
+        return this;
+    }
+
+    /** Extra endpoints (call before {@link #start}). */
+    synchronized AdminServer with(AdminRequestHandler.Endpoint endpoint) {
+        more.add(endpoint);
+        return this;
+    }
+
     /** HTTPS only on this port ({@code admin.tls}; call before {@link #start}): see {@link AdminTlsGate}. */
     public synchronized AdminServer withTls(io.netty.handler.ssl.SslContext context) {
         this.tls = context;
@@ -109,6 +125,7 @@ public final class AdminServer implements AutoCloseable {
         workerGroup = new DefaultEventExecutorGroup(2, new DefaultThreadFactory("admin-worker", true));
         EventExecutorGroup workers = workerGroup;
         io.netty.handler.ssl.SslContext https = tls;
+        int idle = idleSeconds;
         AdminRequestHandler.Routes routes = new AdminRequestHandler.Routes(token, new NetworksEndpoint(store),
                 routing == null ? null : new AdminRequestHandler.RoutingEndpoints(new TransportEndpoint(store, routing),
                         new LimitsEndpoint(store), new CredentialsEndpoint(store)),
@@ -124,7 +141,7 @@ public final class AdminServer implements AutoCloseable {
                     protected void initChannel(SocketChannel ch) {
                         open.add(ch);
                         ChannelPipeline p = ch.pipeline();
-                        p.addLast(STAGE_IDLE, new ReadTimeoutHandler(60));
+                        p.addLast(STAGE_IDLE, new IdleUnlessBusy(idle));
                         if (https != null) {
                             p.addLast(AdminTlsGate.STAGE, new AdminTlsGate(https));
                         }
@@ -185,6 +202,20 @@ public final class AdminServer implements AutoCloseable {
         if (ioGroup != null) {
             ioGroup.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
             ioGroup = null;
+        }
+    }
+
+    /** Closes a connection idle between requests, never one whose request an endpoint is still answering. */
+    static final class IdleUnlessBusy extends ReadTimeoutHandler {
+        IdleUnlessBusy(int seconds) {
+            super(seconds);
+        }
+
+        @Override
+        protected void readTimedOut(io.netty.channel.ChannelHandlerContext ctx) throws Exception {
+            if (!Boolean.TRUE.equals(ctx.channel().attr(BUSY).get())) {
+                super.readTimedOut(ctx);
+            }
         }
     }
 }
