@@ -19,6 +19,26 @@ import picocli.CommandLine.Option;
         description = "Clustered outbound SMTP relay node.",
         subcommands = {RouteCommand.class, ImportPostfixCommand.class, CheckCommand.class})
 public final class Main implements Callable<Integer> {
+    /** The JDK's property for the common ForkJoin pool's size; read once, when the pool is first used. */
+    static final String COMMON_POOL_PARALLELISM = "java.util.concurrent.ForkJoinPool.common.parallelism";
+
+    static {
+        ensureAsyncPool();
+    }
+
+    /**
+     * Gives the common ForkJoin pool at least two threads, before anything starts it. With
+     * one (the JDK's default on a machine with two CPUs or fewer) the JDK and Hazelcast run
+     * every asynchronous completion on a new thread of its own: Hazelcast's async map calls
+     * ({@code setAsync} of the tombstone on each delivered message, among others) then cost
+     * a thread start each. An operator's own {@code -D} setting is kept.
+     */
+    static void ensureAsyncPool() {
+        if (System.getProperty(COMMON_POOL_PARALLELISM) == null) {
+            System.setProperty(COMMON_POOL_PARALLELISM,
+                    Integer.toString(Math.max(2, Runtime.getRuntime().availableProcessors() - 1)));
+        }
+    }
 
     @Option(names = "--config", paramLabel = "FILE", description = "YAML configuration (default: embedded developer defaults)")
     Path config;

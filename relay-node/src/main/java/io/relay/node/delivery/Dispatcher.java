@@ -62,6 +62,8 @@ public final class Dispatcher implements DeliveryHandler {
     private final Map<String, LanePace> paces = new java.util.concurrent.ConcurrentHashMap<>();
     private final NextHopLimiter nodeLimits = new LocalNextHopLimiter(java.time.Duration.ofSeconds(10));
     private final Map<String, List<String>> hopsByLane = new java.util.concurrent.ConcurrentHashMap<>();
+    /** Send rates as configured (text) to their parsed form: parsed once, not per delivery. */
+    private final Map<List<String>, List<RateLimit>> parsedRates = new java.util.concurrent.ConcurrentHashMap<>();
     private RelayMetrics metrics; // null: not recorded (set only by the constructor that takes it)
     private final NextHopGuard guard;
 
@@ -250,7 +252,8 @@ public final class Dispatcher implements DeliveryHandler {
                     + " answered " + guard.throttlingCode(lane) + " throttling, next try in " + (pausedFor + 999) / 1000 + "s");
         }
         int concurrency = route.limits().concurrency() > 0 ? route.limits().concurrency() : defaultConcurrency;
-        List<RateLimit> rates = route.limits().rates().stream().map(RateLimit::parse).toList();
+        List<RateLimit> rates = parsedRates.computeIfAbsent(route.limits().rates(),
+                k -> k.stream().map(RateLimit::parse).toList());
         LanePace pace = paces.computeIfAbsent(lane, k -> new LanePace());
         hopsByLane.computeIfAbsent(lane, k -> {
             List<String> hops = new ArrayList<>();
@@ -495,11 +498,18 @@ public final class Dispatcher implements DeliveryHandler {
         if (s < 0.005) {
             return "0";
         }
-        String text = s >= 10 ? String.format(Locale.ROOT, "%.0f", s)
-                : s >= 1 ? String.format(Locale.ROOT, "%.1f", s) : String.format(Locale.ROOT, "%.2f", s);
-        if (text.contains(".")) {
-            text = text.replaceAll("0+$", "").replaceAll("\\.$", "");
+        // Rounded half up to 0 (from 10 s), 1 (from 1 s) or 2 decimals, trailing zeros dropped;
+        // plain arithmetic: this runs for every recipient's log line.
+        long scale = s >= 10 ? 1 : s >= 1 ? 10 : 100;
+        long units = Math.round(s * scale);
+        long whole = units / scale;
+        long frac = units % scale;
+        if (frac == 0) {
+            return Long.toString(whole);
         }
-        return text;
+        if (scale == 10) {
+            return whole + "." + frac;
+        }
+        return frac % 10 == 0 ? whole + "." + frac / 10 : whole + (frac < 10 ? ".0" : ".") + frac;
     }
 }

@@ -667,23 +667,36 @@ public final class SmtpClient implements AutoCloseable {
 
     /** The content with RFC 5321 dot-stuffing, ending in CRLF "." CRLF. */
     static byte[] dotStuffed(byte[] content) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream(content.length + 64);
-        boolean lineStart = true;
-        for (byte b : content) {
-            if (lineStart && b == '.') {
-                out.write('.');
+        int n = content.length;
+        int dots = 0;
+        for (int i = 0; i < n; i++) {
+            if (content[i] == '.' && (i == 0 || content[i - 1] == '\n')) {
+                dots++;
             }
-            out.write(b);
-            lineStart = b == '\n';
         }
-        if (content.length > 0 && !lineStart) {
-            out.write('\r');
-            out.write('\n');
+        boolean endsLine = n == 0 || content[n - 1] == '\n';
+        byte[] out = new byte[n + dots + (endsLine ? 0 : 2) + 3];
+        int o = 0;
+        int from = 0;
+        for (int i = 0; dots > 0 && i < n; i++) {
+            if (content[i] == '.' && (i == 0 || content[i - 1] == '\n')) {
+                System.arraycopy(content, from, out, o, i - from);
+                o += i - from;
+                out[o++] = '.';
+                from = i;
+                dots--;
+            }
         }
-        out.write('.');
-        out.write('\r');
-        out.write('\n');
-        return out.toByteArray();
+        System.arraycopy(content, from, out, o, n - from);
+        o += n - from;
+        if (!endsLine) {
+            out[o++] = '\r';
+            out[o++] = '\n';
+        }
+        out[o++] = '.';
+        out[o++] = '\r';
+        out[o] = '\n';
+        return out;
     }
 
     // ---- one connection ----

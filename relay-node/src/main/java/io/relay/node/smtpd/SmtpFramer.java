@@ -32,6 +32,8 @@ public final class SmtpFramer extends ByteToMessageDecoder {
     private static final byte LF = '\n';
 
     private static final int KEEP_BUFFER = 256 * 1024;
+    /** The first buffer of a session's message: most mail fits; bigger grows by doubling. */
+    private static final int FIRST_BUFFER = 8 * 1024;
 
     private enum Mode { COMMAND, SKIP_LINE, DATA, DEAD }
 
@@ -67,7 +69,7 @@ public final class SmtpFramer extends ByteToMessageDecoder {
         dotLine = false;
         pendingCr = false;
         if (content.length == 0) {
-            content = new byte[(int) Math.min(KEEP_BUFFER / 4, sizeLimit + 1)];
+            content = new byte[(int) Math.min(FIRST_BUFFER, sizeLimit + 1)];
         }
     }
 

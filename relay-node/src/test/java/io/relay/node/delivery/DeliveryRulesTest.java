@@ -29,6 +29,9 @@ class DeliveryRulesTest {
         assertEquals("..a\r\nb.\r\n...c\r\n.\r\n", new String(SmtpClient.dotStuffed(in), StandardCharsets.US_ASCII));
         assertEquals("x\r\n.\r\n", new String(SmtpClient.dotStuffed("x".getBytes(StandardCharsets.US_ASCII)),
                 StandardCharsets.US_ASCII));
+        assertEquals(".\r\n", new String(SmtpClient.dotStuffed(new byte[0]), StandardCharsets.US_ASCII));
+        assertEquals("a\r\n..\r\n..\r\n.\r\n", new String(SmtpClient.dotStuffed(
+                "a\r\n.\r\n.".getBytes(StandardCharsets.US_ASCII)), StandardCharsets.US_ASCII));
     }
 
     @Test
@@ -46,6 +49,12 @@ class DeliveryRulesTest {
         assertEquals("0.5", Dispatcher.seconds(0.5));
         assertEquals("1.2", Dispatcher.seconds(1.23));
         assertEquals("37", Dispatcher.seconds(37.4));
+        assertEquals("0.05", Dispatcher.seconds(0.05));
+        assertEquals("0.1", Dispatcher.seconds(0.104));
+        assertEquals("1", Dispatcher.seconds(0.999));
+        assertEquals("2", Dispatcher.seconds(2.04));
+        assertEquals("10", Dispatcher.seconds(9.96));
+        assertEquals("11", Dispatcher.seconds(10.5));
     }
 
     @Test
