@@ -162,6 +162,9 @@ public final class ConfigLoader {
         check(source, "queue.delivery-concurrency", c.queue.deliveryConcurrency > 0, "must be positive");
         check(source, "queue.backup-count", c.queue.backupCount >= 0 && c.queue.backupCount <= 6, "must be 0 to 6");
         check(source, "queue.max-messages", c.queue.maxMessages > 0, "must be positive");
+        if (c.queue.maxBytes == RelayConfig.Queue.AUTO_MAX_BYTES) {
+            c.queue.maxBytes = RelayConfig.Queue.defaultMaxBytes(Runtime.getRuntime().maxMemory(), c.queue.backupCount);
+        }
         check(source, "queue.max-bytes", c.queue.maxBytes > 0, "must be positive");
         check(source, "cluster.name", c.cluster.name != null && !c.cluster.name.isBlank(), "must not be empty");
         validateCluster(c.cluster, source);

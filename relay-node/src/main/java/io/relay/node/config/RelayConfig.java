@@ -154,7 +154,23 @@ public final class RelayConfig {
         public int deliveryConcurrency = 40;
         public int backupCount = 1;
         public long maxMessages = 1_000_000;
-        public long maxBytes = 4L * 1024 * 1024 * 1024;
+        /**
+         * Content bytes; unset ({@link #AUTO_MAX_BYTES}), it follows the heap: {@link #defaultMaxBytes}.
+         */
+        public long maxBytes = AUTO_MAX_BYTES;
+
+        /** {@code queue.max-bytes} not written: derived from the heap at validation. */
+        public static final long AUTO_MAX_BYTES = Long.MIN_VALUE;
+
+        /**
+         * The default high-water mark in bytes: bodies live in the heap once per replica, so
+         * 60% of the maximum heap shared by {@code 1 + backupCount} copies, at most 4 GiB
+         * (with -Xmx2g and one backup: 614 MiB, about 150k messages of 4 KB).
+         */
+        public static long defaultMaxBytes(long maxHeap, int backupCount) {
+            long share = (long) (maxHeap * 0.6) / (1 + Math.max(0, backupCount));
+            return Math.max(1, Math.min(4L * 1024 * 1024 * 1024, share));
+        }
     }
 
     public static final class Health {
