@@ -5,6 +5,12 @@ import java.time.Duration;
 import java.util.EnumMap;
 import java.util.Map;
 import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executor;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.function.LongSupplier;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
@@ -18,6 +24,10 @@ import org.slf4j.LoggerFactory;
  * loop) and reused for {@code maxAge}, so both gauges of one scrape, and scrapers that come
  * close together (two Prometheus servers), cost one cluster read. When the read fails (the
  * member is leaving) the last good view is kept, so a scrape during shutdown still answers.
+ * The read runs on its own daemon thread and a scrape waits for it at most {@code maxWait}
+ * (2 s): with 200k messages queued on a busy machine it took over a minute, longer than any
+ * scrape timeout, so the scrape answers with the previous view and the read finishes for
+ * the next one.
  * Settings: {@code maxAge} (the node uses 5 s, under any sensible scrape interval).
  */
 public final class QueueSnapshot {
@@ -27,18 +37,31 @@ public final class QueueSnapshot {
     private final Supplier<QueueView> source;
     private final long maxAgeNanos;
     private final LongSupplier nanoTime;
+    private final Executor reader;
+    private final long maxWaitNanos;
+    private CompletableFuture<QueueView> reading;
     private QueueView last = EMPTY;
     private long takenAt;
     private boolean taken;
 
     public QueueSnapshot(Supplier<QueueView> source, Duration maxAge) {
-        this(source, maxAge, System::nanoTime);
+        this(source, maxAge, System::nanoTime, Duration.ofSeconds(2));
     }
 
     QueueSnapshot(Supplier<QueueView> source, Duration maxAge, LongSupplier nanoTime) {
+        this(source, maxAge, nanoTime, Duration.ofSeconds(2));
+    }
+
+    QueueSnapshot(Supplier<QueueView> source, Duration maxAge, LongSupplier nanoTime, Duration maxWait) {
         this.source = Objects.requireNonNull(source, "source");
         this.maxAgeNanos = maxAge.toNanos();
         this.nanoTime = nanoTime;
+        this.maxWaitNanos = maxWait.toNanos();
+        this.reader = Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "queue-snapshot");
+            t.setDaemon(true);
+            return t;
+        });
     }
 
     /** Points the queue gauges of {@code metrics} at this snapshot. */
@@ -69,14 +92,23 @@ public final class QueueSnapshot {
 
     synchronized QueueView view() {
         long now = nanoTime.getAsLong();
-        if (!taken || now - takenAt >= maxAgeNanos) {
-            try {
-                last = Objects.requireNonNull(source.get(), "view");
-            } catch (RuntimeException e) {
-                LOG.debug("queue view for metrics failed; keeping the last one: {}", e.toString());
-            }
+        if (reading == null && (!taken || now - takenAt >= maxAgeNanos)) {
+            reading = CompletableFuture.supplyAsync(() -> Objects.requireNonNull(source.get(), "view"), reader);
             takenAt = now; // also after a failure: do not hammer a member that is going away
             taken = true;
+        }
+        if (reading != null) {
+            try {
+                last = reading.get(maxWaitNanos, TimeUnit.NANOSECONDS);
+                reading = null;
+            } catch (TimeoutException e) {
+                // still reading: answer with the last view, the read finishes for the next scrape
+            } catch (ExecutionException e) {
+                LOG.debug("queue view for metrics failed; keeping the last one: {}", e.getCause().toString());
+                reading = null;
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
         }
         return last;
     }

@@ -1,6 +1,7 @@
 package io.relay.node.metrics;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.relay.queue.QueueView;
 import java.time.Duration;
@@ -57,5 +58,38 @@ class QueueSnapshotTest {
                 now::get);
         assertEquals(Map.of(QueueState.ACTIVE, 2L, QueueState.DEFERRED, 5L, QueueState.HOLD, 3L,
                 QueueState.INCOMING, 1L), s.depth());
+    }
+
+    @Test
+    @org.junit.jupiter.api.Timeout(30) // the old synchronous read would wait for the latch forever
+    void aSlowReadDoesNotHoldTheScrapeTheLastViewAnswersMeanwhile() throws Exception {
+        java.util.concurrent.CountDownLatch slow = new java.util.concurrent.CountDownLatch(1);
+        AtomicInteger calls = new AtomicInteger();
+        QueueSnapshot s = new QueueSnapshot(() -> {
+            if (calls.incrementAndGet() == 2) {
+                try {
+                    slow.await(); // 200k entries on a busy machine
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                return new QueueView(200_000, 0, 1000, List.of());
+            }
+            return new QueueView(calls.get(), 0, 1000, List.of());
+        }, Duration.ofSeconds(5), now::get, Duration.ofMillis(200));
+
+        assertEquals(1L, s.depth().get(QueueState.ACTIVE));
+        now.addAndGet(Duration.ofSeconds(6).toNanos());
+        long t0 = System.nanoTime();
+        assertEquals(1L, s.depth().get(QueueState.ACTIVE), "the last view while the read goes on");
+        assertEquals(1L, s.depth().get(QueueState.ACTIVE));
+        long waited = (System.nanoTime() - t0) / 1_000_000;
+        assertTrue(waited < 2_000, "two scrapes waited " + waited + " ms");
+        assertEquals(2, calls.get(), "one read in flight, not one per scrape");
+        slow.countDown();
+        long until = System.nanoTime() + 5_000_000_000L;
+        while (s.depth().get(QueueState.ACTIVE) != 200_000L && System.nanoTime() < until) {
+            Thread.sleep(20);
+        }
+        assertEquals(200_000L, s.depth().get(QueueState.ACTIVE), "the finished read answers the next scrape");
     }
 }
