@@ -47,7 +47,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Accept: the message goes to this node's {@link SpoolJournal} (group commit fsync) and,
  * in parallel on one of 32 store threads, to the two partitioned maps keyed by the queue
- * id, so both entries of a message live in one partition: {@code relay-messages} (id → immutable encoded message)
+ * id, so both entries of a message live in one partition, which this member owns
+ * ({@link #newId} draws ids until one falls in an owned partition: the writes are local and
+ * only their backups travel): {@code relay-messages} (id → immutable encoded message)
  * and {@code relay-meta} (id → encoded {@link QueueMeta}). The future completes when both
  * are durable; if either fails the other is undone and the message is not accepted.
  *
@@ -93,6 +95,8 @@ public final class ClusterQueue implements MessageQueue {
     private static final long SAFETY_RESCAN_MILLIS = 10_000;
     private static final long RECONCILE_AGE_MILLIS = 30_000;
     private static final int BATCH = 1000;
+    /** Draws of {@link #newId} looking for an id whose partition this member owns. */
+    static final int LOCAL_ID_TRIES = 64;
     /** Ids per entry-processor call of an operator change. */
     private static final int OPERATOR_BATCH = 5000;
     /** The executor that carries operator changes to every member's spool. */
@@ -244,9 +248,22 @@ public final class ClusterQueue implements MessageQueue {
         rescan();
     }
 
+    /**
+     * A new queue id whose partition this member owns, when one is found within
+     * {@value #LOCAL_ID_TRIES} draws (the ids skipped are never used; ids stay increasing).
+     * The message's entries then live on the member that accepted it: the two map writes of
+     * the accept and the removals after delivery are local, only their backups cross the
+     * network, and the accepting member delivers the message. With N members about N draws
+     * are needed, each a local partition-table lookup. While the owner of a partition is not
+     * known (start, migration) the id is taken as it is: ownership is only an optimization.
+     */
     @Override
     public QueueId newId() {
-        return ids.next();
+        QueueId id = ids.next();
+        for (int i = 1; i < LOCAL_ID_TRIES && ownedHere(id.value()) == Boolean.FALSE; i++) {
+            id = ids.next();
+        }
+        return id;
     }
 
     @Override

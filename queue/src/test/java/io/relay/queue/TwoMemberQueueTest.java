@@ -55,6 +55,27 @@ class TwoMemberQueueTest {
     }
 
     @Test
+    void newIdsFallInPartitionsTheirMemberOwns() throws Exception {
+        String name = TestClusters.clusterName();
+        int portA = TestClusters.freePort();
+        int portB = TestClusters.freePort();
+        ClusterQueue a = open(TestClusters.alone(name, portA), spoolA);
+        ClusterQueue b = open(TestClusters.joining(name, portB, portA), spoolB);
+        await("partitions settled", Duration.ofSeconds(30), () -> b.clusterMemberForTests().clusterSafe());
+        for (ClusterQueue q : List.of(a, b)) {
+            com.hazelcast.core.HazelcastInstance hz = q.clusterMemberForTests().hazelcast();
+            String last = "";
+            for (int i = 0; i < 500; i++) {
+                String id = q.newId().value();
+                assertTrue(hz.getPartitionService().getPartition(id).getOwner().localMember(),
+                        id + " is owned by another member");
+                assertTrue(id.compareTo(last) > 0, "ids stay increasing");
+                last = id;
+            }
+        }
+    }
+
+    @Test
     void restartedMemberJoiningTheSameEpochDropsWhatOthersDelivered() throws Exception {
         String name = TestClusters.clusterName();
         int portA = TestClusters.freePort();
