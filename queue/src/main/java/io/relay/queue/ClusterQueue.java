@@ -65,8 +65,9 @@ import org.slf4j.LoggerFactory;
  * entry per id, with a token checked by the worker, means no two workers of a member
  * hold the same message.
  *
- * <p>Spools and the store: when a message is finished its tombstone goes into
- * {@code relay-done} for 5 minutes. Spool replay ({@link #start}) drops an owed entry whose
+ * <p>Spools and the store: when a member finishes a message another member accepted, the
+ * message's tombstone goes into {@code relay-done} for 5 minutes (when it accepted the
+ * message itself, its spool's DONE record is enough). Spool replay ({@link #start}) drops an owed entry whose
  * epoch is the running cluster's and whose id is gone from the store (delivered or bounced
  * elsewhere); otherwise (the whole cluster restarted, or still stored) it is put back if
  * absent and re-written under the current epoch so old segments can be freed. A reconcile
@@ -1046,7 +1047,11 @@ public final class ClusterQueue implements MessageQueue {
 
     private void finish(QueueId id) {
         // The tombstone first: the spool that accepted the message drops it only on seeing one.
-        done.setAsync(id.value(), System.currentTimeMillis(), TOMBSTONE_MINUTES, TimeUnit.MINUTES);
+        // When that spool is this node's, its own DONE record says so and no tombstone is needed
+        // (the usual case: ids fall in partitions of the accepting member, see newId).
+        if (!journal.owes(id)) {
+            done.setAsync(id.value(), System.currentTimeMillis(), TOMBSTONE_MINUTES, TimeUnit.MINUTES);
+        }
         messages.delete(id.value());
         meta.delete(id.value());
         journal.done(id);

@@ -58,6 +58,8 @@ class ClusterQueueTest {
         assertTrue(handler.noneTwice());
         assertEquals(0, queue.view().entries().size());
         assertTrue(ids.stream().allMatch(id -> handler.deliveries.containsKey(id.value())));
+        // delivered where accepted: the spool's DONE records are enough, no tombstones in the cluster
+        assertEquals(0, queue.clusterMemberForTests().hazelcast().getMap(ClusterQueue.DONE_MAP).size());
     }
 
     @Test

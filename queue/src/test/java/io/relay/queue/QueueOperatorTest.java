@@ -63,7 +63,7 @@ class QueueOperatorTest {
         b.start(hb);
         List<String> ids = new ArrayList<>();
         for (int i = 0; i < 12; i++) {
-            QueuedMessage m = TestClusters.message(a.newId(), 200, "r" + i + "@x.test");
+            QueuedMessage m = TestClusters.message(TestClusters.spreadId(), 200, "r" + i + "@x.test");
             ids.add(m.id().value());
             a.accept(m).get(10, TimeUnit.SECONDS);
         }

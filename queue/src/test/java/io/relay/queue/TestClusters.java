@@ -36,6 +36,16 @@ final class TestClusters {
         throw new IOException("no free port in 20000-31999");
     }
 
+    private static final QueueIds SPREAD = new QueueIds();
+
+    /**
+     * An id no member drew: its partition may be owned by any member, as happens to accepted
+     * messages when partitions migrate (a member's own {@code newId} falls in its partitions).
+     */
+    static QueueId spreadId() {
+        return SPREAD.next();
+    }
+
     static String clusterName() {
         return "test-" + UUID.randomUUID();
     }

@@ -42,11 +42,12 @@ class TwoMemberQueueTest {
         return q;
     }
 
-    private static Set<String> acceptAll(ClusterQueue queue, int n) throws Exception {
+    /** Accepts n messages on {@code queue}; spread: with ids in any member's partitions, else the queue's own. */
+    private static Set<String> acceptAll(ClusterQueue queue, int n, boolean spread) throws Exception {
         Set<String> ids = new HashSet<>();
         List<CompletableFuture<Void>> futures = new ArrayList<>();
         for (int i = 0; i < n; i++) {
-            QueuedMessage m = TestClusters.message(queue.newId(), 2048);
+            QueuedMessage m = TestClusters.message(spread ? TestClusters.spreadId() : queue.newId(), 2048);
             ids.add(m.id().value());
             futures.add(queue.accept(m));
         }
@@ -87,7 +88,7 @@ class TwoMemberQueueTest {
         assertEquals(a.epoch(), b.epoch());
         await("partitions settled", Duration.ofSeconds(30), () -> b.clusterMemberForTests().clusterSafe());
         // B accepts (its spool owes them all) but never delivers, then crashes.
-        Set<String> ids = acceptAll(b, 40);
+        Set<String> ids = acceptAll(b, 40, false);
         assertEquals(40, b.journal().owedCount());
         b.clusterMemberForTests().terminate();
         b.close();
@@ -121,7 +122,7 @@ class TwoMemberQueueTest {
         handlerB.deferAll = true; // B's next hop is down: its messages stay queued
         a.start(handlerA);
         b.start(handlerB);
-        Set<String> ids = acceptAll(a, 60);
+        Set<String> ids = acceptAll(a, 60, true);
         await("B owns and has tried some", Duration.ofSeconds(10),
                 () -> b.localMessageCount() > 0 && !handlerB.attemptTimes.isEmpty());
         long ownedByB = b.localMessageCount();
@@ -150,8 +151,9 @@ class TwoMemberQueueTest {
         handlerB.deferAll = true;
         b.start(handlerB);
         await("partitions settled", Duration.ofSeconds(30), () -> a.clusterMemberForTests().clusterSafe());
-        // A accepts them all (its spool owes them); about half live in partitions B owns.
-        Set<String> ids = acceptAll(a, 60);
+        // A accepts them all (its spool owes them); about half live in partitions B owns (as
+        // after a migration: A's own ids would fall in its own partitions).
+        Set<String> ids = acceptAll(a, 60, true);
         long onB = ids.stream().filter(id -> !a.clusterMemberForTests().hazelcast().getPartitionService()
                 .getPartition(id).getOwner().localMember()).count();
         assertTrue(onB > 0, "some messages live on B");
