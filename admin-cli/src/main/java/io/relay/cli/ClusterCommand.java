@@ -6,13 +6,8 @@ import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Parameters;
-import picocli.CommandLine.ParentCommand;
-import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 /**
  * {@code relayctl cluster}: {@code status} (members, partitions and queue entries each
@@ -22,35 +17,23 @@ import picocli.CommandLine.Model.CommandSpec;
 @Command(name = "cluster", mixinStandardHelpOptions = true,
         description = "Show the cluster's members or drain one node.",
         subcommands = {ClusterCommand.Status.class, ClusterCommand.DrainNode.class})
-final class ClusterCommand implements Runnable {
+final class ClusterCommand extends AdminGroup {
     static final String PATH = "admin/v1/cluster";
 
-    @ParentCommand
-    RelayCtl root;
-    @Spec
-    CommandSpec self;
-
-    @Override
-    public void run() {
-        throw new ParameterException(self.commandLine(), "missing subcommand: status or drain");
+    ClusterCommand() {
+        super("status or drain");
     }
 
     @Command(name = "status", mixinStandardHelpOptions = true,
             description = "Members with their addresses, partitions, queued messages and readiness.")
-    static final class Status implements Callable<Integer> {
-        @ParentCommand
-        ClusterCommand parent;
-        @Spec
-        CommandSpec spec;
-
+    static final class Status extends AdminCall {
         @Override
         public Integer call() {
-            JsonNode s = parent.root.client().get(PATH, JsonNode.class);
-            PrintWriter out = spec.commandLine().getOut();
-            if (parent.root.json) {
-                QueueCommand.printJson(out, s);
-                return 0;
-            }
+            JsonNode s = client().get(PATH, JsonNode.class);
+            return print(s, out -> table(out, s));
+        }
+
+        private static void table(PrintWriter out, JsonNode s) {
             out.println("cluster " + s.get("cluster").asText() + ": " + s.get("size").asInt() + " members, "
                     + (s.get("clusterSafe").asBoolean() ? "all backups in sync" : "partitions migrating or backups behind"));
             List<String[]> rows = new ArrayList<>();
@@ -78,8 +61,6 @@ final class ClusterCommand implements Runnable {
                 }
                 Table.print(out, b);
             }
-            out.flush();
-            return 0;
         }
 
         private static String text(JsonNode m, String field) {
@@ -90,26 +71,15 @@ final class ClusterCommand implements Runnable {
     @Command(name = "drain", mixinStandardHelpOptions = true,
             description = "Ask a node to drain as on SIGTERM: not ready at once, then it closes its listeners,"
                     + " leaves the cluster and exits.")
-    static final class DrainNode implements Callable<Integer> {
-        @ParentCommand
-        ClusterCommand parent;
-        @Spec
-        CommandSpec spec;
+    static final class DrainNode extends AdminCall {
         @Parameters(paramLabel = "NODE", description = "that node's admin address HOST:PORT (as 'cluster status' shows)")
         String node;
 
         @Override
         public Integer call() {
-            AdminClient client = parent.root.client(node);
-            JsonNode r = client.post(PATH + "/drain", Map.of(), JsonNode.class);
-            PrintWriter out = spec.commandLine().getOut();
-            if (parent.root.json) {
-                QueueCommand.printJson(out, r);
-                return 0;
-            }
-            out.println(r.get("node").asText() + " (" + node + "): draining — " + r.get("detail").asText());
-            out.flush();
-            return 0;
+            JsonNode r = group.root.client(node).post(PATH + "/drain", Map.of(), JsonNode.class);
+            return print(r, out -> out.println(r.get("node").asText() + " (" + node + "): draining — "
+                    + r.get("detail").asText()));
         }
     }
 }

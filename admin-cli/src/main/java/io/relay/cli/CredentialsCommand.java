@@ -11,14 +11,9 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Parameters;
-import picocli.CommandLine.ParentCommand;
-import picocli.CommandLine.Spec;
 
 /**
  * {@code relayctl credentials}: SASL credentials per next hop for the whole cluster,
@@ -29,41 +24,25 @@ import picocli.CommandLine.Spec;
         description = "List, set or remove SASL credentials per next hop, on every node (passwords are never shown).",
         subcommands = {CredentialsCommand.ListCredentials.class, CredentialsCommand.SetCredentials.class,
                 CredentialsCommand.RemoveCredentials.class})
-final class CredentialsCommand implements Runnable {
+final class CredentialsCommand extends AdminGroup {
     static final String PATH = "admin/v1/credentials";
 
-    @ParentCommand
-    RelayCtl root;
-    @Spec
-    CommandSpec self;
-
-    @Override
-    public void run() {
-        throw new ParameterException(self.commandLine(), "missing subcommand: list, set or remove");
+    CredentialsCommand() {
+        super("list, set or remove");
     }
 
     @Command(name = "list", mixinStandardHelpOptions = true, description = "Show next hops and users (no passwords).")
-    static final class ListCredentials implements Callable<Integer> {
-        @ParentCommand
-        CredentialsCommand parent;
-        @Spec
-        CommandSpec spec;
-
+    static final class ListCredentials extends AdminCall {
         @Override
         public Integer call() {
-            AdminClient client = parent.root.client();
-            print(spec, parent.root.json, client, client.get(PATH, ApiRecords.Credentials.class));
-            return 0;
+            ApiRecords.Credentials c = client().get(PATH, ApiRecords.Credentials.class);
+            return printAnswer(out -> table(out, c), c.warnings());
         }
     }
 
     @Command(name = "set", mixinStandardHelpOptions = true,
             description = "Authenticate to NEXTHOP as USER; the password comes from --password-file or stdin.")
-    static final class SetCredentials implements Callable<Integer> {
-        @ParentCommand
-        CredentialsCommand parent;
-        @Spec
-        CommandSpec spec;
+    static final class SetCredentials extends AdminCall {
         @Parameters(index = "0", paramLabel = "NEXTHOP", description = "e.g. [email-smtp.eu-west-1.amazonaws.com]:587, or a bare host")
         String nexthop;
         @Parameters(index = "1", paramLabel = "USER")
@@ -75,10 +54,9 @@ final class CredentialsCommand implements Runnable {
         @Override
         public Integer call() {
             String password = password();
-            AdminClient client = parent.root.client();
-            print(spec, parent.root.json, client, client.post(PATH, new ApiRecords.CredentialsChange(
-                    new ApiRecords.CredentialSet(nexthop, user, password), null), ApiRecords.Credentials.class));
-            return 0;
+            ApiRecords.Credentials c = client().post(PATH, new ApiRecords.CredentialsChange(
+                    new ApiRecords.CredentialSet(nexthop, user, password), null), ApiRecords.Credentials.class);
+            return printAnswer(out -> table(out, c), c.warnings());
         }
 
         private String password() {
@@ -94,12 +72,12 @@ final class CredentialsCommand implements Runnable {
                 }
             } else {
                 Console console = System.console();
-                if (console != null && parent.root.stdin == System.in) {
+                if (console != null && group.root.stdin == System.in) {
                     char[] pw = console.readPassword("password for %s at %s: ", user, nexthop);
                     line = pw == null ? "" : new String(pw);
                 } else {
                     try {
-                        line = new BufferedReader(new InputStreamReader(parent.root.stdin, StandardCharsets.UTF_8)).readLine();
+                        line = new BufferedReader(new InputStreamReader(group.root.stdin, StandardCharsets.UTF_8)).readLine();
                     } catch (IOException e) {
                         throw new CliFailure("cannot read the password from stdin — pipe it in or use --password-file");
                     }
@@ -113,36 +91,24 @@ final class CredentialsCommand implements Runnable {
     }
 
     @Command(name = "remove", mixinStandardHelpOptions = true, description = "Forget the admin credentials of NEXTHOP.")
-    static final class RemoveCredentials implements Callable<Integer> {
-        @ParentCommand
-        CredentialsCommand parent;
-        @Spec
-        CommandSpec spec;
+    static final class RemoveCredentials extends AdminCall {
         @Parameters(arity = "1..*", paramLabel = "NEXTHOP")
         List<String> nexthops = new ArrayList<>();
 
         @Override
         public Integer call() {
-            AdminClient client = parent.root.client();
-            print(spec, parent.root.json, client, client.post(PATH, new ApiRecords.CredentialsChange(null, nexthops),
-                    ApiRecords.Credentials.class));
-            return 0;
+            ApiRecords.Credentials c = client().post(PATH, new ApiRecords.CredentialsChange(null, nexthops),
+                    ApiRecords.Credentials.class);
+            return printAnswer(out -> table(out, c), c.warnings());
         }
     }
 
-    private static void print(CommandSpec spec, boolean json, AdminClient client, ApiRecords.Credentials c) {
-        PrintWriter out = spec.commandLine().getOut();
-        if (json) {
-            Output.json(out, client);
-        } else {
-            List<String[]> rows = new ArrayList<>();
-            rows.add(new String[] {"NEXTHOP", "USER"});
-            for (ApiRecords.CredentialEntry e : c.credentials()) {
-                rows.add(new String[] {e.nexthop(), e.user()});
-            }
-            Table.print(out, rows);
-            out.flush();
+    private static void table(PrintWriter out, ApiRecords.Credentials c) {
+        List<String[]> rows = new ArrayList<>();
+        rows.add(new String[] {"NEXTHOP", "USER"});
+        for (ApiRecords.CredentialEntry e : c.credentials()) {
+            rows.add(new String[] {e.nexthop(), e.user()});
         }
-        Output.warnings(spec.commandLine().getErr(), json, c.warnings());
+        Table.print(out, rows);
     }
 }

@@ -1,18 +1,11 @@
 package io.relay.cli;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.JsonNode;
 import java.io.PrintWriter;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Parameters;
-import picocli.CommandLine.ParentCommand;
-import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 /**
  * {@code relayctl networks}: mynetworks for the whole cluster, mirroring
@@ -24,42 +17,25 @@ import picocli.CommandLine.Model.CommandSpec;
         description = "List, add or remove the client networks allowed to relay (mynetworks), on every node.",
         subcommands = {NetworksCommand.ListNetworks.class, NetworksCommand.AddNetworks.class,
                 NetworksCommand.RemoveNetworks.class})
-final class NetworksCommand implements Runnable {
+final class NetworksCommand extends AdminGroup {
     static final String PATH = "admin/v1/networks";
 
-    @ParentCommand
-    RelayCtl root;
-    @Spec
-    CommandSpec self;
-
-    @Override
-    public void run() {
-        throw new ParameterException(self.commandLine(), "missing subcommand: list, add or remove");
+    NetworksCommand() {
+        super("list, add or remove");
     }
 
     @Command(name = "list", mixinStandardHelpOptions = true, description = "Show the networks in force.")
-    static final class ListNetworks implements Callable<Integer> {
-        @ParentCommand
-        NetworksCommand parent;
-        @Spec
-        CommandSpec spec;
-
+    static final class ListNetworks extends AdminCall {
         @Override
         public Integer call() {
-            AdminClient client = parent.root.client();
-            ApiRecords.Networks n = client.get(PATH, ApiRecords.Networks.class);
-            print(spec.commandLine().getOut(), parent.root.json, client, n);
-            return 0;
+            ApiRecords.Networks n = client().get(PATH, ApiRecords.Networks.class);
+            return printAnswer(out -> table(out, n), null);
         }
     }
 
     @Command(name = "add", mixinStandardHelpOptions = true,
             description = "Allow clients in these networks to relay (host bits set are cleared, with a warning).")
-    static final class AddNetworks implements Callable<Integer> {
-        @ParentCommand
-        NetworksCommand parent;
-        @Spec
-        CommandSpec spec;
+    static final class AddNetworks extends AdminCall {
         @Parameters(arity = "1..*", paramLabel = "CIDR", description = "e.g. 10.9.0.0/16 or 2001:db8:1::/48")
         List<String> networks = new ArrayList<>();
         @Option(names = "--force", description = "Accept a network that opens the relay to the Internet"
@@ -68,46 +44,26 @@ final class NetworksCommand implements Runnable {
 
         @Override
         public Integer call() {
-            AdminClient client = parent.root.client();
-            ApiRecords.Networks n = client.post(PATH, new ApiRecords.NetworksChange(networks, null, force),
+            ApiRecords.Networks n = client().post(PATH, new ApiRecords.NetworksChange(networks, null, force),
                     ApiRecords.Networks.class);
-            print(spec.commandLine().getOut(), parent.root.json, client, n);
-            warn(spec.commandLine().getErr(), parent.root.json, n);
-            return 0;
+            return printAnswer(out -> table(out, n), n.warnings());
         }
     }
 
     @Command(name = "remove", mixinStandardHelpOptions = true, description = "Stop these networks from relaying.")
-    static final class RemoveNetworks implements Callable<Integer> {
-        @ParentCommand
-        NetworksCommand parent;
-        @Spec
-        CommandSpec spec;
+    static final class RemoveNetworks extends AdminCall {
         @Parameters(arity = "1..*", paramLabel = "CIDR", description = "networks as listed by 'networks list'")
         List<String> networks = new ArrayList<>();
 
         @Override
         public Integer call() {
-            AdminClient client = parent.root.client();
-            ApiRecords.Networks n = client.post(PATH, new ApiRecords.NetworksChange(null, networks, false),
+            ApiRecords.Networks n = client().post(PATH, new ApiRecords.NetworksChange(null, networks, false),
                     ApiRecords.Networks.class);
-            print(spec.commandLine().getOut(), parent.root.json, client, n);
-            warn(spec.commandLine().getErr(), parent.root.json, n);
-            return 0;
+            return printAnswer(out -> table(out, n), n.warnings());
         }
     }
 
-    private static void print(PrintWriter out, boolean json, AdminClient client, ApiRecords.Networks n) {
-        if (json) {
-            try {
-                JsonNode tree = AdminClient.JSON.readTree(client.lastBody());
-                out.println(AdminClient.JSON.writerWithDefaultPrettyPrinter().writeValueAsString(tree));
-            } catch (JsonProcessingException e) {
-                out.println(client.lastBody());
-            }
-            out.flush();
-            return;
-        }
+    private static void table(PrintWriter out, ApiRecords.Networks n) {
         List<String[]> rows = new ArrayList<>();
         rows.add(new String[] {"NETWORK", "SOURCE"});
         for (String net : n.networks()) {
@@ -119,13 +75,5 @@ final class NetworksCommand implements Runnable {
             }
         }
         Table.print(out, rows);
-        out.flush();
-    }
-
-    private static void warn(PrintWriter err, boolean json, ApiRecords.Networks n) {
-        if (n.warnings() != null && !json) {
-            n.warnings().forEach(w -> err.println("warning: " + w));
-            err.flush();
-        }
     }
 }

@@ -5,7 +5,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import java.io.PrintWriter;
 import java.util.List;
 
-/** What the routing commands share: the answer as pretty JSON for --json, warnings on stderr. */
+/** What the commands share: answers as pretty JSON for --json, warnings on stderr. */
 final class Output {
     private Output() {
     }
@@ -17,6 +17,16 @@ final class Output {
             out.println(AdminClient.JSON.writerWithDefaultPrettyPrinter().writeValueAsString(tree));
         } catch (JsonProcessingException e) {
             out.println(client.lastBody());
+        }
+        out.flush();
+    }
+
+    /** Prints {@code tree}, pretty. */
+    static void json(PrintWriter out, JsonNode tree) {
+        try {
+            out.println(AdminClient.JSON.writerWithDefaultPrettyPrinter().writeValueAsString(tree));
+        } catch (JsonProcessingException e) {
+            out.println(tree);
         }
         out.flush();
     }

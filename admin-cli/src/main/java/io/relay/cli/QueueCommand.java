@@ -1,6 +1,5 @@
 package io.relay.cli;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -9,14 +8,10 @@ import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Parameters;
-import picocli.CommandLine.ParentCommand;
-import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 /**
  * {@code relayctl queue}: the whole cluster's queue, mirroring {@code /admin/v1/queue}:
@@ -32,60 +27,38 @@ import picocli.CommandLine.Model.CommandSpec;
         subcommands = {QueueCommand.Summary.class, QueueCommand.ListQueue.class, QueueCommand.Show.class,
                 QueueCommand.Hold.class, QueueCommand.Release.class, QueueCommand.Delete.class,
                 QueueCommand.Retry.class})
-final class QueueCommand implements Runnable {
+final class QueueCommand extends AdminGroup {
     static final String PATH = "admin/v1/queue";
     /** Ids per POST: 2000 queue ids are ~50 KB of JSON, under the admin API's 64 KB body limit. */
     static final int BATCH = 2000;
 
-    @ParentCommand
-    RelayCtl root;
-    @Spec
-    CommandSpec self;
-
-    @Override
-    public void run() {
-        throw new ParameterException(self.commandLine(),
-                "missing subcommand: summary, list, show, hold, release, delete or retry");
+    QueueCommand() {
+        super("summary, list, show, hold, release, delete or retry");
     }
 
     @Command(name = "summary", mixinStandardHelpOptions = true,
             description = "Messages per next hop (where the router sends them) and age, like qshape.")
-    static final class Summary implements Callable<Integer> {
-        @ParentCommand
-        QueueCommand parent;
-        @Spec
-        CommandSpec spec;
-
+    static final class Summary extends AdminCall {
         @Override
         public Integer call() {
-            AdminClient client = parent.root.client();
-            JsonNode s = client.get(PATH + "/summary", JsonNode.class);
-            PrintWriter out = spec.commandLine().getOut();
-            if (parent.root.json) {
-                printJson(out, s);
-                return 0;
-            }
-            List<String[]> rows = new ArrayList<>();
-            List<String> head = new ArrayList<>(List.of("NEXTHOP", "TOTAL"));
-            s.get("buckets").forEach(b -> head.add(b.asText()));
-            rows.add(head.toArray(String[]::new));
-            for (JsonNode r : s.get("rows")) {
-                List<String> cells = new ArrayList<>(List.of(r.get("nexthop").asText(), r.get("total").asText()));
-                r.get("counts").forEach(c -> cells.add(c.asText()));
-                rows.add(cells.toArray(String[]::new));
-            }
-            Table.print(out, rows);
-            out.flush();
-            return 0;
+            JsonNode s = client().get(PATH + "/summary", JsonNode.class);
+            return print(s, out -> {
+                List<String[]> rows = new ArrayList<>();
+                List<String> head = new ArrayList<>(List.of("NEXTHOP", "TOTAL"));
+                s.get("buckets").forEach(b -> head.add(b.asText()));
+                rows.add(head.toArray(String[]::new));
+                for (JsonNode r : s.get("rows")) {
+                    List<String> cells = new ArrayList<>(List.of(r.get("nexthop").asText(), r.get("total").asText()));
+                    r.get("counts").forEach(c -> cells.add(c.asText()));
+                    rows.add(cells.toArray(String[]::new));
+                }
+                Table.print(out, rows);
+            });
         }
     }
 
     @Command(name = "list", mixinStandardHelpOptions = true, description = "List queued messages, oldest first.")
-    static final class ListQueue implements Callable<Integer> {
-        @ParentCommand
-        QueueCommand parent;
-        @Spec
-        CommandSpec spec;
+    static final class ListQueue extends AdminCall {
         @Option(names = "--state", paramLabel = "STATE", description = "active, deferred or hold")
         String state;
         @Option(names = "--nexthop", paramLabel = "NEXTHOP",
@@ -105,85 +78,65 @@ final class QueueCommand implements Runnable {
             if (limit < 0) {
                 throw new ParameterException(spec.commandLine(), "--limit must be 0 or more");
             }
-            AdminClient client = parent.root.client();
-            JsonNode l = client.get(listPath(state, nexthop, sender, limit), JsonNode.class);
-            PrintWriter out = spec.commandLine().getOut();
-            if (parent.root.json) {
-                printJson(out, l);
-                return 0;
-            }
-            List<String[]> rows = new ArrayList<>();
-            rows.add(new String[] {"ID", "STATE", "SIZE", "AGE", "ATTEMPTS", "SENDER", "RECIPIENTS", "REASON"});
-            for (JsonNode m : l.get("messages")) {
-                List<String> rcpts = new ArrayList<>();
-                m.get("recipients").forEach(r -> rcpts.add(r.asText()));
-                rows.add(new String[] {m.get("id").asText(), m.get("state").asText(), m.get("size").asText(),
-                        age(m.get("ageSeconds").asLong()), m.get("attempts").asText(),
-                        m.get("sender").asText().isEmpty() ? "<>" : m.get("sender").asText(),
-                        String.join(",", rcpts), m.has("reason") ? m.get("reason").asText() : ""});
-            }
-            Table.print(out, rows);
-            long matched = l.get("matched").asLong();
-            if (matched > l.get("messages").size()) {
-                out.println("(" + l.get("messages").size() + " of " + matched + " shown; --limit 0 shows all)");
-            }
-            out.flush();
-            return 0;
+            JsonNode l = client().get(listPath(state, nexthop, sender, limit), JsonNode.class);
+            return print(l, out -> {
+                List<String[]> rows = new ArrayList<>();
+                rows.add(new String[] {"ID", "STATE", "SIZE", "AGE", "ATTEMPTS", "SENDER", "RECIPIENTS", "REASON"});
+                for (JsonNode m : l.get("messages")) {
+                    List<String> rcpts = new ArrayList<>();
+                    m.get("recipients").forEach(r -> rcpts.add(r.asText()));
+                    rows.add(new String[] {m.get("id").asText(), m.get("state").asText(), m.get("size").asText(),
+                            age(m.get("ageSeconds").asLong()), m.get("attempts").asText(),
+                            m.get("sender").asText().isEmpty() ? "<>" : m.get("sender").asText(),
+                            String.join(",", rcpts), m.has("reason") ? m.get("reason").asText() : ""});
+                }
+                Table.print(out, rows);
+                long matched = l.get("matched").asLong();
+                if (matched > l.get("messages").size()) {
+                    out.println("(" + l.get("messages").size() + " of " + matched + " shown; --limit 0 shows all)");
+                }
+            });
         }
     }
 
     @Command(name = "show", mixinStandardHelpOptions = true,
             description = "One message: envelope, headers, attempts, last reason, next attempt.")
-    static final class Show implements Callable<Integer> {
-        @ParentCommand
-        QueueCommand parent;
-        @Spec
-        CommandSpec spec;
+    static final class Show extends AdminCall {
         @Parameters(paramLabel = "ID", description = "a queue id as 'queue list' shows it")
         String id;
 
         @Override
         public Integer call() {
-            AdminClient client = parent.root.client();
-            JsonNode d = client.get(PATH + "/" + URLEncoder.encode(id.strip(), StandardCharsets.UTF_8), JsonNode.class);
-            PrintWriter out = spec.commandLine().getOut();
-            if (parent.root.json) {
-                printJson(out, d);
-                return 0;
-            }
-            List<String[]> rows = new ArrayList<>();
-            for (String f : List.of("id", "state", "sender", "recipients", "pending", "client", "helo", "protocol",
-                    "size", "arrival", "attempts", "nextAttempt", "lastReason")) {
-                JsonNode v = d.get(f);
-                if (v == null) {
-                    continue;
+            JsonNode d = client().get(PATH + "/" + URLEncoder.encode(id.strip(), StandardCharsets.UTF_8), JsonNode.class);
+            return print(d, out -> {
+                List<String[]> rows = new ArrayList<>();
+                for (String f : List.of("id", "state", "sender", "recipients", "pending", "client", "helo", "protocol",
+                        "size", "arrival", "attempts", "nextAttempt", "lastReason")) {
+                    JsonNode v = d.get(f);
+                    if (v != null) {
+                        rows.add(new String[] {f + ":", text(v)});
+                    }
                 }
-                String text;
-                if (v.isArray()) {
-                    List<String> parts = new ArrayList<>();
-                    v.forEach(x -> parts.add(x.asText()));
-                    text = String.join(", ", parts);
-                } else {
-                    text = v.asText();
+                Table.print(out, rows);
+                if (d.has("headers")) {
+                    out.println();
+                    d.get("headers").forEach(h -> out.println(h.asText()));
                 }
-                rows.add(new String[] {f + ":", text});
+            });
+        }
+
+        private static String text(JsonNode v) {
+            if (!v.isArray()) {
+                return v.asText();
             }
-            Table.print(out, rows);
-            if (d.has("headers")) {
-                out.println();
-                d.get("headers").forEach(h -> out.println(h.asText()));
-            }
-            out.flush();
-            return 0;
+            List<String> parts = new ArrayList<>();
+            v.forEach(x -> parts.add(x.asText()));
+            return String.join(", ", parts);
         }
     }
 
     /** The selection every changing subcommand takes. */
-    abstract static class Change implements Callable<Integer> {
-        @ParentCommand
-        QueueCommand parent;
-        @Spec
-        CommandSpec spec;
+    abstract static class Change extends AdminCall {
         @Parameters(arity = "0..*", paramLabel = "ID", description = "queue ids")
         List<String> ids = new ArrayList<>();
         @Option(names = "--all", description = "every message in the queue")
@@ -192,9 +145,14 @@ final class QueueCommand implements Runnable {
                 description = "every message with a recipient routed there, as 'queue summary' shows it")
         String nexthop;
 
-        abstract String action();
+        private final String action;
+        private final String pastTense;
 
-        abstract String done();
+        /** The endpoint under {@code queue/} (e.g. "hold") and how the summary line says it is done ("held"). */
+        Change(String action, String pastTense) {
+            this.action = action;
+            this.pastTense = pastTense;
+        }
 
         @Override
         public Integer call() {
@@ -202,7 +160,7 @@ final class QueueCommand implements Runnable {
             if (ways != 1) {
                 throw new ParameterException(spec.commandLine(), "give queue ids, --all or --nexthop NEXTHOP (one of them)");
             }
-            AdminClient client = parent.root.client();
+            AdminClient client = client();
             List<String> selected = ids;
             if (ids.isEmpty()) {
                 StringBuilder path = new StringBuilder(PATH).append("/ids");
@@ -216,18 +174,18 @@ final class QueueCommand implements Runnable {
                 }
             }
             // a progress line only for a person watching (stderr, so --json and pipes stay clean)
-            boolean progress = !parent.root.json && System.console() != null && selected.size() > BATCH;
+            boolean progress = !json() && System.console() != null && selected.size() > BATCH;
             long started = System.nanoTime();
-            PrintWriter err = spec.commandLine().getErr();
+            PrintWriter err = err();
             ArrayNode touched = AdminClient.JSON.createArrayNode();
             for (int i = 0; i < selected.size(); i += BATCH) {
                 List<String> batch = selected.subList(i, Math.min(selected.size(), i + BATCH));
-                JsonNode r = client.post(PATH + "/" + action(), new ApiRecords.QueueSelection(batch, false, null),
+                JsonNode r = client.post(PATH + "/" + action, new ApiRecords.QueueSelection(batch, false, null),
                         JsonNode.class);
                 r.get("ids").forEach(touched::add);
                 if (progress) {
                     int done = Math.min(selected.size(), i + BATCH);
-                    err.print("\r" + action() + ": " + done + "/" + selected.size() + " ("
+                    err.print("\r" + action + ": " + done + "/" + selected.size() + " ("
                             + done * 100L / selected.size() + "%, " + (System.nanoTime() - started) / 1_000_000_000L
                             + " s)");
                     err.flush();
@@ -236,68 +194,46 @@ final class QueueCommand implements Runnable {
             if (progress) {
                 err.println();
             }
-            PrintWriter out = spec.commandLine().getOut();
-            if (parent.root.json) {
-                ObjectNode o = AdminClient.JSON.createObjectNode();
-                o.put("action", action());
-                o.put("selected", selected.size());
-                o.put("touched", touched.size());
-                o.set("ids", touched);
-                printJson(out, o);
-                return 0;
-            }
-            out.println(done() + " " + touched.size() + " of " + selected.size() + " selected message"
-                    + (selected.size() == 1 ? "" : "s"));
-            out.flush();
-            return 0;
+            ObjectNode o = AdminClient.JSON.createObjectNode();
+            o.put("action", action);
+            o.put("selected", selected.size());
+            o.put("touched", touched.size());
+            o.set("ids", touched);
+            String line = pastTense + " " + touched.size() + " of " + selected.size() + " selected message"
+                    + (selected.size() == 1 ? "" : "s");
+            return print(o, out -> out.println(line));
         }
     }
 
     @Command(name = "hold", mixinStandardHelpOptions = true,
             description = "Put messages on hold (postsuper -h): not attempted until released.")
     static final class Hold extends Change {
-        String action() {
-            return "hold";
-        }
-
-        String done() {
-            return "held";
+        Hold() {
+            super("hold", "held");
         }
     }
 
     @Command(name = "release", mixinStandardHelpOptions = true,
             description = "Release held messages (postsuper -H): due again at their next attempt time.")
     static final class Release extends Change {
-        String action() {
-            return "release";
-        }
-
-        String done() {
-            return "released";
+        Release() {
+            super("release", "released");
         }
     }
 
     @Command(name = "delete", mixinStandardHelpOptions = true,
             description = "Remove messages from the queue for good (postsuper -d); no bounce is sent.")
     static final class Delete extends Change {
-        String action() {
-            return "delete";
-        }
-
-        String done() {
-            return "deleted";
+        Delete() {
+            super("delete", "deleted");
         }
     }
 
     @Command(name = "retry", mixinStandardHelpOptions = true,
             description = "Attempt messages now (postqueue -f, postsuper -r); held messages stay held.")
     static final class Retry extends Change {
-        String action() {
-            return "retry";
-        }
-
-        String done() {
-            return "requeued";
+        Retry() {
+            super("retry", "requeued");
         }
     }
 
@@ -326,14 +262,5 @@ final class QueueCommand implements Runnable {
             return seconds / 3600 + "h";
         }
         return seconds / 86_400 + "d";
-    }
-
-    static void printJson(PrintWriter out, JsonNode tree) {
-        try {
-            out.println(AdminClient.JSON.writerWithDefaultPrettyPrinter().writeValueAsString(tree));
-        } catch (JsonProcessingException e) {
-            out.println(tree);
-        }
-        out.flush();
     }
 }

@@ -10,14 +10,9 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Parameters;
-import picocli.CommandLine.ParentCommand;
-import picocli.CommandLine.Spec;
 
 /**
  * {@code relayctl transport}: the transport table for the whole cluster, mirroring
@@ -31,41 +26,25 @@ import picocli.CommandLine.Spec;
         subcommands = {TransportCommand.ListTransport.class, TransportCommand.SetTransport.class,
                 TransportCommand.RemoveTransport.class, TransportCommand.ImportTransport.class,
                 TransportCommand.TestTransport.class})
-final class TransportCommand implements Runnable {
+final class TransportCommand extends AdminGroup {
     static final String PATH = "admin/v1/transport";
 
-    @ParentCommand
-    RelayCtl root;
-    @Spec
-    CommandSpec self;
-
-    @Override
-    public void run() {
-        throw new ParameterException(self.commandLine(), "missing subcommand: list, set, remove, import or test");
+    TransportCommand() {
+        super("list, set, remove, import or test");
     }
 
     @Command(name = "list", mixinStandardHelpOptions = true, description = "Show the transport table in force.")
-    static final class ListTransport implements Callable<Integer> {
-        @ParentCommand
-        TransportCommand parent;
-        @Spec
-        CommandSpec spec;
-
+    static final class ListTransport extends AdminCall {
         @Override
         public Integer call() {
-            AdminClient client = parent.root.client();
-            print(spec, parent.root.json, client, client.get(PATH, ApiRecords.Transport.class));
-            return 0;
+            ApiRecords.Transport t = client().get(PATH, ApiRecords.Transport.class);
+            return printAnswer(out -> table(out, t), t.warnings());
         }
     }
 
     @Command(name = "set", mixinStandardHelpOptions = true,
             description = "Send mail for PATTERN (user@domain, domain, .domain or *) to [TRANSPORT:]NEXTHOP.")
-    static final class SetTransport implements Callable<Integer> {
-        @ParentCommand
-        TransportCommand parent;
-        @Spec
-        CommandSpec spec;
+    static final class SetTransport extends AdminCall {
         @Parameters(index = "0", paramLabel = "PATTERN", description = "e.g. example.com, .example.com, user@example.com")
         String pattern;
         @Parameters(index = "1", paramLabel = "[TRANSPORT:]NEXTHOP",
@@ -75,39 +54,29 @@ final class TransportCommand implements Runnable {
         @Override
         public Integer call() {
             String r = result.contains(":") && !result.startsWith("[") ? result : ":" + result;
-            AdminClient client = parent.root.client();
-            print(spec, parent.root.json, client, client.post(PATH,
-                    new ApiRecords.TransportChange(Map.of(pattern, r), null, null, null), ApiRecords.Transport.class));
-            return 0;
+            ApiRecords.Transport t = client().post(PATH,
+                    new ApiRecords.TransportChange(Map.of(pattern, r), null, null, null), ApiRecords.Transport.class);
+            return printAnswer(out -> table(out, t), t.warnings());
         }
     }
 
     @Command(name = "remove", mixinStandardHelpOptions = true,
             description = "Take PATTERN out of the transport table (an entry of the config file too).")
-    static final class RemoveTransport implements Callable<Integer> {
-        @ParentCommand
-        TransportCommand parent;
-        @Spec
-        CommandSpec spec;
+    static final class RemoveTransport extends AdminCall {
         @Parameters(arity = "1..*", paramLabel = "PATTERN")
         List<String> patterns = new ArrayList<>();
 
         @Override
         public Integer call() {
-            AdminClient client = parent.root.client();
-            print(spec, parent.root.json, client, client.post(PATH,
-                    new ApiRecords.TransportChange(null, patterns, null, null), ApiRecords.Transport.class));
-            return 0;
+            ApiRecords.Transport t = client().post(PATH,
+                    new ApiRecords.TransportChange(null, patterns, null, null), ApiRecords.Transport.class);
+            return printAnswer(out -> table(out, t), t.warnings());
         }
     }
 
     @Command(name = "import", mixinStandardHelpOptions = true,
             description = "Set every entry of a Postfix transport(5) text file, in one change.")
-    static final class ImportTransport implements Callable<Integer> {
-        @ParentCommand
-        TransportCommand parent;
-        @Spec
-        CommandSpec spec;
+    static final class ImportTransport extends AdminCall {
         @Parameters(paramLabel = "FILE", description = "the transport file's text form (not the .db)")
         Path file;
 
@@ -121,21 +90,16 @@ final class TransportCommand implements Runnable {
             } catch (IOException e) {
                 throw new CliFailure("cannot read " + file + " (" + e.getClass().getSimpleName() + ") — check its permissions");
             }
-            AdminClient client = parent.root.client();
-            print(spec, parent.root.json, client, client.post(PATH,
+            ApiRecords.Transport t = client().post(PATH,
                     new ApiRecords.TransportChange(null, null, text, file.getFileName().toString()),
-                    ApiRecords.Transport.class));
-            return 0;
+                    ApiRecords.Transport.class);
+            return printAnswer(out -> table(out, t), t.warnings());
         }
     }
 
     @Command(name = "test", mixinStandardHelpOptions = true,
             description = "Print where the node would send mail to ADDRESS now, and why.")
-    static final class TestTransport implements Callable<Integer> {
-        @ParentCommand
-        TransportCommand parent;
-        @Spec
-        CommandSpec spec;
+    static final class TestTransport extends AdminCall {
         @Parameters(paramLabel = "ADDRESS", description = "recipient address")
         String address;
         @Option(names = "--sender", paramLabel = "S", defaultValue = "",
@@ -144,34 +108,19 @@ final class TransportCommand implements Runnable {
 
         @Override
         public Integer call() {
-            AdminClient client = parent.root.client();
-            ApiRecords.RouteTest t = client.get(PATH + "/test?address=" + URLEncoder.encode(address, StandardCharsets.UTF_8)
+            ApiRecords.RouteTest t = client().get(PATH + "/test?address=" + URLEncoder.encode(address, StandardCharsets.UTF_8)
                     + "&sender=" + URLEncoder.encode(sender, StandardCharsets.UTF_8), ApiRecords.RouteTest.class);
-            PrintWriter out = spec.commandLine().getOut();
-            if (parent.root.json) {
-                Output.json(out, client);
-            } else {
-                out.print(t.text());
-                out.flush();
-            }
-            return 0;
+            return printAnswer(out -> out.print(t.text()), null);
         }
     }
 
-    private static void print(CommandSpec spec, boolean json, AdminClient client, ApiRecords.Transport t) {
-        PrintWriter out = spec.commandLine().getOut();
-        if (json) {
-            Output.json(out, client);
-        } else {
-            List<String[]> rows = new ArrayList<>();
-            rows.add(new String[] {"PATTERN", "RESULT", "SOURCE"});
-            for (ApiRecords.TransportEntry e : t.entries()) {
-                rows.add(new String[] {e.pattern(), e.result(), e.source()
-                        + (e.source().contains("removed") ? " (not in force)" : "")});
-            }
-            Table.print(out, rows);
-            out.flush();
+    private static void table(PrintWriter out, ApiRecords.Transport t) {
+        List<String[]> rows = new ArrayList<>();
+        rows.add(new String[] {"PATTERN", "RESULT", "SOURCE"});
+        for (ApiRecords.TransportEntry e : t.entries()) {
+            rows.add(new String[] {e.pattern(), e.result(), e.source()
+                    + (e.source().contains("removed") ? " (not in force)" : "")});
         }
-        Output.warnings(spec.commandLine().getErr(), json, t.warnings());
+        Table.print(out, rows);
     }
 }
