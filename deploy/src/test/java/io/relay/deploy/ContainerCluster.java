@@ -4,6 +4,7 @@ import com.github.dockerjava.api.DockerClient;
 import com.github.dockerjava.api.command.InspectContainerResponse;
 import com.github.dockerjava.api.model.ContainerNetwork;
 import com.github.dockerjava.api.model.Network.Ipam;
+import io.relay.node.testing.LoadClient;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -40,6 +41,8 @@ final class ContainerCluster implements AutoCloseable {
     static final String NET = "172.28.58.";
     private static final String COMPOSE_NET = "172.28.57.";
     static final String HAPROXY_IP = NET + "10";
+    /** Size of each load message (headers and body), as the suite has always sent. */
+    static final int MESSAGE_BYTES = 2048;
     static final String UPSTREAM_IP = NET + "20";
     private static final Pattern MEMBERS = Pattern.compile("(?m)^relay_cluster_members(?:\\{[^}]*})? ([0-9.]+)");
 
@@ -113,8 +116,8 @@ final class ContainerCluster implements AutoCloseable {
         System.out.printf("[deploy +%5.1fs] %s%n", (System.nanoTime() - t0) / 1e9, what);
     }
 
-    SmtpLoad load(String prefix) {
-        return new SmtpLoad(haproxy.getHost(), haproxy.getMappedPort(25), prefix);
+    LoadClient load() {
+        return new LoadClient(haproxy.getHost(), haproxy.getMappedPort(25));
     }
 
     String relayIp(int node) {
@@ -284,21 +287,21 @@ final class ContainerCluster implements AutoCloseable {
      * {@code deploy-e2e NAME: sent=.. 250s=.. received=.. lost=.. duplicates=..} and returns
      * the counts.
      */
-    Counts report(String name, SmtpLoad load, Duration timeout) throws Exception {
+    Counts report(String name, LoadClient load, String prefix, Duration timeout) throws Exception {
         long deadline = System.nanoTime() + timeout.toNanos();
-        Map<String, Integer> arrived = received(load.prefix());
-        while (!arrived.keySet().containsAll(load.acknowledged()) && System.nanoTime() < deadline) {
+        Map<String, Integer> arrived = received(prefix);
+        while (!arrived.keySet().containsAll(load.acknowledged().keySet()) && System.nanoTime() < deadline) {
             Thread.sleep(500);
-            arrived = received(load.prefix());
+            arrived = received(prefix);
         }
         Map<String, Integer> seen = arrived;
-        List<String> lost = load.acknowledged().stream().filter(t -> !seen.containsKey(t)).sorted().toList();
+        List<String> lost = load.acknowledged().keySet().stream().filter(t -> !seen.containsKey(t)).sorted().toList();
         int duplicates = seen.values().stream().mapToInt(c -> c - 1).sum();
         Counts c = new Counts(load.sent(), load.acknowledged().size(), seen.size(), lost.size(), duplicates,
                 load.failed().size(), load.refused().size(), lost);
         System.out.printf("deploy-e2e %s: sent=%d, 250s=%d, received=%d, lost=%d, duplicates=%d "
                         + "(failed=%d, refused=%d, sessions=%d)%n", name, c.sent, c.acked, c.received, c.lost,
-                c.duplicates, c.failed, c.refused, load.sessions());
+                c.duplicates, c.failed, c.refused, load.greetedSessions());
         if (!load.errors().isEmpty()) {
             System.out.println("  client errors: " + load.errors().stream().limit(6).toList());
         }

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.relay.deploy.ContainerCluster.Counts;
+import io.relay.node.testing.LoadClient;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -64,9 +65,10 @@ class ContainerClusterEndToEndTest {
     @Test
     @Order(1)
     void mailThroughTheLoadBalancerArrives() throws Exception {
-        SmtpLoad load = cluster.load("lb");
-        load.run(300, 6, 10, 0, Duration.ofSeconds(120));
-        Counts c = cluster.report("mail through haproxy", load, Duration.ofSeconds(60));
+        LoadClient load = cluster.load();
+        String prefix = "lb";
+        load.run(prefix, 300, 6, 10, ContainerCluster.MESSAGE_BYTES, 0, Duration.ofSeconds(120));
+        Counts c = cluster.report("mail through haproxy", load, prefix, Duration.ofSeconds(60));
 
         // PROXY v2 carried the client's address: each node logs the host's side of the
         // network (the gateway docker's port publishing connects from), never haproxy's.
@@ -100,18 +102,19 @@ class ContainerClusterEndToEndTest {
 
         // and with traffic: exactly one "connect from" per client session, none from a check
         List<Integer> start = connectCounts();
-        SmtpLoad load = cluster.load("quiet");
-        load.run(60, 3, 5, 0, Duration.ofSeconds(60));
+        LoadClient load = cluster.load();
+        String prefix = "quiet";
+        load.run(prefix, 60, 3, 5, ContainerCluster.MESSAGE_BYTES, 0, Duration.ofSeconds(60));
         Thread.sleep(3_000); // more checks after the traffic
         List<Integer> end = connectCounts();
         int connects = 0;
         for (int i = 0; i < 3; i++) {
             connects += end.get(i) - start.get(i);
         }
-        Counts c = cluster.report("health checks", load, Duration.ofSeconds(60));
+        Counts c = cluster.report("health checks", load, prefix, Duration.ofSeconds(60));
         System.out.printf("deploy-e2e health checks: %d 'connect from' lines for %d client sessions%n", connects,
-                load.sessions());
-        assertEquals(load.sessions(), connects, "one mail log 'connect from' per client session, none per check");
+                load.greetedSessions());
+        assertEquals(load.greetedSessions(), connects, "one mail log 'connect from' per client session, none per check");
         Pattern health = Pattern.compile("readyz|healthz|HTTP/1|" + Pattern.quote(ContainerCluster.HAPROXY_IP));
         for (int n = 1; n <= 3; n++) {
             int node = n;
@@ -124,9 +127,10 @@ class ContainerClusterEndToEndTest {
     @Test
     @Order(3)
     void killOfOneNodeUnderLoadLosesNothing() throws Exception {
-        SmtpLoad load = cluster.load("kill");
+        LoadClient load = cluster.load();
+        String prefix = "kill";
         Future<?> running = pool.submit(() -> {
-            load.run(1500, 8, 20, 0, Duration.ofSeconds(150));
+            load.run(prefix, 1500, 8, 20, ContainerCluster.MESSAGE_BYTES, 0, Duration.ofSeconds(150));
             return null;
         });
         awaitAcked(load, 300);
@@ -140,7 +144,7 @@ class ContainerClusterEndToEndTest {
         cluster.phase("load done; starting relay2 again on its spool");
         cluster.start(2);
         cluster.heal(HEAL);
-        Counts c = cluster.report("kill -9 of one node under load", load, Duration.ofSeconds(120));
+        Counts c = cluster.report("kill -9 of one node under load", load, prefix, Duration.ofSeconds(120));
         assertEquals(0, c.lost(), () -> "lost acknowledged messages: " + c.lostTags());
         assertTrue(c.acked() >= 1000, "most of the load was acknowledged (" + c.acked() + ")");
     }
@@ -148,9 +152,10 @@ class ContainerClusterEndToEndTest {
     @Test
     @Order(4)
     void partitionOfOneNodeAndReconnectLosesNothing() throws Exception {
-        SmtpLoad load = cluster.load("split");
+        LoadClient load = cluster.load();
+        String prefix = "split";
         Future<?> running = pool.submit(() -> {
-            load.run(1500, 8, 20, 0, Duration.ofSeconds(150));
+            load.run(prefix, 1500, 8, 20, ContainerCluster.MESSAGE_BYTES, 0, Duration.ofSeconds(150));
             return null;
         });
         awaitAcked(load, 300);
@@ -169,7 +174,7 @@ class ContainerClusterEndToEndTest {
         cluster.awaitMembers(3, HEAL, 1, 2, 3);
         cluster.phase(String.format("merged back to 3 members after %.1fs", (System.nanoTime() - t) / 1e9));
         cluster.awaitStatus("UP", HEAL, 1, 2, 3);
-        Counts c = cluster.report("partition of one node, then reconnect", load, Duration.ofSeconds(150));
+        Counts c = cluster.report("partition of one node, then reconnect", load, prefix, Duration.ofSeconds(150));
         assertEquals(0, c.lost(), () -> "lost acknowledged messages: " + c.lostTags());
         assertTrue(c.acked() >= 1000, "most of the load was acknowledged (" + c.acked() + ")");
     }
@@ -177,11 +182,12 @@ class ContainerClusterEndToEndTest {
     @Test
     @Order(5)
     void rollingRestartWithDrainFailsNoTransaction() throws Exception {
-        SmtpLoad load = cluster.load("roll");
+        LoadClient load = cluster.load();
+        String prefix = "roll";
         AtomicBoolean done = new AtomicBoolean();
         Future<?> running = pool.submit(() -> {
             // a steady load: 4 sessions of 10 messages, 200 ms apart, until the restarts end
-            load.run(100_000, 4, 10, 200, Duration.ofSeconds(1200));
+            load.run(prefix, 100_000, 4, 10, ContainerCluster.MESSAGE_BYTES, 200, Duration.ofSeconds(1200));
             return null;
         });
         awaitAcked(load, 100);
@@ -208,7 +214,7 @@ class ContainerClusterEndToEndTest {
         }
         load.stop();
         running.get(60, TimeUnit.SECONDS);
-        Counts c = cluster.report("rolling restart with drain", load, Duration.ofSeconds(120));
+        Counts c = cluster.report("rolling restart with drain", load, prefix, Duration.ofSeconds(120));
         lines.forEach(l -> System.out.println("deploy-e2e rolling restart " + l));
         assertEquals(0, c.failed(), () -> "failed transactions: " + load.failed());
         assertEquals(0, c.refused(), () -> "refused transactions: " + load.refused() + " " + load.errors());
@@ -236,7 +242,7 @@ class ContainerClusterEndToEndTest {
         return out;
     }
 
-    private static void awaitAcked(SmtpLoad load, int n) throws InterruptedException {
+    private static void awaitAcked(LoadClient load, int n) throws InterruptedException {
         ContainerCluster.await(n + " acknowledged messages", Duration.ofSeconds(120),
                 () -> load.acknowledged().size() >= n ? null : load.acknowledged().size() + " acknowledged");
     }

@@ -41,24 +41,13 @@ class QueueOperatorTest {
 
     @Test
     void holdReleaseRetryAndDeleteTouchExactlyTheSelectedMessages() throws Exception {
-        String name = TestClusters.clusterName();
-        int pa = TestClusters.freePort();
-        int pb = TestClusters.freePort();
         // a long backoff: without retry, nothing is attempted twice during the test
-        QueueSettings sa = new QueueSettings(dir.resolve("a"), Duration.ofMinutes(10), Duration.ofMinutes(20),
-                Duration.ofDays(1), 4, 1000, 1L << 30);
-        QueueSettings sb = new QueueSettings(dir.resolve("b"), Duration.ofMinutes(10), Duration.ofMinutes(20),
-                Duration.ofDays(1), 4, 1000, 1L << 30);
-        ClusterQueue a = new ClusterQueue(ClusterMember.start(TestClusters.joining(name, pa, pb)), sa);
-        opened.add(a);
-        ClusterQueue b = new ClusterQueue(ClusterMember.start(TestClusters.joining(name, pb, pa)), sb);
-        opened.add(b);
-        await("two members, partitions settled", Duration.ofSeconds(60),
-                () -> a.clusterMemberForTests().memberCount() == 2 && a.clusterMemberForTests().clusterSafe());
-        TestClusters.RecordingHandler ha = new TestClusters.RecordingHandler();
-        TestClusters.RecordingHandler hb = new TestClusters.RecordingHandler();
-        ha.deferAll = true;
-        hb.deferAll = true;
+        Members m2 = twoMembers(settings("a", 1000, 1L << 30), settings("b", 1000, 1L << 30),
+                "two members, partitions settled");
+        ClusterQueue a = m2.a();
+        ClusterQueue b = m2.b();
+        TestClusters.RecordingHandler ha = deferring();
+        TestClusters.RecordingHandler hb = deferring();
         a.start(ha);
         b.start(hb);
         List<String> ids = new ArrayList<>();
@@ -124,23 +113,13 @@ class QueueOperatorTest {
      */
     @Test
     void holdAndDeleteOutliveACrashOfTheWholeCluster() throws Exception {
-        String name = TestClusters.clusterName();
-        int pa = TestClusters.freePort();
-        int pb = TestClusters.freePort();
-        QueueSettings sa = new QueueSettings(dir.resolve("a"), Duration.ofMinutes(10), Duration.ofMinutes(20),
-                Duration.ofDays(1), 4, 1000, 1L << 30);
-        QueueSettings sb = new QueueSettings(dir.resolve("b"), Duration.ofMinutes(10), Duration.ofMinutes(20),
-                Duration.ofDays(1), 4, 1000, 1L << 30);
-        ClusterQueue a = new ClusterQueue(ClusterMember.start(TestClusters.joining(name, pa, pb)), sa);
-        opened.add(a);
-        ClusterQueue b = new ClusterQueue(ClusterMember.start(TestClusters.joining(name, pb, pa)), sb);
-        opened.add(b);
-        await("two members, partitions settled", Duration.ofSeconds(60),
-                () -> a.clusterMemberForTests().memberCount() == 2 && a.clusterMemberForTests().clusterSafe());
-        TestClusters.RecordingHandler ha = new TestClusters.RecordingHandler();
-        TestClusters.RecordingHandler hb = new TestClusters.RecordingHandler();
-        ha.deferAll = true;
-        hb.deferAll = true;
+        QueueSettings sa = settings("a", 1000, 1L << 30);
+        QueueSettings sb = settings("b", 1000, 1L << 30);
+        Members first = twoMembers(sa, sb, "two members, partitions settled");
+        ClusterQueue a = first.a();
+        ClusterQueue b = first.b();
+        TestClusters.RecordingHandler ha = deferring();
+        TestClusters.RecordingHandler hb = deferring();
         a.start(ha);
         b.start(hb);
         List<String> ids = new ArrayList<>();
@@ -168,15 +147,9 @@ class QueueOperatorTest {
         a.close();
         b.close();
 
-        String again = TestClusters.clusterName();
-        int qa = TestClusters.freePort();
-        int qb = TestClusters.freePort();
-        ClusterQueue a2 = new ClusterQueue(ClusterMember.start(TestClusters.joining(again, qa, qb)), sa);
-        opened.add(a2);
-        ClusterQueue b2 = new ClusterQueue(ClusterMember.start(TestClusters.joining(again, qb, qa)), sb);
-        opened.add(b2);
-        await("two members again", Duration.ofSeconds(60),
-                () -> a2.clusterMemberForTests().memberCount() == 2 && a2.clusterMemberForTests().clusterSafe());
+        Members again = twoMembers(sa, sb, "two members again");
+        ClusterQueue a2 = again.a();
+        ClusterQueue b2 = again.b();
         TestClusters.RecordingHandler ha2 = new TestClusters.RecordingHandler();
         TestClusters.RecordingHandler hb2 = new TestClusters.RecordingHandler();
         a2.start(ha2);
@@ -212,21 +185,11 @@ class QueueOperatorTest {
     void bulkChangesOnAManyMessageQueue() throws Exception {
         int total = Integer.getInteger("relay.bench.queueMessages", 0);
         org.junit.jupiter.api.Assumptions.assumeTrue(total > 0, "set -Drelay.bench.queueMessages=N to measure");
-        String name = TestClusters.clusterName();
-        int pa = TestClusters.freePort();
-        int pb = TestClusters.freePort();
-        QueueSettings sa = new QueueSettings(dir.resolve("a"), Duration.ofMinutes(10), Duration.ofMinutes(20),
-                Duration.ofDays(1), 4, 1_000_000, 1L << 32);
-        QueueSettings sb = new QueueSettings(dir.resolve("b"), Duration.ofMinutes(10), Duration.ofMinutes(20),
-                Duration.ofDays(1), 4, 1_000_000, 1L << 32);
-        ClusterQueue a = new ClusterQueue(ClusterMember.start(TestClusters.joining(name, pa, pb)), sa);
-        opened.add(a);
-        ClusterQueue b = new ClusterQueue(ClusterMember.start(TestClusters.joining(name, pb, pa)), sb);
-        opened.add(b);
-        await("two members", Duration.ofSeconds(60),
-                () -> a.clusterMemberForTests().memberCount() == 2 && a.clusterMemberForTests().clusterSafe());
-        TestClusters.RecordingHandler h = new TestClusters.RecordingHandler();
-        h.deferAll = true;
+        Members pair = twoMembers(settings("a", 1_000_000, 1L << 32), settings("b", 1_000_000, 1L << 32),
+                "two members");
+        ClusterQueue a = pair.a();
+        ClusterQueue b = pair.b();
+        TestClusters.RecordingHandler h = deferring();
         a.start(h);
         b.start(h);
         for (int round = 0; round < 2; round++) {
@@ -298,6 +261,36 @@ class QueueOperatorTest {
             }
             await("empty", Duration.ofSeconds(60), () -> a.select(null, null).isEmpty());
         }
+    }
+
+    record Members(ClusterQueue a, ClusterQueue b) {
+    }
+
+    /** Member A's or B's settings: spool in dir/MEMBER, backoff 10-20 min (nothing is retried by itself), 1 day lifetime. */
+    private QueueSettings settings(String member, int maxMessages, long maxBytes) {
+        return new QueueSettings(dir.resolve(member), Duration.ofMinutes(10), Duration.ofMinutes(20),
+                Duration.ofDays(1), 4, maxMessages, maxBytes);
+    }
+
+    /** A new two-member cluster (closed after the test); returns once both are members and the partitions are safe. */
+    private Members twoMembers(QueueSettings sa, QueueSettings sb, String what) throws Exception {
+        String name = TestClusters.clusterName();
+        int pa = TestClusters.freePort();
+        int pb = TestClusters.freePort();
+        ClusterQueue a = new ClusterQueue(ClusterMember.start(TestClusters.joining(name, pa, pb)), sa);
+        opened.add(a);
+        ClusterQueue b = new ClusterQueue(ClusterMember.start(TestClusters.joining(name, pb, pa)), sb);
+        opened.add(b);
+        await(what, Duration.ofSeconds(60),
+                () -> a.clusterMemberForTests().memberCount() == 2 && a.clusterMemberForTests().clusterSafe());
+        return new Members(a, b);
+    }
+
+    /** A handler that defers every attempt until {@code deferAll} is cleared. */
+    private static TestClusters.RecordingHandler deferring() {
+        TestClusters.RecordingHandler h = new TestClusters.RecordingHandler();
+        h.deferAll = true;
+        return h;
     }
 
     private static long attempts(ClusterQueue q, int n) {

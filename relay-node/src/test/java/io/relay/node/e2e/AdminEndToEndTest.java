@@ -6,33 +6,23 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.relay.cli.RelayCtl;
+import io.relay.node.testing.AdminCluster;
+import io.relay.node.testing.AdminCluster.Cli;
 import io.relay.node.testing.NodeProcess;
 import io.relay.node.testing.Ports;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
-import java.io.PrintWriter;
-import java.io.StringWriter;
-import java.io.Writer;
 import java.net.Socket;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -49,38 +39,24 @@ import org.junit.jupiter.api.io.TempDir;
 class AdminEndToEndTest {
     private static final String TOKEN = "e2e-admin-token-4f1c9a7d2b";
     private static final ObjectMapper JSON = new ObjectMapper();
-    private final List<NodeProcess> nodes = new ArrayList<>();
-    private final int[] adminPorts = new int[2];
-    private final HttpClient http = HttpClient.newHttpClient();
-    private final ExecutorService pool = Executors.newCachedThreadPool();
+    private AdminCluster cluster;
     private Path tokenFile;
 
     @AfterEach
     void stop(TestInfo test) throws InterruptedException {
-        pool.shutdownNow();
-        for (NodeProcess n : nodes) {
-            n.close();
-            Path keep = Path.of("target", "admin-e2e", test.getTestMethod().orElseThrow().getName(),
-                    n.dir().getFileName().toString());
-            try {
-                Files.createDirectories(keep);
-                for (String f : List.of("node.err", "node.out")) {
-                    if (Files.exists(n.dir().resolve(f))) {
-                        Files.copy(n.dir().resolve(f), keep.resolve(f), StandardCopyOption.REPLACE_EXISTING);
-                    }
-                }
-            } catch (IOException e) {
-                System.out.println("could not keep the logs of " + n.dir() + ": " + e);
-            }
+        if (cluster != null) {
+            cluster.stop(Path.of("target", "admin-e2e", test.getTestMethod().orElseThrow().getName()));
         }
     }
 
     @Test
     void changesThroughOneNodeAreInForceOnTheOtherAndSurviveARestart(@TempDir Path dir) throws Exception {
-        tokenFile = Files.writeString(dir.resolve("admin.token"), TOKEN + "\n");
-        Files.setPosixFilePermissions(tokenFile, PosixFilePermissions.fromString("rw-------"));
-        startCluster(dir);
-        NodeProcess b = nodes.get(1);
+        cluster = new AdminCluster(dir, TOKEN);
+        tokenFile = cluster.tokenFile();
+        cluster.start(dir, "node", true, (i, nodeDir, smtp, clusterPort, adminPort, members) ->
+                config(nodeDir, smtp, clusterPort, adminPort, members));
+        cluster.awaitAdminPorts(Duration.ofSeconds(60));
+        NodeProcess b = cluster.node(1);
 
         // 127.0.0.1 is not in the configured mynetworks: node B refuses to relay for it
         assertEquals(554, rcptReply(b.smtpPort()), "relay denied before the change");
@@ -100,7 +76,7 @@ class AdminEndToEndTest {
         for (int i = 0; i < 20; i++) {
             String net = "10.9." + (i / 2) + ".0/24";
             boolean adding = i % 2 == 0;
-            Cli r = relayctlInProcess(0, "networks", adding ? "add" : "remove", net);
+            Cli r = cluster.relayctlInProcess(0, "networks", adding ? "add" : "remove", net);
             assertEquals(0, r.code(), r.toString());
             long start = System.nanoTime();
             long until = start + TimeUnit.SECONDS.toNanos(10);
@@ -141,46 +117,25 @@ class AdminEndToEndTest {
 
         // a wrong or missing token: 401 with no detail on every endpoint of both nodes
         for (int node = 0; node < 2; node++) {
-            for (String auth : new String[] {null, "Bearer wrong-token-0000000000", "Bearer " + TOKEN + "x", TOKEN}) {
-                for (String[] call : new String[][] {{"GET", "/admin/v1/networks"}, {"POST", "/admin/v1/networks"},
-                        {"GET", "/admin/v1/nosuch"}, {"DELETE", "/admin/v1/networks"}}) {
-                    HttpResponse<String> r = raw(node, call[0], call[1], auth, "{\"add\":[\"10.77.0.0/16\"]}");
-                    assertEquals(401, r.statusCode(), call[0] + " " + call[1] + " with " + auth);
-                    assertEquals("{\"error\":\"unauthorized\"}", r.body());
-                }
-            }
+            cluster.assertUnauthorized(node, "{\"add\":[\"10.77.0.0/16\"]}",
+                    new String[] {null, "Bearer wrong-token-0000000000", "Bearer " + TOKEN + "x", TOKEN},
+                    new String[][] {{"GET", "/admin/v1/networks"}, {"POST", "/admin/v1/networks"},
+                            {"GET", "/admin/v1/nosuch"}, {"DELETE", "/admin/v1/networks"}});
         }
         assertTrue(!networks(0).contains("10.77.0.0/16"));
         Path wrong = Files.writeString(dir.resolve("wrong.token"), "wrong-token-0000000000");
-        Cli denied = relayctlWith(Map.of("RELAYCTL_NODE", "127.0.0.1:" + adminPorts[0],
-                "RELAYCTL_TOKEN_FILE", wrong.toString()), "networks", "list");
+        Cli denied = cluster.relayctlWith(Map.of("RELAYCTL_NODE", "127.0.0.1:" + cluster.adminPort(0),
+                "RELAYCTL_TOKEN_FILE", wrong.toString()), null, "networks", "list");
         assertEquals(1, denied.code(), denied.toString());
         assertEquals("relayctl: 401 unauthorized — check --token-file (it must hold the node's admin token)",
                 denied.err().strip());
-        String logs = nodes.get(0).stderr() + Files.readString(nodes.get(0).dir().resolve("node.out"));
+        String logs = cluster.node(0).stderr() + Files.readString(cluster.node(0).dir().resolve("node.out"));
         assertTrue(!logs.contains(TOKEN), "the token never appears in the node's output");
         assertTrue(logs.contains("mynetworks added 127.0.0.0/8 by 127.0.0.1:"), "audit line");
 
         // SIGTERM both, start both again: the changes are still in force
-        List<Future<Integer>> exits = new ArrayList<>();
-        for (NodeProcess n : nodes) {
-            exits.add(pool.submit(() -> n.terminate(Duration.ofSeconds(60))));
-        }
-        for (Future<Integer> f : exits) {
-            f.get();
-        }
-        List<Future<?>> starts = new ArrayList<>();
-        for (NodeProcess n : nodes) {
-            starts.add(pool.submit(() -> {
-                n.restart();
-                return null;
-            }));
-        }
-        for (Future<?> f : starts) {
-            f.get();
-        }
-        ClusterEndToEndTest.awaitMembers(nodes, 2, Duration.ofSeconds(120));
-        awaitAdminPorts(Duration.ofSeconds(60));
+        cluster.terminateAndRestart();
+        cluster.awaitAdminPorts(Duration.ofSeconds(60));
         for (int node = 0; node < 2; node++) {
             List<String> after = networks(node);
             assertTrue(after.containsAll(List.of("127.0.0.0/8", "10.9.0.0/16", "10.5.0.0/16")),
@@ -196,51 +151,14 @@ class AdminEndToEndTest {
         Files.setPosixFilePermissions(tokenFile, PosixFilePermissions.fromString("rw-r--r--"));
         int smtp = Ports.free();
         IllegalStateException e = assertThrows(IllegalStateException.class, () -> NodeProcess.start(dir.resolve("n"),
-                config(dir.resolve("n"), smtp, Ports.free(), Ports.free(), List.of()), smtp));
+                config(dir.resolve("n"), smtp, Ports.free(), Ports.free(), ""), smtp));
         assertTrue(e.getMessage().contains("node exited with 2"), e.getMessage());
         assertTrue(e.getMessage().contains("admin.token-file " + tokenFile
                 + " is readable or writable by group or others; run: chmod 600 " + tokenFile), e.getMessage());
         assertTrue(!e.getMessage().contains(TOKEN));
     }
 
-    private void startCluster(Path dir) throws Exception {
-        int[] smtp = {Ports.free(), Ports.free()};
-        int[] cluster = {Ports.free(), Ports.free()};
-        List<String> members = List.of("127.0.0.1:" + cluster[0], "127.0.0.1:" + cluster[1]);
-        List<Future<NodeProcess>> started = new ArrayList<>();
-        for (int i = 0; i < 2; i++) {
-            adminPorts[i] = Ports.free();
-            Path nodeDir = dir.resolve("node" + i);
-            String yaml = config(nodeDir, smtp[i], cluster[i], adminPorts[i], members);
-            int port = smtp[i];
-            started.add(pool.submit(() -> NodeProcess.start(nodeDir, yaml, port)));
-        }
-        for (Future<NodeProcess> f : started) {
-            nodes.add(f.get());
-        }
-        ClusterEndToEndTest.awaitMembers(nodes, 2, Duration.ofSeconds(120));
-        awaitAdminPorts(Duration.ofSeconds(60));
-    }
-
-    /** The admin API starts after the SMTP listener and the cluster: wait until both nodes' admin ports accept. */
-    private void awaitAdminPorts(Duration timeout) throws InterruptedException {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        for (int port : adminPorts) {
-            while (true) {
-                try (java.net.Socket sock = new java.net.Socket()) {
-                    sock.connect(new java.net.InetSocketAddress("127.0.0.1", port), 200);
-                    break;
-                } catch (java.io.IOException notYet) {
-                    if (System.nanoTime() > deadline) {
-                        throw new AssertionError("admin port " + port + " not open within " + timeout);
-                    }
-                    Thread.sleep(100);
-                }
-            }
-        }
-    }
-
-    private String config(Path dir, int smtp, int clusterPort, int adminPort, List<String> members) {
+    private String config(Path dir, int smtp, int clusterPort, int adminPort, String members) {
         return """
                 smtpd:
                   listen: ["127.0.0.1:%d"]
@@ -264,67 +182,18 @@ class AdminEndToEndTest {
                 log:
                   file: %s
                 """.formatted(smtp, dir.getFileName(), dir.resolve("spool"), Ports.free(), clusterPort,
-                String.join(", ", members), adminPort, tokenFile, dir.resolve("mail.log"));
-    }
-
-    record Cli(int code, String out, String err) {
+                members, adminPort, tokenFile, dir.resolve("mail.log"));
     }
 
     /** relayctl in its own JVM, as an operator runs it. */
     private Cli relayctl(int node, String... args) throws Exception {
-        return relayctlWith(Map.of("RELAYCTL_NODE", "127.0.0.1:" + adminPorts[node],
-                "RELAYCTL_TOKEN_FILE", tokenFile.toString()), args);
-    }
-
-    private static Cli relayctlWith(Map<String, String> env, String... args) throws Exception {
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-cp", System.getProperty("java.class.path"), "io.relay.cli.RelayCtl"));
-        cmd.addAll(List.of(args));
-        ProcessBuilder pb = new ProcessBuilder(cmd);
-        pb.environment().remove("RELAYCTL_NODE");
-        pb.environment().remove("RELAYCTL_TOKEN_FILE");
-        pb.environment().putAll(env);
-        Process p = pb.start();
-        Future<String> err = Executors.newSingleThreadExecutor(r -> {
-            Thread t = new Thread(r);
-            t.setDaemon(true);
-            return t;
-        }).submit(() -> new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8));
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        if (!p.waitFor(60, TimeUnit.SECONDS)) {
-            p.destroyForcibly();
-            throw new AssertionError("relayctl " + String.join(" ", args) + " did not finish");
-        }
-        return new Cli(p.exitValue(), out, err.get());
-    }
-
-    /** relayctl's own entry point in this JVM: the same code without a JVM start per change. */
-    private Cli relayctlInProcess(int node, String... args) {
-        Writer out = new StringWriter();
-        Writer err = new StringWriter();
-        int code = RelayCtl.run(args, Map.of("RELAYCTL_NODE", "127.0.0.1:" + adminPorts[node],
-                "RELAYCTL_TOKEN_FILE", tokenFile.toString()), new PrintWriter(out), new PrintWriter(err));
-        return new Cli(code, out.toString(), err.toString());
+        return cluster.relayctl(node, null, args);
     }
 
     private List<String> networks(int node) throws Exception {
-        HttpResponse<String> r = raw(node, "GET", "/admin/v1/networks", "Bearer " + TOKEN, null);
-        assertEquals(200, r.statusCode(), r.body());
         List<String> out = new ArrayList<>();
-        JSON.readTree(r.body()).get("networks").forEach(n -> out.add(n.asText()));
+        JSON.readTree(cluster.get(node, "/admin/v1/networks")).get("networks").forEach(n -> out.add(n.asText()));
         return out;
-    }
-
-    private HttpResponse<String> raw(int node, String method, String path, String auth, String body)
-            throws Exception {
-        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + adminPorts[node] + path))
-                .timeout(Duration.ofSeconds(30))
-                .method(method, body == null ? HttpRequest.BodyPublishers.noBody()
-                        : HttpRequest.BodyPublishers.ofString(body));
-        if (auth != null) {
-            b.header("Authorization", auth);
-        }
-        return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
     }
 
     /** One SMTP dialogue from 127.0.0.1 up to RCPT to an outside domain; returns the RCPT reply code. */

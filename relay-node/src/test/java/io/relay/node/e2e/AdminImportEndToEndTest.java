@@ -6,33 +6,19 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.relay.cli.RelayCtl;
-import io.relay.node.testing.NodeProcess;
+import io.relay.node.testing.AdminCluster;
+import io.relay.node.testing.AdminCluster.Cli;
 import io.relay.node.testing.Ports;
-import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
-import java.net.URI;
 import java.net.URLEncoder;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
-import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
@@ -60,57 +46,45 @@ class AdminImportEndToEndTest {
     private static final Path FIXTURES = Path.of("../routing/src/test/resources/fixtures");
     private static final String SES = "email-smtp.us-east-1.amazonaws.com";
     private static final ObjectMapper JSON = new ObjectMapper();
-    private final List<NodeProcess> nodes = new ArrayList<>();
-    private final int[] adminPorts = new int[2];
-    private final HttpClient http = HttpClient.newHttpClient();
-    private final ExecutorService pool = Executors.newCachedThreadPool();
-    private final StringBuilder cliOutput = new StringBuilder();
+    private AdminCluster cluster;
     private Path tokenFile;
 
     @BeforeAll
     void startCluster(@TempDir Path dir) throws Exception {
-        tokenFile = Files.writeString(dir.resolve("admin.token"), TOKEN + "\n");
-        Files.setPosixFilePermissions(tokenFile, PosixFilePermissions.fromString("rw-------"));
-        int[] smtp = {Ports.free(), Ports.free()};
-        int[] cluster = {Ports.free(), Ports.free()};
-        List<String> members = List.of("127.0.0.1:" + cluster[0], "127.0.0.1:" + cluster[1]);
-        for (int i = 0; i < 2; i++) {
-            adminPorts[i] = Ports.free();
-            Path nodeDir = dir.resolve("node" + i);
-            // the ses transport as relay-node import-postfix writes it into relay.yaml (not an admin class)
-            String yaml = """
-                    smtpd:
-                      listen: ["127.0.0.1:%d"]
-                      hostname: %s.relay.test
-                      mynetworks: [10.5.0.0/16]
-                    smtp:
-                      default-transport: smtp
-                      tls-security-level: may
-                      transports:
-                        ses:
-                          tls-security-level: encrypt
-                          fallback-relay: []
-                    queue:
-                      spool-dir: %s
-                    health:
-                      listen: 127.0.0.1:%d
-                      drain-delay: 0s
-                      drain-timeout: 5s
-                    cluster:
-                      name: admin-import-e2e
-                      listen: 127.0.0.1:%d
-                      members: [%s]
-                    admin:
-                      listen: 127.0.0.1:%d
-                      token-file: %s
-                    log:
-                      file: %s
-                    """.formatted(smtp[i], nodeDir.getFileName(), nodeDir.resolve("spool"), Ports.free(), cluster[i],
-                    String.join(", ", members), adminPorts[i], tokenFile, nodeDir.resolve("mail.log"));
-            // one after the other: on a busy machine two JVMs starting at once may each miss the start timeout
-            nodes.add(NodeProcess.start(nodeDir, yaml, smtp[i]));
-        }
-        ClusterEndToEndTest.awaitMembers(nodes, 2, Duration.ofSeconds(120));
+        cluster = new AdminCluster(dir, TOKEN);
+        tokenFile = cluster.tokenFile();
+        // one after the other: on a busy machine two JVMs starting at once may each miss the start timeout
+        cluster.start(dir, "node", false, (i, nodeDir, smtp, clusterPort, adminPort, members) ->
+                // the ses transport as relay-node import-postfix writes it into relay.yaml (not an admin class)
+                """
+                smtpd:
+                  listen: ["127.0.0.1:%d"]
+                  hostname: %s.relay.test
+                  mynetworks: [10.5.0.0/16]
+                smtp:
+                  default-transport: smtp
+                  tls-security-level: may
+                  transports:
+                    ses:
+                      tls-security-level: encrypt
+                      fallback-relay: []
+                queue:
+                  spool-dir: %s
+                health:
+                  listen: 127.0.0.1:%d
+                  drain-delay: 0s
+                  drain-timeout: 5s
+                cluster:
+                  name: admin-import-e2e
+                  listen: 127.0.0.1:%d
+                  members: [%s]
+                admin:
+                  listen: 127.0.0.1:%d
+                  token-file: %s
+                log:
+                  file: %s
+                """.formatted(smtp, nodeDir.getFileName(), nodeDir.resolve("spool"), Ports.free(), clusterPort,
+                members, adminPort, tokenFile, nodeDir.resolve("mail.log")));
         for (int node = 0; node < 2; node++) {
             int n = node;
             await(() -> relayctlInProcess(n, "limits", "list").err(), String::isEmpty, 60); // the admin API is up
@@ -119,20 +93,8 @@ class AdminImportEndToEndTest {
 
     @AfterAll
     void stop() throws InterruptedException {
-        pool.shutdownNow();
-        for (NodeProcess n : nodes) {
-            n.close();
-            Path keep = Path.of("target", "admin-import-e2e", n.dir().getFileName().toString());
-            try {
-                Files.createDirectories(keep);
-                for (String f : List.of("node.err", "node.out", "mail.log")) {
-                    if (Files.exists(n.dir().resolve(f))) {
-                        Files.copy(n.dir().resolve(f), keep.resolve(f), StandardCopyOption.REPLACE_EXISTING);
-                    }
-                }
-            } catch (IOException e) {
-                System.out.println("could not keep the logs of " + n.dir() + ": " + e);
-            }
+        if (cluster != null) {
+            cluster.stop(Path.of("target", "admin-import-e2e"));
         }
     }
 
@@ -221,16 +183,13 @@ class AdminImportEndToEndTest {
         assertTrue(missing.err().contains("main.cf: cannot read"), missing.err());
 
         // no token, no import
-        HttpResponse<String> denied = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + adminPorts[1]
-                + "/admin/v1/import")).POST(HttpRequest.BodyPublishers.ofString("{\"networks\":[\"0.0.0.0/0\"]}"))
-                .header("Authorization", "Bearer wrong-token-0000000000").build(), HttpResponse.BodyHandlers.ofString());
-        assertEquals(401, denied.statusCode());
-        assertEquals("{\"error\":\"unauthorized\"}", denied.body());
+        cluster.assertUnauthorized(1, "{\"networks\":[\"0.0.0.0/0\"]}", new String[] {"Bearer wrong-token-0000000000"},
+                new String[][] {{"POST", "/admin/v1/import"}});
 
-        String logs = logs();
+        String logs = cluster.logs();
         for (String secret : List.of("exampleSesSecret1", "exampleSesSecret4", TOKEN)) {
             assertFalse(logs.contains(secret), "a secret appears in a node log");
-            assertFalse(cliOutput.toString().contains(secret), "a secret appears in relayctl output");
+            assertFalse(cluster.cliOutput().contains(secret), "a secret appears in relayctl output");
         }
         assertTrue(logs.contains("import of 6 changes from " + fixture.normalize() + " by 127.0.0.1:"), "audit");
         assertTrue(logs.contains("import from " + fixture.normalize() + ": credentials " + SES
@@ -308,80 +267,21 @@ class AdminImportEndToEndTest {
     }
 
     private String get(int node, String path) {
-        try {
-            HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + adminPorts[node] + path))
-                    .timeout(Duration.ofSeconds(30)).header("Authorization", "Bearer " + TOKEN).GET().build(),
-                    HttpResponse.BodyHandlers.ofString());
-            assertEquals(200, r.statusCode(), r.body());
-            return r.body();
-        } catch (IOException e) {
-            throw new AssertionError(e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new AssertionError(e);
-        }
+        return cluster.get(node, path);
     }
 
     private static String await(java.util.function.Supplier<String> read, Predicate<String> done, int seconds)
             throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
-        String seen = read.get();
-        while (!done.test(seen) && System.nanoTime() < deadline) {
-            Thread.sleep(2);
-            seen = read.get();
-        }
-        assertTrue(done.test(seen), seen);
-        return seen;
-    }
-
-    private String logs() throws IOException {
-        StringBuilder all = new StringBuilder();
-        for (NodeProcess n : nodes) {
-            try (Stream<Path> files = Files.walk(n.dir())) {
-                for (Path f : (Iterable<Path>) files.filter(Files::isRegularFile)
-                        .filter(p -> p.toString().endsWith(".log") || p.toString().endsWith(".out")
-                                || p.toString().endsWith(".err"))::iterator) {
-                    all.append(Files.readString(f, StandardCharsets.ISO_8859_1));
-                }
-            }
-            all.append(n.stderr());
-        }
-        return all.toString();
-    }
-
-    record Cli(int code, String out, String err) {
+        return AdminCluster.await(read, done, Duration.ofSeconds(seconds), 2);
     }
 
     /** relayctl in its own JVM, as an operator runs it. */
     private Cli relayctl(int node, String... args) throws Exception {
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-cp", System.getProperty("java.class.path"), "io.relay.cli.RelayCtl"));
-        cmd.addAll(List.of(args));
-        ProcessBuilder pb = new ProcessBuilder(cmd);
-        pb.environment().remove("RELAYCTL_CACERT");
-        pb.environment().put("RELAYCTL_NODE", "127.0.0.1:" + adminPorts[node]);
-        pb.environment().put("RELAYCTL_TOKEN_FILE", tokenFile.toString());
-        Process p = pb.start();
-        p.getOutputStream().close();
-        Future<String> err = pool.submit(() -> new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8));
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        if (!p.waitFor(60, TimeUnit.SECONDS)) {
-            p.destroyForcibly();
-            throw new AssertionError("relayctl " + String.join(" ", args) + " did not finish");
-        }
-        Cli c = new Cli(p.exitValue(), out, err.get());
-        cliOutput.append(c.out()).append(c.err());
-        return c;
+        return cluster.relayctl(node, null, args);
     }
 
     /** relayctl's own entry point in this JVM: the same code without a JVM start per change. */
     private Cli relayctlInProcess(int node, String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        int code = RelayCtl.run(args, Map.of("RELAYCTL_NODE", "127.0.0.1:" + adminPorts[node],
-                "RELAYCTL_TOKEN_FILE", tokenFile.toString()), new PrintWriter(out), new PrintWriter(err));
-        Cli c = new Cli(code, out.toString(), err.toString());
-        cliOutput.append(c.out()).append(c.err());
-        return c;
+        return cluster.relayctlInProcess(node, args);
     }
 }

@@ -6,32 +6,18 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.relay.cli.RelayCtl;
 import io.relay.node.testing.LoadClient;
+import io.relay.node.testing.AdminCluster;
+import io.relay.node.testing.AdminCluster.Cli;
 import io.relay.node.testing.NodeProcess;
 import io.relay.node.testing.Ports;
 import java.io.IOException;
-import java.io.OutputStream;
-import java.io.PrintWriter;
-import java.io.StringWriter;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInfo;
@@ -49,41 +35,22 @@ class AdminRoutingEndToEndTest {
     private static final String TOKEN = "e2e-routing-token-8c2e51f0a9";
     private static final String PASSWORD = "pw-Zq7!x9-never-logged";
     private static final ObjectMapper JSON = new ObjectMapper();
-    private final List<NodeProcess> nodes = new ArrayList<>();
-    private final int[] adminPorts = new int[2];
-    private final HttpClient http = HttpClient.newHttpClient();
-    private final ExecutorService pool = Executors.newCachedThreadPool();
-    private final StringBuilder cliOutput = new StringBuilder();
-    private Path tokenFile;
+    private AdminCluster cluster;
 
     @AfterEach
     void stop(TestInfo test) throws InterruptedException {
-        pool.shutdownNow();
-        for (NodeProcess n : nodes) {
-            n.close();
-            Path keep = Path.of("target", "admin-routing-e2e", test.getTestMethod().orElseThrow().getName(),
-                    n.dir().getFileName().toString());
-            try {
-                Files.createDirectories(keep);
-                for (String f : List.of("node.err", "node.out", "mail.log")) {
-                    if (Files.exists(n.dir().resolve(f))) {
-                        Files.copy(n.dir().resolve(f), keep.resolve(f), StandardCopyOption.REPLACE_EXISTING);
-                    }
-                }
-            } catch (IOException e) {
-                System.out.println("could not keep the logs of " + n.dir() + ": " + e);
-            }
+        if (cluster != null) {
+            cluster.stop(Path.of("target", "admin-routing-e2e", test.getTestMethod().orElseThrow().getName()));
         }
     }
 
     @Test
     void routingChangesThroughOneNodeAreInForceOnTheOtherAndSurviveARestart(@TempDir Path dir) throws Exception {
-        tokenFile = Files.writeString(dir.resolve("admin.token"), TOKEN + "\n");
-        Files.setPosixFilePermissions(tokenFile, PosixFilePermissions.fromString("rw-------"));
+        cluster = new AdminCluster(dir, TOKEN);
         try (TaggedSink oldUpstream = TaggedSink.started(dir.resolve("old"));
              TaggedSink newUpstream = TaggedSink.started(dir.resolve("new"))) {
             startCluster(dir, oldUpstream.port());
-            NodeProcess b = nodes.get(1);
+            NodeProcess b = cluster.node(1);
             String newHop = "[127.0.0.1]:" + newUpstream.port();
 
             // before: node B sends example.com to the relayhost (the old upstream)
@@ -170,42 +137,21 @@ class AdminRoutingEndToEndTest {
 
             // a wrong or missing token: 401 with no detail on every new endpoint of both nodes
             for (int node = 0; node < 2; node++) {
-                for (String auth : new String[] {null, "Bearer wrong-token-0000000000", TOKEN}) {
-                    for (String[] call : new String[][] {{"GET", "/admin/v1/transport"}, {"POST", "/admin/v1/transport"},
-                            {"GET", "/admin/v1/transport/test?address=u@example.com"}, {"GET", "/admin/v1/limits"},
-                            {"POST", "/admin/v1/limits"}, {"GET", "/admin/v1/credentials"},
-                            {"POST", "/admin/v1/credentials"}}) {
-                        HttpResponse<String> r = raw(node, call[0], call[1], auth, "{\"remove\":[\"example.com\"]}");
-                        assertEquals(401, r.statusCode(), call[0] + " " + call[1] + " with " + auth);
-                        assertEquals("{\"error\":\"unauthorized\"}", r.body());
-                    }
-                }
+                cluster.assertUnauthorized(node, "{\"remove\":[\"example.com\"]}",
+                        new String[] {null, "Bearer wrong-token-0000000000", TOKEN},
+                        new String[][] {{"GET", "/admin/v1/transport"}, {"POST", "/admin/v1/transport"},
+                                {"GET", "/admin/v1/transport/test?address=u@example.com"}, {"GET", "/admin/v1/limits"},
+                                {"POST", "/admin/v1/limits"}, {"GET", "/admin/v1/credentials"},
+                                {"POST", "/admin/v1/credentials"}});
             }
             Path wrong = Files.writeString(dir.resolve("wrong.token"), "wrong-token-0000000000");
-            Cli denied = relayctlWith(Map.of("RELAYCTL_NODE", "127.0.0.1:" + adminPorts[1],
+            Cli denied = cluster.relayctlWith(Map.of("RELAYCTL_NODE", "127.0.0.1:" + cluster.adminPort(1),
                     "RELAYCTL_TOKEN_FILE", wrong.toString()), null, "credentials", "list");
             assertEquals(1, denied.code(), denied.toString());
             assertTrue(routeTest(0, "u@example.com").contains("next hop: " + newHop), "nothing changed");
 
             // SIGTERM both, start both again: all still in force, mail still goes to the new upstream
-            List<Future<Integer>> exits = new ArrayList<>();
-            for (NodeProcess n : nodes) {
-                exits.add(pool.submit(() -> n.terminate(Duration.ofSeconds(60))));
-            }
-            for (Future<Integer> f : exits) {
-                f.get();
-            }
-            List<Future<?>> starts = new ArrayList<>();
-            for (NodeProcess n : nodes) {
-                starts.add(pool.submit(() -> {
-                    n.restart();
-                    return null;
-                }));
-            }
-            for (Future<?> f : starts) {
-                f.get();
-            }
-            ClusterEndToEndTest.awaitMembers(nodes, 2, Duration.ofSeconds(120));
+            cluster.terminateAndRestart();
             for (int node = 0; node < 2; node++) {
                 int n = node;
                 awaitOnB(() -> relayctlInProcess(n, "limits", "list").err(), String::isEmpty); // the admin API is up
@@ -214,37 +160,22 @@ class AdminRoutingEndToEndTest {
                 assertTrue(routeTest(node, "u@auth.test").contains("(user relay-user)"), "node " + node);
                 assertTrue(relayctlInProcess(node, "transport", "list").out().contains("imp1.test"), "node " + node);
             }
-            send(nodes.get(0), "restarted", 2);
+            send(cluster.node(0), "restarted", 2);
             awaitTags(newUpstream, "restarted", 2);
 
             // the password is in no log and no relayctl output; the audit names the user
-            String logs = logs();
+            String logs = cluster.logs();
             assertFalse(logs.contains(PASSWORD), "the password appears in a node log");
-            assertFalse(cliOutput.toString().contains(PASSWORD), "the password appears in relayctl output");
+            assertFalse(cluster.cliOutput().contains(PASSWORD), "the password appears in relayctl output");
             assertTrue(logs.contains("credentials for [auth.example.net]:587 set (user relay-user) by 127.0.0.1:"), "audit");
             assertTrue(logs.contains("transport example.com set to smtp:" + newHop + " by 127.0.0.1:"), "audit");
             assertTrue(logs.contains("transport import of 2 entries from transport by 127.0.0.1:"), "audit");
             assertTrue(logs.contains("limits for " + newHop + " set (rates 50/s, 1000/h, concurrency 3) by"), "audit");
-            for (NodeProcess n : nodes) {
+            for (NodeProcess n : cluster.nodes()) {
                 Path state = n.dir().resolve("spool").resolve("admin-state.json");
                 assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(state)));
             }
         }
-    }
-
-    private String logs() throws IOException {
-        StringBuilder all = new StringBuilder();
-        for (NodeProcess n : nodes) {
-            try (Stream<Path> files = Files.walk(n.dir())) {
-                for (Path f : (Iterable<Path>) files.filter(Files::isRegularFile)
-                        .filter(p -> p.toString().endsWith(".log") || p.toString().endsWith(".out")
-                                || p.toString().endsWith(".err"))::iterator) {
-                    all.append(Files.readString(f, StandardCharsets.ISO_8859_1));
-                }
-            }
-            all.append(n.stderr());
-        }
-        return all.toString();
     }
 
     private void send(NodeProcess node, String prefix, int n) throws Exception {
@@ -267,20 +198,12 @@ class AdminRoutingEndToEndTest {
 
     private static void awaitOnB(java.util.function.Supplier<String> read, java.util.function.Predicate<String> done)
             throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        String seen = read.get();
-        while (!done.test(seen) && System.nanoTime() < deadline) {
-            Thread.sleep(10);
-            seen = read.get();
-        }
-        assertTrue(done.test(seen), seen);
+        AdminCluster.await(read, done, Duration.ofSeconds(30), 10);
     }
 
     /** The route text from the node's test endpoint, over a warm HTTP client. */
     private String rawRoute(int node, String address) throws Exception {
-        HttpResponse<String> r = raw(node, "GET", "/admin/v1/transport/test?address=" + address, "Bearer " + TOKEN, null);
-        assertEquals(200, r.statusCode(), r.body());
-        return JSON.readTree(r.body()).get("text").asText();
+        return JSON.readTree(cluster.get(node, "/admin/v1/transport/test?address=" + address)).get("text").asText();
     }
 
     private String routeTest(int node, String address) {
@@ -290,14 +213,8 @@ class AdminRoutingEndToEndTest {
     }
 
     private void startCluster(Path dir, int relayPort) throws Exception {
-        int[] smtp = {Ports.free(), Ports.free()};
-        int[] cluster = {Ports.free(), Ports.free()};
-        List<String> members = List.of("127.0.0.1:" + cluster[0], "127.0.0.1:" + cluster[1]);
-        List<Future<NodeProcess>> started = new ArrayList<>();
-        for (int i = 0; i < 2; i++) {
-            adminPorts[i] = Ports.free();
-            Path nodeDir = dir.resolve("node" + i);
-            String yaml = """
+        cluster.start(dir, "node", true, (i, nodeDir, smtp, clusterPort, adminPort, members) ->
+                """
                     smtpd:
                       listen: ["127.0.0.1:%d"]
                       hostname: %s.relay.test
@@ -323,71 +240,17 @@ class AdminRoutingEndToEndTest {
                       token-file: %s
                     log:
                       file: %s
-                    """.formatted(smtp[i], nodeDir.getFileName(), relayPort, nodeDir.resolve("spool"), Ports.free(),
-                    cluster[i], String.join(", ", members), adminPorts[i], tokenFile, nodeDir.resolve("mail.log"));
-            int port = smtp[i];
-            started.add(pool.submit(() -> NodeProcess.start(nodeDir, yaml, port)));
-        }
-        for (Future<NodeProcess> f : started) {
-            nodes.add(f.get());
-        }
-        ClusterEndToEndTest.awaitMembers(nodes, 2, Duration.ofSeconds(120));
-    }
-
-    record Cli(int code, String out, String err) {
+                    """.formatted(smtp, nodeDir.getFileName(), relayPort, nodeDir.resolve("spool"), Ports.free(),
+                    clusterPort, members, adminPort, cluster.tokenFile(), nodeDir.resolve("mail.log")));
     }
 
     /** relayctl in its own JVM, as an operator runs it; {@code stdin} is written to it (null: nothing). */
     private Cli relayctl(int node, String stdin, String... args) throws Exception {
-        return relayctlWith(Map.of("RELAYCTL_NODE", "127.0.0.1:" + adminPorts[node],
-                "RELAYCTL_TOKEN_FILE", tokenFile.toString()), stdin, args);
-    }
-
-    private Cli relayctlWith(Map<String, String> env, String stdin, String... args) throws Exception {
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-cp", System.getProperty("java.class.path"), "io.relay.cli.RelayCtl"));
-        cmd.addAll(List.of(args));
-        ProcessBuilder pb = new ProcessBuilder(cmd);
-        pb.environment().remove("RELAYCTL_NODE");
-        pb.environment().remove("RELAYCTL_TOKEN_FILE");
-        pb.environment().putAll(env);
-        Process p = pb.start();
-        try (OutputStream in = p.getOutputStream()) {
-            if (stdin != null) {
-                in.write(stdin.getBytes(StandardCharsets.UTF_8));
-            }
-        }
-        Future<String> err = pool.submit(() -> new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8));
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        if (!p.waitFor(60, TimeUnit.SECONDS)) {
-            p.destroyForcibly();
-            throw new AssertionError("relayctl " + String.join(" ", args) + " did not finish");
-        }
-        Cli c = new Cli(p.exitValue(), out, err.get());
-        cliOutput.append(c.out()).append(c.err());
-        return c;
+        return cluster.relayctl(node, stdin, args);
     }
 
     /** relayctl's own entry point in this JVM, for polling. */
     private Cli relayctlInProcess(int node, String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        int code = RelayCtl.run(args, Map.of("RELAYCTL_NODE", "127.0.0.1:" + adminPorts[node],
-                "RELAYCTL_TOKEN_FILE", tokenFile.toString()), new PrintWriter(out), new PrintWriter(err));
-        Cli c = new Cli(code, out.toString(), err.toString());
-        cliOutput.append(c.out()).append(c.err());
-        return c;
-    }
-
-    private HttpResponse<String> raw(int node, String method, String path, String auth, String body)
-            throws Exception {
-        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + adminPorts[node] + path))
-                .timeout(Duration.ofSeconds(30))
-                .method(method, body == null ? HttpRequest.BodyPublishers.noBody()
-                        : HttpRequest.BodyPublishers.ofString(body));
-        if (auth != null) {
-            b.header("Authorization", auth);
-        }
-        return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+        return cluster.relayctlInProcess(node, args);
     }
 }

@@ -5,19 +5,16 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.relay.cli.RelayCtl;
+import io.relay.node.testing.AdminCluster;
+import io.relay.node.testing.AdminCluster.Cli;
 import io.relay.node.testing.NodeProcess;
 import io.relay.node.testing.Ports;
 import io.relay.node.testing.Tools;
 import io.relay.node.testing.UpstreamCertificate;
-import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -38,15 +35,10 @@ class AdminTlsEndToEndTest {
     private NodeProcess node;
 
     @AfterEach
-    void stop() throws IOException, InterruptedException {
+    void stop() throws InterruptedException {
         if (node != null) {
             node.close();
-            Path keep = Files.createDirectories(Path.of("target", "admin-tls-e2e"));
-            for (String f : List.of("node.err", "node.out")) {
-                if (Files.exists(node.dir().resolve(f))) {
-                    Files.copy(node.dir().resolve(f), keep.resolve(f), StandardCopyOption.REPLACE_EXISTING);
-                }
-            }
+            node.keepLogs(Path.of("target", "admin-tls-e2e"), "node.err", "node.out");
         }
     }
 
@@ -85,7 +77,7 @@ class AdminTlsEndToEndTest {
                     key-file: %s
                 """.formatted(smtp, nodeDir.resolve("spool"), Ports.free(), cluster, cluster, admin, token,
                 cert.certPem(), cert.keyPem()), smtp);
-        awaitPort(admin);
+        Ports.awaitOpen(admin, Duration.ofSeconds(60));
         String https = "https://127.0.0.1:" + admin;
 
         // verified HTTPS: --cacert, or RELAYCTL_CACERT with --tls and a bare HOST:PORT
@@ -124,16 +116,10 @@ class AdminTlsEndToEndTest {
         assertTrue(tls12.contains("Verify return code: 0 (ok)"), tls12);
 
         // relayctl as its own process, as an operator runs it
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-cp", System.getProperty("java.class.path"), "io.relay.cli.RelayCtl", "--node", https, "--cacert",
-                cert.certPem().toString(), "--token-file", token.toString(), "limits", "list"));
-        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
-        pb.environment().remove("RELAYCTL_CACERT");
-        Process p = pb.start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertTrue(p.waitFor(60, TimeUnit.SECONDS));
-        assertEquals(0, p.exitValue(), out);
-        assertFalse(out.contains(TOKEN));
+        Cli own = AdminCluster.runProcess(Map.of(), null, "--node", https, "--cacert", cert.certPem().toString(),
+                "--token-file", token.toString(), "limits", "list");
+        assertEquals(0, own.code(), own.toString());
+        assertFalse((own.out() + own.err()).contains(TOKEN));
     }
 
     private static String openssl(Path dir, String... args) throws Exception {
@@ -148,31 +134,10 @@ class AdminTlsEndToEndTest {
         return Files.readString(log);
     }
 
-    private static void awaitPort(int port) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (true) {
-            try (java.net.Socket s = new java.net.Socket()) {
-                s.connect(new java.net.InetSocketAddress("127.0.0.1", port), 200);
-                return;
-            } catch (IOException notYet) {
-                if (System.nanoTime() > deadline) {
-                    throw new AssertionError("admin port " + port + " not open");
-                }
-                Thread.sleep(100);
-            }
-        }
-    }
-
-    record Cli(int code, String out, String err) {
-    }
-
     private Cli relayctl(Map<String, String> extraEnv, String... args) {
         Map<String, String> env = new HashMap<>(Map.of("RELAYCTL_TOKEN_FILE",
                 node.dir().getParent().resolve("admin.token").toString()));
         env.putAll(extraEnv);
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        int code = RelayCtl.run(args, env, new PrintWriter(out), new PrintWriter(err));
-        return new Cli(code, out.toString(), err.toString());
+        return AdminCluster.runInProcess(env, args);
     }
 }

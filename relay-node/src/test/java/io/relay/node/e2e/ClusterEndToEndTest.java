@@ -7,10 +7,7 @@ import io.relay.node.testing.LoadClient;
 import io.relay.node.testing.NodeProcess;
 import io.relay.node.testing.Ports;
 import io.relay.node.testing.Tools;
-import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -18,8 +15,6 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInfo;
@@ -33,7 +28,6 @@ import org.junit.jupiter.api.io.TempDir;
  * 250 must arrive. Each test prints sent / 250s / delivered / lost / duplicates.
  */
 class ClusterEndToEndTest {
-    private static final Pattern MEMBERS = Pattern.compile("cluster members: (\\d+)");
 
     private final List<NodeProcess> nodes = new ArrayList<>();
     private final ExecutorService pool = Executors.newCachedThreadPool();
@@ -50,18 +44,8 @@ class ClusterEndToEndTest {
         pool.shutdownNow();
         for (NodeProcess n : nodes) {
             n.close();
-            Path keep = Path.of("target", "cluster-e2e", test.getTestMethod().orElseThrow().getName(),
-                    n.dir().getFileName().toString());
-            try {
-                Files.createDirectories(keep);
-                for (String f : List.of("node.err", "node.out", "mail.log")) {
-                    if (Files.exists(n.dir().resolve(f))) {
-                        Files.copy(n.dir().resolve(f), keep.resolve(f), StandardCopyOption.REPLACE_EXISTING);
-                    }
-                }
-            } catch (IOException e) {
-                System.out.println("could not keep the logs of " + n.dir() + ": " + e);
-            }
+            n.keepLogs(Path.of("target", "cluster-e2e", test.getTestMethod().orElseThrow().getName(),
+                    n.dir().getFileName().toString()), "node.err", "node.out", "mail.log");
         }
     }
 
@@ -285,30 +269,7 @@ class ClusterEndToEndTest {
 
     /** Waits until the last member count each node logged is {@code n}. */
     static void awaitMembers(List<NodeProcess> which, int n, Duration timeout) throws Exception {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (true) {
-            List<Integer> counts = new ArrayList<>();
-            for (NodeProcess node : which) {
-                counts.add(lastMemberCount(node));
-            }
-            if (counts.stream().allMatch(c -> c == n)) {
-                System.out.println("member counts: " + counts);
-                return;
-            }
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("member counts " + counts + ", wanted " + n + " on each, within " + timeout);
-            }
-            Thread.sleep(200);
-        }
-    }
-
-    private static int lastMemberCount(NodeProcess node) throws IOException {
-        Matcher m = MEMBERS.matcher(node.stderr());
-        int last = -1;
-        while (m.find()) {
-            last = Integer.parseInt(m.group(1));
-        }
-        return last;
+        NodeProcess.awaitMembers(which, n, timeout);
     }
 
     private static void awaitLog(NodeProcess node, String text, Duration timeout) throws Exception {

@@ -5,8 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.relay.cli.RelayCtl;
 import io.relay.node.testing.AiosmtpdUpstream;
+import io.relay.node.testing.AdminCluster;
+import io.relay.node.testing.AdminCluster.Cli;
 import io.relay.node.testing.NodeProcess;
 import io.relay.node.testing.Ports;
 import io.relay.node.testing.Tools;
@@ -14,9 +15,6 @@ import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.OutputStream;
-import java.io.PrintWriter;
-import java.io.StringWriter;
-import java.io.Writer;
 import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -25,8 +23,6 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -55,12 +51,11 @@ import org.junit.jupiter.api.io.TempDir;
 class QueueAdminEndToEndTest {
     private static final String TOKEN = "e2e-queue-admin-token-77c1e0";
     private static final ObjectMapper JSON = new ObjectMapper();
-    private final List<NodeProcess> nodes = new ArrayList<>();
-    private final int[] adminPorts = new int[2];
     private final HttpClient http = HttpClient.newHttpClient();
     private final ExecutorService pool = Executors.newCachedThreadPool();
     private final List<AiosmtpdUpstream> upstreams = new ArrayList<>();
-    private Path tokenFile;
+    private AdminCluster cluster;
+    private List<NodeProcess> nodes = List.of();
     /** The relayhost's upstream, and the one b.example is routed to by transport_maps. */
     private int upstreamPort;
     private int partnerPort;
@@ -70,19 +65,8 @@ class QueueAdminEndToEndTest {
     void stop(TestInfo test) throws InterruptedException {
         pool.shutdownNow();
         upstreams.forEach(AiosmtpdUpstream::close);
-        for (NodeProcess n : nodes) {
-            n.close();
-            Path keep = Path.of("target", "queue-admin-e2e", n.dir().getFileName().toString());
-            try {
-                Files.createDirectories(keep);
-                for (String f : List.of("node.err", "node.out", "mail.log")) {
-                    if (Files.exists(n.dir().resolve(f))) {
-                        Files.copy(n.dir().resolve(f), keep.resolve(f), StandardCopyOption.REPLACE_EXISTING);
-                    }
-                }
-            } catch (IOException e) {
-                System.out.println("could not keep the logs of " + n.dir() + ": " + e);
-            }
+        if (cluster != null) {
+            cluster.stop(Path.of("target", "queue-admin-e2e"));
         }
     }
 
@@ -90,8 +74,7 @@ class QueueAdminEndToEndTest {
     void queueOperationsMoveAndDeleteExactlyTheSelectedDeferredMessages(@TempDir Path dir) throws Exception {
         Tools.requirePythonModule("aiosmtpd");
         long started = System.nanoTime();
-        tokenFile = Files.writeString(dir.resolve("admin.token"), TOKEN + "\n");
-        Files.setPosixFilePermissions(tokenFile, PosixFilePermissions.fromString("rw-------"));
+        cluster = new AdminCluster(dir, TOKEN);
         upstreamPort = Ports.free();
         partnerPort = Ports.free();
         List<AiosmtpdUpstream> failing = failingUpstreams(dir);
@@ -202,7 +185,7 @@ class QueueAdminEndToEndTest {
         assertEquals(2, status.get("size").asInt());
         Set<String> admins = new HashSet<>();
         status.get("members").forEach(m -> admins.add(m.path("admin").asText()));
-        assertEquals(Set.of("127.0.0.1:" + adminPorts[0], "127.0.0.1:" + adminPorts[1]), admins, status.toString());
+        assertEquals(Set.of("127.0.0.1:" + cluster.adminPort(0), "127.0.0.1:" + cluster.adminPort(1)), admins, status.toString());
         int partitions = 0;
         for (JsonNode m : status.get("members")) {
             partitions += m.get("partitions").asInt();
@@ -226,23 +209,15 @@ class QueueAdminEndToEndTest {
         }
 
         // a wrong or missing token: 401 on the queue and cluster endpoints
-        for (String auth : new String[] {null, "Bearer wrong-token-0000000000"}) {
-            for (String[] call : new String[][] {{"GET", "/admin/v1/queue"}, {"GET", "/admin/v1/queue/summary"},
-                    {"POST", "/admin/v1/queue/delete"}, {"GET", "/admin/v1/cluster"},
-                    {"POST", "/admin/v1/cluster/drain"}}) {
-                HttpResponse<String> r = raw(0, call[0], call[1], auth, "{\"all\":true}");
-                assertEquals(401, r.statusCode(), call[0] + " " + call[1]);
-                assertEquals("{\"error\":\"unauthorized\"}", r.body());
-            }
-        }
+        cluster.assertUnauthorized(0, "{\"all\":true}", new String[] {null, "Bearer wrong-token-0000000000"},
+                new String[][] {{"GET", "/admin/v1/queue"}, {"GET", "/admin/v1/queue/summary"},
+                        {"POST", "/admin/v1/queue/delete"}, {"GET", "/admin/v1/cluster"},
+                        {"POST", "/admin/v1/cluster/drain"}});
         Path wrong = Files.writeString(dir.resolve("wrong.token"), "wrong-token-0000000000");
-        Writer out = new StringWriter();
-        Writer err = new StringWriter();
-        int code = RelayCtl.run(new String[] {"queue", "summary"}, Map.of("RELAYCTL_NODE",
-                "127.0.0.1:" + adminPorts[0], "RELAYCTL_TOKEN_FILE", wrong.toString()), new PrintWriter(out),
-                new PrintWriter(err));
-        assertEquals(1, code);
-        assertTrue(err.toString().contains("401 unauthorized"), err.toString());
+        Cli denied = AdminCluster.runInProcess(Map.of("RELAYCTL_NODE", "127.0.0.1:" + cluster.adminPort(0),
+                "RELAYCTL_TOKEN_FILE", wrong.toString()), "queue", "summary");
+        assertEquals(1, denied.code());
+        assertTrue(denied.err().contains("401 unauthorized"), denied.err());
 
         String logs = nodes.get(0).stderr() + Files.readString(nodes.get(0).dir().resolve("node.out"))
                 + nodes.get(1).stderr() + Files.readString(nodes.get(1).dir().resolve("node.out"));
@@ -250,7 +225,7 @@ class QueueAdminEndToEndTest {
         assertTrue(!logs.contains(TOKEN));
 
         // cluster drain: node B drains, leaves the cluster and exits 0; A sees one member
-        Cli drain = ctl(0, "cluster", "drain", "127.0.0.1:" + adminPorts[1]);
+        Cli drain = ctl(0, "cluster", "drain", "127.0.0.1:" + cluster.adminPort(1));
         assertEquals(0, drain.code(), drain.toString());
         assertTrue(drain.out().contains("draining"), drain.out());
         assertEquals(0, nodes.get(1).awaitExit(Duration.ofSeconds(60)), "node B exits 0 after its drain");
@@ -272,8 +247,7 @@ class QueueAdminEndToEndTest {
     void holdsAndDeletesOutliveAKillOfBothNodes(@TempDir Path dir) throws Exception {
         Tools.requirePythonModule("aiosmtpd");
         Tools.require(Tools.PROMTOOL);
-        tokenFile = Files.writeString(dir.resolve("admin.token"), TOKEN + "\n");
-        Files.setPosixFilePermissions(tokenFile, PosixFilePermissions.fromString("rw-------"));
+        cluster = new AdminCluster(dir, TOKEN);
         upstreamPort = Ports.free();
         partnerPort = Ports.free();
         List<AiosmtpdUpstream> failing = failingUpstreams(dir);
@@ -312,7 +286,7 @@ class QueueAdminEndToEndTest {
         for (NodeProcess n : nodes) {
             n.restart();
         }
-        ClusterEndToEndTest.awaitMembers(nodes, 2, Duration.ofSeconds(120));
+        NodeProcess.awaitMembers(nodes, 2, Duration.ofSeconds(120));
         awaitTrue("the 10 not deleted are back", Duration.ofSeconds(60),
                 () -> json(0, "queue", "summary").get("total").asInt() == 10);
         assertEquals(held, idsOf(json(1, "queue", "list", "--state", "hold", "--limit", "0")), "held after the kill");
@@ -360,8 +334,7 @@ class QueueAdminEndToEndTest {
     void bulkOperationsOnAManyMessageQueue(@TempDir Path dir) throws Exception {
         int total = Integer.getInteger("relay.bench.queueMessages", 0);
         org.junit.jupiter.api.Assumptions.assumeTrue(total > 0, "set -Drelay.bench.queueMessages=N to measure");
-        tokenFile = Files.writeString(dir.resolve("admin.token"), TOKEN + "\n");
-        Files.setPosixFilePermissions(tokenFile, PosixFilePermissions.fromString("rw-------"));
+        cluster = new AdminCluster(dir, TOKEN);
         upstreamPort = Ports.free(); // nothing listens: every attempt is refused
         partnerPort = Ports.free();
         startCluster(dir);
@@ -505,25 +478,14 @@ class QueueAdminEndToEndTest {
     }
 
     private void startCluster(Path dir) throws Exception {
-        int[] smtp = {Ports.free(), Ports.free()};
-        int[] cluster = {Ports.free(), Ports.free()};
-        List<String> members = List.of("127.0.0.1:" + cluster[0], "127.0.0.1:" + cluster[1]);
-        List<Future<NodeProcess>> started = new ArrayList<>();
-        for (int i = 0; i < 2; i++) {
-            adminPorts[i] = Ports.free();
+        cluster.start(dir, "qnode", true, (i, nodeDir, smtp, clusterPort, adminPort, members) -> {
             healthPorts[i] = Ports.free();
-            Path nodeDir = dir.resolve("qnode" + i);
-            String yaml = config(nodeDir, smtp[i], cluster[i], adminPorts[i], healthPorts[i], members);
-            int port = smtp[i];
-            started.add(pool.submit(() -> NodeProcess.start(nodeDir, yaml, port)));
-        }
-        for (Future<NodeProcess> f : started) {
-            nodes.add(f.get());
-        }
-        ClusterEndToEndTest.awaitMembers(nodes, 2, Duration.ofSeconds(120));
+            return config(nodeDir, smtp, clusterPort, adminPort, healthPorts[i], members);
+        });
+        nodes = cluster.nodes();
     }
 
-    private String config(Path dir, int smtp, int clusterPort, int adminPort, int healthPort, List<String> members) {
+    private String config(Path dir, int smtp, int clusterPort, int adminPort, int healthPort, String members) {
         return """
                 smtpd:
                   listen: ["127.0.0.1:%d"]
@@ -552,19 +514,12 @@ class QueueAdminEndToEndTest {
                 log:
                   file: %s
                 """.formatted(smtp, dir.getFileName(), upstreamPort, partnerPort, dir.resolve("spool"), healthPort, clusterPort,
-                String.join(", ", members), adminPort, tokenFile, dir.resolve("mail.log"));
-    }
-
-    record Cli(int code, String out, String err) {
+                members, adminPort, cluster.tokenFile(), dir.resolve("mail.log"));
     }
 
     /** relayctl's entry point in this JVM (AdminEndToEndTest runs it as its own process too). */
     private Cli ctl(int node, String... args) {
-        Writer out = new StringWriter();
-        Writer err = new StringWriter();
-        int code = RelayCtl.run(args, Map.of("RELAYCTL_NODE", "127.0.0.1:" + adminPorts[node],
-                "RELAYCTL_TOKEN_FILE", tokenFile.toString()), new PrintWriter(out), new PrintWriter(err));
-        return new Cli(code, out.toString(), err.toString());
+        return AdminCluster.runInProcess(cluster.env(node), args);
     }
 
     /** {@code relayctl --json ...}, parsed; fails the test on a non-zero exit. */
@@ -575,18 +530,6 @@ class QueueAdminEndToEndTest {
         Cli r = ctl(node, all);
         assertEquals(0, r.code(), String.join(" ", args) + ": " + r);
         return JSON.readTree(r.out());
-    }
-
-    private HttpResponse<String> raw(int node, String method, String path, String auth, String body)
-            throws Exception {
-        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + adminPorts[node] + path))
-                .timeout(Duration.ofSeconds(30))
-                .method(method, body == null ? HttpRequest.BodyPublishers.noBody()
-                        : HttpRequest.BodyPublishers.ofString(body));
-        if (auth != null) {
-            b.header("Authorization", auth);
-        }
-        return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
     }
 
     /** One message over SMTP; answers the queue id from the 250 reply to end-of-DATA. */

@@ -31,6 +31,7 @@ public final class LoadClient {
     private final Map<String, String> acknowledged = new ConcurrentHashMap<>();
     private final Set<String> refused = ConcurrentHashMap.newKeySet();
     private final Set<String> failed = ConcurrentHashMap.newKeySet();
+    private final Set<String> errors = ConcurrentHashMap.newKeySet();
     private final AtomicInteger greetedSessions = new AtomicInteger();
     private final AtomicBoolean stop = new AtomicBoolean();
 
@@ -54,6 +55,12 @@ public final class LoadClient {
      */
     public void run(String prefix, int total, int sessions, int perConnection, int bodyBytes, Duration deadline)
             throws InterruptedException {
+        run(prefix, total, sessions, perConnection, bodyBytes, 0, deadline);
+    }
+
+    /** As {@link #run(String, int, int, int, int, Duration)}, {@code pauseMillis} after each message for a steady rate. */
+    public void run(String prefix, int total, int sessions, int perConnection, int bodyBytes, long pauseMillis,
+            Duration deadline) throws InterruptedException {
         AtomicInteger next = new AtomicInteger();
         long end = System.nanoTime() + deadline.toNanos();
         ExecutorService pool = Executors.newFixedThreadPool(sessions);
@@ -61,8 +68,9 @@ public final class LoadClient {
             pool.execute(() -> {
                 while (!stop.get() && System.nanoTime() < end && next.get() < total) {
                     try {
-                        session(prefix, next, total, perConnection, bodyBytes, end);
+                        session(prefix, next, total, perConnection, bodyBytes, pauseMillis, end);
                     } catch (IOException e) {
+                        errors.add(String.valueOf(e.getMessage()));
                         pause(50); // node down: retry a new connection until the deadline
                     }
                 }
@@ -73,8 +81,8 @@ public final class LoadClient {
         pool.shutdownNow();
     }
 
-    private void session(String prefix, AtomicInteger next, int total, int perConnection, int bodyBytes, long end)
-            throws IOException {
+    private void session(String prefix, AtomicInteger next, int total, int perConnection, int bodyBytes,
+            long pauseMillis, long end) throws IOException {
         try (Socket sock = new Socket()) {
             sock.connect(new InetSocketAddress(host, port), 2000);
             sock.setSoTimeout(30_000);
@@ -99,6 +107,7 @@ public final class LoadClient {
                 if (!mail.startsWith("250") || !rcpt.startsWith("250") || !data.startsWith("354")) {
                     refused.add(tag);
                     failed.remove(tag);
+                    errors.add(mail + " / " + rcpt + " / " + data);
                     send(out, "RSET\r\n");
                     expect(in, null);
                     continue;
@@ -110,8 +119,12 @@ public final class LoadClient {
                     acknowledged.put(tag, at < 0 ? "?" : reply.substring(at + 10).trim());
                 } else {
                     refused.add(tag);
+                    errors.add(reply);
                 }
                 failed.remove(tag);
+                if (pauseMillis > 0) {
+                    pause(pauseMillis);
+                }
             }
             send(out, "QUIT\r\n");
         }
@@ -176,6 +189,11 @@ public final class LoadClient {
     /** Tags of failed transactions: sent, then the session broke before a reply acknowledged or refused them. */
     public Set<String> failed() {
         return Set.copyOf(failed);
+    }
+
+    /** Distinct connection errors and non-250 replies seen (for a failure message). */
+    public Set<String> errors() {
+        return Set.copyOf(errors);
     }
 
     /** Sessions that got the 220 greeting (and then sent EHLO): each is one {@code connect from} in the mail log. */

@@ -5,10 +5,13 @@ import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * A relay node in its own JVM, started from the test class path with a YAML config, so
@@ -16,6 +19,7 @@ import java.util.concurrent.TimeUnit;
  * same spool. stdout and stderr go to files in the node's directory.
  */
 public final class NodeProcess implements AutoCloseable {
+    private static final Pattern MEMBERS = Pattern.compile("cluster members: (\\d+)");
     private final Path dir;
     private final List<String> args;
     private final int smtpPort;
@@ -163,6 +167,48 @@ public final class NodeProcess implements AutoCloseable {
     public String stderr() throws IOException {
         Path p = dir.resolve("node.err");
         return Files.exists(p) ? Files.readString(p) : "";
+    }
+
+    /** Copies those of {@code files} (e.g. node.err, node.out, mail.log) that exist in the node's directory to {@code keep}. */
+    public void keepLogs(Path keep, String... files) {
+        try {
+            Files.createDirectories(keep);
+            for (String f : files) {
+                if (Files.exists(dir.resolve(f))) {
+                    Files.copy(dir.resolve(f), keep.resolve(f), StandardCopyOption.REPLACE_EXISTING);
+                }
+            }
+        } catch (IOException e) {
+            System.out.println("could not keep the logs of " + dir + ": " + e);
+        }
+    }
+
+    /** Waits until the last member count each node logged is {@code n}. */
+    public static void awaitMembers(List<NodeProcess> which, int n, Duration timeout) throws Exception {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (true) {
+            List<Integer> counts = new ArrayList<>();
+            for (NodeProcess node : which) {
+                counts.add(lastMemberCount(node));
+            }
+            if (counts.stream().allMatch(c -> c == n)) {
+                System.out.println("member counts: " + counts);
+                return;
+            }
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("member counts " + counts + ", wanted " + n + " on each, within " + timeout);
+            }
+            Thread.sleep(200);
+        }
+    }
+
+    private static int lastMemberCount(NodeProcess node) throws IOException {
+        Matcher m = MEMBERS.matcher(node.stderr());
+        int last = -1;
+        while (m.find()) {
+            last = Integer.parseInt(m.group(1));
+        }
+        return last;
     }
 
     public static String tail(Path file, int lines) {

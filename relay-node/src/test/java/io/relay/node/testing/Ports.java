@@ -3,7 +3,10 @@ package io.relay.node.testing;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.net.ServerSocket;
+import java.net.Socket;
+import java.time.Duration;
 
 /**
  * Free TCP ports on loopback for servers the tests start in other processes. Taken below
@@ -29,5 +32,21 @@ public final class Ports {
             }
         }
         throw new UncheckedIOException(new IOException("no free port in 20000-31999"));
+    }
+
+    /** Waits until something accepts connections on 127.0.0.1:{@code port} (e.g. a node's admin API, which opens last). */
+    public static void awaitOpen(int port, Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (true) {
+            try (Socket sock = new Socket()) {
+                sock.connect(new InetSocketAddress("127.0.0.1", port), 200);
+                return;
+            } catch (IOException notYet) {
+                if (System.nanoTime() > deadline) {
+                    throw new AssertionError("port " + port + " not open within " + timeout);
+                }
+                Thread.sleep(100);
+            }
+        }
     }
 }
