@@ -102,8 +102,6 @@ public final class ClusterQueue implements MessageQueue {
     private static final int OPERATOR_BATCH = 5000;
     /** The executor that carries operator changes to every member's spool. */
     private static final String OPS_EXECUTOR = "relay-queue-ops";
-    /** Concurrent blocking map writes of accepts; more callers than this queue up. */
-    private static final int STORE_THREADS = 32;
     /** How long a never-tried entry's state may be seen without its message before it is dropped as debris. */
     private static final long MESSAGE_WAIT_MILLIS = 60_000;
     /** Tombstones of finished messages: what lets a spool drop an entry another member delivered. */
@@ -139,7 +137,6 @@ public final class ClusterQueue implements MessageQueue {
     private final AtomicInteger inFlight = new AtomicInteger();
     private volatile long suspectSince;
 
-    private final ExecutorService storing;
     private final ScheduledExecutorService housekeeping;
     private ExecutorService workers;
     private final List<UUID> listeners = new ArrayList<>();
@@ -147,6 +144,18 @@ public final class ClusterQueue implements MessageQueue {
     private volatile boolean closing;
 
     private record Tracked(long size, long token) {}
+
+    /**
+     * Messages accepted and owned here, kept from the accept to their first attempt, which
+     * then reads neither map (the usual life of a message: accepted, delivered at once).
+     * Any change of the state in the store drops the entry (the attempt reads the store
+     * then); bounded by {@link #FRESH_MAX_BYTES}, beyond which attempts read the store.
+     */
+    private final Map<String, Fresh> fresh = new ConcurrentHashMap<>();
+    private final AtomicLong freshBytes = new AtomicLong();
+    private static final long FRESH_MAX_BYTES = 32L << 20;
+
+    private record Fresh(QueuedMessage message, byte[] state) {}
 
     private record Due(String id, long atMillis, long token) implements Delayed {
         @Override
@@ -187,7 +196,6 @@ public final class ClusterQueue implements MessageQueue {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot open spool journal in " + settings.spoolDir(), e);
         }
-        this.storing = Executors.newFixedThreadPool(STORE_THREADS, threads("queue-store"));
         this.housekeeping = Executors.newSingleThreadScheduledExecutor(threads("queue-housekeeping"));
         // where an operator change sent from any member finds this node's spool (QueueOps.Journal)
         hazelcast.getUserContext().put(QueueOps.QUEUE_CONTEXT_KEY, this);
@@ -289,51 +297,75 @@ public final class ClusterQueue implements MessageQueue {
         byte[] encoded = BinaryCodec.encodeMessage(message);
         byte[] state = BinaryCodec.encodeMeta(QueueMeta.fresh(message,
                 nextHops(message.envelope().sender(), message.envelope().recipients())));
-        CompletableFuture<Void> spooled = journal.accept(message.id(), epoch, encoded);
-        // Blocking sets on our own store threads rather than setAsync: Hazelcast completes
-        // async stages through the common ForkJoin pool, which has one thread on a 2-core
-        // node and capped accepts at ~2000 map ops/s in measurements; plain sets ran 7x that.
-        // The same thread then waits for the group commit and completes the caller's future,
-        // so the caller's dependents never run on the journal writer or a Hazelcast thread.
-        // Message before meta: the meta ADDED event starts delivery, which needs the message.
+        Storing storing = new Storing(message, state, result);
+        if (ownedHere(id) == Boolean.TRUE) {
+            keepFresh(message, state);
+        }
+        // Three writes at once, none waited for by a thread of ours: the spool's group commit and
+        // the two map writes, whose partition (the member's own, see newId) runs them in the
+        // order given: the message before its state, whose ADDED event starts delivery. The
+        // last of the three to complete finishes the accept on its own thread (journal writer,
+        // Hazelcast partition or response thread): bookkeeping only, then the caller's future.
+        journal.accept(message.id(), epoch, encoded).whenComplete(storing);
+        int issued = 0;
         try {
-            storing.execute(() -> {
-                Throwable error = null;
-                try {
-                    messages.set(id, encoded);
-                    meta.set(id, state);
-                } catch (RuntimeException e) {
-                    error = e;
-                }
-                try {
-                    spooled.join();
-                } catch (java.util.concurrent.CompletionException | java.util.concurrent.CancellationException e) {
-                    if (error == null) {
-                        error = e.getCause() == null ? e : e.getCause();
-                    }
-                }
-                acceptingCount.decrementAndGet();
-                acceptingBytes.addAndGet(-size);
-                accepting.remove(id);
-                if (error == null) {
-                    if (ownedHere(id) == Boolean.TRUE) {
-                        schedule(id, System.currentTimeMillis(), size);
-                    }
-                    result.complete(null);
-                } else {
-                    LOG.warn("{}: not accepted: {}", id, error.toString());
-                    undo(message.id());
-                    result.completeExceptionally(error);
-                }
-            });
-        } catch (java.util.concurrent.RejectedExecutionException e) {
-            acceptingCount.decrementAndGet();
-            acceptingBytes.addAndGet(-size);
-            accepting.remove(id);
-            journal.done(message.id());
-            result.completeExceptionally(new IllegalStateException("queue is shutting down"));
+            messages.setAsync(id, encoded).whenCompleteAsync(storing, ON_COMPLETION);
+            issued++;
+            meta.setAsync(id, state).whenCompleteAsync(storing, ON_COMPLETION);
+            issued++;
+        } catch (RuntimeException e) { // the member is shutting down
+            for (; issued < 2; issued++) {
+                storing.accept(null, e);
+            }
         }
         return result;
+    }
+
+    /** Runs a stage's action on the thread that completed it; for short, non-blocking actions only. */
+    private static final java.util.concurrent.Executor ON_COMPLETION = Runnable::run;
+
+    /** One accept's three writes (spool, message, state): the last to complete finishes the accept. */
+    private final class Storing implements java.util.function.BiConsumer<Object, Throwable> {
+        private final QueuedMessage message;
+        private final byte[] state;
+        private final CompletableFuture<Void> result;
+        private final AtomicInteger left = new AtomicInteger(3);
+        private volatile Throwable error;
+
+        Storing(QueuedMessage message, byte[] state, CompletableFuture<Void> result) {
+            this.message = message;
+            this.state = state;
+            this.result = result;
+        }
+
+        @Override
+        public void accept(Object ignored, Throwable failure) {
+            if (failure != null && error == null) {
+                error = failure instanceof java.util.concurrent.CompletionException && failure.getCause() != null
+                        ? failure.getCause() : failure;
+            }
+            if (left.decrementAndGet() != 0) {
+                return;
+            }
+            String id = message.id().value();
+            acceptingCount.decrementAndGet();
+            acceptingBytes.addAndGet(-message.size());
+            accepting.remove(id);
+            Throwable e = error;
+            if (e == null) {
+                if (ownedHere(id) == Boolean.TRUE) {
+                    schedule(id, System.currentTimeMillis(), message.size());
+                } else {
+                    takeFresh(id);
+                }
+                result.complete(null);
+            } else {
+                LOG.warn("{}: not accepted: {}", id, e.toString());
+                takeFresh(id);
+                undo(message.id());
+                result.completeExceptionally(e);
+            }
+        }
     }
 
     private void undo(QueueId id) {
@@ -423,11 +455,15 @@ public final class ClusterQueue implements MessageQueue {
                 Thread.currentThread().interrupt();
             }
         }
-        storing.shutdown();
-        try {
-            storing.awaitTermination(10, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
+        // accepts under way finish on Hazelcast's and the journal's threads: let them (up to 10 s)
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (acceptingCount.get() > 0 && System.nanoTime() < deadline) {
+            try {
+                Thread.sleep(5);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
         }
         journal.close();
         member.close();
@@ -650,7 +686,23 @@ public final class ClusterQueue implements MessageQueue {
         }
     }
 
+    private void keepFresh(QueuedMessage message, byte[] state) {
+        if (freshBytes.get() + message.size() <= FRESH_MAX_BYTES
+                && fresh.putIfAbsent(message.id().value(), new Fresh(message, state)) == null) {
+            freshBytes.addAndGet(message.size());
+        }
+    }
+
+    private Fresh takeFresh(String id) {
+        Fresh f = fresh.remove(id);
+        if (f != null) {
+            freshBytes.addAndGet(-f.message().size());
+        }
+        return f;
+    }
+
     private void untrack(String id) {
+        takeFresh(id);
         Tracked gone = tracked.remove(id);
         if (gone != null) {
             trackedBytes.addAndGet(-gone.size());
@@ -701,7 +753,8 @@ public final class ClusterQueue implements MessageQueue {
     }
 
     private void attempt(String id) {
-        byte[] stateBytes = meta.get(id);
+        Fresh kept = takeFresh(id);
+        byte[] stateBytes = kept != null ? kept.state() : meta.get(id);
         if (stateBytes == null) {
             // Finished elsewhere, or gone with a lost partition: the spool that owes it decides
             // (reconcile), never this absence alone.
@@ -718,32 +771,10 @@ public final class ClusterQueue implements MessageQueue {
             reschedule(id, state.nextAttemptMillis());
             return;
         }
-        byte[] messageBytes = messages.get(id);
-        if (messageBytes == null && now - state.arrivalMillis() < MESSAGE_WAIT_MILLIS && state.attempts() == 0) {
-            reschedule(id, now + 50); // defensive: wait for a store racing this read
+        QueuedMessage message = kept != null ? kept.message() : storedMessage(id, state, now);
+        if (message == null) {
             return;
         }
-        if (messageBytes == null) {
-            java.util.Optional<QueuedMessage> spooled = journal.readOwed(new QueueId(id));
-            if (spooled.isPresent()) {
-                messageBytes = BinaryCodec.encodeMessage(spooled.get());
-                messages.set(id, messageBytes);
-            } else if (now - state.arrivalMillis() < settings.maximalQueueLifetime().toMillis()) {
-                // The body went with a lost partition; the spool of the node that accepted it
-                // puts it back (reconcile). Never drop the state on this alone.
-                LOG.warn("{}: delivery state without message in the store; waiting for the spool that "
-                        + "holds it to put it back", id);
-                suspectSince = now;
-                reschedule(id, now + settings.minimalBackoff().toMillis());
-                return;
-            } else {
-                LOG.error("{}: message body missing past maximal_queue_lifetime; removing its delivery "
-                        + "state (recipients {})", id, state.pending());
-                finish(new QueueId(id));
-                return;
-            }
-        }
-        QueuedMessage message = BinaryCodec.decodeMessage(messageBytes);
         int attemptNo = state.attempts() + 1;
         events.active(message, attemptNo, state.pending().size());
         List<RecipientOutcome> outcomes;
@@ -821,6 +852,39 @@ public final class ClusterQueue implements MessageQueue {
     }
 
     /**
+     * The message of an attempt from the store; null when the attempt does not go on (it is
+     * rescheduled, or finished when its body is gone past the queue lifetime).
+     */
+    private QueuedMessage storedMessage(String id, QueueMeta state, long now) {
+        byte[] messageBytes = messages.get(id);
+        if (messageBytes == null && now - state.arrivalMillis() < MESSAGE_WAIT_MILLIS && state.attempts() == 0) {
+            reschedule(id, now + 50); // defensive: wait for a store racing this read
+            return null;
+        }
+        if (messageBytes == null) {
+            java.util.Optional<QueuedMessage> spooled = journal.readOwed(new QueueId(id));
+            if (spooled.isPresent()) {
+                messages.set(id, BinaryCodec.encodeMessage(spooled.get()));
+                return spooled.get();
+            } else if (now - state.arrivalMillis() < settings.maximalQueueLifetime().toMillis()) {
+                // The body went with a lost partition; the spool of the node that accepted it
+                // puts it back (reconcile). Never drop the state on this alone.
+                LOG.warn("{}: delivery state without message in the store; waiting for the spool that "
+                        + "holds it to put it back", id);
+                suspectSince = now;
+                reschedule(id, now + settings.minimalBackoff().toMillis());
+                return null;
+            } else {
+                LOG.error("{}: message body missing past maximal_queue_lifetime; removing its delivery "
+                        + "state (recipients {})", id, state.pending());
+                finish(new QueueId(id));
+                return null;
+            }
+        }
+        return BinaryCodec.decodeMessage(messageBytes);
+    }
+
+    /**
      * Writes the state after an attempt by compare-and-set on the state the attempt read,
      * keeping an operator's hold set meanwhile. False (and untracked) when an operator
      * deleted the message meanwhile: it is not written back.
@@ -847,6 +911,7 @@ public final class ClusterQueue implements MessageQueue {
             EntryRemovedListener<String, byte[]> {
         @Override
         public void entryUpdated(EntryEvent<String, byte[]> event) {
+            takeFresh(event.getKey()); // the state changed: an attempt reads it from the store now
             if (event.getValue() == null) {
                 return;
             }
@@ -866,6 +931,7 @@ public final class ClusterQueue implements MessageQueue {
 
         @Override
         public void entryRemoved(EntryEvent<String, byte[]> event) {
+            takeFresh(event.getKey());
             if (!delivering.contains(event.getKey())) {
                 untrack(event.getKey());
             }
@@ -1052,8 +1118,11 @@ public final class ClusterQueue implements MessageQueue {
         if (!journal.owes(id)) {
             done.setAsync(id.value(), System.currentTimeMillis(), TOMBSTONE_MINUTES, TimeUnit.MINUTES);
         }
-        messages.delete(id.value());
-        meta.delete(id.value());
+        // Not waited for. Same partition, so they run in this order: the state (what schedules the
+        // message) before the message. A crash before their backups landed costs at most a
+        // second delivery (the promise is at least once).
+        meta.deleteAsync(id.value());
+        messages.deleteAsync(id.value());
         journal.done(id);
         untrack(id.value());
         events.removed(id);

@@ -17,6 +17,8 @@ public interface MessageQueue extends AutoCloseable {
     /**
      * Stores the message durably. Completes exceptionally with {@link QueueFullException}
      * above the high-water marks, or with an I/O error; the message is then not accepted.
+     * Does not block (an event loop may call it); the future may complete on a queue,
+     * journal or Hazelcast thread, so its dependents must not block either.
      */
     CompletableFuture<Void> accept(QueuedMessage message);
 

@@ -18,7 +18,9 @@ import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongConsumer;
@@ -37,8 +39,9 @@ import org.slf4j.LoggerFactory;
  * must outlive a restart of the whole cluster. One writer thread drains every pending append, writes the
  * batch and calls {@link FileChannel#force} once before completing the ACCEPT futures of
  * the batch (group commit: N concurrent sessions share one fsync). DONE and DEFER need no
- * fsync of their own; they ride the next one or the idle flush every second (losing them
- * in a crash costs at most a duplicate delivery). Segments roll at {@code segmentBytes};
+ * fsync of their own and do not wake a busy writer: they are written with the next batch,
+ * at most {@link #LAZY_WRITE_MILLIS} ms later, and ride the next fsync or the idle flush
+ * every second (losing them in a crash costs at most a duplicate delivery). Segments roll at {@code segmentBytes};
  * the oldest closed segment is deleted once none of its ACCEPTs is owed. Deletion goes
  * oldest first, so a DONE never disappears while the ACCEPT it cancels is still on disk;
  * the few owed entries that pin an old segment are copied forward at each rollover. On
@@ -59,6 +62,11 @@ public final class SpoolJournal implements AutoCloseable {
     /** Owed entries of the oldest segment copied forward per rollover, at most. */
     private static final int RELOCATE_LIMIT = 256;
     private static final long IDLE_FORCE_MILLIS = 1000;
+    /** How long records that need no fsync of their own (DONE, DEFER, HOLD) wait to be written with others. */
+    private static final long LAZY_WRITE_MILLIS = 10;
+    private static final int RUNNING = 0;
+    private static final int PARKED_LAZY = 1;
+    private static final int PARKED_IDLE = 2;
 
     /** An ACCEPT found on replay with no DONE after it. */
     public record OwedEntry(QueueId id, String epoch, Path segment, long offset, Deferral lastDeferral, boolean held) {}
@@ -69,7 +77,11 @@ public final class SpoolJournal implements AutoCloseable {
     private final Path dir;
     private final long segmentBytes;
     private final LongConsumer fsyncNanos;
-    private final LinkedBlockingQueue<Append> appends = new LinkedBlockingQueue<>();
+    private final ConcurrentLinkedQueue<Append> appends = new ConcurrentLinkedQueue<>();
+    /** Appends waiting that need an fsync (ACCEPT, flush): the writer does not park while there are any. */
+    private final AtomicInteger syncPending = new AtomicInteger();
+    /** Where the writer is: RUNNING, PARKED_LAZY (records waiting to ride along) or PARKED_IDLE. */
+    private volatile int parking = RUNNING;
     private final Map<String, Live> live = new ConcurrentHashMap<>();
     /** Owed ids whose last HOLD record says held (cleared by a release, a DONE or a re-ACCEPT). */
     private final Set<String> held = ConcurrentHashMap.newKeySet();
@@ -271,6 +283,7 @@ public final class SpoolJournal implements AutoCloseable {
         }
         CompletableFuture<Void> last = flush();
         closed = true;
+        LockSupport.unpark(writer);
         try {
             last.get(30, TimeUnit.SECONDS);
             stopped.get(30, TimeUnit.SECONDS);
@@ -305,8 +318,48 @@ public final class SpoolJournal implements AutoCloseable {
         if (frame != null) {
             seal(frame);
         }
+        // Only what needs an fsync wakes a parked writer at once; other records wake it only
+        // when it has nothing at all to do, and otherwise wait up to LAZY_WRITE_MILLIS to be
+        // written with the next batch (a DONE per delivered message then costs no wake-up).
+        if (sync) {
+            syncPending.incrementAndGet();
+        }
         appends.add(new Append(type, id, frame, future, sync));
+        int p = parking;
+        if (p == PARKED_IDLE || (sync && p == PARKED_LAZY)) {
+            LockSupport.unpark(writer);
+        }
         return future;
+    }
+
+    /**
+     * Parks the writer until an fsync is wanted, records that need none have waited
+     * {@link #LAZY_WRITE_MILLIS}, or (with nothing waiting) the idle-force time is up.
+     */
+    private void awaitWork(boolean dirty, long lastForce) {
+        if (syncPending.get() > 0 || closed) {
+            return;
+        }
+        if (appends.isEmpty()) {
+            long left = dirty ? lastForce + IDLE_FORCE_MILLIS * 1_000_000 - System.nanoTime()
+                    : IDLE_FORCE_MILLIS * 1_000_000;
+            park(PARKED_IDLE, left, true);
+        }
+        if (syncPending.get() == 0 && !appends.isEmpty()) {
+            park(PARKED_LAZY, LAZY_WRITE_MILLIS * 1_000_000, false);
+        }
+    }
+
+    private void park(int state, long nanos, boolean onlyWhenEmpty) {
+        if (nanos <= 0) {
+            return;
+        }
+        parking = state;
+        // checked again after publishing the state: a submitter that saw RUNNING did not unpark us
+        if (syncPending.get() == 0 && !closed && (!onlyWhenEmpty || appends.isEmpty())) {
+            LockSupport.parkNanos(this, nanos);
+        }
+        parking = RUNNING;
     }
 
     private void writeLoop() {
@@ -314,40 +367,34 @@ public final class SpoolJournal implements AutoCloseable {
         boolean dirty = false;
         long lastForce = System.nanoTime();
         try {
-            while (true) {
-                Append first = appends.poll(IDLE_FORCE_MILLIS, TimeUnit.MILLISECONDS);
-                if (first == null) {
-                    if (dirty) {
-                        try {
-                            force();
-                            dirty = false;
-                        } catch (IOException e) {
-                            LOG.error("spool journal fsync failed in {}: {}", dir, e.toString());
-                        }
-                        lastForce = System.nanoTime();
-                    }
-                    if (closed && appends.isEmpty()) {
-                        break;
-                    }
-                    continue;
-                }
+            while (!Thread.currentThread().isInterrupted()) {
+                awaitWork(dirty, lastForce);
                 batch.clear();
-                batch.add(first);
-                appends.drainTo(batch, 8192);
+                Append next;
+                while (batch.size() < 8192 && (next = appends.poll()) != null) {
+                    batch.add(next);
+                }
                 boolean sync = false;
+                for (Append a : batch) {
+                    if (a.sync()) {
+                        sync = true;
+                        syncPending.decrementAndGet();
+                    }
+                }
                 try {
                     for (Append a : batch) {
                         if (a.frame() != null && write(a)) {
                             dirty = true;
                         }
-                        sync |= a.sync();
                     }
-                    if (dirty && (sync || System.nanoTime() - lastForce > IDLE_FORCE_MILLIS * 1_000_000)) {
+                    if (dirty && (sync || System.nanoTime() - lastForce >= IDLE_FORCE_MILLIS * 1_000_000)) {
                         force();
                         dirty = false;
                         lastForce = System.nanoTime();
                     }
-                    deleteFreedSegments();
+                    if (!batch.isEmpty()) {
+                        deleteFreedSegments();
+                    }
                     for (Append a : batch) {
                         a.future().complete(null);
                     }
@@ -356,13 +403,12 @@ public final class SpoolJournal implements AutoCloseable {
                     for (Append a : batch) {
                         a.future().completeExceptionally(e);
                     }
+                    lastForce = System.nanoTime(); // an idle force that failed is tried again a second later
                 }
                 if (closed && appends.isEmpty()) {
                     break;
                 }
             }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
         } finally {
             Append left;
             while ((left = appends.poll()) != null) {

@@ -133,6 +133,8 @@ public final class ConfigLoader {
         check(source, "smtpd.line-length-limit", c.smtpd.lineLengthLimit >= 512,
                 "must be at least 512 (RFC 5321 command line length)");
         check(source, "smtpd.max-connections", c.smtpd.maxConnections > 0, "must be positive");
+        check(source, "smtpd.io-threads", c.smtpd.ioThreads >= 0 && c.smtpd.ioThreads <= 256,
+                "must be between 0 (half the available cores) and 256");
         check(source, "smtpd.hopcount-limit", c.smtpd.hopcountLimit > 0, "must be positive");
         check(source, "smtpd.timeout", !c.smtpd.timeout.isZero(), "must not be zero");
         check(source, "smtpd.tls-key-file", (c.smtpd.tlsCertFile == null) == (c.smtpd.tlsKeyFile == null),

@@ -41,6 +41,8 @@ public final class RelayConfig {
         public Duration timeout = Duration.ofSeconds(300);
         /** Concurrent SMTP connections per node (Postfix: the smtpd process limit). */
         public int maxConnections = 500;
+        /** Event-loop threads serving the SMTP listeners; 0: half the available cores, at least one. */
+        public int ioThreads = 0;
         /** hopcount_limit: more Received headers than this is a mail loop (554 5.4.6). */
         public int hopcountLimit = 50;
         /** PEM certificate chain and key for STARTTLS; a self-signed pair is generated at first start when unset. */

@@ -61,8 +61,8 @@ public final class SmtpServer implements AutoCloseable {
 
     private final SessionServices services;
     private final ConnectionLimit connectionLimit;
-    private final EventLoopGroup bossGroup = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
-    private final EventLoopGroup workerGroup = new MultiThreadIoEventLoopGroup(NioIoHandler.newFactory());
+    /** Accepts and serves the sessions: one group, so a new connection is registered without a hand-off. */
+    private final EventLoopGroup loops;
     private final ChannelGroup sessions = new DefaultChannelGroup("smtpd", GlobalEventExecutor.INSTANCE);
     private final List<Channel> listeners = new CopyOnWriteArrayList<>();
 
@@ -83,12 +83,13 @@ public final class SmtpServer implements AutoCloseable {
                 new CommandHandlers(), new AtomicLong(), Clock.systemUTC(), metrics,
                 new java.util.concurrent.atomic.AtomicBoolean());
         this.connectionLimit = new ConnectionLimit(settings.maxConnections(), settings.hostname(), metrics);
+        this.loops = new MultiThreadIoEventLoopGroup(settings.eventLoopThreads(), NioIoHandler.newFactory());
     }
 
     /** Binds every listen address; throws when one cannot be bound (and unbinds the others). */
     public void start() throws InterruptedException {
         ServerBootstrap b = new ServerBootstrap()
-                .group(bossGroup, workerGroup)
+                .group(loops)
                 .channel(NioServerSocketChannel.class)
                 .option(ChannelOption.SO_BACKLOG, 1024)
                 .childOption(ChannelOption.TCP_NODELAY, true);
@@ -161,7 +162,6 @@ public final class SmtpServer implements AutoCloseable {
     public void close() {
         stopAccepting();
         sessions.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
-        bossGroup.shutdownGracefully(0, 5, TimeUnit.SECONDS).awaitUninterruptibly(10, TimeUnit.SECONDS);
-        workerGroup.shutdownGracefully(0, 5, TimeUnit.SECONDS).awaitUninterruptibly(10, TimeUnit.SECONDS);
+        loops.shutdownGracefully(0, 5, TimeUnit.SECONDS).awaitUninterruptibly(10, TimeUnit.SECONDS);
     }
 }

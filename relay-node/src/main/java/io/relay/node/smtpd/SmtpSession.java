@@ -30,8 +30,9 @@ import org.slf4j.LoggerFactory;
  * (so a pipelined batch is answered in one write).
  *
  * <p>At end of DATA it assembles the message ({@link MessageAssembly}) and hands it to the
- * queue on the blocking executor; decoding is paused until the queue answers, and the reply
- * is written on the channel's event loop. Writes the smtpd mail-log lines (connect,
+ * queue, which does not block (on the blocking executor above {@link #ACCEPT_ON_LOOP_MAX_BYTES});
+ * decoding is paused until the queue answers, and the reply is written on the channel's
+ * event loop. Writes the smtpd mail-log lines (connect,
  * client=, reject, lost connection, timeout, disconnect), but only once the client has sent
  * something: a connection that closes silently is a load-balancer probe and is only counted
  * ({@code relay_smtp_quiet_probes_total}) and logged at DEBUG on {@code io.relay.node.smtpd.probe}.
@@ -40,6 +41,8 @@ import org.slf4j.LoggerFactory;
 final class SmtpSession extends ChannelInboundHandlerAdapter {
     private static final Logger DIAG = LoggerFactory.getLogger("io.relay.node.smtpd.probe");
     private static final Logger LOG = LoggerFactory.getLogger(SmtpSession.class);
+    /** Messages up to this size are handed to the queue on the event loop, larger ones on the blocking executor. */
+    static final int ACCEPT_ON_LOOP_MAX_BYTES = 256 * 1024;
 
     private final SessionServices services;
     private final SmtpFramer framer;
@@ -217,9 +220,13 @@ final class SmtpSession extends ChannelInboundHandlerAdapter {
         MessageQueue queue = services.queue();
         CompletableFuture<Void> stored;
         try {
-            stored = CompletableFuture.supplyAsync(() -> queue.accept(message), services.blockingExecutor())
-                    .thenCompose(f -> f);
-        } catch (RuntimeException e) { // executor refused (shutting down)
+            // accept() only encodes the message and hands it to the spool and the cluster store
+            // (it waits for neither): on the event loop for all but large messages, whose copies
+            // would hold up the loop's other sessions.
+            stored = message.size() <= ACCEPT_ON_LOOP_MAX_BYTES ? queue.accept(message)
+                    : CompletableFuture.supplyAsync(() -> queue.accept(message), services.blockingExecutor())
+                            .thenCompose(f -> f);
+        } catch (RuntimeException e) { // executor refused, queue closing
             stored = CompletableFuture.failedFuture(e);
         }
         stored.whenCompleteAsync((v, failure) -> stored(message, assembled.messageId(), failure), ctx.executor());
