@@ -127,13 +127,14 @@ class Group:
             if t is not None:
                 self.seen_cpu[pid] = max(self.seen_cpu.get(pid, 0), t)
 
-    def memory_kb(self):
-        """(summed VmRSS, summed Pss) of the group's processes now."""
+    def memory_kb(self, with_pss=True):
+        """(summed VmRSS, summed Pss or None) of the group's processes now."""
         rss = pss = 0
         for p in self.pids():
             rss += proc_status_kb(p, "VmRSS")
-            pss += proc_pss_kb(p)
-        return rss, pss
+            if with_pss:
+                pss += proc_pss_kb(p)
+        return rss, pss if with_pss else None
 
     def kill_all(self):
         for pid in self.pids():
@@ -198,6 +199,61 @@ def proc_cpu_ticks(pid):
         return None
 
 
+def thread_ticks(pids):
+    """(pid, tid) -> (thread name, user ticks, system ticks) of every thread of these processes now."""
+    out = {}
+    for pid in pids:
+        try:
+            tids = os.listdir("/proc/%d/task" % pid)
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                with open("/proc/%d/task/%s/comm" % (pid, tid)) as f:
+                    name = f.read().strip()
+                with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                out[(pid, tid)] = (name, int(fields[11]), int(fields[12]))
+            except (OSError, ValueError, IndexError):
+                continue
+    return out
+
+
+def java_thread_names(pid):
+    """tid -> the Java thread's full name (the kernel keeps only 15 characters of it), from jcmd Thread.print."""
+    try:
+        r = subprocess.run(["jcmd", str(pid), "Thread.print"], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    return {str(int(m.group(2), 16)): m.group(1) for m in re.finditer(r'^"(.*)" .*?nid=0x([0-9a-f]+)', r.stdout, re.M)}
+
+
+def thread_group(name):
+    """A thread's kind, from its name: numbers and Hazelcast's instance part dropped (hz.relay-127.0.0.1:5701.partition-operation.thread-3 -> hz.partition-operation.thread)."""
+    name = re.sub(r"^hz\.[^.]*?(\.\d+)*(:\d+)?\.", "hz.", name)
+    return re.sub(r"[-_.#]?\d+$", "", re.sub(r"(?<=\D)\d+(?=\D)", "N", name)) or "?"
+
+
+def thread_cpu(before, after, messages, names=None):
+    """CPU seconds per 1000 messages by thread kind between two thread_ticks() snapshots, largest first
+    (threads that ended between them are not counted; the JVM keeps its pools, so that is little)."""
+    hz = os.sysconf("SC_CLK_TCK")
+    kinds = {}
+    if names is None:
+        names = {}
+        for pid in {key[0] for key in after}:
+            names.update({(pid, tid): n for tid, n in java_thread_names(pid).items()})
+    for key, (name, user, system) in after.items():
+        name = names.get(key, name)
+        _, user0, system0 = before.get(key, (name, 0, 0))
+        k = kinds.setdefault(thread_group(name), [0, 0])
+        k[0] += user - user0
+        k[1] += system - system0
+    rows = [(kind, (u + s) / hz / messages * 1000, s / hz / messages * 1000) for kind, (u, s) in kinds.items() if u + s]
+    return [{"threads": k, "cpu_per_1000": round(c, 3), "system_per_1000": round(sy, 3)}
+            for k, c, sy in sorted(rows, key=lambda r: -r[1])]
+
+
 def proc_pss_kb(pid):
     """Proportional set size: shared pages (libc, Postfix's libraries) counted once over the processes."""
     try:
@@ -222,7 +278,9 @@ def proc_status_kb(pid, key):
 
 
 class Sampler(threading.Thread):
-    """Peak summed RSS and PSS (and CPU in sampling mode) of the watched groups, every 200 ms."""
+    """Peak summed RSS (and CPU in sampling mode) of the watched groups every 200 ms, PSS every 2 s
+    (smaps_rollup walks every page table: at 5 reads a second of a few JVMs with 2 GB heaps and
+    Postfix's hundred processes it took a few percent of the CPU the systems under test share)."""
 
     def __init__(self):
         super().__init__(daemon=True)
@@ -250,18 +308,21 @@ class Sampler(threading.Thread):
         return self.pss_peaks.get(group.name, 0)
 
     def run(self):
+        tick = 0
         while True:
             with self.lock:
                 groups = list(self.groups.values())
             for g in groups:
                 try:
-                    rss, pss = g.memory_kb()
+                    rss, pss = g.memory_kb(with_pss=tick % 10 == 0)
                     if not g.path:
                         g.sample_cpu()
                 except OSError:
                     continue
                 self.peaks[g.name] = max(self.peaks.get(g.name, 0), rss)
-                self.pss_peaks[g.name] = max(self.pss_peaks.get(g.name, 0), pss)
+                if pss is not None:
+                    self.pss_peaks[g.name] = max(self.pss_peaks.get(g.name, 0), pss)
+            tick += 1
             time.sleep(0.2)
 
 
@@ -459,11 +520,11 @@ class RelayNodes:
                 "log:\n  file: %s/mail.log\n%s"
                 % (self.smtp[i], i, proxy_yaml, sink_port, d, self.health[i], "bench-%s-%d" % (name, os.getpid()),
                    self.cluster[i], members, d, admin_yaml))
-            yaml = merge_yaml(yaml, extra_yaml)
+            yaml = merge_yaml(merge_yaml(yaml, extra_yaml), os.environ.get("RELAY_BENCH_YAML", "").replace("\\n", "\n"))
             with open(os.path.join(d, "relay.yaml"), "w") as f:
                 f.write(yaml)
             self.logs.append(os.path.join(d, "mail.log"))
-            jvm = ["java", "-Xmx2g"]
+            jvm = ["java", "-Xmx2g"] + os.environ.get("RELAY_BENCH_JVM_OPTS", "").split()
             if gc_log:
                 gl = os.path.join(d, "gc.log")
                 self.gc_logs.append(gl)
@@ -700,7 +761,7 @@ class Haproxy:
     def __init__(self, ctx, nodes):
         self.ctx = ctx
         self.port = free_port()
-        self.dir = os.path.join(ctx.work, "haproxy")
+        self.dir = os.path.join(ctx.work, "haproxy-%d" % ctx.round)
         os.makedirs(self.dir)
         self.sock = os.path.join(self.dir, "stats.sock")
         with open(HAPROXY_TEMPLATE) as f:
@@ -787,12 +848,19 @@ def throughput(ctx, system, port, scen, n):
     smtp_source(port, warm, sessions, size, rcpts, reuse)
     sent.wait_for(warm * rcpts, 600, "warm-up deliveries")
     base = sent.update()
+    java = [p for p in system.group.pids() if ctx.thread_cpu]
+    threads0 = thread_ticks(java)
     cpu0 = system.group.cpu_seconds()
     t0, t1, _ = smtp_source(port, n, sessions, size, rcpts, reuse)
     t2 = sent.wait_for(base + n * rcpts, 1800, "deliveries")
     cpu1 = system.group.cpu_seconds()
-    return {"accepted_per_s": n / (t1 - t0), "e2e_per_s": n / (t2 - t0), "cpu_per_1000": (cpu1 - cpu0) / n * 1000,
-            "messages": n, "cpu_mode": system.group.mode}
+    r = {"accepted_per_s": n / (t1 - t0), "e2e_per_s": n / (t2 - t0), "cpu_per_1000": (cpu1 - cpu0) / n * 1000,
+         "messages": n, "cpu_mode": system.group.mode}
+    if java:
+        r["thread_cpu"] = thread_cpu(threads0, thread_ticks(java), n)
+        log("  CPU s/1000 messages by thread: " + ", ".join("%s %.3f" % (t["threads"], t["cpu_per_1000"])
+                                                           for t in r["thread_cpu"][:12]))
+    return r
 
 
 def latency(ctx, port, scen, e2e_rate):
@@ -823,9 +891,10 @@ def measure_cluster(ctx):
     sink = Sink(ctx.procs, ctx.work)
     sink.start()
     nodes = RelayNodes(ctx, "cluster-%d" % ctx.round, 3, sink.port, proxy=True)
-    lb = Haproxy(ctx, nodes)
-    ctx.sampler.watch(lb.group)
+    lb = None
     try:
+        lb = Haproxy(ctx, nodes)
+        ctx.sampler.watch(lb.group)
         lb_cpu0 = lb.group.cpu_seconds()
         r = throughput(ctx, nodes, lb.port, "d", ctx.counts["d"])
         r["haproxy_cpu_per_1000"] = (lb.group.cpu_seconds() - lb_cpu0) / (ctx.counts["d"] + min(ctx.counts["warmup"], ctx.counts["d"]) * nodes.count) * 1000
@@ -834,8 +903,9 @@ def measure_cluster(ctx):
         r["peak_pss_mb"] = ctx.sampler.peak_pss_kb(nodes.group) / 1024
         return r
     finally:
-        ctx.sampler.unwatch(lb.group)
-        lb.stop()
+        if lb:
+            ctx.sampler.unwatch(lb.group)
+            lb.stop()
         nodes.stop()
         stop_process(sink.proc, 5)
 
@@ -994,6 +1064,7 @@ class Context:
         self.procs = Procs()
         self.sampler = Sampler()
         self.round = 0
+        self.thread_cpu = False
 
 
 def run_bench(args):
@@ -1018,6 +1089,7 @@ def run_bench(args):
     work = tempfile.mkdtemp(prefix="relay-bench.", dir="/var/tmp")
     os.chmod(work, 0o755)
     ctx = Context(work, counts)
+    ctx.thread_cpu = args.thread_cpu
     results = {"started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), "quick": args.quick,
                "runs": args.runs, "counts": counts, "host": host_info(), "scenarios": {}}
     previous = os.path.join(args.results, "bench.json")
@@ -1291,6 +1363,15 @@ def selftest(outdir):
     assert parse_metric(CANNED_METRICS, "relay_messages_accepted_total") == 200000
     assert merge_yaml("queue:\n  spool-dir: x\nlog:\n  file: y\n", "queue:\n  max-messages: 5\nadmin:\n  listen: z\n") == \
         "queue:\n  spool-dir: x\n  max-messages: 5\nlog:\n  file: y\nadmin:\n  listen: z\n"
+    assert thread_group("hz.relay-127.0.0.1:5701.partition-operation.thread-3") == "hz.partition-operation.thread"
+    assert thread_group("hz.bench-cluster-1-123.IO.thread-in-2") == "hz.IO.thread-in"
+    assert thread_group("queue-delivery-17") == "queue-delivery"
+    assert thread_group("multiThreadIoEventLoopGroup-2-1") == "multiThreadIoEventLoopGroup-N"
+    split = thread_cpu({(1, "10"): ("a-1", 100, 50), (1, "11"): ("a-2", 0, 0)},
+                       {(1, "10"): ("a-1", 300, 50), (1, "11"): ("a-2", 100, 100), (1, "12"): ("b", 10, 0)}, 1000, {})
+    hz = os.sysconf("SC_CLK_TCK")
+    assert [t["threads"] for t in split] == ["a", "b"], split
+    assert abs(split[0]["cpu_per_1000"] - round(400 / hz, 3)) < 1e-9 and abs(split[0]["system_per_1000"] - round(100 / hz, 3)) < 1e-9, split
     with tempfile.TemporaryDirectory() as d:
         p = os.path.join(d, "mail.log")
         with open(p, "w") as f:
@@ -1337,6 +1418,8 @@ def main():
     r.add_argument("--results", default=os.path.join(ROOT, "deploy", "bench", "results"))
     r.add_argument("--no-png", action="store_true")
     r.add_argument("--keep", action="store_true", help="keep the work directory (configs, logs)")
+    r.add_argument("--thread-cpu", action="store_true",
+                   help="also CPU per 1000 messages by thread kind over the measured run (bench.json, log)")
     r.add_argument("--merge", action="store_true",
                    help="keep the other scenarios of the results directory's bench.json (re-measure some)")
     rep = sub.add_parser("report", help="table, CSV and PNG from a bench.json")

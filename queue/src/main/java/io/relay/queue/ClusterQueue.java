@@ -46,7 +46,7 @@ import org.slf4j.LoggerFactory;
  * the member that owns it.
  *
  * <p>Accept: the message goes to this node's {@link SpoolJournal} (group commit fsync) and,
- * in parallel on one of 32 store threads, to the two partitioned maps keyed by the queue
+ * in parallel (asynchronous writes, no thread of ours waits for them), to the two partitioned maps keyed by the queue
  * id, so both entries of a message live in one partition, which this member owns
  * ({@link #newId} draws ids until one falls in an owned partition: the writes are local and
  * only their backups travel): {@code relay-messages} (id → immutable encoded message)

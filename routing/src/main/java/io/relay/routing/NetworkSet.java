@@ -13,6 +13,8 @@ import java.util.List;
  * ({@code ::ffff:10.0.0.1}) is matched as its IPv4 address.
  */
 public final class NetworkSet {
+    private static final inet.ipaddr.IPAddressNetwork.IPAddressGenerator ADDRESSES =
+            new inet.ipaddr.IPAddressNetwork.IPAddressGenerator();
     private final List<IPAddress> networks;
 
     private NetworkSet(List<IPAddress> networks) {
@@ -57,7 +59,8 @@ public final class NetworkSet {
     }
 
     public boolean contains(InetAddress address) {
-        IPAddress a = new IPAddressString(address.getHostAddress()).getAddress();
+        // from the address's bytes: no text round trip (this runs for every SMTP session)
+        IPAddress a = ADDRESSES.from(address);
         if (a == null) {
             return false;
         }

@@ -25,13 +25,17 @@ import java.util.Optional;
  * Settings of a named transport inherit from the default smtp settings field by field;
  * credentials are looked up in the chosen transport's table by the chosen next hop.
  *
- * <p>Pure and immutable: safe to call from any thread.
+ * <p>Pure and immutable but for a cache of parsed next-hop texts: safe to call from any thread.
  */
 public final class Router {
     private final RoutingConfig config;
     /** Each SMTP transport's settings with inheritance applied, and its parsed fallback relays. */
     private final Map<String, TransportSettings> smtpTransports = new HashMap<>();
     private final Map<String, List<NextHop>> fallbacks = new HashMap<>();
+    private final String defaultTransport;
+    private final String defaultArgument;
+    private final Map<String, NextHop> parsedHops = new java.util.concurrent.ConcurrentHashMap<>();
+    private static final int MAX_PARSED_HOPS = 10_000;
 
     /** Validates and resolves everything once, so a bad setting fails at start-up, not at the first message. */
     public Router(RoutingConfig config) {
@@ -41,6 +45,10 @@ public final class Router {
         config.transports().forEach((name, settings) ->
                 smtpTransports.put(name.toLowerCase(Locale.ROOT), settings.inheritFrom(config.smtp())));
         smtpTransports.forEach((name, settings) -> fallbacks.put(name, parseHops(settings.fallbackRelays())));
+        String d = config.defaultTransport();
+        int colon = d.indexOf(':');
+        this.defaultTransport = (colon < 0 ? d : d.substring(0, colon)).trim().toLowerCase(Locale.ROOT);
+        this.defaultArgument = argumentOf(d);
     }
 
     public RoutingConfig config() {
@@ -60,15 +68,16 @@ public final class Router {
         String nexthop = "";
         String matchedBy;
         boolean recipientDomainNexthop = false;
-        String defaultName = defaultTransportName(domain);
-        String defaultArgument = relayDomain(domain) ? "" : argumentOf(config.defaultTransport());
-        String defaultMatchedBy = relayDomain(domain) ? "relay_domains (relay_transport)" : "default_transport";
+        boolean relay = relayDomain(domain);
+        String defaultName = relay ? "relay" : defaultTransport;
+        String defaultNexthop = relay ? "" : defaultArgument;
+        String defaultMatchedBy = relay ? "relay_domains (relay_transport)" : "default_transport";
         if (match.isPresent()) {
             TransportTable.Entry e = match.get().entry();
             matchedBy = "transport_maps: " + e.key();
             if (e.transport().isEmpty()) {
                 transport = defaultName;
-                nexthop = e.nexthop().isEmpty() ? defaultArgument : e.nexthop();
+                nexthop = e.nexthop().isEmpty() ? defaultNexthop : e.nexthop();
             } else {
                 transport = e.transport();
                 nexthop = e.nexthop();
@@ -76,7 +85,7 @@ public final class Router {
             }
         } else {
             transport = defaultName;
-            nexthop = defaultArgument;
+            nexthop = defaultNexthop;
             matchedBy = defaultMatchedBy;
         }
         return build(transport, nexthop, recipientDomainNexthop, domain, sender, matchedBy);
@@ -106,11 +115,11 @@ public final class Router {
         }
         NextHop hop;
         if (!nexthop.isEmpty()) {
-            hop = NextHop.parse(nexthop);
+            hop = hop(nexthop);
         } else if (recipientDomainNexthop) {
             hop = domainHop(domain);
         } else if (settings.nexthop() != null && !settings.nexthop().isBlank()) {
-            hop = NextHop.parse(settings.nexthop());
+            hop = hop(settings.nexthop());
             matchedBy = matchedBy + "; " + t + " nexthop";
         } else {
             Optional<SenderRelayhostTable.Entry> byS = config.senderRelayhosts().lookup(sender);
@@ -118,7 +127,7 @@ public final class Router {
                 hop = byS.get().nexthop();
                 matchedBy = matchedBy + "; sender_dependent_relayhost_maps: " + byS.get().key();
             } else if (!config.relayhost().isEmpty()) {
-                hop = NextHop.parse(config.relayhost());
+                hop = hop(config.relayhost());
                 matchedBy = matchedBy + "; relayhost";
             } else {
                 hop = domainHop(domain);
@@ -137,13 +146,19 @@ public final class Router {
         return new Route(transport, kind, null, argument, null, null, null, List.of(), Route.Limits.NONE, false, matchedBy);
     }
 
-    private String defaultTransportName(String domain) {
-        if (relayDomain(domain)) {
-            return "relay";
+    /**
+     * A next hop written in the configuration or a transport table, parsed once: those texts
+     * are few (they come from the operator), while routes are asked for every recipient.
+     */
+    private NextHop hop(String text) {
+        NextHop hop = parsedHops.get(text);
+        if (hop == null) {
+            hop = NextHop.parse(text); // throws for a bad one, which is then not kept
+            if (parsedHops.size() < MAX_PARSED_HOPS) {
+                parsedHops.put(text, hop);
+            }
         }
-        String d = config.defaultTransport();
-        int colon = d.indexOf(':');
-        return (colon < 0 ? d : d.substring(0, colon)).trim().toLowerCase(Locale.ROOT);
+        return hop;
     }
 
     private static String argumentOf(String transportSpec) {

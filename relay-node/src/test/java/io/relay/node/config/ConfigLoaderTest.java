@@ -77,6 +77,7 @@ class ConfigLoaderTest {
             smtpd: {mynetworks: [10.0.0.1/8]}                 | t.yaml: smtpd.mynetworks: '10.0.0.1/8' has host bits set; the network is 10.0.0.0/8
             smtpd: {message-size-limit: -1}                   | t.yaml: smtpd.message-size-limit: must be a positive number of bytes
             smtpd: {message-size-limit: ten}                  | t.yaml: smtpd.message-size-limit: 'ten' is not a valid long
+            smtpd: {io-threads: -1}                           | t.yaml: smtpd.io-threads: must be between 0 (half the available cores) and 256
             smtp: {tls-security-level: paranoid}              | t.yaml: smtp.tls-security-level: 'paranoid' is not one of none, may, encrypt, verify, secure
             smtp: {sasl-password-file: /nonexistent/sasl}     | t.yaml: smtp.sasl-password-file: cannot read /nonexistent/sasl
             admin: {tls: {cert-file: /etc/hostname}}          | t.yaml: admin.tls.key-file: admin.tls.cert-file and admin.tls.key-file are set together or not at all
