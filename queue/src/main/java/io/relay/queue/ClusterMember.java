@@ -100,6 +100,13 @@ public final class ClusterMember implements AutoCloseable {
         if (settings.alone()) {
             config.setProperty("hazelcast.max.join.seconds", "1");
         }
+        // Responses and backup acks completed on the I/O thread that read them, not handed to a
+        // response thread: one thread hand-off less per remote call and per synchronous backup.
+        // The queue's callbacks on those completions only do bookkeeping (see ClusterQueue.accept).
+        // An operator's -Dhazelcast.operation.response.thread.count still wins.
+        if (System.getProperty("hazelcast.operation.response.thread.count") == null) {
+            config.setProperty("hazelcast.operation.response.thread.count", "0");
+        }
         NetworkConfig network = config.getNetworkConfig();
         network.setPort(settings.listenPort());
         network.setPortAutoIncrement(false);

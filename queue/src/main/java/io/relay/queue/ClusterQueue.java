@@ -53,8 +53,10 @@ import org.slf4j.LoggerFactory;
  * and {@code relay-meta} (id → encoded {@link QueueMeta}). The future completes when both
  * are durable; if either fails the other is undone and the message is not accepted.
  *
- * <p>Scheduling: each member delivers the entries whose partition it owns. A local entry
- * listener on {@code relay-meta} (ADDED) schedules new entries; a rescan of
+ * <p>Scheduling: each member delivers the entries whose partition it owns. An accept
+ * schedules its message when stored; a local entry listener on {@code relay-meta} (ADDED,
+ * filtered on the partition thread to entries this node did not accept itself) schedules
+ * those other members put into its partitions; a rescan of
  * {@code localKeySet()} runs at start, after partition migrations, member loss and
  * partition loss (debounced), and every 10 s as a safety net. Due ids wait in a
  * {@link DelayQueue}; {@code queue.delivery-concurrency} workers take them, call the
@@ -199,13 +201,25 @@ public final class ClusterQueue implements MessageQueue {
         this.housekeeping = Executors.newSingleThreadScheduledExecutor(threads("queue-housekeeping"));
         // where an operator change sent from any member finds this node's spool (QueueOps.Journal)
         hazelcast.getUserContext().put(QueueOps.QUEUE_CONTEXT_KEY, this);
+        // Entries another member put into a partition of ours (a spool restore or replay, an
+        // accept while partition ownership was moving). This node's own accepts schedule
+        // themselves when stored, so their events are filtered out on the partition thread and
+        // never dispatched: the filter is a local listener's, evaluated here with our sets.
         listeners.add(meta.addLocalEntryListener((EntryAddedListener<String, byte[]>) event -> {
             byte[] value = event.getValue();
             QueueMeta m = value == null ? null : BinaryCodec.decodeMeta(value);
             schedule(event.getKey(), m == null ? System.currentTimeMillis() : m.nextAttemptMillis(),
                     m == null ? 0 : m.size());
-        }, Predicates.alwaysTrue(), true));
-        listeners.add(meta.addLocalEntryListener(new OperatorChanges(), Predicates.alwaysTrue(), true));
+        }, (com.hazelcast.query.Predicate<String, byte[]>) e -> !accepting.contains(e.getKey()), true));
+        // Two registrations (Hazelcast takes the event kinds from the listener's interfaces).
+        OperatorChanges operatorChanges = new OperatorChanges();
+        listeners.add(meta.addLocalEntryListener((EntryUpdatedListener<String, byte[]>) operatorChanges::entryUpdated,
+                Predicates.alwaysTrue(), true));
+        // Removals of entries this node still tracks (an operator's delete); its own removal
+        // after delivery untracks first, so that event is filtered out and never dispatched.
+        listeners.add(meta.addLocalEntryListener((EntryRemovedListener<String, byte[]>) operatorChanges::entryRemoved,
+                (com.hazelcast.query.Predicate<String, byte[]>) e -> tracked.containsKey(e.getKey())
+                        || fresh.containsKey(e.getKey()), false));
         hazelcast.getPartitionService().addMigrationListener(new MigrationListener() {
             @Override
             public void migrationStarted(MigrationState state) {
@@ -353,7 +367,9 @@ public final class ClusterQueue implements MessageQueue {
             accepting.remove(id);
             Throwable e = error;
             if (e == null) {
-                if (ownedHere(id) == Boolean.TRUE) {
+                // Scheduled here, not by the store's ADDED event (filtered out for our own accepts).
+                // Ownership unknown (moving): scheduled anyway, the worker checks it again.
+                if (ownedHere(id) != Boolean.FALSE) {
                     schedule(id, System.currentTimeMillis(), message.size());
                 } else {
                     takeFresh(id);
@@ -907,10 +923,8 @@ public final class ClusterQueue implements MessageQueue {
     }
 
     /** The owner's side of operator changes: reschedule a release or an earlier attempt, untrack a removal. */
-    private final class OperatorChanges implements EntryUpdatedListener<String, byte[]>,
-            EntryRemovedListener<String, byte[]> {
-        @Override
-        public void entryUpdated(EntryEvent<String, byte[]> event) {
+    private final class OperatorChanges {
+        void entryUpdated(EntryEvent<String, byte[]> event) {
             takeFresh(event.getKey()); // the state changed: an attempt reads it from the store now
             if (event.getValue() == null) {
                 return;
@@ -929,8 +943,7 @@ public final class ClusterQueue implements MessageQueue {
             }
         }
 
-        @Override
-        public void entryRemoved(EntryEvent<String, byte[]> event) {
+        void entryRemoved(EntryEvent<String, byte[]> event) {
             takeFresh(event.getKey());
             if (!delivering.contains(event.getKey())) {
                 untrack(event.getKey());
@@ -1118,13 +1131,14 @@ public final class ClusterQueue implements MessageQueue {
         if (!journal.owes(id)) {
             done.setAsync(id.value(), System.currentTimeMillis(), TOMBSTONE_MINUTES, TimeUnit.MINUTES);
         }
+        // Untracked before the removal, so its REMOVED event is filtered out (see the listeners).
+        untrack(id.value());
         // Not waited for. Same partition, so they run in this order: the state (what schedules the
         // message) before the message. A crash before their backups landed costs at most a
         // second delivery (the promise is at least once).
         meta.deleteAsync(id.value());
         messages.deleteAsync(id.value());
         journal.done(id);
-        untrack(id.value());
         events.removed(id);
     }
 
