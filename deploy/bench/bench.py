@@ -199,6 +199,14 @@ def proc_cpu_ticks(pid):
         return None
 
 
+def proc_comm(pid):
+    try:
+        with open("/proc/%d/comm" % pid) as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
 def thread_ticks(pids):
     """(pid, tid) -> (thread name, user ticks, system ticks) of every thread of these processes now."""
     out = {}
@@ -848,7 +856,7 @@ def throughput(ctx, system, port, scen, n):
     smtp_source(port, warm, sessions, size, rcpts, reuse)
     sent.wait_for(warm * rcpts, 600, "warm-up deliveries")
     base = sent.update()
-    java = [p for p in system.group.pids() if ctx.thread_cpu]
+    java = [p for p in system.group.pids() if ctx.thread_cpu and proc_comm(p) == "java"]
     threads0 = thread_ticks(java)
     cpu0 = system.group.cpu_seconds()
     t0, t1, _ = smtp_source(port, n, sessions, size, rcpts, reuse)

@@ -145,7 +145,28 @@ public final class ClusterQueue implements MessageQueue {
     private volatile DeliveryHandler handler;
     private volatile boolean closing;
 
-    private record Tracked(long size, long token) {}
+    /**
+     * An owned entry this member schedules: its size (high-water mark), the token of its
+     * current due time, and what the queue gauges count — its state (active, deferred, held)
+     * and arrival — kept up to date from every state this member writes or hears of.
+     */
+    private record Tracked(long size, long token, byte kind, long arrivalMillis) {
+        Tracked withToken(long t) {
+            return new Tracked(size, t, kind, arrivalMillis);
+        }
+
+        Tracked withKind(byte k) {
+            return k == kind ? this : new Tracked(size, token, k, arrivalMillis);
+        }
+    }
+
+    private static final byte ACTIVE = 0;
+    private static final byte DEFERRED = 1;
+    private static final byte HELD = 2;
+
+    private static byte kindOf(QueueMeta m) {
+        return m.held() ? HELD : m.deferred() ? DEFERRED : ACTIVE;
+    }
 
     /**
      * Messages accepted and owned here, kept from the accept to their first attempt, which
@@ -208,8 +229,12 @@ public final class ClusterQueue implements MessageQueue {
         listeners.add(meta.addLocalEntryListener((EntryAddedListener<String, byte[]>) event -> {
             byte[] value = event.getValue();
             QueueMeta m = value == null ? null : BinaryCodec.decodeMeta(value);
-            schedule(event.getKey(), m == null ? System.currentTimeMillis() : m.nextAttemptMillis(),
-                    m == null ? 0 : m.size());
+            if (m == null) {
+                long now = System.currentTimeMillis();
+                schedule(event.getKey(), now, 0, ACTIVE, now);
+            } else {
+                schedule(event.getKey(), m);
+            }
         }, (com.hazelcast.query.Predicate<String, byte[]>) e -> !accepting.contains(e.getKey()), true));
         // Two registrations (Hazelcast takes the event kinds from the listener's interfaces).
         OperatorChanges operatorChanges = new OperatorChanges();
@@ -370,7 +395,8 @@ public final class ClusterQueue implements MessageQueue {
                 // Scheduled here, not by the store's ADDED event (filtered out for our own accepts).
                 // Ownership unknown (moving): scheduled anyway, the worker checks it again.
                 if (ownedHere(id) != Boolean.FALSE) {
-                    schedule(id, System.currentTimeMillis(), message.size());
+                    schedule(id, System.currentTimeMillis(), message.size(), ACTIVE,
+                            message.envelope().arrivalMillis());
                 } else {
                     takeFresh(id);
                 }
@@ -668,8 +694,7 @@ public final class ClusterQueue implements MessageQueue {
         for (int i = 0; i < missing.size(); i += BATCH) {
             Map<String, byte[]> values = meta.getAll(new HashSet<>(missing.subList(i, Math.min(missing.size(), i + BATCH))));
             values.forEach((id, v) -> {
-                QueueMeta m = BinaryCodec.decodeMeta(v);
-                schedule(id, m.nextAttemptMillis(), m.size());
+                schedule(id, BinaryCodec.decodeMeta(v));
             });
         }
     }
@@ -683,12 +708,16 @@ public final class ClusterQueue implements MessageQueue {
         return partition.getOwner().localMember();
     }
 
-    private void schedule(String id, long atMillis, long size) {
+    private void schedule(String id, QueueMeta m) {
+        schedule(id, m.nextAttemptMillis(), m.size(), kindOf(m), m.arrivalMillis());
+    }
+
+    private void schedule(String id, long atMillis, long size, byte kind, long arrivalMillis) {
         if (closing) {
             return;
         }
         long token = tokens.incrementAndGet();
-        if (tracked.putIfAbsent(id, new Tracked(size, token)) == null) {
+        if (tracked.putIfAbsent(id, new Tracked(size, token, kind, arrivalMillis)) == null) {
             trackedBytes.addAndGet(size);
             due.add(new Due(id, atMillis, token));
         }
@@ -696,7 +725,7 @@ public final class ClusterQueue implements MessageQueue {
 
     private void reschedule(String id, long atMillis) {
         long token = tokens.incrementAndGet();
-        Tracked now = tracked.computeIfPresent(id, (k, t) -> new Tracked(t.size(), token));
+        Tracked now = tracked.computeIfPresent(id, (k, t) -> t.withToken(token));
         if (now != null) {
             due.add(new Due(id, atMillis, token));
         }
@@ -715,6 +744,33 @@ public final class ClusterQueue implements MessageQueue {
             freshBytes.addAndGet(-f.message().size());
         }
         return f;
+    }
+
+    private void kind(String id, byte kind) {
+        tracked.computeIfPresent(id, (k, t) -> t.withKind(kind));
+    }
+
+    /**
+     * What the queue gauges show, from this member's own bookkeeping: its owned messages by
+     * state (active, deferred, held), the oldest one's age and the accepts in flight. No
+     * cluster read: one pass over an in-memory map, a few milliseconds with 200k queued
+     * (where {@link #view} reads and decodes every entry). The entries list is empty.
+     */
+    public QueueView counts() {
+        long active = 0;
+        long deferred = 0;
+        long held = 0;
+        long oldest = Long.MAX_VALUE;
+        for (Tracked t : tracked.values()) {
+            switch (t.kind()) {
+                case DEFERRED -> deferred++;
+                case HELD -> held++;
+                default -> active++;
+            }
+            oldest = Math.min(oldest, t.arrivalMillis());
+        }
+        long age = oldest == Long.MAX_VALUE ? 0 : Math.max(0, System.currentTimeMillis() - oldest);
+        return new QueueView(active, deferred, age, List.of(), held, acceptingCount.get());
     }
 
     private void untrack(String id) {
@@ -778,6 +834,9 @@ public final class ClusterQueue implements MessageQueue {
             return;
         }
         QueueMeta state = BinaryCodec.decodeMeta(stateBytes);
+        if (kept == null) { // a kept message is active, as its accept counted it
+            kind(id, kindOf(state));
+        }
         long now = System.currentTimeMillis();
         if (state.held()) {
             reschedule(id, now + HELD_RECHECK_MILLIS);
@@ -863,6 +922,7 @@ public final class ClusterQueue implements MessageQueue {
                 return;
             }
             journal.deferred(message.id(), attemptNo, next, stillPending);
+            kind(id, DEFERRED);
             reschedule(id, next);
         }
     }
@@ -930,6 +990,7 @@ public final class ClusterQueue implements MessageQueue {
                 return;
             }
             QueueMeta now = BinaryCodec.decodeMeta(event.getValue());
+            kind(event.getKey(), kindOf(now));
             QueueMeta before = event.getOldValue() == null ? null : BinaryCodec.decodeMeta(event.getOldValue());
             if (now.held() || (before != null && !before.held()
                     && now.nextAttemptMillis() >= before.nextAttemptMillis())) {
@@ -939,7 +1000,7 @@ public final class ClusterQueue implements MessageQueue {
             if (tracked.containsKey(id)) {
                 reschedule(id, now.nextAttemptMillis());
             } else {
-                schedule(id, now.nextAttemptMillis(), now.size());
+                schedule(id, now);
             }
         }
 

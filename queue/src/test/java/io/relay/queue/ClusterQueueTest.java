@@ -62,6 +62,49 @@ class ClusterQueueTest {
         assertEquals(0, queue.clusterMemberForTests().hazelcast().getMap(ClusterQueue.DONE_MAP).size());
     }
 
+    /** The gauges' counts come from the queue's bookkeeping; they must say what a read of the store says. */
+    @Test
+    void countsFollowDeferralsHoldsReleasesAndDeliveriesAsTheStoreSees() throws Exception {
+        QueueSettings s = new QueueSettings(spool, Duration.ofHours(1), Duration.ofHours(1), Duration.ofDays(5), 4,
+                1000, 1L << 30);
+        ClusterQueue queue = open(TestClusters.clusterName(), TestClusters.freePort(), s);
+        TestClusters.RecordingHandler handler = new TestClusters.RecordingHandler();
+        handler.deferAll = true;
+        queue.start(handler);
+        List<String> ids = new ArrayList<>();
+        for (int i = 0; i < 5; i++) {
+            QueuedMessage m = TestClusters.message(queue.newId(), 1000);
+            ids.add(m.id().value());
+            queue.accept(m).get(10, TimeUnit.SECONDS);
+        }
+        await("five deferred", Duration.ofSeconds(10), () -> queue.counts().deferred() == 5);
+        assertSameCounts(queue, 0, 5, 0);
+        queue.hold(ids.subList(0, 2), n -> { });
+        await("two held", Duration.ofSeconds(10), () -> queue.counts().held() == 2);
+        assertSameCounts(queue, 0, 3, 2);
+        queue.release(ids.subList(0, 1), n -> { });
+        await("one released", Duration.ofSeconds(10), () -> queue.counts().held() == 1);
+        assertSameCounts(queue, 0, 4, 1);
+        handler.deferAll = false;
+        queue.release(ids.subList(1, 2), n -> { });
+        queue.retry(ids, n -> { });
+        await("all delivered", Duration.ofSeconds(10), () -> handler.total() == 5);
+        await("counts empty", Duration.ofSeconds(10), () -> queue.counts().active() + queue.counts().deferred()
+                + queue.counts().held() == 0);
+        assertSameCounts(queue, 0, 0, 0);
+        assertEquals(0, queue.counts().oldestAgeMillis());
+    }
+
+    private static void assertSameCounts(ClusterQueue queue, long active, long deferred, long held) {
+        QueueView counted = queue.counts();
+        QueueView read = queue.view();
+        assertEquals(List.of(active, deferred, held), List.of(counted.active(), counted.deferred(), counted.held()));
+        assertEquals(List.of(read.active(), read.deferred(), read.held()),
+                List.of(counted.active(), counted.deferred(), counted.held()));
+        assertTrue(Math.abs(counted.oldestAgeMillis() - read.oldestAgeMillis()) < 1000,
+                counted.oldestAgeMillis() + " ms counted, " + read.oldestAgeMillis() + " ms read");
+    }
+
     @Test
     void deferralsBackOffDoublingUpToTheCap() throws Exception {
         ClusterQueue queue = open(TestClusters.clusterName(), TestClusters.freePort(), TestClusters.settings(spool));

@@ -124,7 +124,7 @@ public final class RelayNode implements AutoCloseable {
         AdminStateStore admin = new AdminStateStore(member.hazelcast(), cfg.smtpd.mynetworks, cfg.queue.spoolDir,
                 policy::mynetworks, router::apply, Clock.systemUTC());
         admin.start();
-        new QueueSnapshot(queue::view, Duration.ofSeconds(5)).registerIn(metrics);
+        new QueueSnapshot(queue::counts, Duration.ofSeconds(5)).registerIn(metrics);
         metrics.clusterMembers(member::memberCount);
 
         // bracketed next hops ([host]:port) resolve A/AAAA only; the others look up MX first.

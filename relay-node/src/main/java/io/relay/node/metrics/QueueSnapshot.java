@@ -18,16 +18,15 @@ import org.slf4j.LoggerFactory;
 
 /**
  * What the queue gauges read: depth by state and the oldest message's age, from one
- * {@code ClusterQueue.view()} (a blocking read of every owned entry's state in Hazelcast).
+ * {@code ClusterQueue.counts()} (the queue's own bookkeeping of the entries this member owns:
+ * an in-memory pass, a few milliseconds with 200k queued; it used to be {@code view()}, a
+ * read and decode of every owned entry, which took over a minute on a busy machine).
  *
- * <p>Strategy: the view is taken on the scraping thread (the health worker, never an event
- * loop) and reused for {@code maxAge}, so both gauges of one scrape, and scrapers that come
- * close together (two Prometheus servers), cost one cluster read. When the read fails (the
- * member is leaving) the last good view is kept, so a scrape during shutdown still answers.
- * The read runs on its own daemon thread and a scrape waits for it at most {@code maxWait}
- * (2 s): with 200k messages queued on a busy machine it took over a minute, longer than any
- * scrape timeout, so the scrape answers with the previous view and the read finishes for
- * the next one.
+ * <p>Strategy: the counts are taken once per {@code maxAge}, so both gauges of one scrape,
+ * and scrapers that come close together (two Prometheus servers), cost one pass. When the
+ * source fails (the member is leaving) the last good counts are kept, so a scrape during
+ * shutdown still answers. The source runs on its own daemon thread and a scrape waits for it
+ * at most {@code maxWait} (2 s), answering with the previous counts meanwhile.
  * Settings: {@code maxAge} (the node uses 5 s, under any sensible scrape interval).
  */
 public final class QueueSnapshot {
