@@ -62,7 +62,13 @@ if [ $jmh = 1 ]; then
   jmh_args=(-rf json -rff "$results/jmh.json")
   [ $quick = 1 ] && jmh_args+=(-wi 1 -i 2 -w 1s -r 1s)
   echo "run.sh: JMH microbenchmarks (java -jar deploy/target/benchmarks.jar)" >&2
-  java -Dbench.dir=/var/tmp -jar deploy/target/benchmarks.jar "${jmh_args[@]}" | tee "$results/jmh.log" \
-    | sed -n '/^Benchmark /,$p' > "$results/jmh.txt"
+  started="$(date -u '+%Y-%m-%d %H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg) at the start"
+  java -Dbench.dir=/var/tmp -jar deploy/target/benchmarks.jar "${jmh_args[@]}" > "$results/jmh.log"
+  { echo "# JMH, $started; settings of each class's annotations${jmh_args[4]:+ (short: ${jmh_args[*]:4})}"
+    sed -n '/^Benchmark /,$p' "$results/jmh.log" | grep -v '^Benchmark result is saved'
+    echo
+    grep '^\[spool\]' "$results/jmh.log" | sed 's/^/# /'
+  } > "$results/jmh.txt"
+  rm -f "$results/jmh.log"
   cat "$results/jmh.txt"
 fi
