@@ -63,6 +63,7 @@ final class ContainerCluster implements AutoCloseable {
         if (!Files.isRegularFile(jar)) {
             throw new IllegalStateException(jar + " is missing: build relay-node first (mvn package, or the reactor)");
         }
+        removeStaleNetwork();
         network = Network.builder().createNetworkCmdModifier(cmd -> cmd.withIpam(new Ipam()
                 .withConfig(new Ipam.Config().withSubnet(NET + "0/24").withGateway(NET + "1")))).build();
 
@@ -101,6 +102,39 @@ final class ContainerCluster implements AutoCloseable {
                 .withCommand("/usr/sbin/haproxy", "-db", "-f", "/etc/haproxy/compose.cfg")
                 .withExposedPorts(25, 587, 8404)
                 .waitingFor(Wait.forListeningPorts(25, 587, 8404));
+    }
+
+    /**
+     * An earlier run killed before its close() (a stopped build, a machine restored from a
+     * snapshot) leaves its network behind, holding this subnet: Docker then refuses to create
+     * ours ("Pool overlaps with other one on this address space"). Networks that Testcontainers
+     * made on this subnet are removed with the containers still attached; any other network on
+     * it is someone else's, and the suite stops with a message that names it.
+     */
+    private void removeStaleNetwork() {
+        String subnet = NET + "0/24";
+        for (com.github.dockerjava.api.model.Network n : docker.listNetworksCmd().exec()) {
+            boolean onSubnet = n.getIpam() != null && n.getIpam().getConfig() != null
+                    && n.getIpam().getConfig().stream().anyMatch(c -> subnet.equals(c.getSubnet()));
+            if (!onSubnet) {
+                continue;
+            }
+            if (n.getLabels() == null || !"true".equals(n.getLabels().get("org.testcontainers"))) {
+                throw new IllegalStateException("docker network " + n.getName() + " already uses " + subnet
+                        + ", which the container suite needs; remove it or stop what uses it");
+            }
+            // the containers of that run, running or exited, carry the network's session label
+            String session = n.getLabels().get("org.testcontainers.sessionId");
+            List<com.github.dockerjava.api.model.Container> left = session == null ? List.of()
+                    : docker.listContainersCmd().withShowAll(true)
+                            .withLabelFilter(Map.of("org.testcontainers.sessionId", session)).exec();
+            for (var c : left) {
+                docker.removeContainerCmd(c.getId()).withForce(true).withRemoveVolumes(true).exec();
+            }
+            docker.removeNetworkCmd(n.getId()).exec();
+            phase("removed network " + n.getName() + " (" + subnet + ") and " + left.size()
+                    + " containers left by an earlier run");
+        }
     }
 
     void start() throws Exception {
