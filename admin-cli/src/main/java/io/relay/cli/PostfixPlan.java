@@ -24,7 +24,8 @@ import java.util.function.Function;
  * the smtp destination rate and concurrency as limits of the relayhost, and a master.cf
  * transport's rate and concurrency as limits of each next hop the transport table sends
  * through it. Everything else the import produced is node configuration (relay.yaml), which
- * the admin API does not change: it is listed as not carried, with the importer's own list.
+ * the admin API does not change: it is listed as not carried, with the importer's own list
+ * (the listeners too: where a node listens is its own YAML, read at start).
  */
 final class PostfixPlan {
     private PostfixPlan() {
@@ -133,11 +134,15 @@ final class PostfixPlan {
             }
         });
 
-        for (String key : List.of("hostname", "relay-domains", "message-size-limit")) {
-            if (smtpd.containsKey(key)) {
-                notCarried.add(new NotCarried("relay.yaml smtpd." + key, text(smtpd.get(key)), YAML));
+        smtpd.forEach((key, value) -> {
+            if (key.equals("listen")) {
+                notCarried.add(new NotCarried("relay.yaml smtpd.listen", text(value), "listeners are node-local and"
+                        + " not applied to a running cluster: set smtpd.listen in each node's relay.yaml"
+                        + " (relay-node import-postfix DIR --out FILE writes it) and restart the node"));
+            } else if (!key.equals("mynetworks")) {
+                notCarried.add(new NotCarried("relay.yaml smtpd." + key, text(value), YAML));
             }
-        }
+        });
         for (String key : List.of("relayhost", "tls-security-level", "tls-ca-file", "fallback-relay",
                 "sender-dependent-relayhost-maps")) {
             if (smtp.containsKey(key)) {

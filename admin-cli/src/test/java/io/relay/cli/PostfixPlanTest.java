@@ -79,5 +79,9 @@ class PostfixPlanTest {
         assertEquals(Map.of("example.co.jp", "smtp:[mx.internal.example.co.jp]:25"), p.transport());
         assertEquals(Map.of(), p.credentials());
         assertTrue(settings(p).contains("relay.yaml smtpd.relay-domains"), settings(p).toString());
+        NotCarried listen = p.notCarried().stream().filter(n -> n.setting().equals("relay.yaml smtpd.listen"))
+                .findFirst().orElseThrow(() -> new AssertionError(settings(p).toString()));
+        assertEquals("0.0.0.0:25", listen.value());
+        assertTrue(listen.reason().contains("node-local") && listen.reason().contains("not applied"), listen.reason());
     }
 }

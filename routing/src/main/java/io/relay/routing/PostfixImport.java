@@ -89,6 +89,14 @@ public final class PostfixImport {
         Map<String, Object> queue = new LinkedHashMap<>();
 
         main("myhostname").ifPresent(v -> smtpd.put("hostname", v));
+        List<PostfixListeners.Inet> inet = services.stream().filter(s -> s.type().equals("inet"))
+                .map(s -> new PostfixListeners.Inet(s.name(), s.command(), s.line(), s.overrides().keySet())).toList();
+        PostfixListeners.Result listeners = PostfixListeners.of(main("inet_interfaces"), main("inet_protocols"), inet,
+                !files.masterCf().isBlank());
+        if (!listeners.listen().isEmpty()) {
+            smtpd.put("listen", listeners.listen());
+        }
+        notCarried.addAll(listeners.notes());
         main("mynetworks").ifPresent(v -> {
             List<String> nets = new ArrayList<>();
             for (String item : items(v)) {
@@ -120,6 +128,15 @@ public final class PostfixImport {
             smtpd.put("relay-domains", domains);
         });
         main("message_size_limit").ifPresent(v -> smtpd.put("message-size-limit", Long.parseLong(v)));
+        main("smtpd_recipient_limit").ifPresent(v -> smtpd.put("recipient-limit", Integer.parseInt(v)));
+        main("line_length_limit").ifPresent(v -> smtpd.put("line-length-limit", Integer.parseInt(v)));
+        main("hopcount_limit").ifPresent(v -> smtpd.put("hopcount-limit", Integer.parseInt(v)));
+        duration("smtpd_timeout", "s").ifPresent(d -> smtpd.put("timeout", d));
+        main("smtpd_tls_cert_file").filter(f -> !f.isEmpty()).ifPresent(cert -> {
+            smtpd.put("tls-cert-file", cert);
+            // Postfix's default smtpd_tls_key_file is $smtpd_tls_cert_file: key and chain in one file
+            smtpd.put("tls-key-file", main("smtpd_tls_key_file").filter(k -> !k.isEmpty()).orElse(cert));
+        });
 
         main("relayhost").ifPresent(v -> {
             List<String> hops = items(v);
@@ -302,9 +319,11 @@ public final class PostfixImport {
         }
         if (smtpClient) {
             notCarried.add(new NotCarried(label, "", "not referenced by transport_maps: no mail would use it"));
+        } else if (s.type().equals("inet") && (s.command().equals("smtpd") || s.command().equals("postscreen"))) {
+            return; // PostfixListeners carries it to smtpd.listen or says why not
         } else if (s.command().equals("smtpd")) {
             notCarried.add(new NotCarried(label, String.join(" ", s.overrides().keySet()),
-                    "listeners are smtpd.listen; inbound policy is fixed (mynetworks, SASL, relay domains)"));
+                    "ignored: connections reach smtpd only through the listeners in smtpd.listen"));
         } else if (STANDARD_SERVICES.contains(s.command()) || STANDARD_SERVICES.contains(s.name())) {
             notCarried.add(new NotCarried(label, "", "ignored: Postfix internal"));
         } else {
@@ -520,7 +539,6 @@ public final class PostfixImport {
         return switch (name) {
             case "mydomain", "myorigin", "masquerade_domains" ->
                     "this relay does not rewrite addresses; web apps send fully qualified addresses";
-            case "inet_interfaces", "inet_protocols" -> "listen addresses are smtpd.listen (host:port); set them for the deployment";
             case "smtp_sasl_auth_enable" -> "implied: credentials are used when smtp.sasl-password-file has an entry";
             case "smtp_sasl_security_options", "smtp_sasl_tls_security_options" ->
                     "ignored: this relay never authenticates anonymously and offers only PLAIN/LOGIN";
@@ -531,7 +549,7 @@ public final class PostfixImport {
                     "the JDK's TLS defaults apply (TLSv1.2 and later)";
             case "syslog_name" -> "ignored: the mail log name is log.syslog-name";
             default -> name.startsWith("smtpd_")
-                    ? "inbound policy is fixed: permit mynetworks, SASL-authenticated clients and relay domains"
+                    ? "inbound policy is fixed: permit smtpd.mynetworks and smtpd.relay-domains (no inbound SASL AUTH)"
                     : "no equivalent setting in this relay";
         };
     }

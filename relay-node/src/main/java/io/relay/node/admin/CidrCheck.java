@@ -12,7 +12,8 @@ import java.util.Optional;
  * /128 host). Host bits set are cleared, with a warning (10.0.0.1/16 becomes 10.0.0.0/16).
  * An entry that would open relaying to the Internet (the whole address space, or a public
  * range wider than /16 for IPv4 or /32 for IPv6, as {@link NetworkSet#openRelayRisks()}
- * judges it) is refused unless forced.
+ * judges it) is refused unless forced. The risk is stated without saying how to force it,
+ * since that depends on who reads it: {@link #refusal} words it for the admin API and relayctl.
  */
 public final class CidrCheck {
     private CidrCheck() {
@@ -52,7 +53,14 @@ public final class CidrCheck {
     public static Optional<String> openRelayRisk(String network) {
         List<String> risks = NetworkSet.parse(List.of(network)).openRelayRisks();
         return risks.isEmpty() ? Optional.empty()
-                : Optional.of(risks.get(0) + " — that makes this relay an open relay for spammers;"
-                        + " pass force to do it anyway");
+                : Optional.of(risks.get(0) + " — that makes this relay an open relay for spammers");
+    }
+
+    /**
+     * The admin API's refusal of a risky network: the risk and how to go ahead anyway, in
+     * the words of relayctl's user (its --force option) and of an API client (the field).
+     */
+    public static String refusal(String risk) {
+        return risk + "; to do it anyway, pass --force to relayctl (\"force\": true in the admin API)";
     }
 }

@@ -147,9 +147,9 @@ final class ImportEndpoint implements AdminRequestHandler.Endpoint {
                 Optional<String> risk = CidrCheck.openRelayRisk(n.network());
                 if (risk.isPresent() && !inForce.contains(n.network())) {
                     if (!req.force()) {
-                        throw new IllegalArgumentException(risk.get());
+                        throw new IllegalArgumentException(CidrCheck.refusal(risk.get()));
                     }
-                    warnings.add("forced: " + risk.get().replace("; pass force to do it anyway", ""));
+                    warnings.add("forced: " + risk.get());
                 }
                 out.add(n.network());
             }

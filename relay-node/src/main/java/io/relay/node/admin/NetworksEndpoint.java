@@ -54,10 +54,10 @@ final class NetworksEndpoint {
             Optional<String> risk = CidrCheck.openRelayRisk(n.network());
             if (risk.isPresent()) {
                 if (!req.force()) {
-                    throw new IllegalArgumentException(risk.get());
+                    throw new IllegalArgumentException(CidrCheck.refusal(risk.get()));
                 }
                 risky.add(n.network());
-                warnings.add("forced: " + risk.get().replace("; pass force to do it anyway", ""));
+                warnings.add("forced: " + risk.get());
             }
             toAdd.add(n.network());
         }

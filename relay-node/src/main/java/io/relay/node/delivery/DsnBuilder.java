@@ -17,11 +17,13 @@ import java.io.UnsupportedEncodingException;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.time.ZoneId;
+import java.time.ZoneOffset;
 import java.time.ZonedDateTime;
 import java.time.format.DateTimeFormatter;
 import java.util.Enumeration;
 import java.util.List;
 import java.util.Properties;
+import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * Builds the non-delivery notification (RFC 3464 multipart/report, report-type
@@ -29,10 +31,13 @@ import java.util.Properties;
  * a human-readable part, a message/delivery-status part with one block per failed
  * recipient, and the original headers as text/rfc822-headers.
  *
- * <p>Settings: the reporting host name (myhostname), used in From and Reporting-MTA.
+ * <p>Settings: the reporting host name (myhostname), used in From, Reporting-MTA and the
+ * Message-ID, as Postfix does (Jakarta Mail would otherwise name the JVM's local host,
+ * often {@code localhost}).
  */
 public final class DsnBuilder {
     private static final DateTimeFormatter RFC5322 = DateTimeFormatter.RFC_1123_DATE_TIME;
+    private static final DateTimeFormatter ID_TIME = DateTimeFormatter.ofPattern("yyyyMMddHHmmss").withZone(ZoneOffset.UTC);
 
     /** One recipient the notification reports. */
     public record Failure(String recipient, String status, String remoteMta, String diagnostic, String reason) {
@@ -48,7 +53,14 @@ public final class DsnBuilder {
     /** The notification's bytes (CRLF lines), addressed to the original envelope sender. */
     public byte[] build(QueuedMessage original, List<Failure> failures, Instant now) {
         try {
-            MimeMessage msg = new MimeMessage(session);
+            String messageId = "<" + ID_TIME.format(now) + "." + original.id().value() + "."
+                    + Integer.toHexString(ThreadLocalRandom.current().nextInt()) + "@" + hostname + ">";
+            MimeMessage msg = new MimeMessage(session) {
+                @Override
+                protected void updateMessageID() throws MessagingException {
+                    setHeader("Message-ID", messageId);
+                }
+            };
             msg.setFrom(new InternetAddress("MAILER-DAEMON@" + hostname, "Mail Delivery System"));
             msg.setRecipients(jakarta.mail.Message.RecipientType.TO, original.envelope().sender());
             msg.setSubject("Undelivered Mail Returned to Sender");

@@ -265,7 +265,7 @@ public final class SmtpClient implements AutoCloseable {
                     : e instanceof SocketTimeoutException ? "Connection timed out" : e.getClass().getSimpleName();
             return failAll(rcpts, "none", "4.4.1", "connect to " + relay + ": " + why).asConnectionFailure();
         }
-        Connection c = new Connection(hop, hostText, relay);
+        Connection c = new Connection(hop, address.getHostString(), hostText, relay);
         String stage = "receiving the initial server greeting";
         boolean beforeSession = true;
         try {
@@ -372,7 +372,7 @@ public final class SmtpClient implements AutoCloseable {
         String detail = "host " + c.hostText + " said: " + reply.text() + " (in reply to " + inReplyTo + ")";
         RecipientResult.Status s = reply.positive() ? RecipientResult.Status.SENT
                 : reply.permanent() ? RecipientResult.Status.BOUNCED : RecipientResult.Status.DEFERRED;
-        return new RecipientResult(rcpt, s, reply.dsn(), detail, c.hop.host(), reply.text());
+        return new RecipientResult(rcpt, s, reply.dsn(), detail, c.remoteMta, reply.text());
     }
 
     private SSLContext tlsContext(Policy policy) throws GeneralSecurityException, IOException {
@@ -616,7 +616,7 @@ public final class SmtpClient implements AutoCloseable {
                         for (String r : accepted) {
                             out.put(r, fin.positive()
                                     ? new RecipientResult(r, RecipientResult.Status.SENT, fin.dsn(), fin.text(),
-                                            c.hop.host(), fin.text())
+                                            c.remoteMta, fin.text())
                                     : fromReply(r, c, fin, "end of DATA command"));
                         }
                     }
@@ -650,7 +650,7 @@ public final class SmtpClient implements AutoCloseable {
                 RecipientResult done = out.get(r);
                 if (done == null || done.status() == RecipientResult.Status.SENT) {
                     out.put(r, new RecipientResult(r, RecipientResult.Status.DEFERRED, "4.4.2", detail,
-                            c.hop.host(), null));
+                            c.remoteMta, null));
                 }
             }
         }
@@ -703,6 +703,8 @@ public final class SmtpClient implements AutoCloseable {
 
     private final class Connection {
         final NextHop hop;
+        /** The name of the host that answers (the MX host, not the recipient's domain): a DSN's Remote-MTA. */
+        final String remoteMta;
         final String hostText;
         final String relay;
         Socket socket;
@@ -712,8 +714,9 @@ public final class SmtpClient implements AutoCloseable {
         Map<String, String> extensions = new HashMap<>();
         volatile long idleSince;
 
-        Connection(NextHop hop, String hostText, String relay) {
+        Connection(NextHop hop, String remoteMta, String hostText, String relay) {
             this.hop = hop;
+            this.remoteMta = remoteMta;
             this.hostText = hostText;
             this.relay = relay;
         }
