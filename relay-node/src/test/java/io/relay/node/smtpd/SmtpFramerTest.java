@@ -140,6 +140,55 @@ class SmtpFramerTest {
 
     @Test
     void dataIsDotUnstuffedAndEndsOnlyAtCrlfDotCrlf() {
+        assertEquals(List.of("LINE[DATA]", "CONTENT[a\r\n.b\r\nc .\r\n\r\nx\r\n]", "LINE[NOOP]"),
+                frame("DATA\r\na\r\n..b\r\nc .\r\n\r\n.x\r\n.\r\nNOOP\r\n"));
+    }
+
+    @Test
+    void emptyMessage() {
+        assertEquals(List.of("LINE[DATA]", "CONTENT[]", "LINE[QUIT]"), frame("DATA\r\n.\r\nQUIT\r\n"));
+    }
+
+    @Test
+    void bareLfInDataIsRefusedInRejectModeEvenInTheSmugglingShape() {
+        assertEquals(List.of("LINE[DATA]", "BARE<LF>"), frame("DATA\r\nx\n.\r\nMAIL FROM:<e@x>\r\n", BareNewline.REJECT));
+        assertEquals(List.of("LINE[DATA]", "BARE<LF>"), frame("DATA\r\nx\r\n.\nRSET\r\n", BareNewline.REJECT));
+    }
+
+    @Test
+    void bareCrInDataIsRefused() {
+        assertEquals(List.of("LINE[DATA]", "BARE<CR>"), frame("DATA\r\nx\r.\r\n.\r\n"));
+        assertEquals(List.of("LINE[DATA]", "BARE<CR>"), frame("DATA\r\nx\r\n.\r.\r\n"));
+    }
+
+    @Test
+    void oversizedContentIsReadToTheDotAndReported() {
+        String body = "0123456789\r\n".repeat(3); // 36 bytes
+        assertEquals(List.of("LINE[DATA]", "OVERSIZED[36]", "LINE[NOOP]"), frame("DATA\r\n" + body + ".\r\nNOOP\r\n", 2048, 20));
+        assertEquals(List.of("LINE[DATA]", "CONTENT[" + body + "]"), frame("DATA\r\n" + body + ".\r\n", 2048, 36));
+    }
+
+    @Test
+    void utf8CommandLineAndMalformedUtf8() {
+        assertEquals(List.of("LINE[RCPT TO:<jörg@x>]"),
+                feed("", 2048, 1000, List.of("RCPT TO:<jörg@x>\r\n".getBytes(StandardCharsets.UTF_8))));
+        assertEquals(List.of("MalformedLine", "LINE[NOOP]"),
+                feed("", 2048, 1000, List.of(new byte[] {'A', (byte) 0xC3, '\r', '\n', 'N', 'O', 'O', 'P', '\r', '\n'})));
+    }
+
+    // ---- smtpd.forbid-bare-newline (issue 16)
+
+    @Test
+    void normalizeTakesCommandAndContentLinesEndingInBareLfAsCrlf() {
+        for (BareNewline mode : List.of(BareNewline.NORMALIZE, BareNewline.NO)) {
+            assertEquals(List.of("LINE[EHLO x]", "LINE[NOOP]", "LINE[DATA]", "CONTENT[a\r\nb\r\n\r\nc\r\n]", "LINE[QUIT]"),
+                    frame("EHLO x\nNOOP\r\nDATA\na\nb\r\n\nc\r\n.\r\nQUIT\n", mode), mode.name());
+        }
+    }
+
+    /** Dots are unstuffed after a bare LF too (smtplib stuffs there); a lone dot that is not the end stays. */
+    @Test
+    void normalizeUnstuffsAfterBareLfAndKeepsALoneDotThatIsNotTheEnd() {
         assertEquals(List.of("LINE[DATA]", "CONTENT[a\r\n.b\r\n.\r\n.\r\n.\r\n.\r\n]", "LINE[NOOP]"),
                 frame("DATA\r\na\n..b\n.\n..\r\n.\n.\r\n.\r\nNOOP\r\n", BareNewline.NORMALIZE));
     }
