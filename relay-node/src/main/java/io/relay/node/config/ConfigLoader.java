@@ -32,6 +32,8 @@ import java.util.stream.Collectors;
  */
 public final class ConfigLoader {
     private static final Set<String> TLS_LEVELS = Set.of("none", "may", "encrypt", "verify", "secure");
+    /** YAML 1.1 reads an unquoted yes/no as a boolean: true and false stand for them. */
+    private static final Set<String> BARE_NEWLINE = Set.of("normalize", "reject", "no", "yes", "true", "false");
     private static final Set<String> DISCOVERY = Set.of("tcp", "aws", "kubernetes");
     /** Where an unencrypted cluster port may listen: loopback, RFC 1918, CGNAT, link-local, ULA. */
     private static final NetworkSet PRIVATE_NETWORKS = NetworkSet.parse(List.of("127.0.0.0/8", "10.0.0.0/8",
@@ -136,6 +138,10 @@ public final class ConfigLoader {
         check(source, "smtpd.io-threads", c.smtpd.ioThreads >= 0 && c.smtpd.ioThreads <= 256,
                 "must be between 0 (half the available cores) and 256");
         check(source, "smtpd.hopcount-limit", c.smtpd.hopcountLimit > 0, "must be positive");
+        check(source, "smtpd.forbid-bare-newline", BARE_NEWLINE.contains(c.smtpd.forbidBareNewline),
+                "'" + c.smtpd.forbidBareNewline + "' is not one of normalize, reject, no");
+        check(source, "smtpd.receive-memory-limit", c.smtpd.receiveMemoryLimit >= 0,
+                "must be a number of bytes (0: a quarter of the heap)");
         check(source, "smtpd.timeout", !c.smtpd.timeout.isZero(), "must not be zero");
         check(source, "smtpd.tls-key-file", (c.smtpd.tlsCertFile == null) == (c.smtpd.tlsKeyFile == null),
                 "smtpd.tls-cert-file and smtpd.tls-key-file are set together or not at all");

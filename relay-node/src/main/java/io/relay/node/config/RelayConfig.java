@@ -45,6 +45,10 @@ public final class RelayConfig {
         public int ioThreads = 0;
         /** hopcount_limit: more Received headers than this is a mail loop (554 5.4.6). */
         public int hopcountLimit = 50;
+        /** smtpd_forbid_bare_newline: normalize, reject or no (see smtpd.BareNewline). */
+        public String forbidBareNewline = "normalize";
+        /** Bytes of messages being received at once on this node; 0: a quarter of the maximum heap. */
+        public long receiveMemoryLimit = 0;
         /** PEM certificate chain and key for STARTTLS; a self-signed pair is generated at first start when unset. */
         public Path tlsCertFile;
         public Path tlsKeyFile;

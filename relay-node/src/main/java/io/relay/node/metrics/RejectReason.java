@@ -11,6 +11,8 @@ public enum RejectReason {
     BACKPRESSURE,
     HOPS,
     BARE_NEWLINE,
+    /** The node's receive budget for DATA in progress ({@code smtpd.receive-memory-limit}) had no room. */
+    MEMORY,
     TLS_REQUIRED,
     TIMEOUT,
     OTHER;

@@ -190,8 +190,10 @@ final class CommandHandlers {
             case MAIL -> { return s.reply(NEED_RCPT); }
             case RCPT, DATA -> { }
         }
+        if (!s.startData()) { // the node's receive budget is full: try again later
+            return s.reject(RejectReason.MEMORY, "DATA", STORAGE, st.sender, st.recipients.get(0));
+        }
         st.phase = Phase.DATA;
-        s.startData();
         s.reply("354 End data with <CR><LF>.<CR><LF>");
         return false; // counted at end of data, by its final reply
     }

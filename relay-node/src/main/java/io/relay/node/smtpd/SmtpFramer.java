@@ -17,28 +17,37 @@ import java.util.List;
  * mode, and the dot-unstuffed message content in DATA mode.
  *
  * <p>Strategy: one byte-level state machine that survives arbitrary packet splits. DATA
- * content goes into one growable byte[] (no per-line allocation, no regex); past the size
- * limit the bytes are counted and dropped until the final dot. A bare CR or bare LF,
- * in DATA or ending a command line, ends framing for good (Postfix's
- * smtpd_forbid_bare_newline=reject). The session switches to DATA mode with
+ * content goes into one growable byte[] (no per-line allocation, no regex) whose every
+ * allocation is reserved in the node's {@link ReceiveMemory}; past the size limit, or when
+ * the budget has no room, the buffer is let go and the bytes are counted and dropped until
+ * the final dot. A bare CR ends framing for good. A line ending in a bare LF, in DATA or a
+ * command, either ends framing (Postfix's smtpd_forbid_bare_newline=reject) or is taken as
+ * if it ended in CRLF (normalize, stored with CRLF); the end of DATA is only
+ * {@code <CR><LF>.<CR><LF>}, so a lone dot next to a bare LF is content (the dot kept, and
+ * stuffed again on the way out). The session switches to DATA mode with
  * {@link #startData()} synchronously while handling the DATA command, and can
  * {@link #pause} decoding while it waits for the queue so that commands are taken strictly
  * in order.
  *
- * <p>Settings: {@code smtpd.line-length-limit} (CRLF included), {@code smtpd.message-size-limit}.
+ * <p>Settings: {@code smtpd.line-length-limit} (CRLF included), {@code smtpd.message-size-limit},
+ * {@code smtpd.forbid-bare-newline}, {@code smtpd.receive-memory-limit}.
  */
 public final class SmtpFramer extends ByteToMessageDecoder {
     private static final byte CR = '\r';
     private static final byte LF = '\n';
 
-    private static final int KEEP_BUFFER = 256 * 1024;
+    private static final int KEEP_BUFFER = ReceiveMemory.SMALL;
     /** The first buffer of a session's message: most mail fits; bigger grows by doubling. */
     private static final int FIRST_BUFFER = 8 * 1024;
 
     private enum Mode { COMMAND, SKIP_LINE, DATA, DEAD }
 
+    private static final byte[] NONE = new byte[0];
+
     private final int lineLengthLimit;
     private final long sizeLimit;
+    private final boolean bareLfAccepted;
+    private final ReceiveMemory memory;
     private final CharsetDecoder utf8 = StandardCharsets.UTF_8.newDecoder()
             .onMalformedInput(CodingErrorAction.REPORT).onUnmappableCharacter(CodingErrorAction.REPORT);
 
@@ -46,31 +55,54 @@ public final class SmtpFramer extends ByteToMessageDecoder {
     private boolean paused;
 
     // DATA state
-    private byte[] content = new byte[0];
+    /** The buffer; its length is what this framer holds reserved in {@link #memory}. */
+    private byte[] content = NONE;
     private int length;
     private long received;
     private boolean oversized;
+    private boolean noRoom;      // the receive budget refused to grow the buffer
+    private boolean dropping;    // oversized or noRoom: count and drop until the final dot
     private boolean lineStart;
+    private boolean afterCrlf;   // the line started after CRLF (or at the start of DATA)
     private boolean dotLine;
     private boolean pendingCr;
 
+    /** A framer that normalizes bare LF and has no memory bound (tools, benchmarks). */
     public SmtpFramer(int lineLengthLimit, long sizeLimit) {
-        this.lineLengthLimit = lineLengthLimit;
-        this.sizeLimit = sizeLimit;
+        this(lineLengthLimit, sizeLimit, BareNewline.NORMALIZE, ReceiveMemory.UNLIMITED);
     }
 
-    /** The next bytes are message content (called after the 354 reply). */
-    public void startData() {
+    public SmtpFramer(int lineLengthLimit, long sizeLimit, BareNewline bareNewline, ReceiveMemory memory) {
+        this.lineLengthLimit = lineLengthLimit;
+        this.sizeLimit = sizeLimit;
+        this.bareLfAccepted = bareNewline.accepted();
+        this.memory = memory;
+    }
+
+    /**
+     * The next bytes are message content (called before the 354 reply). False when the
+     * node's receive budget has no room for even the first buffer: the session answers 452
+     * and stays in command mode.
+     */
+    public boolean startData() {
+        if (content.length == 0) {
+            int first = (int) Math.min(FIRST_BUFFER, sizeLimit + 1);
+            if (!memory.tryReserve(first)) {
+                return false;
+            }
+            content = new byte[first];
+        }
         mode = Mode.DATA;
         length = 0;
         received = 0;
         oversized = false;
+        noRoom = false;
+        dropping = false;
         lineStart = true;
+        afterCrlf = true;
         dotLine = false;
         pendingCr = false;
-        if (content.length == 0) {
-            content = new byte[(int) Math.min(FIRST_BUFFER, sizeLimit + 1)];
-        }
+        return true;
     }
 
     public void pause(boolean pause) {
@@ -89,6 +121,12 @@ public final class SmtpFramer extends ByteToMessageDecoder {
     /** Whether bytes are buffered here that the session has not seen yet. */
     public boolean hasBuffered() {
         return internalBuffer().isReadable();
+    }
+
+    /** The channel is gone (closed, failed, mid-DATA or not): give the buffer back to the budget. */
+    @Override
+    protected void handlerRemoved0(ChannelHandlerContext ctx) {
+        dropBuffer();
     }
 
     @Override
@@ -123,13 +161,14 @@ public final class SmtpFramer extends ByteToMessageDecoder {
             }
             return;
         }
-        if (lf == start || in.getByte(lf - 1) != CR) {
+        boolean crlf = lf > start && in.getByte(lf - 1) == CR;
+        if (!crlf && !bareLfAccepted) {
             mode = Mode.DEAD;
             in.skipBytes(in.readableBytes());
             out.add(new SmtpInput.BareNewline("<LF>"));
             return;
         }
-        int textLen = lf - 1 - start;
+        int textLen = lf - (crlf ? 1 : 0) - start;
         ByteBuffer nio = in.nioBuffer(start, textLen);
         in.readerIndex(lf + 1);
         boolean more = in.isReadable();
@@ -187,19 +226,12 @@ public final class SmtpFramer extends ByteToMessageDecoder {
                     fail(in, out, "<CR>");
                     return;
                 }
-                if (dotLine) { // CRLF . CRLF: end of data
+                if (dotLine && afterCrlf) { // CRLF . CRLF: end of data, and nothing else is
                     in.readerIndex(i);
-                    mode = Mode.COMMAND;
-                    byte[] body = oversized ? null : Arrays.copyOf(content, length);
-                    if (content.length > KEEP_BUFFER) { // do not hold a big buffer per idle connection
-                        content = new byte[0];
-                    }
-                    out.add(new SmtpInput.MessageContent(body, received));
+                    endOfData(out);
                     return;
                 }
-                append(CR);
-                append(LF);
-                lineStart = true;
+                endLine(true);
                 continue;
             }
             if (b == CR) {
@@ -207,8 +239,12 @@ public final class SmtpFramer extends ByteToMessageDecoder {
                 continue;
             }
             if (b == LF) {
-                fail(in, out, "<LF>");
-                return;
+                if (!bareLfAccepted) {
+                    fail(in, out, "<LF>");
+                    return;
+                }
+                endLine(false);
+                continue;
             }
             if (lineStart) {
                 lineStart = false;
@@ -223,6 +259,58 @@ public final class SmtpFramer extends ByteToMessageDecoder {
         in.readerIndex(end);
     }
 
+    /** Ends a content line with CRLF, whichever way the client ended it. */
+    private void endLine(boolean crlf) {
+        if (dotLine) { // a lone dot that is not the end of data (a bare LF is next to it): content
+            append((byte) '.');
+            dotLine = false;
+        }
+        append(CR);
+        append(LF);
+        lineStart = true;
+        afterCrlf = crlf;
+    }
+
+    private void endOfData(List<Object> out) {
+        mode = Mode.COMMAND;
+        SmtpInput message;
+        if (oversized) {
+            message = new SmtpInput.MessageContent(null, received);
+        } else if (noRoom) {
+            message = new SmtpInput.NoReceiveMemory(received);
+        } else {
+            message = new SmtpInput.MessageContent(Arrays.copyOf(content, length), received);
+        }
+        // kept for the next message unless big, or the node is short of room
+        if (content.length > KEEP_BUFFER || memory.underPressure()) {
+            dropBuffer();
+        }
+        out.add(message);
+    }
+
+    private void dropBuffer() {
+        memory.release(content.length);
+        content = NONE;
+        length = 0;
+    }
+
+    /** Grows the buffer to take {@code more} bytes; false (and the message dropped) when the budget refuses. */
+    private boolean grow(int more) {
+        long cap = Math.min(sizeLimit + 1, Integer.MAX_VALUE - 8);
+        int size = (int) Math.min(Math.max(Math.max((long) length + more, 16), (long) content.length * 2), cap);
+        // the old and the new array are both alive during the copy: reserve the new one whole
+        if (!memory.tryReserve(size)) {
+            noRoom = true;
+            dropping = true;
+            dropBuffer();
+            return false;
+        }
+        int old = content.length;
+        content = Arrays.copyOf(content, size);
+        memory.release(old);
+        return true;
+    }
+
     private void fail(ByteBuf in, List<Object> out, String which) {
         mode = Mode.DEAD;
         in.skipBytes(in.readableBytes());
@@ -231,16 +319,15 @@ public final class SmtpFramer extends ByteToMessageDecoder {
 
     private void appendRun(ByteBuf in, int index, int run) {
         received += run;
-        if (oversized) {
+        if (dropping) {
             return;
         }
         if (received > sizeLimit) {
-            oversized = true;
+            tooBig();
             return;
         }
-        if (length + run > content.length) {
-            long cap = Math.min(sizeLimit + 1, Integer.MAX_VALUE - 8);
-            content = Arrays.copyOf(content, (int) Math.min(Math.max((long) length + run, (long) content.length * 2), cap));
+        if (length + run > content.length && !grow(run)) {
+            return;
         }
         in.getBytes(index, content, length, run);
         length += run;
@@ -248,17 +335,23 @@ public final class SmtpFramer extends ByteToMessageDecoder {
 
     private void append(byte b) {
         received++;
-        if (oversized) {
+        if (dropping) {
             return;
         }
         if (received > sizeLimit) {
-            oversized = true;
+            tooBig();
             return;
         }
-        if (length == content.length) {
-            long cap = Math.min(sizeLimit + 1, Integer.MAX_VALUE - 8);
-            content = Arrays.copyOf(content, (int) Math.min(Math.max(16, (long) content.length * 2), cap));
+        if (length == content.length && !grow(1)) {
+            return;
         }
         content[length++] = b;
+    }
+
+    /** Past the size limit: the rest is only counted, so the buffer goes back to the budget now. */
+    private void tooBig() {
+        oversized = true;
+        dropping = true;
+        dropBuffer();
     }
 }

@@ -17,7 +17,7 @@ public sealed interface SmtpInput {
     /** A command line longer than the limit; its bytes up to the next LF were discarded. */
     record LineTooLong() implements SmtpInput {}
 
-    /** A bare CR or LF: the connection must be refused (SMTP smuggling defence). */
+    /** A bare CR, or a bare LF where they are refused: the connection must be refused (SMTP smuggling defence). */
     record BareNewline(String which) implements SmtpInput {}
 
     /**
@@ -29,4 +29,12 @@ public sealed interface SmtpInput {
     record MessageContent(byte[] content, long size) implements SmtpInput {
         public boolean oversized() { return content == null; }
     }
+
+    /**
+     * The message was read to its final dot, but the node's receive budget ({@link ReceiveMemory})
+     * had no room for it: its bytes were dropped, the client gets 452 4.3.1.
+     *
+     * @param size bytes received (unstuffed)
+     */
+    record NoReceiveMemory(long size) implements SmtpInput {}
 }

@@ -38,7 +38,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * {@code smtpd.proxy-protocol.trusted-networks} is set, see {@link ProxyProtocolGate}; the real
  * client address is known before the session starts]
  * → {@link #IDLE} ({@code smtpd.timeout}) → [{@link #TLS} after STARTTLS] → {@link #FRAMER}
- * ({@code smtpd.line-length-limit}, {@code smtpd.message-size-limit}) → {@link #SESSION}.
+ * ({@code smtpd.line-length-limit}, {@code smtpd.message-size-limit}, {@code smtpd.forbid-bare-newline};
+ * all framers share one {@link ReceiveMemory}, {@code smtpd.receive-memory-limit}) → {@link #SESSION}.
  * Blocking work (the queue's accept) runs on the executor given by the caller; replies are
  * written on the channel's event loop.
  *
@@ -61,6 +62,7 @@ public final class SmtpServer implements AutoCloseable {
 
     private final SessionServices services;
     private final ConnectionLimit connectionLimit;
+    private final ReceiveMemory receiveMemory;
     /** Accepts and serves the sessions: one group, so a new connection is registered without a hand-off. */
     private final EventLoopGroup loops;
     private final ChannelGroup sessions = new DefaultChannelGroup("smtpd", GlobalEventExecutor.INSTANCE);
@@ -82,6 +84,7 @@ public final class SmtpServer implements AutoCloseable {
                 new CommandParser(), new MessageAssembly(settings.hostname(), settings.hopcountLimit()),
                 new CommandHandlers(), new AtomicLong(), Clock.systemUTC(), metrics,
                 new java.util.concurrent.atomic.AtomicBoolean());
+        this.receiveMemory = ReceiveMemory.of(settings.receiveMemoryLimit());
         this.connectionLimit = new ConnectionLimit(settings.maxConnections(), settings.hostname(), metrics);
         this.loops = new MultiThreadIoEventLoopGroup(settings.eventLoopThreads(), NioIoHandler.newFactory());
     }
@@ -109,7 +112,8 @@ public final class SmtpServer implements AutoCloseable {
             @Override
             protected void initChannel(SocketChannel ch) {
                 SmtpdSettings s = services.settings();
-                SmtpFramer framer = new SmtpFramer(s.lineLengthLimit(), s.messageSizeLimit());
+                SmtpFramer framer = new SmtpFramer(s.lineLengthLimit(), s.messageSizeLimit(), s.bareNewline(),
+                        receiveMemory);
                 sessions.add(ch);
                 ch.attr(LISTENER).set(listener);
                 ch.pipeline()

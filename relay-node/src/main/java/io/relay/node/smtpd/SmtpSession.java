@@ -37,6 +37,8 @@ import org.slf4j.LoggerFactory;
  * something: a connection that closes silently is a load-balancer probe and is only counted
  * ({@code relay_smtp_quiet_probes_total}) and logged at DEBUG on {@code io.relay.node.smtpd.probe}.
  * Counts its session, accepted messages and recipients, and refusals by {@link RejectReason}.
+ * A message the node's {@link ReceiveMemory} had no room for is answered 452 4.3.1 at DATA or
+ * at its final dot.
  */
 final class SmtpSession extends ChannelInboundHandlerAdapter {
     private static final Logger DIAG = LoggerFactory.getLogger("io.relay.node.smtpd.probe");
@@ -103,6 +105,10 @@ final class SmtpSession extends ChannelInboundHandlerAdapter {
         } else if (input instanceof SmtpInput.MessageContent m) {
             lastCommand = "END-OF-MESSAGE";
             endOfData(m);
+        } else if (input instanceof SmtpInput.NoReceiveMemory) {
+            lastCommand = "END-OF-MESSAGE";
+            finishData(reject(RejectReason.MEMORY, "END-OF-MESSAGE", CommandHandlers.STORAGE, state.sender,
+                    state.recipients.get(0)));
         } else if (input instanceof SmtpInput.LineTooLong) {
             reply("500 5.5.2 Error: line too long");
         } else if (input instanceof SmtpInput.MalformedLine) {
@@ -364,8 +370,9 @@ final class SmtpSession extends ChannelInboundHandlerAdapter {
         return false;
     }
 
-    void startData() {
-        framer.startData();
+    /** Switches the framer to DATA; false when the node's receive budget has no room (answer 452). */
+    boolean startData() {
+        return framer.startData();
     }
 
     /** Answers 220 in clear text, then everything after is TLS; EHLO and the transaction are forgotten. */

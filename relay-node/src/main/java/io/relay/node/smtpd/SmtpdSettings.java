@@ -11,16 +11,28 @@ import java.util.List;
  *
  * @param hardErrorLimit Postfix's smtpd_hard_error_limit (20): after that many errors the session ends with 421
  * @param ioThreads      event-loop threads of the listeners ({@code smtpd.io-threads}); 0: see {@link #eventLoopThreads}
+ * @param bareNewline    {@code smtpd.forbid-bare-newline}
+ * @param receiveMemoryLimit {@code smtpd.receive-memory-limit}, bytes; 0: derived from the heap, see {@link ReceiveMemory#of}
  */
 public record SmtpdSettings(String hostname, List<InetSocketAddress> listen, long messageSizeLimit,
                             int recipientLimit, int lineLengthLimit, Duration timeout, int maxConnections,
                             int hopcountLimit, int hardErrorLimit, ProxyProtocolSettings proxyProtocol,
-                            int ioThreads) {
+                            int ioThreads, BareNewline bareNewline, long receiveMemoryLimit) {
     public static final int DEFAULT_HARD_ERROR_LIMIT = 20;
 
     public SmtpdSettings {
         listen = List.copyOf(listen);
         proxyProtocol = proxyProtocol == null ? ProxyProtocolSettings.OFF : proxyProtocol;
+        bareNewline = bareNewline == null ? BareNewline.NORMALIZE : bareNewline;
+    }
+
+    /** Settings with the default bare-newline handling and receive budget. */
+    public SmtpdSettings(String hostname, List<InetSocketAddress> listen, long messageSizeLimit,
+                         int recipientLimit, int lineLengthLimit, Duration timeout, int maxConnections,
+                         int hopcountLimit, int hardErrorLimit, ProxyProtocolSettings proxyProtocol,
+                         int ioThreads) {
+        this(hostname, listen, messageSizeLimit, recipientLimit, lineLengthLimit, timeout, maxConnections,
+                hopcountLimit, hardErrorLimit, proxyProtocol, ioThreads, BareNewline.NORMALIZE, 0);
     }
 
     /** Settings with the default event-loop threads. */
@@ -42,7 +54,7 @@ public record SmtpdSettings(String hostname, List<InetSocketAddress> listen, lon
     /** The same settings with another PROXY protocol setting. */
     public SmtpdSettings withProxyProtocol(ProxyProtocolSettings proxy) {
         return new SmtpdSettings(hostname, listen, messageSizeLimit, recipientLimit, lineLengthLimit, timeout,
-                maxConnections, hopcountLimit, hardErrorLimit, proxy, ioThreads);
+                maxConnections, hopcountLimit, hardErrorLimit, proxy, ioThreads, bareNewline, receiveMemoryLimit);
     }
 
     /**
@@ -60,6 +72,7 @@ public record SmtpdSettings(String hostname, List<InetSocketAddress> listen, lon
                 smtpd.listen.stream().map(HostPort::toSocketAddress).toList(),
                 smtpd.messageSizeLimit, smtpd.recipientLimit, smtpd.lineLengthLimit, smtpd.timeout,
                 smtpd.maxConnections, smtpd.hopcountLimit, DEFAULT_HARD_ERROR_LIMIT,
-                ProxyProtocolSettings.from(smtpd.proxyProtocol), smtpd.ioThreads);
+                ProxyProtocolSettings.from(smtpd.proxyProtocol), smtpd.ioThreads,
+                BareNewline.parse(smtpd.forbidBareNewline), smtpd.receiveMemoryLimit);
     }
 }

@@ -52,4 +52,25 @@ class SmtpdSettingsTest {
                 "smtpd:\n  proxy-protocol:\n    trusted-networks: [10.0.0.0/33]\n", "test.yaml"));
         assertTrue(e.getMessage().startsWith("test.yaml: smtpd.proxy-protocol.trusted-networks: "), e.getMessage());
     }
+
+    @Test
+    void bareNewlineAndReceiveMemoryKeys() {
+        SmtpdSettings defaults = SmtpdSettings.from(ConfigLoader.parse("", "test.yaml").smtpd, "mx.example");
+        assertEquals(BareNewline.NORMALIZE, defaults.bareNewline());
+        assertEquals(0, defaults.receiveMemoryLimit());
+        // unquoted no/yes are YAML 1.1 booleans: they still mean Postfix's values
+        for (var row : java.util.Map.of("no", BareNewline.NO, "yes", BareNewline.NORMALIZE, "reject", BareNewline.REJECT,
+                "'no'", BareNewline.NO).entrySet()) {
+            RelayConfig c = ConfigLoader.parse("smtpd:\n  forbid-bare-newline: " + row.getKey()
+                    + "\n  receive-memory-limit: 67108864\n", "test.yaml");
+            SmtpdSettings s = SmtpdSettings.from(c.smtpd, "mx.example");
+            assertEquals(row.getValue(), s.bareNewline(), row.getKey());
+            assertEquals(64L << 20, s.receiveMemoryLimit());
+        }
+        ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.parse(
+                "smtpd:\n  forbid-bare-newline: lenient\n", "test.yaml"));
+        assertEquals("test.yaml: smtpd.forbid-bare-newline: 'lenient' is not one of normalize, reject, no", e.getMessage());
+        assertThrows(ConfigException.class, () -> ConfigLoader.parse("smtpd:\n  receive-memory-limit: -1\n", "test.yaml"));
+        assertEquals(1L << 30, ReceiveMemory.defaultLimit(4L << 30), "a quarter of the heap");
+    }
 }

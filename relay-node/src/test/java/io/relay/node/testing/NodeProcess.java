@@ -23,27 +23,36 @@ public final class NodeProcess implements AutoCloseable {
     private final Path dir;
     private final List<String> args;
     private final int smtpPort;
+    private final List<String> jvmOptions;
     private Process process;
     private int starts;
 
-    private NodeProcess(Path dir, List<String> args, int smtpPort) {
+    private NodeProcess(Path dir, List<String> args, int smtpPort, List<String> jvmOptions) {
         this.dir = dir;
         this.args = List.copyOf(args);
         this.smtpPort = smtpPort;
+        this.jvmOptions = List.copyOf(jvmOptions);
     }
 
     /** Writes {@code yaml} to dir/relay.yaml and starts the node; returns once SMTP accepts connections. */
     public static NodeProcess start(Path dir, String yaml, int smtpPort) throws IOException {
+        return start(dir, yaml, smtpPort, List.of("-Xmx1g"));
+    }
+
+    /** As {@link #start(Path, String, int)} with these JVM options instead of {@code -Xmx1g} (e.g. a smaller heap). */
+    public static NodeProcess start(Path dir, String yaml, int smtpPort, List<String> jvmOptions) throws IOException {
         Files.createDirectories(dir);
         Path config = dir.resolve("relay.yaml");
         Files.writeString(config, yaml);
-        return startWithArgs(dir, List.of("--config", config.toString()), smtpPort);
+        NodeProcess n = new NodeProcess(dir, List.of("--config", config.toString()), smtpPort, jvmOptions);
+        n.restart();
+        return n;
     }
 
     /** Starts {@code Main} with these arguments in {@code dir} (e.g. none: the embedded defaults). */
     public static NodeProcess startWithArgs(Path dir, List<String> args, int smtpPort) throws IOException {
         Files.createDirectories(dir);
-        NodeProcess n = new NodeProcess(dir, args, smtpPort);
+        NodeProcess n = new NodeProcess(dir, args, smtpPort, List.of("-Xmx1g"));
         n.restart();
         return n;
     }
@@ -56,7 +65,7 @@ public final class NodeProcess implements AutoCloseable {
         starts++;
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        cmd.add("-Xmx1g");
+        cmd.addAll(jvmOptions);
         // what the jar's manifest grants Hazelcast (Add-Opens), for a class-path start
         for (String open : List.of("java.base/java.lang", "java.base/sun.nio.ch", "java.management/sun.management",
                 "jdk.management/com.sun.management.internal")) {
