@@ -50,6 +50,9 @@ public final class ClusterMember implements AutoCloseable {
     private final HazelcastInstance hazelcast;
     private final ClusterSettings settings;
     private final String epoch;
+    /** Set before our own shutdown, so the watch can tell it from a member that died under us. */
+    private final java.util.concurrent.atomic.AtomicBoolean closing = new java.util.concurrent.atomic.AtomicBoolean();
+    private volatile MemberWatch watch;
 
     private ClusterMember(HazelcastInstance hazelcast, ClusterSettings settings) {
         this.hazelcast = hazelcast;
@@ -207,9 +210,26 @@ public final class ClusterMember implements AutoCloseable {
         return running() ? hazelcast.getCluster().getMembers().size() : 0;
     }
 
+    /**
+     * Calls {@code lost} once, on a thread of its own, if the member stops without
+     * {@link #close()}: Hazelcast terminates it on an OutOfMemoryError or another fatal
+     * error, and a node without its member can neither queue nor deliver mail.
+     */
+    public synchronized void onLost(Runnable lost) {
+        if (watch != null) {
+            throw new IllegalStateException("already watched");
+        }
+        watch = MemberWatch.start(hazelcast, closing::get, lost);
+    }
+
     /** Leaves the cluster gracefully: partitions migrate to the other members first. */
     @Override
     public void close() {
+        closing.set(true);
+        MemberWatch w = watch;
+        if (w != null) {
+            w.close();
+        }
         if (running()) {
             hazelcast.shutdown();
         }
