@@ -80,7 +80,26 @@ public final class ClusterMember implements AutoCloseable {
         Objects.requireNonNull(settings, "settings");
         Config config = config(settings);
         more.accept(config);
+        portFree(settings);
         return new ClusterMember(Hazelcast.newHazelcastInstance(config), settings);
+    }
+
+    /**
+     * Fails with the bind's own BindException when the member port is taken. Hazelcast would
+     * log that as an ERROR with its stack trace on the console before throwing; the node says
+     * it in one line naming {@code cluster.listen}. (A port taken between this check and
+     * Hazelcast's bind still fails the start, only more loudly.)
+     */
+    static void portFree(ClusterSettings settings) {
+        java.net.InetSocketAddress address = settings.bindsAny()
+                ? new java.net.InetSocketAddress(settings.listenPort())
+                : new java.net.InetSocketAddress(settings.listenHost(), settings.listenPort());
+        try (java.net.ServerSocket probe = new java.net.ServerSocket()) {
+            probe.setReuseAddress(true); // as Hazelcast binds: a port in TIME_WAIT is free
+            probe.bind(address);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException("cannot bind the member port " + address, e);
+        }
     }
 
     static Config config(ClusterSettings settings) {

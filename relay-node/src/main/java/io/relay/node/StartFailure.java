@@ -59,6 +59,9 @@ public final class StartFailure extends RuntimeException {
         if (io == null) {
             return cause == null ? "failed" : String.valueOf(cause.getMessage());
         }
+        if (io instanceof java.nio.file.FileAlreadyExistsException) {
+            return "exists and is not a directory";
+        }
         String text = io instanceof FileSystemException fs && fs.getReason() != null ? fs.getReason()
                 : io.getMessage() != null ? io.getMessage() : io.getClass().getSimpleName();
         String reason = text.isEmpty() ? text : text.substring(0, 1).toLowerCase(Locale.ROOT) + text.substring(1);

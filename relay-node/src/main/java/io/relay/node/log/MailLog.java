@@ -124,8 +124,9 @@ public final class MailLog {
 
     private static void writable(Path file) {
         try {
-            if (file.toAbsolutePath().getParent() != null) {
-                Files.createDirectories(file.toAbsolutePath().getParent()); // as logback would
+            Path parent = file.toAbsolutePath().getParent();
+            if (parent != null && !Files.exists(parent)) {
+                Files.createDirectories(parent); // as logback would
             }
         } catch (IOException e) {
             throw new UncheckedIOException(e);
