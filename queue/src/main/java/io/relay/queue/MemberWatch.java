@@ -45,7 +45,11 @@ final class MemberWatch implements AutoCloseable {
         w.listener = hazelcast.getLifecycleService().addLifecycleListener(e -> {
             if (e.getState() == LifecycleEvent.LifecycleState.SHUTTING_DOWN
                     || e.getState() == LifecycleEvent.LifecycleState.SHUTDOWN) {
-                w.poll.execute(() -> w.lost("lifecycle " + e.getState()));
+                try {
+                    w.poll.execute(() -> w.lost("lifecycle " + e.getState()));
+                } catch (java.util.concurrent.RejectedExecutionException done) {
+                    // already reported (or closed): the poll stops after the first report
+                }
             }
         });
         w.poll.scheduleWithFixedDelay(() -> {
