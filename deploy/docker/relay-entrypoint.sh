@@ -3,11 +3,13 @@
 # JVM is PID 1 and receives SIGTERM directly (drain on docker stop).
 #   no arguments:   run the node with $RELAY_CONFIG
 #   arguments:      passed to relay-node.jar as they are, e.g. `check --config /etc/relay/relay.yaml`
+# The JVM always runs with -XX:+ExitOnOutOfMemoryError, whatever JAVA_OPTS says: after an
+# OutOfMemoryError (Hazelcast stops the member) the node must exit so the orchestrator restarts it.
 set -eu
 config=${RELAY_CONFIG:-/etc/relay/relay.yaml}
 if [ "$#" -gt 0 ]; then
   # shellcheck disable=SC2086
-  exec java ${JAVA_OPTS:-} -jar /opt/relay/relay-node.jar "$@"
+  exec java -XX:+ExitOnOutOfMemoryError ${JAVA_OPTS:-} -jar /opt/relay/relay-node.jar "$@"
 fi
 if [ ! -r "$config" ]; then
   echo "relay-entrypoint: cannot read $config (mount relay.yaml at /etc/relay/relay.yaml or set RELAY_CONFIG)" >&2
@@ -26,4 +28,4 @@ if grep -q '${RELAY_IP}' "$config"; then
   config=$rendered
 fi
 # shellcheck disable=SC2086
-exec java ${JAVA_OPTS:-} -jar /opt/relay/relay-node.jar --config "$config"
+exec java -XX:+ExitOnOutOfMemoryError ${JAVA_OPTS:-} -jar /opt/relay/relay-node.jar --config "$config"

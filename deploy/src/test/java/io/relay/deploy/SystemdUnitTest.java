@@ -45,6 +45,9 @@ class SystemdUnitTest {
         assertTrue(timeout >= 30 + 60 + 30, "TimeoutStopSec " + timeout + " leaves no time for the hand-over");
         assertEquals("on-failure", unit.get("Restart"), "a clean drain (exit 0) is not restarted");
         assertTrue(unit.get("ExecStart").contains("--config ${RELAY_CONFIG}"));
+        assertTrue(unit.get("ExecStart").contains("-XX:+ExitOnOutOfMemoryError"),
+                "an OutOfMemoryError ends the JVM (and Restart=on-failure starts a new one) whatever JAVA_OPTS says");
+        assertEquals("/bin/kill -HUP $MAINPID", unit.get("ExecReload"), "systemctl reload: SIGHUP, no restart");
         assertEquals("/etc/default/relay", unit.get("EnvironmentFile"));
         assertTrue(settings(ENV).containsKey("RELAY_CONFIG") && settings(ENV).containsKey("JAVA_OPTS"));
         assertEquals("CAP_NET_BIND_SERVICE", unit.get("AmbientCapabilities"), "25/587 as an unprivileged user");

@@ -50,6 +50,9 @@ public final class ClusterMember implements AutoCloseable {
     private final HazelcastInstance hazelcast;
     private final ClusterSettings settings;
     private final String epoch;
+    /** Set before our own shutdown, so the watch can tell it from a member that died under us. */
+    private final java.util.concurrent.atomic.AtomicBoolean closing = new java.util.concurrent.atomic.AtomicBoolean();
+    private volatile MemberWatch watch;
 
     private ClusterMember(HazelcastInstance hazelcast, ClusterSettings settings) {
         this.hazelcast = hazelcast;
@@ -77,7 +80,26 @@ public final class ClusterMember implements AutoCloseable {
         Objects.requireNonNull(settings, "settings");
         Config config = config(settings);
         more.accept(config);
+        portFree(settings);
         return new ClusterMember(Hazelcast.newHazelcastInstance(config), settings);
+    }
+
+    /**
+     * Fails with the bind's own BindException when the member port is taken. Hazelcast would
+     * log that as an ERROR with its stack trace on the console before throwing; the node says
+     * it in one line naming {@code cluster.listen}. (A port taken between this check and
+     * Hazelcast's bind still fails the start, only more loudly.)
+     */
+    static void portFree(ClusterSettings settings) {
+        java.net.InetSocketAddress address = settings.bindsAny()
+                ? new java.net.InetSocketAddress(settings.listenPort())
+                : new java.net.InetSocketAddress(settings.listenHost(), settings.listenPort());
+        try (java.net.ServerSocket probe = new java.net.ServerSocket()) {
+            probe.setReuseAddress(true); // as Hazelcast binds: a port in TIME_WAIT is free
+            probe.bind(address);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException("cannot bind the member port " + address, e);
+        }
     }
 
     static Config config(ClusterSettings settings) {
@@ -207,9 +229,26 @@ public final class ClusterMember implements AutoCloseable {
         return running() ? hazelcast.getCluster().getMembers().size() : 0;
     }
 
+    /**
+     * Calls {@code lost} once, on a thread of its own, if the member stops without
+     * {@link #close()}: Hazelcast terminates it on an OutOfMemoryError or another fatal
+     * error, and a node without its member can neither queue nor deliver mail.
+     */
+    public synchronized void onLost(Runnable lost) {
+        if (watch != null) {
+            throw new IllegalStateException("already watched");
+        }
+        watch = MemberWatch.start(hazelcast, closing::get, lost);
+    }
+
     /** Leaves the cluster gracefully: partitions migrate to the other members first. */
     @Override
     public void close() {
+        closing.set(true);
+        MemberWatch w = watch;
+        if (w != null) {
+            w.close();
+        }
         if (running()) {
             hazelcast.shutdown();
         }

@@ -20,6 +20,9 @@ import picocli.CommandLine.Option;
         subcommands = {RouteCommand.class, ImportPostfixCommand.class, CheckCommand.class})
 public final class Main implements Callable<Integer> {
     /** The JDK's property for the common ForkJoin pool's size; read once, when the pool is first used. */
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Main.class);
+    /** The exit status when the cluster member died under the node (EX_SOFTWARE). */
+    static final int MEMBER_LOST = 70;
     static final String COMMON_POOL_PARALLELISM = "java.util.concurrent.ForkJoinPool.common.parallelism";
 
     static {
@@ -46,13 +49,20 @@ public final class Main implements Callable<Integer> {
     public static void main(String[] args) {
         int code = new CommandLine(new Main())
                 .setExecutionExceptionHandler((e, cmd, parsed) -> {
+                    // One line on the console, key first; the stack only in the diagnostic log at
+                    // DEBUG. A failed start must end the process (the exit below): a member's
+                    // threads would otherwise keep a half-started node alive.
+                    LOG.debug("relay-node failed", e);
                     if (e instanceof ConfigException) {
                         cmd.getErr().println("relay-node: " + e.getMessage());
                         return 2;
                     }
-                    // A failed start must end the process: the cluster member's threads would
-                    // otherwise keep a half-started node alive, holding its ports.
-                    e.printStackTrace(cmd.getErr());
+                    if (e instanceof StartFailure) {
+                        cmd.getErr().println("relay-node: " + e.getMessage());
+                        return 1;
+                    }
+                    cmd.getErr().println("relay-node: " + oneLine(e)
+                            + " (the stack trace: logger io.relay.node.Main at DEBUG)");
                     return 1;
                 })
                 .execute(args);
@@ -60,6 +70,12 @@ public final class Main implements Callable<Integer> {
             System.exit(code);
         }
         // After a node start the node's own threads keep the JVM alive until SIGTERM.
+    }
+
+    private static String oneLine(Throwable e) {
+        String text = e.getMessage() == null ? e.getClass().getSimpleName() : e.getClass().getSimpleName() + ": "
+                + e.getMessage();
+        return text.replaceAll("\\s+", " ");
     }
 
     static RelayConfig loadConfig(Path file) {
@@ -70,7 +86,21 @@ public final class Main implements Callable<Integer> {
     public Integer call() throws Exception {
         RelayConfig cfg = loadConfig(config);
         RelayNode node = RelayNode.start(cfg);
-        ShutdownSignals.install(node, cfg.health.drainDelay, cfg.health.drainTimeout);
+        ShutdownSignals.install(node, new ConfigReload(config, cfg, Main::loadConfig, node));
+        node.onMemberLost(() -> {
+            // Hazelcast stopped the member (an OutOfMemoryError, another fatal error): no queue,
+            // no delivery. Exit non-zero so systemd, ECS or Kubernetes start a fresh node.
+            LOG.error("the cluster member stopped under the node; exiting with status {}", MEMBER_LOST);
+            Thread close = new Thread(node::close, "member-lost-close");
+            close.setDaemon(true);
+            close.start();
+            try {
+                close.join(10_000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            Runtime.getRuntime().halt(MEMBER_LOST);
+        });
         return 0;
     }
 }

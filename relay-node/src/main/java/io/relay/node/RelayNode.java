@@ -65,11 +65,18 @@ public final class RelayNode implements AutoCloseable {
     private final AdminServer adminApi;
     private final ExecutorService blocking;
     private final NodeState state;
+    private final MailLog mailLog;
+    private final String hostname;
+    private final ClusterMember member;
     private final AtomicBoolean closed = new AtomicBoolean();
     private final java.util.concurrent.CountDownLatch closedLatch = new java.util.concurrent.CountDownLatch(1);
 
     private RelayNode(ClusterQueue queue, ClusterNextHopLimiter limiter, SmtpServer smtpd, HealthServer health,
-                      AdminStateStore admin, AdminServer adminApi, ExecutorService blocking, NodeState state) {
+                      AdminStateStore admin, AdminServer adminApi, ExecutorService blocking, NodeState state,
+                      MailLog mailLog, String hostname, ClusterMember member) {
+        this.mailLog = mailLog;
+        this.hostname = hostname;
+        this.member = member;
         this.queue = queue;
         this.limiter = limiter;
         this.smtpd = smtpd;
@@ -84,9 +91,51 @@ public final class RelayNode implements AutoCloseable {
     static final class NodeState {
         final AtomicBoolean draining = new AtomicBoolean();
         final AtomicBoolean accepting = new AtomicBoolean();
+        /** The cluster member stopped without our close (Hazelcast's fatal-error handling). */
+        final AtomicBoolean memberLost = new AtomicBoolean();
     }
 
+    /**
+     * Starts the node. A start that fails closes what it had opened (the cluster member,
+     * listeners, threads) before the exception leaves, so the process can end; a listener
+     * that cannot bind, or a spool directory or mail log that cannot be written, is a
+     * {@link StartFailure} naming the key.
+     */
     public static RelayNode start(RelayConfig cfg) throws Exception {
+        java.util.Deque<AutoCloseable> opened = new java.util.ArrayDeque<>();
+        try {
+            return start(cfg, opened);
+        } catch (Exception | Error e) {
+            while (!opened.isEmpty()) {
+                try {
+                    opened.pop().close();
+                } catch (Exception closing) {
+                    LOG.debug("closing a half-started node: {}", closing.toString());
+                }
+            }
+            throw e;
+        }
+    }
+
+    /** Runs {@code start} of the listener of {@code key}; a failure to bind becomes one line naming it. */
+    private static void listen(String key, Object address, Startable start) throws Exception {
+        try {
+            start.run();
+        } catch (SmtpServer.BindFailure e) {
+            throw StartFailure.listen(key, StartFailure.text(e.address()), e.getCause());
+        } catch (RuntimeException e) {
+            if (!StartFailure.isBind(e)) {
+                throw e;
+            }
+            throw StartFailure.listen(key, address, e);
+        }
+    }
+
+    private interface Startable {
+        void run() throws Exception;
+    }
+
+    private static RelayNode start(RelayConfig cfg, java.util.Deque<AutoCloseable> opened) throws Exception {
         java.util.concurrent.atomic.AtomicReference<RelayNode> self = new java.util.concurrent.atomic.AtomicReference<>();
         String hostname = cfg.smtpd.hostname != null ? cfg.smtpd.hostname : localHostName();
         // checked before anything starts: a token file others can read refuses the start
@@ -99,7 +148,12 @@ public final class RelayNode implements AutoCloseable {
                 throw new io.relay.node.config.ConfigException(e.getMessage());
             }
         }
-        MailLog mailLog = MailLog.open(cfg.log.file, cfg.log.syslogName, hostname);
+        MailLog mailLog;
+        try {
+            mailLog = MailLog.open(cfg.log.file, cfg.log.syslogName, hostname);
+        } catch (java.io.UncheckedIOException e) {
+            throw StartFailure.path("log.file", cfg.log.file, "cannot write: " + StartFailure.reason(e), e);
+        }
         RoutingConfig routing = RoutingConfigs.from(cfg, warning -> {
             LOG.warn(warning);
             mailLog.warning("smtp", warning);
@@ -108,22 +162,40 @@ public final class RelayNode implements AutoCloseable {
         // laid over it; the store swaps the overlay's router when the cluster's state changes
         RoutingOverlay router = new RoutingOverlay(routing);
         RelayPolicy policy = new RelayPolicy(NetworkSet.parse(cfg.smtpd.mynetworks), Set.copyOf(cfg.smtpd.relayDomains));
-        Files.createDirectories(cfg.queue.spoolDir);
+        try {
+            Files.createDirectories(cfg.queue.spoolDir);
+        } catch (java.io.IOException e) {
+            throw StartFailure.path("queue.spool-dir", cfg.queue.spoolDir, "cannot create: " + StartFailure.reason(e), e);
+        }
+        if (!Files.isWritable(cfg.queue.spoolDir)) {
+            throw StartFailure.path("queue.spool-dir", cfg.queue.spoolDir, "not writable", null);
+        }
         RelayMetrics metrics = new RelayMetrics();
 
         // relay-admin merges by its state's version after a split (AdminStateMergePolicy)
-        ClusterMember member = ClusterMember.start(cfg.cluster.settings(cfg.queue.backupCount),
-                io.relay.node.admin.AdminStateMergePolicy::configure);
+        ClusterMember member;
+        try {
+            member = ClusterMember.start(cfg.cluster.settings(cfg.queue.backupCount),
+                    io.relay.node.admin.AdminStateMergePolicy::configure);
+        } catch (RuntimeException e) {
+            if (!StartFailure.isBind(e)) {
+                throw e;
+            }
+            throw StartFailure.listen("cluster.listen", cfg.cluster.listen, e);
+        }
+        opened.push(member);
         // the queue owns the member from here on and shuts it down in close()
         ClusterQueue queue = new ClusterQueue(member, new QueueSettings(cfg.queue.spoolDir, cfg.queue.minimalBackoffTime,
                 cfg.queue.maximalBackoffTime, cfg.queue.maximalQueueLifetime, cfg.queue.deliveryConcurrency,
                 cfg.queue.maxMessages, cfg.queue.maxBytes), new QueueMetricsEvents(metrics),
                 QueueNextHops.of(router::route));
+        opened.push(queue);
         // mynetworks as changed through the admin API on any node: the sessions read the
         // policy's volatile set, which the store swaps when the cluster's state changes
         AdminStateStore admin = new AdminStateStore(member.hazelcast(), cfg.smtpd.mynetworks, cfg.queue.spoolDir,
                 policy::mynetworks, router::apply, Clock.systemUTC());
         admin.start();
+        opened.push(admin);
         new QueueSnapshot(queue::counts, Duration.ofSeconds(5)).registerIn(metrics);
         metrics.clusterMembers(member::memberCount);
 
@@ -140,6 +212,7 @@ public final class RelayNode implements AutoCloseable {
         // lane limits (transport concurrency and rates) count once for the whole cluster
         ClusterNextHopLimiter limiter = new ClusterNextHopLimiter(new ClusterLimits(member.hazelcast()),
                 Duration.ofSeconds(10));
+        opened.push(limiter);
         NextHopGuard guard = NextHopGuard.of(new NextHopGuard.Settings(cfg.smtp.breaker.failureThreshold,
                 cfg.smtp.breaker.openTime, cfg.smtp.breaker.connectRetries), metrics::circuitBreakerState);
         Dispatcher dispatcher = new Dispatcher(router::route, client, limiter, cfg.smtp.destinationConcurrencyLimit,
@@ -148,10 +221,12 @@ public final class RelayNode implements AutoCloseable {
         queue.start(dispatcher);
 
         ExecutorService blocking = Executors.newFixedThreadPool(4, daemon("smtpd-blocking"));
+        opened.push(blocking::shutdownNow);
         SslContext tls = TlsMaterial.serverContext(cfg.smtpd.tlsCertFile, cfg.smtpd.tlsKeyFile, hostname,
                 cfg.queue.spoolDir.resolve("tls"));
         SmtpServer smtpd = new SmtpServer(SmtpdSettings.from(cfg.smtpd, hostname), policy, queue, mailLog, blocking, tls,
                 metrics);
+        opened.push(smtpd);
         NodeState state = new NodeState();
 
         List<ReadinessCheck> readiness = List.of(
@@ -164,12 +239,19 @@ public final class RelayNode implements AutoCloseable {
                 ReadinessCheck.of("cluster-size", () -> clusterSize(member.memberCount(), cfg.cluster.minMembers)),
                 ReadinessCheck.of("queue", () -> queue.full()
                         ? ReadinessCheck.Result.failing("queue above its high-water mark") : ReadinessCheck.Result.passing()));
-        HealthServer health = new HealthServer(cfg.health.listen.toSocketAddress(), readiness, List.of(),
+        // Liveness: a node whose cluster member died under it (Hazelcast stops the member on
+        // an OutOfMemoryError) can neither queue nor deliver; /healthz says so until it exits.
+        List<ReadinessCheck> liveness = List.of(
+                ReadinessCheck.of("cluster-member", () -> state.memberLost.get()
+                        ? ReadinessCheck.Result.failing("the cluster member stopped under the node")
+                        : ReadinessCheck.Result.passing()));
+        HealthServer health = new HealthServer(cfg.health.listen.toSocketAddress(), readiness, liveness,
                 metrics.registry());
         // The health server first (/readyz 503 until the listeners accept), then SMTP: when a
         // client or a load balancer can reach port 25, /readyz answers too.
-        health.start();
-        smtpd.start();
+        listen("health.listen", cfg.health.listen, health::start);
+        opened.push(health);
+        listen("smtpd.listen", cfg.smtpd.listen, smtpd::start); // BindFailure names the address
         state.accepting.set(true);
         AdminServer adminApi = null;
         if (adminToken != null) {
@@ -180,14 +262,17 @@ public final class RelayNode implements AutoCloseable {
             adminApi.withQueueAndCluster(queue, member.hazelcast(), new AdminServer.NodeFacts(hostname,
                     smtpd.boundAddresses().toString(), String.valueOf(health.boundAddress()), () -> failing(readiness)),
                     () -> breakerLabels(guard), () -> self.get().adminDrain());
-            adminApi.start();
+            AdminServer api = adminApi;
+            listen("admin.listen", cfg.admin.listen, api::start);
+            opened.push(adminApi);
             LOG.info("admin API on {}{}", adminApi.boundAddress(), adminTls != null ? " (HTTPS)" : "");
         } else {
             LOG.info("admin API off: admin.token-file is not set");
         }
         LOG.info("relay node {} up: smtp {}, health {}, cluster {}", hostname, smtpd.boundAddresses(),
                 health.boundAddress(), cfg.cluster.listen);
-        RelayNode node = new RelayNode(queue, limiter, smtpd, health, admin, adminApi, blocking, state);
+        RelayNode node = new RelayNode(queue, limiter, smtpd, health, admin, adminApi, blocking, state, mailLog,
+                hostname, member);
         node.drainDelay = cfg.health.drainDelay;
         node.drainTimeout = cfg.health.drainTimeout;
         self.set(node);
@@ -225,6 +310,42 @@ public final class RelayNode implements AutoCloseable {
 
     void onAdminDrain(Runnable action) {
         drainAction = action;
+    }
+
+    /** The drain's waits ({@code health.drain-delay}, {@code health.drain-timeout}) as they are now. */
+    Duration drainDelay() {
+        return drainDelay;
+    }
+
+    Duration drainTimeout() {
+        return drainTimeout;
+    }
+
+    /** New drain waits (a SIGHUP reload); a drain already running keeps its own. */
+    void drainTimes(Duration delay, Duration timeout) {
+        drainDelay = delay;
+        drainTimeout = timeout;
+    }
+
+    /** New {@code smtpd.*} settings for the sessions that connect from now on (a SIGHUP reload). */
+    void smtpdSettings(RelayConfig.Smtpd smtpd) {
+        this.smtpd.reconfigure(SmtpdSettings.from(smtpd, hostname));
+    }
+
+    MailLog mailLog() {
+        return mailLog;
+    }
+
+    /**
+     * Runs {@code action} once if the cluster member stops under the node (not by
+     * {@link #close()}); from then on {@code /healthz} fails. Main exits non-zero there,
+     * so systemd, ECS or Kubernetes start a fresh node.
+     */
+    void onMemberLost(Runnable action) {
+        member.onLost(() -> {
+            state.memberLost.set(true);
+            action.run();
+        });
     }
 
     private void adminDrain() {

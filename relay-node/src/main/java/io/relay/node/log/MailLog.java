@@ -8,7 +8,11 @@ import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.ConsoleAppender;
 import ch.qos.logback.core.FileAppender;
 import ch.qos.logback.core.OutputStreamAppender;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import org.slf4j.LoggerFactory;
 
 /**
@@ -33,9 +37,12 @@ public final class MailLog {
     private final Logger smtp;
     private final Logger bounce;
     private final LoggerContext context;
+    /** The writer of {@code log.file}; null when the mail log goes to stdout. */
+    private final FileAppender<ILoggingEvent> file;
 
-    private MailLog(LoggerContext context) {
+    private MailLog(LoggerContext context, FileAppender<ILoggingEvent> file) {
         this.context = context;
+        this.file = file;
         this.smtpd = context.getLogger(ROOT + ".smtpd");
         this.cleanup = context.getLogger(ROOT + ".cleanup");
         this.qmgr = context.getLogger(ROOT + ".qmgr");
@@ -64,8 +71,12 @@ public final class MailLog {
         encoder.start();
 
         OutputStreamAppender<ILoggingEvent> appender;
+        FileAppender<ILoggingEvent> fa = null;
         if (file != null) {
-            FileAppender<ILoggingEvent> fa = new FileAppender<>();
+            // logback only records a file it cannot open in its status list, so try first:
+            // a mail log that cannot be written must stop the start, not vanish
+            writable(file);
+            fa = new FileAppender<>();
             fa.setFile(file.toString());
             fa.setAppend(true);
             fa.setPrudent(false);
@@ -78,8 +89,53 @@ public final class MailLog {
         appender.setEncoder(encoder);
         appender.setImmediateFlush(true);
         appender.start();
+        if (!appender.isStarted()) {
+            throw new UncheckedIOException(new IOException("cannot open " + file));
+        }
         root.addAppender(appender);
-        return new MailLog(ctx);
+        return new MailLog(ctx, fa);
+    }
+
+    /**
+     * Closes the mail log file and opens it again at its path, appending, as Postfix's
+     * postlog does on {@code postfix reload}: after logrotate moved the file away, the lines
+     * go to a new file at the configured path. Lines being written meanwhile wait for the
+     * switch (the appender's own lock); none is lost. Nothing to do when it goes to stdout.
+     *
+     * @throws IOException when the file cannot be opened; the old one stays in use then
+     */
+    public void reopen() throws IOException {
+        if (file == null) {
+            return;
+        }
+        Path path = Path.of(file.getFile());
+        try {
+            writable(path);
+        } catch (UncheckedIOException e) {
+            throw e.getCause();
+        }
+        file.openFile(path.toString());
+    }
+
+    /** The mail log's file, or null for stdout. */
+    public Path file() {
+        return file == null ? null : Path.of(file.getFile());
+    }
+
+    private static void writable(Path file) {
+        try {
+            Path parent = file.toAbsolutePath().getParent();
+            if (parent != null && !Files.exists(parent)) {
+                Files.createDirectories(parent); // as logback would
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        try (var out = Files.newOutputStream(file, StandardOpenOption.CREATE, StandardOpenOption.APPEND)) {
+            out.flush();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
     /** Inbound sessions: connect, client=, reject:, lost connection, disconnect. */

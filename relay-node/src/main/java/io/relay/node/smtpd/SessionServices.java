@@ -14,4 +14,10 @@ record SessionServices(SmtpdSettings settings, RelayPolicy policy, MessageQueue 
                        Executor blockingExecutor, SslContext sslContext, CommandParser parser,
                        MessageAssembly assembly, CommandHandlers handlers, AtomicLong probes, Clock clock,
                        RelayMetrics metrics, java.util.concurrent.atomic.AtomicBoolean stopping) {
+
+    /** The same collaborators with other settings (a reload); counters and the stop flag stay shared. */
+    SessionServices withSettings(SmtpdSettings newSettings) {
+        return new SessionServices(newSettings, policy, queue, mailLog, blockingExecutor, sslContext, parser,
+                assembly, handlers, probes, clock, metrics, stopping);
+    }
 }

@@ -60,7 +60,8 @@ public final class SmtpServer implements AutoCloseable {
     /** The metrics label of the listener a connection came in on (its configured listen address). */
     static final AttributeKey<String> LISTENER = AttributeKey.valueOf("relay.smtpd.listener");
 
-    private final SessionServices services;
+    // swapped whole by reconfigure(): a session reads the one it connected with
+    private volatile SessionServices services;
     private final ConnectionLimit connectionLimit;
     private final ReceiveMemory receiveMemory;
     /** Accepts and serves the sessions: one group, so a new connection is registered without a hand-off. */
@@ -96,21 +97,51 @@ public final class SmtpServer implements AutoCloseable {
                 .channel(NioServerSocketChannel.class)
                 .option(ChannelOption.SO_BACKLOG, 1024)
                 .childOption(ChannelOption.TCP_NODELAY, true);
-        try {
-            for (InetSocketAddress address : services.settings().listen()) {
-                String listener = address.getHostString() + ":" + address.getPort();
+        for (InetSocketAddress address : services.settings().listen()) {
+            String listener = address.getHostString() + ":" + address.getPort();
+            try {
                 listeners.add(b.clone().childHandler(initializer(listener)).bind(address).sync().channel());
+            } catch (Exception e) {
+                // Netty rethrows the bind's BindException undeclared; say which address failed
+                stopAccepting();
+                if (e instanceof InterruptedException ie) {
+                    throw ie;
+                }
+                throw new BindFailure(address, e);
             }
-        } catch (RuntimeException | InterruptedException e) {
-            stopAccepting();
-            throw e;
         }
+    }
+
+    /** One {@code smtpd.listen} address could not be bound; the cause says why. */
+    public static final class BindFailure extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+        private final transient InetSocketAddress address;
+
+        BindFailure(InetSocketAddress address, Throwable cause) {
+            super("cannot listen on " + address, cause);
+            this.address = address;
+        }
+
+        public InetSocketAddress address() {
+            return address;
+        }
+    }
+
+    /**
+     * Takes new settings for the sessions that connect from now on (a SIGHUP reload of
+     * {@code smtpd.timeout}, {@code smtpd.message-size-limit}, {@code smtpd.recipient-limit});
+     * open sessions finish with the settings they started with. The listen addresses and
+     * the connection limit were fixed at start and stay.
+     */
+    public void reconfigure(SmtpdSettings settings) {
+        services = services.withSettings(settings);
     }
 
     private ChannelInitializer<SocketChannel> initializer(String listener) {
         return new ChannelInitializer<>() {
             @Override
             protected void initChannel(SocketChannel ch) {
+                SessionServices services = SmtpServer.this.services; // one snapshot per connection
                 SmtpdSettings s = services.settings();
                 SmtpFramer framer = new SmtpFramer(s.lineLengthLimit(), s.messageSizeLimit(), s.bareNewline(),
                         receiveMemory);

@@ -57,8 +57,33 @@ public final class NodeProcess implements AutoCloseable {
         return n;
     }
 
+    /**
+     * Writes {@code yaml} to dir/relay.yaml and starts the node without waiting for it to
+     * listen: for a start that is meant to fail ({@link #awaitExit}, {@link #stderr}).
+     */
+    public static NodeProcess launch(Path dir, String yaml) throws IOException {
+        Files.createDirectories(dir);
+        Path config = dir.resolve("relay.yaml");
+        Files.writeString(config, yaml);
+        NodeProcess n = new NodeProcess(dir, List.of("--config", config.toString()), -1);
+        n.spawn();
+        return n;
+    }
+
     /** Starts the node again (after {@link #kill9()} or {@link #terminate()}). */
     public void restart() throws IOException {
+        spawn();
+        try {
+            // -Drelay.test.nodeStartSeconds=N for a machine too busy to start a JVM in 90 s
+            awaitListening(Duration.ofSeconds(Long.getLong("relay.test.nodeStartSeconds", 90)));
+        } catch (RuntimeException | IOException e) {
+            // never leave a half-started node holding its ports for the next test
+            process.destroyForcibly();
+            throw e;
+        }
+    }
+
+    private void spawn() throws IOException {
         if (process != null && process.isAlive()) {
             throw new IllegalStateException("node still running");
         }
@@ -82,14 +107,6 @@ public final class NodeProcess implements AutoCloseable {
         pb.redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("node.out").toFile()));
         pb.redirectError(ProcessBuilder.Redirect.appendTo(dir.resolve("node.err").toFile()));
         process = pb.start();
-        try {
-            // -Drelay.test.nodeStartSeconds=N for a machine too busy to start a JVM in 90 s
-            awaitListening(Duration.ofSeconds(Long.getLong("relay.test.nodeStartSeconds", 90)));
-        } catch (RuntimeException | IOException e) {
-            // never leave a half-started node holding its ports for the next test
-            process.destroyForcibly();
-            throw e;
-        }
     }
 
     private void awaitListening(Duration timeout) throws IOException {
@@ -154,7 +171,8 @@ public final class NodeProcess implements AutoCloseable {
         signal("CONT");
     }
 
-    private void signal(String name) throws IOException, InterruptedException {
+    /** Sends the signal {@code name} ({@code HUP}, {@code INT}, ...) with kill(1), as an operator would. */
+    public void signal(String name) throws IOException, InterruptedException {
         Process kill = new ProcessBuilder("kill", "-" + name, Long.toString(process.pid())).inheritIO().start();
         if (!kill.waitFor(10, TimeUnit.SECONDS) || kill.exitValue() != 0) {
             throw new IllegalStateException("kill -" + name + " " + process.pid() + " failed");
@@ -171,6 +189,23 @@ public final class NodeProcess implements AutoCloseable {
 
     public int smtpPort() {
         return smtpPort;
+    }
+
+    /** Waits until stderr has a line containing {@code text}, and returns that line. */
+    public String awaitStderr(String text, Duration timeout) throws IOException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (true) {
+            for (String line : stderr().split("\n")) {
+                if (line.contains(text)) {
+                    return line;
+                }
+            }
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("no line with '" + text + "' in the node's stderr within " + timeout
+                        + "; tail:\n" + tail(dir.resolve("node.err"), 30));
+            }
+            sleep(100);
+        }
     }
 
     public String stderr() throws IOException {
