@@ -65,7 +65,7 @@ public final class NodeProcess implements AutoCloseable {
         Files.createDirectories(dir);
         Path config = dir.resolve("relay.yaml");
         Files.writeString(config, yaml);
-        NodeProcess n = new NodeProcess(dir, List.of("--config", config.toString()), -1);
+        NodeProcess n = new NodeProcess(dir, List.of("--config", config.toString()), -1, List.of("-Xmx1g"));
         n.spawn();
         return n;
     }
