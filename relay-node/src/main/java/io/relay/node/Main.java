@@ -62,8 +62,9 @@ public final class Main implements Callable<Integer> {
         // After a node start the node's own threads keep the JVM alive until SIGTERM.
     }
 
+    /** The file's configuration (smtp delivery unless it says otherwise), or the embedded developer defaults. */
     static RelayConfig loadConfig(Path file) {
-        return file == null ? ConfigLoader.parse("", "embedded defaults") : ConfigLoader.load(file);
+        return file == null ? ConfigLoader.embeddedDefaults() : ConfigLoader.load(file);
     }
 
     @Override

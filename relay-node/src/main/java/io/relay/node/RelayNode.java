@@ -87,6 +87,7 @@ public final class RelayNode implements AutoCloseable {
     }
 
     public static RelayNode start(RelayConfig cfg) throws Exception {
+        Preflight.atStart(cfg, LOG::warn); // the checks of relay-node check: one path, no drift
         java.util.concurrent.atomic.AtomicReference<RelayNode> self = new java.util.concurrent.atomic.AtomicReference<>();
         String hostname = cfg.smtpd.hostname != null ? cfg.smtpd.hostname : localHostName();
         // checked before anything starts: a token file others can read refuses the start
