@@ -63,9 +63,7 @@ final class Preflight {
         List<String> credentialWarnings = new ArrayList<>();
         RoutingConfigs.Built routing = RoutingConfigs.build(cfg, credentialWarnings::add);
         p.addAll(routing.problems());
-        if (routing.config() != null) {
-            p.addAll(RoutingConfigs.undefinedTransports(routing.config()));
-        }
+        p.addAll(routing.undefinedTransports());
         caFile(p, "smtp.tls-ca-file", cfg.smtp.tlsCaFile);
         cfg.smtp.transports.forEach((name, t) -> caFile(p, "smtp.transports." + name + ".tls-ca-file", t.tlsCaFile));
         if (cfg.smtpd.tlsCertFile != null && cfg.smtpd.tlsKeyFile != null && readable(cfg.smtpd.tlsCertFile, cfg.smtpd.tlsKeyFile)) {

@@ -51,7 +51,7 @@ final class RouteCommand implements Callable<Integer> {
         out.print(route.describe().endsWith("\n") ? route.describe() : route.describe() + "\n");
         // what the answer could not take into account (an unreadable credentials file, say)
         built.problems().list().forEach(p -> out.println("warning: " + cfg.source + ": " + p));
-        RoutingConfigs.undefinedTransports(built.config()).list()
+        built.undefinedTransports().list()
                 .forEach(p -> out.println("warning: " + cfg.source + ": " + p));
         out.flush();
         err.flush();

@@ -57,10 +57,13 @@ public final class Router {
         return config;
     }
 
-    /** True when mail routed to {@code transport} has a delivery agent: a built-in one or one of smtp.transports. */
-    public boolean defines(String transport) {
+    /**
+     * True when mail routed to {@code transport} has a delivery agent: a built-in one or one of
+     * {@code named} (smtp.transports); otherwise the router defers it as "mail transport unavailable".
+     */
+    public static boolean defines(String transport, java.util.Collection<String> named) {
         String t = transport.trim().toLowerCase(Locale.ROOT);
-        return BUILT_IN.contains(t) || smtpTransports.containsKey(t);
+        return BUILT_IN.contains(t) || named.stream().anyMatch(n -> n.toLowerCase(Locale.ROOT).equals(t));
     }
 
     /**

@@ -120,12 +120,10 @@ public final class ConfigLoader {
         String range = type == Integer.TYPE || type == Integer.class ? "-2147483648 to 2147483647"
                 : type == Long.TYPE || type == Long.class ? "-9223372036854775808 to 9223372036854775807"
                 : "the range of a " + (type == null ? "number" : type.getSimpleName().toLowerCase());
-        String value = "";
-        try {
-            value = " " + e.getProcessor().getText();
-        } catch (IOException | RuntimeException ignored) {
-            // the value is a courtesy; the key and the range are the message
-        }
+        // Jackson's text is "Numeric value (N) out of range of long (...)": keep N, say the rest our way
+        java.util.regex.Matcher n = java.util.regex.Pattern.compile("\\(([-+0-9.eE]{1,80})\\)")
+                .matcher(String.valueOf(e.getOriginalMessage()));
+        String value = n.find() ? " " + n.group(1) : "";
         return (key.isEmpty() ? "a number" : key) + ":" + value + " is out of range (" + range + ")";
     }
 

@@ -24,7 +24,7 @@ import java.util.function.Function;
  * Turns the {@code smtp.*} section into the routing module's {@link RoutingConfig}: reads
  * the table files it names (the routing module does no I/O) and reports every problem
  * naming its key ({@code smtp.relayhost}, {@code smtp.transports.ses.rate}, ...), all of them
- * rather than the first; {@link #undefinedTransports} finds transport names that lead nowhere.
+ * rather than the first, and the transport names that lead nowhere.
  *
  * <p>A table file that cannot be read or parsed counts as empty in the result, with its
  * problem listed, so {@code route} can still answer and say so; a bad setting leaves no
@@ -37,10 +37,14 @@ public final class RoutingConfigs {
     /**
      * The routing config and the problems found on the way.
      *
-     * @param config   null when a setting (not a file) is bad
-     * @param problems every problem, {@code key: reason}
+     * @param config              null when a setting (not a file) is bad
+     * @param problems            every problem, {@code key: reason}
+     * @param undefinedTransports transport names that {@code smtp.default-transport} or a transport-maps
+     *                            entry use but nothing defines (a {@code sess:} typo). Kept apart: the
+     *                            router defers such mail ("mail transport unavailable"), as Postfix does,
+     *                            for tables changed at run time; start and {@code check} refuse them
      */
-    public record Built(RoutingConfig config, Problems problems) {
+    public record Built(RoutingConfig config, Problems problems, Problems undefinedTransports) {
     }
 
     /**
@@ -81,11 +85,12 @@ public final class RoutingConfigs {
                 TransportTable.EMPTY, p);
         SenderRelayhostTable senders = table(s.senderDependentRelayhostMaps, "smtp.sender-dependent-relayhost-maps",
                 SenderRelayhostTable::of, SenderRelayhostTable::parse, SenderRelayhostTable.EMPTY, p);
+        Problems undefined = undefinedTransports(s.defaultTransport, table, s.transports.keySet());
         if (!settingsOk) {
-            return new Built(null, p);
+            return new Built(null, p, undefined);
         }
         return new Built(new RoutingConfig(s.relayhost, s.defaultTransport, smtp, named, table, senders,
-                Set.copyOf(c.smtpd.relayDomains)), p);
+                Set.copyOf(c.smtpd.relayDomains)), p, undefined);
     }
 
     private static TransportSettings transport(Problems p, String key, RelayConfig.Transport t, Consumer<String> warn) {
@@ -104,36 +109,29 @@ public final class RoutingConfigs {
                 credentials, t.concurrency, t.rate, t.fallbackRelay, t.connectionReuse);
     }
 
-    /**
-     * Transports that {@code smtp.default-transport} or a transport-maps entry name but that do
-     * not exist (a {@code sess:} typo). Separate from {@link #build}: the router itself defers
-     * such mail ("mail transport unavailable"), as Postfix does, for tables changed at run time;
-     * the start and {@code check} refuse them in the configuration.
-     */
-    public static Problems undefinedTransports(RoutingConfig config) {
+    private static Problems undefinedTransports(String defaultTransport, TransportTable table, Set<String> named) {
         Problems p = new Problems();
-        Router router = new Router(config);
-        String d = config.defaultTransport();
+        String d = defaultTransport == null || defaultTransport.isBlank() ? "smtp" : defaultTransport.trim();
         String name = (d.indexOf(':') < 0 ? d : d.substring(0, d.indexOf(':'))).trim();
-        if (!router.defines(name)) {
+        if (!Router.defines(name, named)) {
             p.add("smtp.default-transport", "'" + d + "' names transport '" + name + "', which is not defined ("
-                    + known(config) + ")");
+                    + known(named) + ")");
         } else if (name.equalsIgnoreCase("file") && d.substring(d.indexOf(':') + 1).isBlank()) {
             p.add("smtp.default-transport", "'" + d + "' needs a directory, e.g. file:var/mail");
         }
-        for (TransportTable.Entry e : config.transportTable().entries()) {
-            if (!e.transport().isEmpty() && !router.defines(e.transport())) {
+        for (TransportTable.Entry e : table.entries()) {
+            if (!e.transport().isEmpty() && !Router.defines(e.transport(), named)) {
                 p.add("smtp.transport-maps", "entry '" + e.key() + "' names transport '" + e.transport()
-                        + "', which is not defined (" + known(config) + ")");
+                        + "', which is not defined (" + known(named) + ")");
             }
         }
         return p;
     }
 
-    private static String known(RoutingConfig config) {
-        String named = config.transports().isEmpty() ? "no smtp.transports defined"
-                : "smtp.transports: " + String.join(", ", config.transports().keySet().stream().sorted().toList());
-        return "built in: " + String.join(", ", Router.BUILT_IN) + "; " + named;
+    private static String known(Set<String> named) {
+        return "built in: " + String.join(", ", Router.BUILT_IN) + "; "
+                + (named.isEmpty() ? "no smtp.transports defined"
+                : "smtp.transports: " + String.join(", ", named.stream().sorted().toList()));
     }
 
     private static boolean hop(Problems p, String key, String text) {
