@@ -62,9 +62,12 @@ public final class Main implements Callable<Integer> {
         // After a node start the node's own threads keep the JVM alive until SIGTERM.
     }
 
-    /** The file's configuration (smtp delivery unless it says otherwise), or the embedded developer defaults. */
+    /**
+     * The file's configuration (smtp delivery unless it says otherwise), or the embedded developer
+     * defaults. Only bound here: {@link RelayNode#start} validates it with {@code check}'s own checks.
+     */
     static RelayConfig loadConfig(Path file) {
-        return file == null ? ConfigLoader.embeddedDefaults() : ConfigLoader.load(file);
+        return file == null ? ConfigLoader.embeddedDefaults() : ConfigLoader.read(file);
     }
 
     @Override

@@ -46,9 +46,7 @@ final class Preflight {
     static void atStart(RelayConfig cfg, Consumer<String> warn) {
         Findings f = run(cfg, false);
         if (!f.problems().isEmpty()) {
-            String more = f.problems().size() == 1 ? ""
-                    : " (and " + (f.problems().size() - 1) + " more; relay-node check --config FILE lists them all)";
-            throw new ConfigException(f.problems().get(0) + more);
+            throw new ConfigException(Problems.firstOf(f.problems()));
         }
         f.warnings().forEach(warn);
     }
@@ -115,7 +113,7 @@ final class Preflight {
         if (probeListeners) {
             warnings.addAll(credentialWarnings);
         }
-        String prefix = cfg.source == null ? "" : cfg.source + ": ";
+        String prefix = cfg.source() == null ? "" : cfg.source() + ": ";
         return new Findings(p.list().stream().map(l -> prefix + l).toList(),
                 warnings.stream().map(w -> prefix + w).toList());
     }

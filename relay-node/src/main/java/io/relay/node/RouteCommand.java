@@ -42,7 +42,7 @@ final class RouteCommand implements Callable<Integer> {
         PrintWriter err = spec.commandLine().getErr();
         RoutingConfigs.Built built = RoutingConfigs.build(cfg, w -> err.println("warning: " + w));
         if (built.config() == null) {
-            built.problems().throwIfAny(cfg.source);
+            built.problems().throwIfAny(cfg.source());
         }
         Router router = new Router(built.config());
         Route route = router.route(address.replaceAll("^<|>$", ""), sender.replaceAll("^<|>$", ""));
@@ -50,9 +50,9 @@ final class RouteCommand implements Callable<Integer> {
         out.println("address: " + address);
         out.print(route.describe().endsWith("\n") ? route.describe() : route.describe() + "\n");
         // what the answer could not take into account (an unreadable credentials file, say)
-        built.problems().list().forEach(p -> out.println("warning: " + cfg.source + ": " + p));
+        built.problems().list().forEach(p -> out.println("warning: " + cfg.source() + ": " + p));
         built.undefinedTransports().list()
-                .forEach(p -> out.println("warning: " + cfg.source + ": " + p));
+                .forEach(p -> out.println("warning: " + cfg.source() + ": " + p));
         out.flush();
         err.flush();
         return 0;

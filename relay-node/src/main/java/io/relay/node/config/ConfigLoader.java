@@ -44,7 +44,7 @@ public final class ConfigLoader {
     /** Reads, binds and validates {@code file}; the first problem is a {@link ConfigException}. */
     public static RelayConfig load(Path file) {
         RelayConfig config = read(file);
-        problems(config).throwIfAny(config.source);
+        problems(config).throwIfAny(config.source());
         return config;
     }
 
@@ -63,7 +63,7 @@ public final class ConfigLoader {
     public static RelayConfig embeddedDefaults() {
         RelayConfig config = bind("", "embedded defaults");
         config.smtp.defaultTransport = RelayConfig.Smtp.EMBEDDED_DEFAULT_TRANSPORT;
-        problems(config).throwIfAny(config.source);
+        problems(config).throwIfAny(config.source());
         return config;
     }
 
@@ -106,7 +106,7 @@ public final class ConfigLoader {
         if (config == null) {
             config = new RelayConfig(); // an empty file means all defaults
         }
-        config.source = source;
+        config.source(source);
         if (config.queue.maxBytes == RelayConfig.Queue.AUTO_MAX_BYTES) {
             config.queue.maxBytes = RelayConfig.Queue.defaultMaxBytes(Runtime.getRuntime().maxMemory(),
                     config.queue.backupCount);

@@ -49,12 +49,15 @@ public final class Problems {
      * are (start prints one line; {@code check} lists them all).
      */
     public void throwIfAny(String source) {
-        if (lines.isEmpty()) {
-            return;
+        if (!lines.isEmpty()) {
+            throw new ConfigException(firstOf(lines.stream().map(l -> prefix(source) + l).toList()));
         }
-        String more = lines.size() == 1 ? ""
-                : " (and " + (lines.size() - 1) + " more; relay-node check --config FILE lists them all)";
-        throw new ConfigException(prefix(source) + lines.get(0) + more);
+    }
+
+    /** The start's one line for a list of whole problem lines: the first, and how many more. */
+    public static String firstOf(List<String> problemLines) {
+        return problemLines.get(0) + (problemLines.size() == 1 ? ""
+                : " (and " + (problemLines.size() - 1) + " more; relay-node check --config FILE lists them all)");
     }
 
     static String prefix(String source) {

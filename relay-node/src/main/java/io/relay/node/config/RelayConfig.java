@@ -23,9 +23,17 @@ public final class RelayConfig {
     public Cluster cluster = new Cluster();
     public Log log = new Log();
     public Admin admin = new Admin();
-    /** Where this configuration came from (the file, or "embedded defaults"): every problem names it. */
-    @com.fasterxml.jackson.annotation.JsonIgnore
-    public String source = "embedded defaults";
+    /** Where this configuration came from; not a field Jackson sees, so {@code source:} in YAML is an unknown key. */
+    private String source = "embedded defaults";
+
+    /** The file this configuration was read from, or "embedded defaults": every problem names it. */
+    public String source() {
+        return source;
+    }
+
+    void source(String source) {
+        this.source = source;
+    }
 
     /** Inbound SMTP: Postfix's smtpd_* settings. */
     public static final class Smtpd {

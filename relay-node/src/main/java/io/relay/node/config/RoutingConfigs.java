@@ -54,7 +54,7 @@ public final class RoutingConfigs {
      */
     public static RoutingConfig from(RelayConfig c, Consumer<String> warn) {
         Built built = build(c, warn);
-        built.problems().throwIfAny(c.source);
+        built.problems().throwIfAny(c.source());
         return built.config();
     }
 

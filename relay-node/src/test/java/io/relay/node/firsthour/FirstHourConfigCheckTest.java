@@ -197,6 +197,36 @@ class FirstHourConfigCheckTest {
                 + " (built in: smtp, relay, file, discard, error, retry; smtp.transports: ses)\n", r.err());
     }
 
+    @Test
+    void theStartRefusesWhatCheckRefusesBeforeBindingAnything() throws Exception {
+        Path cfg = config("", """
+                smtp:
+                  transport-maps:
+                    example.com: "sess:"
+                  transports:
+                    ses:
+                      sasl-password-file: /nonexistent/sasl-ses
+                """);
+        Run check = cli("check", "--config", cfg.toString());
+        List<String> problems = check.err().lines().toList();
+        assertEquals(2, problems.size(), check.err());
+
+        StringWriter err = new StringWriter();
+        CommandLine start = new CommandLine(new Main()).setErr(new PrintWriter(err, true));
+        // as Main.main reports a ConfigException: one line, no stack trace
+        start.setExecutionExceptionHandler((e, cmd, parsed) -> {
+            cmd.getErr().println("relay-node: " + e.getMessage());
+            return 2;
+        });
+        assertEquals(2, start.execute("--config", cfg.toString()));
+        assertEquals("relay-node: " + problems.get(0) + " (and 1 more; relay-node check --config FILE lists them all)\n",
+                err.toString());
+        int smtp = Integer.parseInt(Files.readString(cfg).replaceFirst("(?s).*?127\\.0\\.0\\.1:(\\d+).*", "$1"));
+        try (ServerSocket free = new ServerSocket(smtp, 1, InetAddress.getLoopbackAddress())) {
+            assertEquals(smtp, free.getLocalPort(), "the refused start bound nothing");
+        }
+    }
+
     @ParameterizedTest(name = "{0}")
     @CsvSource(delimiter = '|', textBlock = """
             mynetworks: [0.0.0.0/0]                              | smtpd.mynetworks: 0.0.0.0/0: the whole IPv4 address space
