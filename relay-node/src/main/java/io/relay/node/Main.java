@@ -78,8 +78,12 @@ public final class Main implements Callable<Integer> {
         return text.replaceAll("\\s+", " ");
     }
 
+    /**
+     * The file's configuration (smtp delivery unless it says otherwise), or the embedded developer
+     * defaults. Only bound here: {@link RelayNode#start} validates it with {@code check}'s own checks.
+     */
     static RelayConfig loadConfig(Path file) {
-        return file == null ? ConfigLoader.parse("", "embedded defaults") : ConfigLoader.load(file);
+        return file == null ? ConfigLoader.embeddedDefaults() : ConfigLoader.read(file);
     }
 
     @Override

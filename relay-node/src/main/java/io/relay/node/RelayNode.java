@@ -102,6 +102,7 @@ public final class RelayNode implements AutoCloseable {
      * {@link StartFailure} naming the key.
      */
     public static RelayNode start(RelayConfig cfg) throws Exception {
+        Preflight.atStart(cfg, LOG::warn); // the checks of relay-node check: one path, no drift
         java.util.Deque<AutoCloseable> opened = new java.util.ArrayDeque<>();
         try {
             return start(cfg, opened);

@@ -28,6 +28,8 @@ import java.util.Optional;
  * <p>Pure and immutable but for a cache of parsed next-hop texts: safe to call from any thread.
  */
 public final class Router {
+    /** The transports that exist without configuration. */
+    public static final List<String> BUILT_IN = List.of("smtp", "relay", "file", "discard", "error", "retry");
     private final RoutingConfig config;
     /** Each SMTP transport's settings with inheritance applied, and its parsed fallback relays. */
     private final Map<String, TransportSettings> smtpTransports = new HashMap<>();
@@ -53,6 +55,15 @@ public final class Router {
 
     public RoutingConfig config() {
         return config;
+    }
+
+    /**
+     * True when mail routed to {@code transport} has a delivery agent: a built-in one or one of
+     * {@code named} (smtp.transports); otherwise the router defers it as "mail transport unavailable".
+     */
+    public static boolean defines(String transport, java.util.Collection<String> named) {
+        String t = transport.trim().toLowerCase(Locale.ROOT);
+        return BUILT_IN.contains(t) || named.stream().anyMatch(n -> n.toLowerCase(Locale.ROOT).equals(t));
     }
 
     /**

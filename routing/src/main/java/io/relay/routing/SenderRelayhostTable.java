@@ -39,22 +39,27 @@ public final class SenderRelayhostTable {
         Map<String, Entry> out = new LinkedHashMap<>();
         if (map != null) {
             map.forEach((k, v) -> put(out, k == null ? "" : k.trim(), v == null ? "" : v.trim(),
-                    "sender-dependent-relayhost-maps entry '" + k + "'"));
+                    ""));
         }
         return new SenderRelayhostTable(out);
     }
 
+    private static String at(String where) {
+        return where.isEmpty() ? "" : where + ": ";
+    }
+
+    /** @param where the file and line ("" for an inline map, whose messages name the entry alone) */
     private static void put(Map<String, Entry> out, String key, String value, String where) {
         if (key.isEmpty()) {
-            throw new IllegalArgumentException(where + ": empty key");
+            throw new IllegalArgumentException(at(where) + "empty key");
         }
         if (value.isEmpty()) {
-            throw new IllegalArgumentException(where + ": entry '" + key + "' has no next hop");
+            throw new IllegalArgumentException(at(where) + "entry '" + key + "' has no next hop");
         }
         try {
             out.put(key.toLowerCase(Locale.ROOT), new Entry(key, NextHop.parse(value)));
         } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException(where + ": entry '" + key + "': " + e.getMessage());
+            throw new IllegalArgumentException(at(where) + "entry '" + key + "': " + e.getMessage());
         }
     }
 

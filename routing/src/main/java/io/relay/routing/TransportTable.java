@@ -56,7 +56,7 @@ public final class TransportTable {
             String[] kv = line.text().split("\\s+", 2);
             String where = source + ":" + line.number();
             if (kv.length < 2 || kv[1].isBlank()) {
-                throw new IllegalArgumentException(where + ": entry '" + kv[0] + "' has no transport:nexthop result");
+                throw new IllegalArgumentException(at(where) + "entry '" + kv[0] + "' has no transport:nexthop result");
             }
             put(out, kv[0], kv[1].trim(), where);
         }
@@ -67,49 +67,54 @@ public final class TransportTable {
     public static TransportTable of(Map<String, String> map) {
         Map<String, Entry> out = new LinkedHashMap<>();
         if (map != null) {
-            map.forEach((k, v) -> put(out, k == null ? "" : k.trim(), v == null ? "" : v.trim(), "transport-maps entry '" + k + "'"));
+            map.forEach((k, v) -> put(out, k == null ? "" : k.trim(), v == null ? "" : v.trim(), ""));
         }
         return new TransportTable(out);
     }
 
+    /** @param where the file and line ("" for an inline map, whose messages name the entry alone) */
     private static void put(Map<String, Entry> out, String key, String result, String where) {
         if (key.isEmpty() || key.chars().anyMatch(Character::isWhitespace)) {
-            throw new IllegalArgumentException(where + ": bad key '" + key + "'");
+            throw new IllegalArgumentException(at(where) + "bad key '" + key + "'");
         }
         if (key.startsWith("/") || key.startsWith("~")) {
-            throw new IllegalArgumentException(where + ": '" + key + "' looks like a regexp; only exact keys are supported");
+            throw new IllegalArgumentException(at(where) + "'" + key + "' looks like a regexp; only exact keys are supported");
         }
         String lower = key.toLowerCase(Locale.ROOT);
         if (out.containsKey(lower)) {
-            throw new IllegalArgumentException(where + ": duplicate key '" + key + "'");
+            throw new IllegalArgumentException(at(where) + "duplicate key '" + key + "'");
         }
         out.put(lower, parseResult(key, result, where));
     }
 
     static Entry parseResult(String key, String result, String where) {
         if (result.isEmpty()) {
-            throw new IllegalArgumentException(where + ": entry '" + key + "' has an empty result");
+            throw new IllegalArgumentException(at(where) + "entry '" + key + "' has an empty result");
         }
         int colon = result.indexOf(':');
         String transport = colon < 0 ? result : result.substring(0, colon).trim();
         String nexthop = colon < 0 ? "" : result.substring(colon + 1).trim();
         if (!transport.matches("[A-Za-z0-9_.-]*")) {
-            throw new IllegalArgumentException(where + ": entry '" + key + "' has a bad transport name '" + transport + "'");
+            throw new IllegalArgumentException(at(where) + "entry '" + key + "' has a bad transport name '" + transport + "'");
         }
         String t = transport.toLowerCase(Locale.ROOT);
         boolean textArgument = t.equals("error") || t.equals("discard") || t.equals("retry") || t.equals("file");
         if (!textArgument && !nexthop.isEmpty()) {
             if (nexthop.chars().anyMatch(Character::isWhitespace) || nexthop.contains(",")) {
-                throw new IllegalArgumentException(where + ": entry '" + key + "' lists several next hops ('" + nexthop
+                throw new IllegalArgumentException(at(where) + "entry '" + key + "' lists several next hops ('" + nexthop
                         + "'); write one next hop and use fallback relays for the others");
             }
             try {
                 NextHop.parse(nexthop);
             } catch (IllegalArgumentException e) {
-                throw new IllegalArgumentException(where + ": entry '" + key + "': " + e.getMessage());
+                throw new IllegalArgumentException(at(where) + "entry '" + key + "': " + e.getMessage());
             }
         }
         return new Entry(key, t, nexthop);
+    }
+
+    private static String at(String where) {
+        return where.isEmpty() ? "" : where + ": ";
     }
 
     /** The entry for an address, in the order described in the class comment. */

@@ -2,6 +2,7 @@ package io.relay.node.config;
 
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.exc.InputCoercionException;
 import com.fasterxml.jackson.databind.DeserializationContext;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonDeserializer;
@@ -42,7 +43,38 @@ public final class ConfigLoader {
     private ConfigLoader() {
     }
 
+    /** Reads, binds and validates {@code file}; the first problem is a {@link ConfigException}. */
     public static RelayConfig load(Path file) {
+        RelayConfig config = read(file);
+        problems(config).throwIfAny(config.source());
+        return config;
+    }
+
+    /** Binds and validates YAML text; {@code source} names it in messages. */
+    public static RelayConfig parse(String yaml, String source) {
+        RelayConfig config = bind(yaml, source);
+        problems(config).throwIfAny(source);
+        return config;
+    }
+
+    /**
+     * The embedded developer defaults (no --config): loopback only, and mail captured as .eml
+     * files in var/mail instead of delivered, so a newcomer sees mail flow with no upstream.
+     * A configuration file gets Postfix's default_transport, {@code smtp}.
+     */
+    public static RelayConfig embeddedDefaults() {
+        RelayConfig config = bind("", "embedded defaults");
+        config.smtp.defaultTransport = RelayConfig.Smtp.EMBEDDED_DEFAULT_TRANSPORT;
+        problems(config).throwIfAny(config.source());
+        return config;
+    }
+
+    /**
+     * Reads and binds {@code file} without validating it (for {@code check} and {@code route},
+     * which report the problems themselves); an unreadable file or a value that does not bind
+     * is a {@link ConfigException}.
+     */
+    public static RelayConfig read(Path file) {
         String text;
         try {
             text = Files.readString(file);
@@ -51,32 +83,50 @@ public final class ConfigLoader {
         } catch (IOException e) {
             throw new ConfigException(file + ": cannot read: " + e.getMessage());
         }
-        return parse(text, file.toString());
+        return bind(text, file.toString());
     }
 
-    public static RelayConfig parse(String yaml, String source) {
-        RelayConfig config;
-        if (yaml.isBlank() || yaml.lines().allMatch(l -> l.isBlank() || l.stripLeading().startsWith("#"))) {
-            config = new RelayConfig(); // an empty file means all defaults
-            validate(config, source);
-            return config;
-        }
-        try {
-            config = mapper().readValue(yaml, RelayConfig.class);
-        } catch (JsonMappingException e) {
-            if (e.getCause() instanceof com.fasterxml.jackson.core.exc.StreamReadException bad) {
-                throw notYaml(source, bad);
+    private static RelayConfig bind(String yaml, String source) {
+        RelayConfig config = null;
+        if (!(yaml.isBlank() || yaml.lines().allMatch(l -> l.isBlank() || l.stripLeading().startsWith("#")))) {
+            try {
+                config = mapper().readValue(yaml, RelayConfig.class);
+            } catch (JsonMappingException e) {
+                if (e.getCause() instanceof InputCoercionException range) {
+                    throw new ConfigException(source + ": " + outOfRange(keyOf(e), range));
+                }
+                if (e.getCause() instanceof com.fasterxml.jackson.core.exc.StreamReadException bad) {
+                    throw notYaml(source, bad);
+                }
+                throw new ConfigException(source + ": " + describe(e));
+            } catch (InputCoercionException e) {
+                throw new ConfigException(source + ": " + outOfRange("", e));
+            } catch (JsonProcessingException e) {
+                throw notYaml(source, e);
             }
-            throw new ConfigException(source + ": " + describe(e));
-        } catch (JsonProcessingException e) {
-            throw notYaml(source, e);
         }
-
         if (config == null) {
             config = new RelayConfig(); // an empty file means all defaults
         }
-        validate(config, source);
+        config.source(source);
+        if (config.queue.maxBytes == RelayConfig.Queue.AUTO_MAX_BYTES) {
+            config.queue.maxBytes = RelayConfig.Queue.defaultMaxBytes(Runtime.getRuntime().maxMemory(),
+                    config.queue.backupCount);
+        }
         return config;
+    }
+
+    /** A number too large for its key, named with the key and the range (not as a YAML syntax error). */
+    private static String outOfRange(String key, InputCoercionException e) {
+        Class<?> type = e.getTargetType();
+        String range = type == Integer.TYPE || type == Integer.class ? "-2147483648 to 2147483647"
+                : type == Long.TYPE || type == Long.class ? "-9223372036854775808 to 9223372036854775807"
+                : "the range of a " + (type == null ? "number" : type.getSimpleName().toLowerCase());
+        // Jackson's text is "Numeric value (N) out of range of long (...)": keep N, say the rest our way
+        java.util.regex.Matcher n = java.util.regex.Pattern.compile("\\(([-+0-9.eE]{1,80})\\)")
+                .matcher(String.valueOf(e.getOriginalMessage()));
+        String value = n.find() ? " " + n.group(1) : "";
+        return (key.isEmpty() ? "a number" : key) + ":" + value + " is out of range (" + range + ")";
     }
 
     private static ConfigException notYaml(String source, JsonProcessingException e) {
@@ -96,10 +146,14 @@ public final class ConfigLoader {
                 .enable(DeserializationFeature.ACCEPT_SINGLE_VALUE_AS_ARRAY);
     }
 
-    private static String describe(JsonMappingException e) {
-        String key = e.getPath().stream()
+    private static String keyOf(JsonMappingException e) {
+        return e.getPath().stream()
                 .map(r -> r.getFieldName() != null ? r.getFieldName() : "[" + r.getIndex() + "]")
                 .collect(Collectors.joining(".")).replace(".[", "[");
+    }
+
+    private static String describe(JsonMappingException e) {
+        String key = keyOf(e);
         if (e instanceof UnrecognizedPropertyException u) {
             return "unknown key '" + key + "'" + known(u);
         }
@@ -128,91 +182,99 @@ public final class ConfigLoader {
                 .collect(Collectors.joining(", ")) + ")";
     }
 
-    private static void validate(RelayConfig c, String source) {
-        check(source, "smtpd.listen", !c.smtpd.listen.isEmpty(), "at least one address is needed");
-        check(source, "smtpd.message-size-limit", c.smtpd.messageSizeLimit > 0, "must be a positive number of bytes");
-        check(source, "smtpd.recipient-limit", c.smtpd.recipientLimit > 0, "must be positive");
-        check(source, "smtpd.line-length-limit", c.smtpd.lineLengthLimit >= 512,
+    /**
+     * The rules a configuration must meet that need no more than its own values and the
+     * readability of the files it names; {@code Preflight} adds those that need the machine
+     * (table contents, certificates, ports). Every problem is collected.
+     */
+    public static Problems problems(RelayConfig c) {
+        Problems p = new Problems();
+        p.check("smtpd.listen", !c.smtpd.listen.isEmpty(), "at least one address is needed");
+        p.check("smtpd.message-size-limit", c.smtpd.messageSizeLimit > 0, "must be a positive number of bytes");
+        p.check("smtpd.recipient-limit", c.smtpd.recipientLimit > 0, "must be positive");
+        p.check("smtpd.line-length-limit", c.smtpd.lineLengthLimit >= 512,
                 "must be at least 512 (RFC 5321 command line length)");
-        check(source, "smtpd.max-connections", c.smtpd.maxConnections > 0, "must be positive");
-        check(source, "smtpd.io-threads", c.smtpd.ioThreads >= 0 && c.smtpd.ioThreads <= 256,
+        p.check("smtpd.max-connections", c.smtpd.maxConnections > 0, "must be positive");
+        p.check("smtpd.io-threads", c.smtpd.ioThreads >= 0 && c.smtpd.ioThreads <= 256,
                 "must be between 0 (half the available cores) and 256");
-        check(source, "smtpd.hopcount-limit", c.smtpd.hopcountLimit > 0, "must be positive");
-        check(source, "smtpd.forbid-bare-newline", BARE_NEWLINE.contains(c.smtpd.forbidBareNewline),
+        p.check("smtpd.hopcount-limit", c.smtpd.hopcountLimit > 0, "must be positive");
+        p.check("smtpd.forbid-bare-newline", BARE_NEWLINE.contains(c.smtpd.forbidBareNewline),
                 "'" + c.smtpd.forbidBareNewline + "' is not one of normalize, reject, no");
-        check(source, "smtpd.receive-memory-limit", c.smtpd.receiveMemoryLimit >= 0,
+        p.check("smtpd.receive-memory-limit", c.smtpd.receiveMemoryLimit >= 0,
                 "must be a number of bytes (0: a quarter of the heap)");
-        check(source, "smtpd.timeout", !c.smtpd.timeout.isZero(), "must not be zero");
-        check(source, "smtpd.tls-key-file", (c.smtpd.tlsCertFile == null) == (c.smtpd.tlsKeyFile == null),
+        p.check("smtpd.timeout", !c.smtpd.timeout.isZero(), "must not be zero");
+        p.check("smtpd.tls-key-file", (c.smtpd.tlsCertFile == null) == (c.smtpd.tlsKeyFile == null),
                 "smtpd.tls-cert-file and smtpd.tls-key-file are set together or not at all");
-        try {
-            NetworkSet.parse(c.smtpd.mynetworks);
-        } catch (IllegalArgumentException e) {
-            throw new ConfigException(source + ": smtpd.mynetworks: " + e.getMessage());
-        }
-        try {
-            NetworkSet.parse(c.smtpd.proxyProtocol.trustedNetworks);
-        } catch (IllegalArgumentException e) {
-            throw new ConfigException(source + ": smtpd.proxy-protocol.trusted-networks: " + e.getMessage());
-        }
-        check(source, "smtp.tls-security-level", TLS_LEVELS.contains(c.smtp.tlsSecurityLevel),
+        OpenRelayGuard.risks(c.smtpd, p).stream().filter(r -> !c.smtpd.allowOpenRelay)
+                .forEach(r -> p.add(r.key(), r.reason() + OpenRelayGuard.REFUSED));
+        p.check("smtp.tls-security-level", TLS_LEVELS.contains(c.smtp.tlsSecurityLevel),
                 "'" + c.smtp.tlsSecurityLevel + "' is not one of none, may, encrypt, verify, secure");
-        check(source, "smtp.tls-ca-file", c.smtp.tlsCaFile == null || Files.isReadable(c.smtp.tlsCaFile),
-                "cannot read " + c.smtp.tlsCaFile);
-        check(source, "smtp.sasl-password-file",
-                c.smtp.saslPasswordFile == null || Files.isReadable(c.smtp.saslPasswordFile),
-                "cannot read " + c.smtp.saslPasswordFile);
-        check(source, "smtp.destination-concurrency-limit", c.smtp.destinationConcurrencyLimit > 0, "must be positive");
-        check(source, "queue.spool-dir", c.queue.spoolDir != null, "must be set");
-        check(source, "queue.maximal-backoff-time",
-                c.queue.maximalBackoffTime.compareTo(c.queue.minimalBackoffTime) >= 0,
+        readable(p, "smtp.tls-ca-file", c.smtp.tlsCaFile);
+        readable(p, "smtp.sasl-password-file", c.smtp.saslPasswordFile);
+        c.smtp.transports.forEach((name, t) -> {
+            readable(p, "smtp.transports." + name + ".tls-ca-file", t.tlsCaFile);
+            readable(p, "smtp.transports." + name + ".sasl-password-file", t.saslPasswordFile);
+        });
+        p.check("smtp.destination-concurrency-limit", c.smtp.destinationConcurrencyLimit > 0, "must be positive");
+        if (p.check("queue.spool-dir", c.queue.spoolDir != null, "must be set")) {
+            p.check("queue.spool-dir", !Files.exists(c.queue.spoolDir) || Files.isDirectory(c.queue.spoolDir),
+                    c.queue.spoolDir + " is a file, not a directory");
+        }
+        p.check("queue.maximal-backoff-time", c.queue.maximalBackoffTime.compareTo(c.queue.minimalBackoffTime) >= 0,
                 "must not be shorter than queue.minimal-backoff-time");
-        check(source, "queue.delivery-concurrency", c.queue.deliveryConcurrency > 0, "must be positive");
-        check(source, "queue.backup-count", c.queue.backupCount >= 0 && c.queue.backupCount <= 6, "must be 0 to 6");
-        check(source, "queue.max-messages", c.queue.maxMessages > 0, "must be positive");
-        if (c.queue.maxBytes == RelayConfig.Queue.AUTO_MAX_BYTES) {
-            c.queue.maxBytes = RelayConfig.Queue.defaultMaxBytes(Runtime.getRuntime().maxMemory(), c.queue.backupCount);
-        }
-        check(source, "queue.max-bytes", c.queue.maxBytes > 0, "must be positive");
-        check(source, "cluster.name", c.cluster.name != null && !c.cluster.name.isBlank(), "must not be empty");
-        validateCluster(c.cluster, source);
-        check(source, "admin.tls.key-file", (c.admin.tls.certFile == null) == (c.admin.tls.keyFile == null),
+        p.check("queue.delivery-concurrency", c.queue.deliveryConcurrency > 0, "must be positive");
+        p.check("queue.backup-count", c.queue.backupCount >= 0 && c.queue.backupCount <= 6, "must be 0 to 6");
+        p.check("queue.max-messages", c.queue.maxMessages > 0, "must be positive");
+        p.check("queue.max-bytes", c.queue.maxBytes > 0, "must be positive");
+        p.check("cluster.name", c.cluster.name != null && !c.cluster.name.isBlank(), "must not be empty");
+        validateCluster(c.cluster, p);
+        p.check("admin.tls.key-file", (c.admin.tls.certFile == null) == (c.admin.tls.keyFile == null),
                 "admin.tls.cert-file and admin.tls.key-file are set together or not at all");
-        check(source, "admin.tls.cert-file", c.admin.tls.certFile == null || Files.isReadable(c.admin.tls.certFile),
-                "cannot read " + c.admin.tls.certFile);
-        check(source, "admin.tls.key-file", c.admin.tls.keyFile == null || Files.isReadable(c.admin.tls.keyFile),
-                "cannot read " + c.admin.tls.keyFile);
-        check(source, "log.syslog-name", c.log.syslogName != null && c.log.syslogName.matches("[A-Za-z0-9_.-]+"),
+        readable(p, "admin.tls.cert-file", c.admin.tls.certFile);
+        readable(p, "admin.tls.key-file", c.admin.tls.keyFile);
+        p.check("log.syslog-name", c.log.syslogName != null && c.log.syslogName.matches("[A-Za-z0-9_.-]+"),
                 "must be a simple program name");
+        return p;
     }
 
-    private static void validateCluster(RelayConfig.Cluster c, String source) {
-        IPAddress bind = c.listen == null ? null : new IPAddressString(c.listen.host()).getAddress();
-        check(source, "cluster.listen", bind != null,
-                "'" + c.listen + "' needs an IP address (the member binds and advertises it)");
-        if (!c.allowPublicBind) {
-            check(source, "cluster.listen", !bind.isZero(), c.listen
-                    + " binds every interface, public ones included; member traffic is unencrypted"
-                    + " — bind a private address or set cluster.allow-public-bind: true");
-            check(source, "cluster.listen", PRIVATE_NETWORKS.contains(bind.toInetAddress()), c.listen
-                    + " is a public address; member traffic is unencrypted — bind it to a private network"
-                    + " or set cluster.allow-public-bind: true");
+    private static void readable(Problems p, String key, Path file) {
+        if (file != null) {
+            unreadable(file).ifPresent(reason -> p.add(key, reason));
         }
-        check(source, "cluster.heartbeat-timeout", c.heartbeatTimeout.toSeconds() >= 1, "must be at least 1s");
-        check(source, "cluster.merge-delay", c.mergeDelay.toSeconds() >= 1, "must be at least 1s");
-        check(source, "cluster.discovery", DISCOVERY.contains(c.discovery),
-                "'" + c.discovery + "' is not one of tcp, aws, kubernetes");
-        check(source, "cluster.members", c.members.isEmpty() || c.discovery.equals("tcp"),
-                "static members are for cluster.discovery: tcp (it is " + c.discovery + ")");
-        check(source, "cluster.aws", c.aws.isEmpty() || c.discovery.equals("aws"),
-                "set, but cluster.discovery is " + c.discovery);
-        check(source, "cluster.kubernetes", c.kubernetes.isEmpty() || c.discovery.equals("kubernetes"),
-                "set, but cluster.discovery is " + c.discovery);
     }
 
-    private static void check(String source, String key, boolean ok, String reason) {
-        if (!ok) {
-            throw new ConfigException(source + ": " + key + ": " + reason);
+    /** Why {@code file} cannot be read, in the words every check uses (so one file is one line). */
+    static java.util.Optional<String> unreadable(Path file) {
+        if (Files.isReadable(file) && !Files.isDirectory(file)) {
+            return java.util.Optional.empty();
+        }
+        String why = !Files.exists(file) ? "no such file" : Files.isDirectory(file) ? "a directory" : "permission denied";
+        return java.util.Optional.of("cannot read " + file + " (" + why + ")");
+    }
+
+    private static void validateCluster(RelayConfig.Cluster c, Problems p) {
+        IPAddress bind = c.listen == null ? null : new IPAddressString(c.listen.host()).getAddress();
+        boolean ip = p.check("cluster.listen", bind != null,
+                "'" + c.listen + "' needs an IP address (the member binds and advertises it)");
+        if (ip && !c.allowPublicBind) {
+            if (p.check("cluster.listen", !bind.isZero(), c.listen
+                    + " binds every interface, public ones included; member traffic is unencrypted"
+                    + " — bind a private address or set cluster.allow-public-bind: true")) {
+                p.check("cluster.listen", PRIVATE_NETWORKS.contains(bind.toInetAddress()), c.listen
+                        + " is a public address; member traffic is unencrypted — bind it to a private network"
+                        + " or set cluster.allow-public-bind: true");
+            }
+        }
+        p.check("cluster.heartbeat-timeout", c.heartbeatTimeout.toSeconds() >= 1, "must be at least 1s");
+        p.check("cluster.merge-delay", c.mergeDelay.toSeconds() >= 1, "must be at least 1s");
+        if (p.check("cluster.discovery", DISCOVERY.contains(c.discovery),
+                "'" + c.discovery + "' is not one of tcp, aws, kubernetes")) {
+            p.check("cluster.members", c.members.isEmpty() || c.discovery.equals("tcp"),
+                    "static members are for cluster.discovery: tcp (it is " + c.discovery + ")");
+            p.check("cluster.aws", c.aws.isEmpty() || c.discovery.equals("aws"),
+                    "set, but cluster.discovery is " + c.discovery);
+            p.check("cluster.kubernetes", c.kubernetes.isEmpty() || c.discovery.equals("kubernetes"),
+                    "set, but cluster.discovery is " + c.discovery);
         }
     }
 

@@ -10,8 +10,9 @@ import java.util.Map;
 
 /**
  * The node's configuration: one YAML file, keys in kebab-case grouped as in Postfix's
- * main.cf (smtpd_* inbound, smtp_* outbound). Field defaults are the embedded defaults
- * (those of a developer's machine: loopback only, a file: transport); every key is
+ * main.cf (smtpd_* inbound, smtp_* outbound). Field defaults are those of a configuration
+ * file (loopback listeners; {@code smtp} delivery, as Postfix); {@link ConfigLoader#embeddedDefaults()}
+ * swaps in the developer's file: transport when there is no file. Every key is
  * documented in README.md. {@link ConfigLoader} binds and validates it.
  */
 public final class RelayConfig {
@@ -22,6 +23,17 @@ public final class RelayConfig {
     public Cluster cluster = new Cluster();
     public Log log = new Log();
     public Admin admin = new Admin();
+    /** Where this configuration came from; not a field Jackson sees, so {@code source:} in YAML is an unknown key. */
+    private String source = "embedded defaults";
+
+    /** The file this configuration was read from, or "embedded defaults": every problem names it. */
+    public String source() {
+        return source;
+    }
+
+    void source(String source) {
+        this.source = source;
+    }
 
     /** Inbound SMTP: Postfix's smtpd_* settings. */
     public static final class Smtpd {
@@ -54,6 +66,8 @@ public final class RelayConfig {
         public Path tlsKeyFile;
         /** PROXY protocol v1/v2 from load balancers (issue 5); off while trusted-networks is empty. */
         public ProxyProtocol proxyProtocol = new ProxyProtocol();
+        /** Accept mynetworks / PROXY trusted networks that open relaying to the Internet ({@link OpenRelayGuard}). */
+        public boolean allowOpenRelay = false;
     }
 
     /** {@code smtpd.proxy-protocol}: who may send a PROXY header, and whether every connection must. */
@@ -68,11 +82,15 @@ public final class RelayConfig {
     public static final class Smtp {
         /** relayhost, e.g. {@code [email-smtp.us-east-1.amazonaws.com]:587}; empty means direct MX delivery. */
         public String relayhost = "";
+        /** What the embedded developer defaults (no --config) deliver with: .eml files in var/mail. */
+        public static final String EMBEDDED_DEFAULT_TRANSPORT = "file:var/mail";
+
         /**
-         * default_transport: {@code smtp}, or {@code file:DIR} (write each message as .eml),
-         * {@code discard:}, {@code error:TEXT}. The embedded default writes to var/mail.
+         * default_transport: {@code smtp} (Postfix's default), or {@code file:DIR} (write each
+         * message as .eml), {@code discard:}, {@code error:TEXT}, or a name in {@code transports}.
+         * Only the embedded developer defaults use {@link #EMBEDDED_DEFAULT_TRANSPORT}.
          */
-        public String defaultTransport = "file:var/mail";
+        public String defaultTransport = "smtp";
         /** none, may, encrypt, verify, secure. */
         public String tlsSecurityLevel = "may";
         public Path tlsCaFile;

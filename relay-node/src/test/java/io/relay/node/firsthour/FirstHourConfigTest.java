@@ -1,0 +1,79 @@
+package io.relay.node.firsthour;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.relay.node.testing.NodeProcess;
+import io.relay.node.testing.Ports;
+import io.relay.node.testing.Tools;
+import io.relay.node.testing.UpstreamSink;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Issue 16 items 1 and 12, from a node's start: a configuration written as a Postfix operator
+ * writes it (a relayhost, nothing about the default transport) delivers to that relayhost,
+ * not to var/mail; a configuration that captures or throws mail away, or allows an open relay
+ * on purpose, says so in a WARN line at start.
+ */
+class FirstHourConfigTest {
+
+    /** The keys every node on a shared test machine needs: its own ports (not the operator's concern here). */
+    static String ports(int smtp) {
+        return """
+                smtpd:
+                  listen: ["127.0.0.1:%d"]
+                health:
+                  listen: 127.0.0.1:%d
+                cluster:
+                  listen: 127.0.0.1:%d
+                """.formatted(smtp, Ports.free(), Ports.free());
+    }
+
+    @Test
+    void aRelayhostAloneDeliversToTheRelayhostNotToVarMail(@TempDir Path dir) throws Exception {
+        Tools.require(Tools.SWAKS);
+        Tools.require(Tools.SMTP_SINK);
+        int smtp = Ports.free();
+        try (UpstreamSink upstream = UpstreamSink.start(dir.resolve("upstream"))) {
+            // all an operator writes: smtp.relayhost (the ports are this machine's)
+            String yaml = ports(smtp) + """
+                    smtp:
+                      relayhost: "[127.0.0.1]:%d"
+                    """.formatted(upstream.port());
+            Path nodeDir = dir.resolve("node");
+            try (NodeProcess node = NodeProcess.start(nodeDir, yaml, smtp)) {
+                Process swaks = new ProcessBuilder(Tools.SWAKS, "--server", "127.0.0.1:" + smtp, "--from",
+                        "app@example.com", "--to", "someone@example.org", "--header", "Subject: first hour",
+                        "--silent", "2", "--timeout", "30").redirectErrorStream(true).start();
+                String said = new String(swaks.getInputStream().readAllBytes());
+                assertEquals(0, swaks.waitFor(), said);
+                assertEquals(1, upstream.awaitMessages(1, Duration.ofSeconds(30)),
+                        "the message reaches the relayhost; node stderr:\n" + node.stderr());
+                assertFalse(Files.exists(nodeDir.resolve("var/mail")), "nothing captured in var/mail");
+                assertFalse(node.stderr().contains("smtp.default-transport"), "no warning for smtp:\n" + node.stderr());
+            }
+        }
+    }
+
+    @Test
+    void aFileTransportAndAnAllowedOpenRelayAreWarnedAtStart(@TempDir Path dir) throws Exception {
+        int smtp = Ports.free();
+        String yaml = ports(smtp).replace("smtpd:\n", "smtpd:\n  mynetworks: [0.0.0.0/0]\n  allow-open-relay: true\n")
+                + """
+                smtp:
+                  default-transport: file:captured
+                """;
+        try (NodeProcess node = NodeProcess.start(dir.resolve("node"), yaml, smtp)) {
+            String err = node.stderr();
+            assertTrue(err.matches("(?s).* WARN .*relay\\.yaml: smtp\\.default-transport is 'file:captured': mail is"
+                    + " written to captured as \\.eml files, not delivered.*"), err);
+            assertTrue(err.matches("(?s).* WARN .*relay\\.yaml: smtpd\\.mynetworks: 0\\.0\\.0\\.0/0: the whole IPv4"
+                    + " address space.* allowed by smtpd\\.allow-open-relay: true.*"), err);
+        }
+    }
+}
