@@ -395,6 +395,13 @@ public final class Dispatcher implements DeliveryHandler {
                     again.add(r.recipient());
                 }
             }
+            if (!again.isEmpty() && i + 1 < hops.size()) {
+                // Say why the fallback is used: a silent switch hides a broken primary (or resolver).
+                String why = d.results().stream().filter(r -> r.recipient().equals(again.get(0)))
+                        .map(RecipientResult::detail).findFirst().orElse("");
+                log.smtp(message.id() + ": " + hop.text() + " failed for " + again.size() + " recipient(s) (" + why
+                        + "); trying fallback relay " + hops.get(i + 1).text());
+            }
             pending = again;
         }
         List<Logged> out = new ArrayList<>();
