@@ -14,7 +14,7 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 
 /** dnsmasq as an authoritative-enough DNS server on 127.0.0.1:{@link #port()}, for MX tests. */
-final class DnsmasqServer implements AutoCloseable {
+public final class DnsmasqServer implements AutoCloseable {
     private final Process process;
     private final int port;
 
@@ -24,7 +24,7 @@ final class DnsmasqServer implements AutoCloseable {
     }
 
     /** @param records dnsmasq options such as {@code --mx-host=...}, {@code --host-record=...} */
-    static DnsmasqServer start(Path workDir, String... records) throws IOException, InterruptedException {
+    public static DnsmasqServer start(Path workDir, String... records) throws IOException, InterruptedException {
         Tools.require(Tools.DNSMASQ);
         IOException last = null;
         for (int tries = 0; tries < 5; tries++) {
@@ -64,11 +64,11 @@ final class DnsmasqServer implements AutoCloseable {
         return false;
     }
 
-    int port() {
+    public int port() {
         return port;
     }
 
-    InetSocketAddress address() {
+    public InetSocketAddress address() {
         return new InetSocketAddress("127.0.0.1", port);
     }
 
