@@ -104,6 +104,9 @@ public final class ClusterQueue implements MessageQueue {
     private static final int OPERATOR_BATCH = 5000;
     /** The executor that carries operator changes to every member's spool. */
     private static final String OPS_EXECUTOR = "relay-queue-ops";
+    /** A postponement at least this long is written to the store (shown as deferred, with its reason). */
+    private static final long SHOWN_POSTPONEMENT_MILLIS = 60_000;
+
     /** How long a never-tried entry's state may be seen without its message before it is dropped as debris. */
     private static final long MESSAGE_WAIT_MILLIS = 60_000;
     /** Tombstones of finished messages: what lets a spool drop an entry another member delivered. */
@@ -901,13 +904,22 @@ public final class ClusterQueue implements MessageQueue {
             // Only postponed (besides delivered or failed ones): no attempt is counted and
             // there is no backoff. The state is rewritten only when recipients were done.
             long next = Math.max(postponedUntil, after);
-            if (stillPending.size() != state.pending().size()) {
-                if (!writeBack(id, stateBytes, new QueueMeta(stillPending, state.attempts(), next,
-                        state.arrivalMillis(), state.lastReason(), state.size(), false,
-                        nextHops(message.envelope().sender(), stillPending)))) {
+            // A long hold (a quota's next slot, hours away) goes into the store with its reason:
+            // the operator's view shows it held back and why, and a retry, which moves the stored
+            // next attempt earlier, reaches it. Short holds (busy lane, send rate) stay local, so a
+            // throttled lane costs no write per message per slot.
+            boolean shown = next - after >= SHOWN_POSTPONEMENT_MILLIS;
+            String reason = shown ? postponedAsDeferred.get(0).reason() : state.lastReason();
+            if (stillPending.size() != state.pending().size() || (shown && (next != state.nextAttemptMillis()
+                    || !java.util.Objects.equals(reason, state.lastReason())))) {
+                QueueMeta written = new QueueMeta(stillPending, state.attempts(), next, state.arrivalMillis(),
+                        reason == null ? "" : reason, state.size(), false,
+                        nextHops(message.envelope().sender(), stillPending));
+                if (!writeBack(id, stateBytes, written)) {
                     return;
                 }
                 journal.deferred(message.id(), state.attempts(), next, stillPending);
+                kind(id, kindOf(written));
             }
             events.postponed(message.id(), stillPending.size(), next - after);
             reschedule(id, next);

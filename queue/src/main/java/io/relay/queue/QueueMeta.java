@@ -52,9 +52,13 @@ public record QueueMeta(List<String> pending, int attempts, long nextAttemptMill
                 message.envelope().arrivalMillis(), "", message.size(), false, nextHops);
     }
 
-    /** Deferred at least once: Postfix's deferred queue, else the active/incoming one. */
+    /**
+     * Deferred at least once, or held back by its next hop's limits for long enough to be
+     * written with its reason (a quota: the only way a never-tried entry gets a reason):
+     * Postfix's deferred queue, else the active/incoming one.
+     */
     public boolean deferred() {
-        return attempts > 0;
+        return attempts > 0 || !lastReason.isEmpty();
     }
 
     /** Postfix's queue name for this state: hold, deferred or active. */

@@ -269,4 +269,34 @@ class ClusterQueueTest {
             assertTrue(gap >= 300 && gap < 1000, "held back until its time, not the backoff: " + gap + " ms");
         }
     }
+
+    @Test
+    void aLongPostponementShowsWithItsReasonAndARetryBringsItBack() throws Exception {
+        ClusterQueue queue = open(TestClusters.clusterName(), TestClusters.freePort(), TestClusters.settings(spool));
+        java.util.concurrent.atomic.AtomicInteger calls = new java.util.concurrent.atomic.AtomicInteger();
+        queue.start(new DeliveryHandler() {
+            @Override
+            public List<RecipientOutcome> deliver(DeliveryAttempt attempt) {
+                boolean first = calls.incrementAndGet() == 1;
+                return attempt.recipients().stream().<RecipientOutcome>map(r -> first
+                        ? new RecipientOutcome.Postponed(r, System.currentTimeMillis() + 3_600_000, "daily quota reached")
+                        : new RecipientOutcome.Delivered(r)).toList();
+            }
+
+            @Override
+            public void expired(QueuedMessage message, List<RecipientOutcome.Deferred> lastOutcomes) {
+            }
+        });
+        QueuedMessage m = TestClusters.message(queue.newId(), 100, "x@a.test", "y@b.test");
+        queue.accept(m).get(10, TimeUnit.SECONDS);
+        await("held back with its reason", Duration.ofSeconds(10), () -> queue.clusterEntries().stream()
+                .anyMatch(e -> e.meta().lastReason().equals("daily quota reached")));
+        QueueMeta held = queue.clusterEntries().get(0).meta();
+        assertEquals("deferred", held.state());
+        assertEquals(0, held.attempts(), "postponing counts no attempt");
+        assertTrue(held.nextAttemptMillis() > System.currentTimeMillis() + 3_000_000, "its next slot is stored");
+        assertEquals(List.of(m.id().value()), queue.retry(List.of(m.id().value()), n -> { }));
+        await("delivered after the retry", Duration.ofSeconds(10), () -> queue.localMessageCount() == 0);
+        assertEquals(2, calls.get());
+    }
 }

@@ -17,8 +17,18 @@ public final class AddressRecordResolver implements NextHopResolver {
 
     @Override
     public List<InetSocketAddress> resolve(NextHop hop) throws UnknownHostException {
+        InetAddress[] all;
+        try {
+            all = InetAddress.getAllByName(hop.host());
+        } catch (UnknownHostException e) {
+            // The system resolver says only "not known" or "temporary failure" (getaddrinfo's
+            // EAI_NONAME / EAI_AGAIN), for A and AAAA together.
+            boolean temporary = e.getMessage() != null && e.getMessage().contains("Temporary failure");
+            throw new DnsLookupException(hop.host(), "A", temporary ? DnsLookupException.Kind.TRY_AGAIN
+                    : DnsLookupException.Kind.NOT_FOUND, null);
+        }
         List<InetSocketAddress> out = new ArrayList<>();
-        for (InetAddress a : InetAddress.getAllByName(hop.host())) {
+        for (InetAddress a : all) {
             out.add(new InetSocketAddress(a, hop.port()));
         }
         return out;

@@ -286,9 +286,8 @@ public final class Dispatcher implements DeliveryHandler {
                         metrics.rateLimitWait(route.nextHop().text(), go.waited());
                     }
                     if (decision instanceof NextHopLimiter.RateDecision.Refused no) {
-                        return new SmtpClient.Held(clock.millis() + Math.max(1, no.wouldWait().toMillis()),
-                                "rate limited: " + lane + " allows " + no.limitedBy() + ", next slot in "
-                                        + Math.max(1, no.wouldWait().toSeconds()) + "s");
+                        long until = clock.millis() + Math.max(1, no.wouldWait().toMillis());
+                        return new SmtpClient.Held(until, heldReason(route, lane, no, until));
                     }
                     return null;
                 };
@@ -300,6 +299,22 @@ public final class Dispatcher implements DeliveryHandler {
         } finally {
             pace.disengage(System.nanoTime() - started);
         }
+    }
+
+    /**
+     * Why a rate held the delivery back, as {@code relayctl queue} shows it: a quota with the
+     * time its next slot opens (hours away, so a time is what the operator needs), a send rate
+     * with the seconds to wait.
+     */
+    static String heldReason(Route route, String lane, NextHopLimiter.RateDecision.Refused no, long untilMillis) {
+        RateLimit by = no.limitedBy();
+        if (by != null && LaneRateSchedule.isQuota(by)) {
+            String which = by.period().equals(java.time.Duration.ofDays(1)) ? "daily quota" : "quota";
+            return which + " of " + by.text() + " for " + route.nextHop().text() + " reached; next slot at "
+                    + Instant.ofEpochMilli(untilMillis).truncatedTo(java.time.temporal.ChronoUnit.SECONDS);
+        }
+        return "rate limited: " + lane + " allows " + by + ", next slot in "
+                + Math.max(1, no.wouldWait().toSeconds()) + "s";
     }
 
     /**
@@ -394,6 +409,13 @@ public final class Dispatcher implements DeliveryHandler {
                 if (r.status() == RecipientResult.Status.DEFERRED && !heldBack) {
                     again.add(r.recipient());
                 }
+            }
+            if (!again.isEmpty() && i + 1 < hops.size()) {
+                // Say why the fallback is used: a silent switch hides a broken primary (or resolver).
+                String why = d.results().stream().filter(r -> r.recipient().equals(again.get(0)))
+                        .map(RecipientResult::detail).findFirst().orElse("");
+                log.smtp(message.id() + ": " + hop.text() + " failed for " + again.size() + " recipient(s) (" + why
+                        + "); trying fallback relay " + hops.get(i + 1).text());
             }
             pending = again;
         }

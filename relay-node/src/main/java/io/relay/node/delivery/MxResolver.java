@@ -12,14 +12,18 @@ import java.util.List;
 import java.util.Locale;
 import java.util.TreeMap;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import javax.naming.CommunicationException;
 import javax.naming.Context;
 import javax.naming.NameNotFoundException;
 import javax.naming.NamingEnumeration;
 import javax.naming.NamingException;
 import javax.naming.directory.Attribute;
-import javax.naming.directory.Attributes;
 import javax.naming.directory.DirContext;
 import javax.naming.directory.InitialDirContext;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Resolves next hops as Postfix's smtp(8) does: for an unbracketed hop, its MX records by
@@ -34,10 +38,14 @@ import javax.naming.directory.InitialDirContext;
  * hands MX rdata back with compressed names left as pointers into a message it no longer
  * has; JNDI decodes MX fully and needs no extra dependency.
  *
+ * <p>Each record type is its own query, and one type's failure never throws away another's
+ * answer; what fails is reported with its type and response code ({@link DnsLookupException}).
+ *
  * <p>Settings: {@code smtp.dns-servers} (host:port list; empty = the system resolver),
  * the query timeout.
  */
 public final class MxResolver implements NextHopResolver {
+    private static final Logger LOG = LoggerFactory.getLogger(MxResolver.class);
     private final String providerUrl;
     private final Duration timeout;
 
@@ -64,15 +72,21 @@ public final class MxResolver implements NextHopResolver {
                 return addresses(ctx, hop.host(), hop.port());
             }
             List<InetSocketAddress> out = new ArrayList<>();
+            DnsLookupException failed = null;
             for (String mx : exchangers) {
                 try {
                     out.addAll(addresses(ctx, mx, hop.port()));
-                } catch (UnknownHostException e) {
+                } catch (DnsLookupException e) {
                     // An exchanger without addresses is skipped, as Postfix does; others may work.
+                    // A temporary failure is the one worth reporting: it says why to try again.
+                    if (failed == null || (failed.kind() != DnsLookupException.Kind.TRY_AGAIN
+                            && e.kind() == DnsLookupException.Kind.TRY_AGAIN)) {
+                        failed = e;
+                    }
                 }
             }
             if (out.isEmpty()) {
-                throw new UnknownHostException(hop.host() + ": no address for any MX host");
+                throw failed;
             }
             return out;
         } finally {
@@ -97,16 +111,19 @@ public final class MxResolver implements NextHopResolver {
         }
     }
 
+    /** The domain's exchangers by preference; empty when it has no MX records (NODATA). */
     private static List<String> exchangers(DirContext ctx, String domain) throws UnknownHostException {
-        Attribute mx = attribute(ctx, domain, "MX");
-        if (mx == null) {
-            return List.of();
+        Answer mx = lookup(ctx, domain, "MX");
+        if (mx.failure() != null) {
+            if (mx.failure().kind() == DnsLookupException.Kind.NO_DATA) {
+                return List.of();
+            }
+            throw mx.failure();
         }
         TreeMap<Integer, List<String>> byPreference = new TreeMap<>();
         try {
-            NamingEnumeration<?> values = mx.getAll();
-            while (values.hasMore()) {
-                String[] parts = values.next().toString().trim().split("\\s+");
+            for (String value : mx.values()) {
+                String[] parts = value.trim().split("\\s+");
                 if (parts.length != 2) {
                     continue;
                 }
@@ -114,8 +131,8 @@ public final class MxResolver implements NextHopResolver {
                 byPreference.computeIfAbsent(Integer.parseInt(parts[0]), k -> new ArrayList<>())
                         .add(host.toLowerCase(Locale.ROOT));
             }
-        } catch (NamingException | NumberFormatException e) {
-            throw new UnknownHostException(domain + ": malformed MX records");
+        } catch (NumberFormatException e) {
+            throw new DnsLookupException(domain, "MX", DnsLookupException.Kind.TRY_AGAIN, "malformed MX record");
         }
         List<String> ordered = new ArrayList<>();
         for (List<String> same : byPreference.values()) {
@@ -129,42 +146,88 @@ public final class MxResolver implements NextHopResolver {
         return ordered;
     }
 
+    /**
+     * The host's A and AAAA records. Each type is asked on its own and a failure of one never
+     * discards the other's answer (a resolver that refuses or fails AAAA, as dnsmasq without
+     * an upstream does, still yields the A records). With no address at all, the failure
+     * reported is a temporary one if either type had one, else A's.
+     */
     private static List<InetSocketAddress> addresses(DirContext ctx, String host, int port) throws UnknownHostException {
         List<InetSocketAddress> out = new ArrayList<>();
         if (Character.digit(host.charAt(0), 16) >= 0 && (host.contains(":") || host.matches("[0-9.]+"))) {
             out.add(new InetSocketAddress(InetAddress.getByName(host), port));
             return out;
         }
+        DnsLookupException failed = null;
         for (String type : List.of("A", "AAAA")) {
-            Attribute a = attribute(ctx, host, type);
-            if (a == null) {
+            Answer answer = lookup(ctx, host, type);
+            if (answer.failure() != null) {
+                if (failed == null || (failed.kind() != DnsLookupException.Kind.TRY_AGAIN
+                        && answer.failure().kind() == DnsLookupException.Kind.TRY_AGAIN)) {
+                    failed = answer.failure();
+                }
                 continue;
             }
-            try {
-                NamingEnumeration<?> values = a.getAll();
-                while (values.hasMore()) {
-                    InetAddress literal = InetAddress.getByName(values.next().toString().trim());
-                    // Keep the name with the address, so the log says mx1.example.com[192.0.2.1].
-                    out.add(new InetSocketAddress(InetAddress.getByAddress(host, literal.getAddress()), port));
-                }
-            } catch (NamingException e) {
-                throw new UnknownHostException(host + ": " + type + " lookup failed");
+            for (String value : answer.values()) {
+                InetAddress literal = InetAddress.getByName(value.trim());
+                // Keep the name with the address, so the log says mx1.example.com[192.0.2.1].
+                out.add(new InetSocketAddress(InetAddress.getByAddress(host, literal.getAddress()), port));
             }
         }
         if (out.isEmpty()) {
-            throw new UnknownHostException(host);
+            throw failed;
+        }
+        if (failed != null && failed.kind() == DnsLookupException.Kind.TRY_AGAIN) {
+            LOG.debug("{}; using the other type's addresses", failed.getMessage());
         }
         return out;
     }
 
-    private static Attribute attribute(DirContext ctx, String name, String type) throws UnknownHostException {
+    /** One type's answer: its record values, or why there are none. */
+    private record Answer(List<String> values, DnsLookupException failure) { }
+
+    private static Answer lookup(DirContext ctx, String name, String type) {
         try {
-            Attributes attrs = ctx.getAttributes(name, new String[] {type});
-            return attrs.get(type);
-        } catch (NameNotFoundException e) {
-            return null;
+            Attribute a = ctx.getAttributes(name, new String[] {type}).get(type);
+            if (a == null || a.size() == 0) {
+                return new Answer(List.of(), new DnsLookupException(name, type, DnsLookupException.Kind.NO_DATA, null));
+            }
+            List<String> values = new ArrayList<>();
+            NamingEnumeration<?> all = a.getAll();
+            while (all.hasMore()) {
+                values.add(all.next().toString());
+            }
+            return new Answer(values, null);
         } catch (NamingException e) {
-            throw new UnknownHostException(name + ": DNS lookup of " + type + " failed");
+            return new Answer(List.of(), failure(name, type, e));
         }
+    }
+
+    private static final Pattern RESPONSE_CODE = Pattern.compile("\\[response code (\\d+)]");
+    private static final List<String> RCODES = List.of("NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP",
+            "REFUSED");
+
+    /**
+     * What the JDK's DNS provider threw, as the DNS said it: NXDOMAIN is "not found"; the
+     * other response codes (SERVFAIL, REFUSED, ...) and a server that does not answer are
+     * temporary, named by their code.
+     */
+    static DnsLookupException failure(String name, String type, NamingException e) {
+        if (e instanceof NameNotFoundException) {
+            return new DnsLookupException(name, type, DnsLookupException.Kind.NOT_FOUND, null);
+        }
+        String explanation = e.getExplanation() == null ? "" : e.getExplanation();
+        Matcher m = RESPONSE_CODE.matcher(explanation);
+        String detail;
+        if (m.find()) {
+            int code = Integer.parseInt(m.group(1));
+            detail = code < RCODES.size() ? RCODES.get(code) : "response code " + code;
+        } else if (e instanceof CommunicationException) {
+            detail = e.getRootCause() instanceof java.net.SocketTimeoutException
+                    || explanation.contains("timed out") ? "timed out" : "no answer from the DNS server";
+        } else {
+            detail = explanation.isEmpty() ? e.getClass().getSimpleName() : explanation;
+        }
+        return new DnsLookupException(name, type, DnsLookupException.Kind.TRY_AGAIN, detail);
     }
 }

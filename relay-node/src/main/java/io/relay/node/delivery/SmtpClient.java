@@ -230,9 +230,12 @@ public final class SmtpClient implements AutoCloseable {
                 out.add(RecipientResult.bounced(r, "5.1.10", "Domain " + hop.host() + " does not accept mail (nullMX)"));
             }
             return new Opened(null, "none", out);
+        } catch (DnsLookupException e) {
+            // Postfix's words, with the record type and the server's answer that failed.
+            return failAll(rcpts, "none", "4.4.3", "Host or domain name not found. " + e.getMessage());
         } catch (UnknownHostException e) {
-            return failAll(rcpts, "none", "4.4.3",
-                    "Host or domain name not found. Name service error for name=" + hop.host() + " type=A: Host not found");
+            return failAll(rcpts, "none", "4.4.3", "Host or domain name not found. Name service error for name="
+                    + hop.host() + " type=A: Host not found" + (e.getMessage() == null ? "" : " (" + e.getMessage() + ")"));
         }
         Opened last = failAll(rcpts, "none", "4.4.1", "connect to " + hop.host() + ": no address");
         boolean anySession = false;

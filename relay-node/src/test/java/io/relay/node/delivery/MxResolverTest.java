@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.relay.node.log.MailLog;
 import io.relay.node.testing.AiosmtpdUpstream;
+import io.relay.node.testing.ScriptedDnsServer;
 import io.relay.queue.QueuedMessage;
 import io.relay.queue.RecipientOutcome;
 import io.relay.routing.NextHop;
@@ -30,6 +31,9 @@ class MxResolverTest {
     static Path dir;
     static DnsmasqServer dns;
     static MxResolver resolver;
+    /** Answers what dnsmasq cannot be made to: SERVFAIL for one type of a name. */
+    static ScriptedDnsServer scripted;
+    static MxResolver scriptedResolver;
 
     @BeforeAll
     static void startDns() throws Exception {
@@ -43,12 +47,25 @@ class MxResolverTest {
                 // Answer for the whole test domain here (NODATA/NXDOMAIN), never "refused: no upstream".
                 "--local=/test/");
         resolver = new MxResolver(List.of(dns.address()), Duration.ofSeconds(3));
+        scripted = ScriptedDnsServer.start()
+                .mx("v6fail.test", 10, "mx.v6fail.test").a("mx.v6fail.test", "127.0.0.7")
+                .fail("mx.v6fail.test", ScriptedDnsServer.AAAA, ScriptedDnsServer.SERVFAIL)
+                .mx("v6refused.test", 10, "mx.v6refused.test").a("mx.v6refused.test", "127.0.0.8")
+                .fail("mx.v6refused.test", ScriptedDnsServer.AAAA, ScriptedDnsServer.REFUSED)
+                // A fails, AAAA has no records (NODATA): nothing usable, and the failure is A's
+                .mx("v4fail.test", 10, "mx.v4fail.test")
+                .fail("mx.v4fail.test", ScriptedDnsServer.A, ScriptedDnsServer.SERVFAIL)
+                .fail("mxfail.test", ScriptedDnsServer.MX, ScriptedDnsServer.SERVFAIL);
+        scriptedResolver = new MxResolver(List.of(scripted.address()), Duration.ofSeconds(3));
     }
 
     @AfterAll
     static void stopDns() {
         if (dns != null) {
             dns.close();
+        }
+        if (scripted != null) {
+            scripted.close();
         }
     }
 
@@ -108,6 +125,46 @@ class MxResolverTest {
             assertEquals(RecipientResult.Status.SENT, d.results().get(0).status(), d.toString());
             assertEquals("mx-b.ordered.test[127.0.0.1]:" + up.port(), d.relay());
             assertEquals(1, up.messages().size());
+        }
+    }
+
+    @Test
+    void aFailedAaaaQueryKeepsTheARecords() throws Exception {
+        assertEquals(List.of("mx.v6fail.test[127.0.0.7]:25"),
+                ips(scriptedResolver.resolve(new NextHop("v6fail.test", 25, true))), "AAAA SERVFAIL");
+        assertEquals(List.of("mx.v6refused.test[127.0.0.8]:25"),
+                ips(scriptedResolver.resolve(new NextHop("v6refused.test", 25, true))), "AAAA REFUSED");
+        assertEquals(List.of("mx.v6fail.test[127.0.0.7]:25"),
+                ips(scriptedResolver.resolve(new NextHop("mx.v6fail.test", 25, false))), "bracketed hop");
+    }
+
+    @Test
+    void aFailureNamesItsTypeAndResponseCode() {
+        DnsLookupException a = assertThrows(DnsLookupException.class,
+                () -> scriptedResolver.resolve(new NextHop("v4fail.test", 25, true)));
+        assertEquals("Name service error for name=mx.v4fail.test type=A: Host not found, try again (SERVFAIL)",
+                a.getMessage());
+        DnsLookupException mx = assertThrows(DnsLookupException.class,
+                () -> scriptedResolver.resolve(new NextHop("mxfail.test", 25, true)));
+        assertEquals("Name service error for name=mxfail.test type=MX: Host not found, try again (SERVFAIL)",
+                mx.getMessage());
+        DnsLookupException nx = assertThrows(DnsLookupException.class,
+                () -> scriptedResolver.resolve(new NextHop("nosuch.test", 25, true)));
+        assertEquals("Name service error for name=nosuch.test type=MX: Host not found", nx.getMessage());
+    }
+
+    @Test
+    void aTemporaryFailureOfTheOnlyUsableTypeDefers() throws Exception {
+        try (SmtpClient client = new SmtpClient("relay.test", Duration.ofSeconds(2), Duration.ofSeconds(5),
+                Duration.ofSeconds(1), scriptedResolver)) {
+            SmtpDelivery d = client.deliver(new NextHop("v4fail.test", 25, true),
+                    new SmtpClient.Policy(TlsLevel.NONE, null, null, false), "s@example.com", List.of("u@v4fail.test"),
+                    "Subject: x\r\n\r\nx\r\n".getBytes(), false, false);
+            RecipientResult r = d.results().get(0);
+            assertEquals(RecipientResult.Status.DEFERRED, r.status(), d.toString());
+            assertEquals("4.4.3", r.dsn());
+            assertEquals("Host or domain name not found. Name service error for name=mx.v4fail.test type=A: "
+                    + "Host not found, try again (SERVFAIL)", r.detail());
         }
     }
 }
