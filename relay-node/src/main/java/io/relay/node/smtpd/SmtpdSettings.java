@@ -11,16 +11,27 @@ import java.util.List;
  *
  * @param hardErrorLimit Postfix's smtpd_hard_error_limit (20): after that many errors the session ends with 421
  * @param ioThreads      event-loop threads of the listeners ({@code smtpd.io-threads}); 0: see {@link #eventLoopThreads}
+ * @param clientConnectionLimit concurrent connections per client address outside mynetworks
+ *                       ({@code smtpd.client-connection-limit}, Postfix's smtpd_client_connection_count_limit); 0: no limit
  */
 public record SmtpdSettings(String hostname, List<InetSocketAddress> listen, long messageSizeLimit,
                             int recipientLimit, int lineLengthLimit, Duration timeout, int maxConnections,
                             int hopcountLimit, int hardErrorLimit, ProxyProtocolSettings proxyProtocol,
-                            int ioThreads) {
+                            int ioThreads, int clientConnectionLimit) {
     public static final int DEFAULT_HARD_ERROR_LIMIT = 20;
+    public static final int DEFAULT_CLIENT_CONNECTION_LIMIT = 50;
 
     public SmtpdSettings {
         listen = List.copyOf(listen);
         proxyProtocol = proxyProtocol == null ? ProxyProtocolSettings.OFF : proxyProtocol;
+    }
+
+    /** Settings with the default per-client connection limit. */
+    public SmtpdSettings(String hostname, List<InetSocketAddress> listen, long messageSizeLimit,
+                         int recipientLimit, int lineLengthLimit, Duration timeout, int maxConnections,
+                         int hopcountLimit, int hardErrorLimit, ProxyProtocolSettings proxyProtocol, int ioThreads) {
+        this(hostname, listen, messageSizeLimit, recipientLimit, lineLengthLimit, timeout, maxConnections,
+                hopcountLimit, hardErrorLimit, proxyProtocol, ioThreads, DEFAULT_CLIENT_CONNECTION_LIMIT);
     }
 
     /** Settings with the default event-loop threads. */
@@ -42,7 +53,13 @@ public record SmtpdSettings(String hostname, List<InetSocketAddress> listen, lon
     /** The same settings with another PROXY protocol setting. */
     public SmtpdSettings withProxyProtocol(ProxyProtocolSettings proxy) {
         return new SmtpdSettings(hostname, listen, messageSizeLimit, recipientLimit, lineLengthLimit, timeout,
-                maxConnections, hopcountLimit, hardErrorLimit, proxy, ioThreads);
+                maxConnections, hopcountLimit, hardErrorLimit, proxy, ioThreads, clientConnectionLimit);
+    }
+
+    /** The same settings with another per-client connection limit. */
+    public SmtpdSettings withClientConnectionLimit(int limit) {
+        return new SmtpdSettings(hostname, listen, messageSizeLimit, recipientLimit, lineLengthLimit, timeout,
+                maxConnections, hopcountLimit, hardErrorLimit, proxyProtocol, ioThreads, limit);
     }
 
     /**
@@ -60,6 +77,6 @@ public record SmtpdSettings(String hostname, List<InetSocketAddress> listen, lon
                 smtpd.listen.stream().map(HostPort::toSocketAddress).toList(),
                 smtpd.messageSizeLimit, smtpd.recipientLimit, smtpd.lineLengthLimit, smtpd.timeout,
                 smtpd.maxConnections, smtpd.hopcountLimit, DEFAULT_HARD_ERROR_LIMIT,
-                ProxyProtocolSettings.from(smtpd.proxyProtocol), smtpd.ioThreads);
+                ProxyProtocolSettings.from(smtpd.proxyProtocol), smtpd.ioThreads, smtpd.clientConnectionLimit);
     }
 }
