@@ -39,7 +39,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * {@code smtpd.proxy-protocol.trusted-networks} is set, see {@link ProxyProtocolGate}; the real
  * client address is known before the session starts]
  * → [{@link #CLIENT_LIMIT} ({@code smtpd.client-connection-limit}, counted on that client address,
- * see {@link ClientConnectionLimit})] → {@link #IDLE} ({@code smtpd.timeout}) → [{@link #TLS} after STARTTLS] → {@link #FRAMER}
+ * see {@link ClientConnectionLimit})] → {@link #IDLE} ({@code smtpd.timeout}) → [{@link #TLS} after STARTTLS]
+ * → {@link #FRAMER}
  * ({@code smtpd.line-length-limit}, {@code smtpd.message-size-limit}) → {@link #SESSION}.
  * Blocking work (the queue's accept) runs on the executor given by the caller; replies are
  * written on the channel's event loop.

@@ -12,7 +12,8 @@ import java.util.List;
  * @param hardErrorLimit Postfix's smtpd_hard_error_limit (20): after that many errors the session ends with 421
  * @param ioThreads      event-loop threads of the listeners ({@code smtpd.io-threads}); 0: see {@link #eventLoopThreads}
  * @param clientConnectionLimit concurrent connections per client address outside mynetworks
- *                       ({@code smtpd.client-connection-limit}, Postfix's smtpd_client_connection_count_limit); 0: no limit
+ *                       ({@code smtpd.client-connection-limit}, Postfix's
+ *                       smtpd_client_connection_count_limit); 0: no limit
  */
 public record SmtpdSettings(String hostname, List<InetSocketAddress> listen, long messageSizeLimit,
                             int recipientLimit, int lineLengthLimit, Duration timeout, int maxConnections,
