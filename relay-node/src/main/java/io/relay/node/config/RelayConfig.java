@@ -53,6 +53,11 @@ public final class RelayConfig {
         public Duration timeout = Duration.ofSeconds(300);
         /** Concurrent SMTP connections per node (Postfix: the smtpd process limit). */
         public int maxConnections = 500;
+        /**
+         * smtpd_client_connection_count_limit: concurrent connections from one client address
+         * (the PROXY source behind a load balancer); mynetworks and the load balancers are exempt; 0: off.
+         */
+        public int clientConnectionLimit = 50;
         /** Event-loop threads serving the SMTP listeners; 0: half the available cores, at least one. */
         public int ioThreads = 0;
         /** hopcount_limit: more Received headers than this is a mail loop (554 5.4.6). */
@@ -68,6 +73,13 @@ public final class RelayConfig {
         public ProxyProtocol proxyProtocol = new ProxyProtocol();
         /** Accept mynetworks / PROXY trusted networks that open relaying to the Internet ({@link OpenRelayGuard}). */
         public boolean allowOpenRelay = false;
+
+        public void setClientConnectionLimit(int n) {
+            if (n < 0) {
+                throw new IllegalArgumentException("must be 0 (no limit) or positive");
+            }
+            clientConnectionLimit = n;
+        }
     }
 
     /** {@code smtpd.proxy-protocol}: who may send a PROXY header, and whether every connection must. */

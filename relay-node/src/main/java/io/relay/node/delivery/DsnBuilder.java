@@ -1,5 +1,6 @@
 package io.relay.node.delivery;
 
+import io.relay.node.log.Printable;
 import io.relay.queue.QueuedMessage;
 import jakarta.activation.DataHandler;
 import jakarta.mail.MessagingException;
@@ -30,6 +31,9 @@ import java.util.concurrent.ThreadLocalRandom;
  * delivery-status) that returns a message to its sender, shaped like Postfix's bounce(8):
  * a human-readable part, a message/delivery-status part with one block per failed
  * recipient, and the original headers as text/rfc822-headers.
+ *
+ * <p>Addresses and diagnostics written into header fields (To, the delivery-status fields) go
+ * through {@link Printable#mask}: an SMTPUTF8 address may carry line separators or bidi controls.
  *
  * <p>Settings: the reporting host name (myhostname), used in From, Reporting-MTA and the
  * Message-ID, as Postfix does (Jakarta Mail would otherwise name the JVM's local host,
@@ -62,7 +66,7 @@ public final class DsnBuilder {
                 }
             };
             msg.setFrom(new InternetAddress("MAILER-DAEMON@" + hostname, "Mail Delivery System"));
-            msg.setRecipients(jakarta.mail.Message.RecipientType.TO, original.envelope().sender());
+            msg.setRecipients(jakarta.mail.Message.RecipientType.TO, Printable.mask(original.envelope().sender()));
             msg.setSubject("Undelivered Mail Returned to Sender");
             msg.setSentDate(java.util.Date.from(now));
             msg.setHeader("Auto-Submitted", "auto-replied");
@@ -111,22 +115,22 @@ public final class DsnBuilder {
         StringBuilder b = new StringBuilder();
         b.append("Reporting-MTA: dns; ").append(hostname).append("\r\n");
         b.append("X-Relay-Queue-ID: ").append(original.id().value()).append("\r\n");
-        b.append("X-Relay-Sender: rfc822; ").append(original.envelope().sender()).append("\r\n");
+        b.append("X-Relay-Sender: rfc822; ").append(Printable.mask(original.envelope().sender())).append("\r\n");
         b.append("Arrival-Date: ").append(RFC5322.format(ZonedDateTime.ofInstant(
                 Instant.ofEpochMilli(original.envelope().arrivalMillis()), ZoneId.systemDefault()))).append("\r\n");
         for (Failure f : failures) {
             b.append("\r\n");
-            b.append("Final-Recipient: rfc822; ").append(f.recipient()).append("\r\n");
-            b.append("Original-Recipient: rfc822; ").append(f.recipient()).append("\r\n");
+            b.append("Final-Recipient: rfc822; ").append(Printable.mask(f.recipient())).append("\r\n");
+            b.append("Original-Recipient: rfc822; ").append(Printable.mask(f.recipient())).append("\r\n");
             b.append("Action: failed\r\n");
             b.append("Status: ").append(f.status()).append("\r\n");
             if (f.remoteMta() != null) {
                 b.append("Remote-MTA: dns; ").append(f.remoteMta()).append("\r\n");
             }
             if (f.diagnostic() != null) {
-                b.append("Diagnostic-Code: smtp; ").append(f.diagnostic()).append("\r\n");
+                b.append("Diagnostic-Code: smtp; ").append(Printable.mask(f.diagnostic())).append("\r\n");
             } else {
-                b.append("Diagnostic-Code: X-Relay; ").append(f.reason()).append("\r\n");
+                b.append("Diagnostic-Code: X-Relay; ").append(Printable.mask(f.reason())).append("\r\n");
             }
         }
         return b.toString();

@@ -27,6 +27,10 @@ import org.slf4j.LoggerFactory;
  * ({@code maillog.smtpd}, {@code maillog.cleanup}, {@code maillog.qmgr},
  * {@code maillog.smtp}, {@code maillog.bounce}, ...), and its last name becomes the
  * program in the line.
+ *
+ * <p>Every line goes through {@link Printable#mask}: addresses, HELO names, Message-IDs and
+ * replies come from clients and peers, and a raw control, line-separator or bidi character
+ * would forge a line or drive the reader's terminal.
  */
 public final class MailLog {
     public static final String ROOT = "maillog";
@@ -140,36 +144,36 @@ public final class MailLog {
 
     /** Inbound sessions: connect, client=, reject:, lost connection, disconnect. */
     public void smtpd(String line) {
-        smtpd.info(line);
+        smtpd.info(Printable.mask(line));
     }
 
     /** Message accepted into the queue: message-id=. */
     public void cleanup(String line) {
-        cleanup.info(line);
+        cleanup.info(Printable.mask(line));
     }
 
     /** Queue manager: from=<..>, size=.., nrcpt=.. (queue active); removed; expired. */
     public void qmgr(String line) {
-        qmgr.info(line);
+        qmgr.info(Printable.mask(line));
     }
 
     /** Outbound deliveries: to=<..>, relay=.., delay=.., delays=.., dsn=.., status=... */
     public void smtp(String line) {
-        smtp.info(line);
+        smtp.info(Printable.mask(line));
     }
 
     /** Non-delivery notifications: sender non-delivery notification: ID. */
     public void bounce(String line) {
-        bounce.info(line);
+        bounce.info(Printable.mask(line));
     }
 
     /** A local transport's delivery line under its own program name (file, discard, error). */
     public void agent(String program, String line) {
-        context.getLogger(ROOT + "." + program).info(line);
+        context.getLogger(ROOT + "." + program).info(Printable.mask(line));
     }
 
     /** Postfix-style warnings ("warning: ...") in the mail log, under the program that saw it. */
     public void warning(String program, String text) {
-        context.getLogger(ROOT + "." + program).warn("warning: " + text);
+        context.getLogger(ROOT + "." + program).warn("warning: " + Printable.mask(text));
     }
 }

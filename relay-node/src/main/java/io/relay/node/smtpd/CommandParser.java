@@ -1,5 +1,6 @@
 package io.relay.node.smtpd;
 
+import io.relay.node.log.Printable;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
@@ -11,8 +12,10 @@ import java.util.Map;
  * path). Tolerates what Postfix tolerates by default: case-insensitive verbs and a space
  * after {@code MAIL FROM:} / {@code RCPT TO:}. Source routes {@code <@a,@b:u@d>} are parsed
  * and dropped. Non-ASCII in an address is accepted only with SMTPUTF8 (on the MAIL command
- * itself, or on the transaction for RCPT). Never throws: every malformed input gives a
- * {@link SmtpCommand.SyntaxError} or {@link SmtpCommand.Unknown}.
+ * itself, or on the transaction for RCPT). A HELO/EHLO argument with a character that
+ * {@link Printable} would mask (a bare CR inside the line, NUL, ESC, bidi controls) is refused
+ * with 501 5.5.2: it would otherwise be copied into our Received header. Never throws: every
+ * malformed input gives a {@link SmtpCommand.SyntaxError} or {@link SmtpCommand.Unknown}.
  */
 public final class CommandParser {
     static final String BAD_SYNTAX = "500 5.5.2 Error: bad syntax";
@@ -34,6 +37,11 @@ public final class CommandParser {
                 String domain = rest.trim();
                 if (domain.isEmpty() || domain.indexOf(' ') >= 0) {
                     return new SmtpCommand.SyntaxError(verb.toLowerCase(Locale.ROOT), "501 5.5.4 Syntax: " + verb + " hostname");
+                }
+                if (!Printable.isPrintable(domain)) {
+                    // a bare CR, NUL, ESC or bidi override would reach our Received header and the log
+                    return new SmtpCommand.SyntaxError(verb.toLowerCase(Locale.ROOT),
+                            "501 5.5.2 Error: control characters in " + verb + " argument");
                 }
                 return verb.equals("EHLO") ? new SmtpCommand.Ehlo(domain) : new SmtpCommand.Helo(domain);
             }

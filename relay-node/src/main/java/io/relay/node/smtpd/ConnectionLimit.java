@@ -37,7 +37,8 @@ final class ConnectionLimit extends ChannelInboundHandlerAdapter {
             String listener = ctx.channel().attr(SmtpServer.LISTENER).get();
             metrics.connectionRefused(listener == null ? "unknown" : listener, ConnectionResult.CONNECTION_LIMIT);
             var p = ctx.pipeline();
-            for (String name : new String[] {SmtpServer.PROXY, SmtpServer.PROXY_GATE, SmtpServer.IDLE, SmtpServer.FRAMER, SmtpServer.SESSION}) {
+            for (String name : new String[] {SmtpServer.PROXY, SmtpServer.PROXY_GATE, SmtpServer.CLIENT_LIMIT,
+                    SmtpServer.IDLE, SmtpServer.FRAMER, SmtpServer.SESSION}) {
                 if (p.get(name) != null) {
                     p.remove(name);
                 }

@@ -1,5 +1,6 @@
 package io.relay.node.smtpd;
 
+import io.relay.node.log.Printable;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.time.ZoneOffset;
@@ -49,10 +50,11 @@ public final class MessageAssembly {
         var zoned = now.atZone(ZoneOffset.UTC);
         String date = RFC5322.format(zoned);
         StringBuilder h = new StringBuilder(256);
-        h.append("Received: from ").append(heloName).append(" (unknown [").append(clientIp).append("])\r\n")
+        h.append("Received: from ").append(Printable.mask(heloName))
+                .append(" (unknown [").append(clientIp).append("])\r\n")
                 .append("\tby ").append(hostname).append(" (relay) with ").append(protocol).append(" id ").append(id);
         if (recipient != null) {
-            h.append("\r\n\tfor <").append(recipient).append(">; ").append(date).append("\r\n");
+            h.append("\r\n\tfor <").append(Printable.mask(recipient)).append(">; ").append(date).append("\r\n");
         } else {
             h.append(";\r\n\t").append(date).append("\r\n");
         }

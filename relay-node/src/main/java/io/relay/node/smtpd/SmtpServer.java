@@ -19,6 +19,7 @@ import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import io.relay.node.log.MailLog;
 import io.relay.node.metrics.RelayMetrics;
 import io.relay.queue.MessageQueue;
+import io.relay.routing.NetworkSet;
 import io.relay.routing.RelayPolicy;
 import java.net.InetSocketAddress;
 import java.time.Clock;
@@ -37,9 +38,11 @@ import java.util.concurrent.atomic.AtomicLong;
  * [{@link #PROXY}, {@link #PROXY_GATE}: PROXY protocol v1/v2 when
  * {@code smtpd.proxy-protocol.trusted-networks} is set, see {@link ProxyProtocolGate}; the real
  * client address is known before the session starts]
- * → {@link #IDLE} ({@code smtpd.timeout}) → [{@link #TLS} after STARTTLS] → {@link #FRAMER}
- * ({@code smtpd.line-length-limit}, {@code smtpd.message-size-limit}, {@code smtpd.forbid-bare-newline};
- * all framers share one {@link ReceiveMemory}, {@code smtpd.receive-memory-limit}) → {@link #SESSION}.
+ * → [{@link #CLIENT_LIMIT} ({@code smtpd.client-connection-limit}, counted on that client address,
+ * see {@link ClientConnectionLimit})] → {@link #IDLE} ({@code smtpd.timeout}) → [{@link #TLS} after STARTTLS]
+ * → {@link #FRAMER} ({@code smtpd.line-length-limit}, {@code smtpd.message-size-limit},
+ * {@code smtpd.forbid-bare-newline}; all framers share one {@link ReceiveMemory},
+ * {@code smtpd.receive-memory-limit}) → {@link #SESSION}.
  * Blocking work (the queue's accept) runs on the executor given by the caller; replies are
  * written on the channel's event loop.
  *
@@ -53,6 +56,8 @@ public final class SmtpServer implements AutoCloseable {
     public static final String PROXY_GATE = "proxy-gate";
     /** With optional PROXY protocol: the decoder the sniffer at {@link #PROXY} installs on a header. */
     public static final String PROXY_DECODER = "proxy-decoder";
+    /** Connections per client address ({@link ClientConnectionLimit}), after the PROXY stages. */
+    public static final String CLIENT_LIMIT = "client-connection-limit";
     public static final String IDLE = "idle-timeout";
     public static final String TLS = "tls";
     public static final String FRAMER = "framer";
@@ -64,6 +69,8 @@ public final class SmtpServer implements AutoCloseable {
     private volatile SessionServices services;
     private final ConnectionLimit connectionLimit;
     private final ReceiveMemory receiveMemory;
+    private final ClientConnectionLimit.Counts clientConnections = new ClientConnectionLimit.Counts();
+    private final NetworkSet loadBalancers;
     /** Accepts and serves the sessions: one group, so a new connection is registered without a hand-off. */
     private final EventLoopGroup loops;
     private final ChannelGroup sessions = new DefaultChannelGroup("smtpd", GlobalEventExecutor.INSTANCE);
@@ -87,6 +94,7 @@ public final class SmtpServer implements AutoCloseable {
                 new java.util.concurrent.atomic.AtomicBoolean());
         this.receiveMemory = ReceiveMemory.of(settings.receiveMemoryLimit());
         this.connectionLimit = new ConnectionLimit(settings.maxConnections(), settings.hostname(), metrics);
+        this.loadBalancers = settings.proxyProtocol().trusted();
         this.loops = new MultiThreadIoEventLoopGroup(settings.eventLoopThreads(), NioIoHandler.newFactory());
     }
 
@@ -151,6 +159,11 @@ public final class SmtpServer implements AutoCloseable {
                         .addLast(CONNECTION_LIMIT, connectionLimit);
                 ProxyProtocolGate.install(ch.pipeline(), CONNECTION_LIMIT, s.proxyProtocol(), s.timeout(),
                         services.probes(), services.metrics(), listener);
+                if (s.clientConnectionLimit() > 0) {
+                    ch.pipeline().addLast(CLIENT_LIMIT, new ClientConnectionLimit(clientConnections,
+                            s.clientConnectionLimit(), services.policy(), loadBalancers, s.hostname(),
+                            services.mailLog(), services.metrics(), listener));
+                }
                 ch.pipeline()
                         .addLast(IDLE, new IdleStateHandler(0, 0, s.timeout().toMillis(), TimeUnit.MILLISECONDS))
                         .addLast(FRAMER, framer)

@@ -13,12 +13,17 @@ import java.util.List;
  * @param ioThreads      event-loop threads of the listeners ({@code smtpd.io-threads}); 0: see {@link #eventLoopThreads}
  * @param bareNewline    {@code smtpd.forbid-bare-newline}
  * @param receiveMemoryLimit {@code smtpd.receive-memory-limit}, bytes; 0: derived from the heap, see {@link ReceiveMemory#of}
+ * @param clientConnectionLimit concurrent connections per client address outside mynetworks
+ *                       ({@code smtpd.client-connection-limit}, Postfix's
+ *                       smtpd_client_connection_count_limit); 0: no limit
  */
 public record SmtpdSettings(String hostname, List<InetSocketAddress> listen, long messageSizeLimit,
                             int recipientLimit, int lineLengthLimit, Duration timeout, int maxConnections,
                             int hopcountLimit, int hardErrorLimit, ProxyProtocolSettings proxyProtocol,
-                            int ioThreads, BareNewline bareNewline, long receiveMemoryLimit) {
+                            int ioThreads, BareNewline bareNewline, long receiveMemoryLimit,
+                            int clientConnectionLimit) {
     public static final int DEFAULT_HARD_ERROR_LIMIT = 20;
+    public static final int DEFAULT_CLIENT_CONNECTION_LIMIT = 50;
 
     public SmtpdSettings {
         listen = List.copyOf(listen);
@@ -26,13 +31,14 @@ public record SmtpdSettings(String hostname, List<InetSocketAddress> listen, lon
         bareNewline = bareNewline == null ? BareNewline.NORMALIZE : bareNewline;
     }
 
-    /** Settings with the default bare-newline handling and receive budget. */
+    /** Settings with the default bare-newline handling, receive budget and per-client connection limit. */
     public SmtpdSettings(String hostname, List<InetSocketAddress> listen, long messageSizeLimit,
                          int recipientLimit, int lineLengthLimit, Duration timeout, int maxConnections,
                          int hopcountLimit, int hardErrorLimit, ProxyProtocolSettings proxyProtocol,
                          int ioThreads) {
         this(hostname, listen, messageSizeLimit, recipientLimit, lineLengthLimit, timeout, maxConnections,
-                hopcountLimit, hardErrorLimit, proxyProtocol, ioThreads, BareNewline.NORMALIZE, 0);
+                hopcountLimit, hardErrorLimit, proxyProtocol, ioThreads, BareNewline.NORMALIZE, 0,
+                DEFAULT_CLIENT_CONNECTION_LIMIT);
     }
 
     /** Settings with the default event-loop threads. */
@@ -54,7 +60,15 @@ public record SmtpdSettings(String hostname, List<InetSocketAddress> listen, lon
     /** The same settings with another PROXY protocol setting. */
     public SmtpdSettings withProxyProtocol(ProxyProtocolSettings proxy) {
         return new SmtpdSettings(hostname, listen, messageSizeLimit, recipientLimit, lineLengthLimit, timeout,
-                maxConnections, hopcountLimit, hardErrorLimit, proxy, ioThreads, bareNewline, receiveMemoryLimit);
+                maxConnections, hopcountLimit, hardErrorLimit, proxy, ioThreads, bareNewline, receiveMemoryLimit,
+                clientConnectionLimit);
+    }
+
+    /** The same settings with another per-client connection limit. */
+    public SmtpdSettings withClientConnectionLimit(int limit) {
+        return new SmtpdSettings(hostname, listen, messageSizeLimit, recipientLimit, lineLengthLimit, timeout,
+                maxConnections, hopcountLimit, hardErrorLimit, proxyProtocol, ioThreads, bareNewline,
+                receiveMemoryLimit, limit);
     }
 
     /**
@@ -73,6 +87,6 @@ public record SmtpdSettings(String hostname, List<InetSocketAddress> listen, lon
                 smtpd.messageSizeLimit, smtpd.recipientLimit, smtpd.lineLengthLimit, smtpd.timeout,
                 smtpd.maxConnections, smtpd.hopcountLimit, DEFAULT_HARD_ERROR_LIMIT,
                 ProxyProtocolSettings.from(smtpd.proxyProtocol), smtpd.ioThreads,
-                BareNewline.parse(smtpd.forbidBareNewline), smtpd.receiveMemoryLimit);
+                BareNewline.parse(smtpd.forbidBareNewline), smtpd.receiveMemoryLimit, smtpd.clientConnectionLimit);
     }
 }

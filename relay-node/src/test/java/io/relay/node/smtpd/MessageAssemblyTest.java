@@ -43,6 +43,16 @@ class MessageAssemblyTest {
     }
 
     @Test
+    void clientTextInTheReceivedHeaderIsMasked() {
+        MessageAssembly.Result r = assembly.assemble("Subject: x\r\n\r\nbody\r\n".getBytes(StandardCharsets.UTF_8),
+                "3F2A9C01B7", "evil\rX-Injected:yes\u0000\u001b[31m", "192.0.2.7", "UTF8SMTP",
+                "ab\u202Ecd\u2028x@d.example", NOW);
+        assertEquals("Received: from evil?X-Injected:yes??[31m (unknown [192.0.2.7])\r\n"
+                + "\tby relay.test (relay) with UTF8SMTP id 3F2A9C01B7\r\n"
+                + "\tfor <ab?cd?x@d.example>; Sun, 22 Nov 2026 21:35:53 +0000\r\n", text(r).substring(0, text(r).indexOf("Message-ID:")));
+    }
+
+    @Test
     void headersInTheBodyDoNotCount() {
         String body = "\r\n" + "Received: x\r\n".repeat(10) + "Message-ID: <no@body>\r\n";
         MessageAssembly.Result r = run("Subject: s" + "\r\n" + body, "u@d");
