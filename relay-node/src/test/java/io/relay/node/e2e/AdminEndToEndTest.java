@@ -153,7 +153,7 @@ class AdminEndToEndTest {
         IllegalStateException e = assertThrows(IllegalStateException.class, () -> NodeProcess.start(dir.resolve("n"),
                 config(dir.resolve("n"), smtp, Ports.free(), Ports.free(), ""), smtp));
         assertTrue(e.getMessage().contains("node exited with 2"), e.getMessage());
-        assertTrue(e.getMessage().contains("admin.token-file " + tokenFile
+        assertTrue(e.getMessage().contains("admin.token-file: " + tokenFile
                 + " is readable or writable by group or others; run: chmod 600 " + tokenFile), e.getMessage());
         assertTrue(!e.getMessage().contains(TOKEN));
     }
