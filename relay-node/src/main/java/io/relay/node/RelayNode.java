@@ -405,8 +405,10 @@ public final class RelayNode implements AutoCloseable {
             }
             LOG.info("draining: {} SMTP sessions still open at close", smtpd.openConnections());
         } catch (InterruptedException e) {
+            // The second signal only cuts the waits short: the interrupt is not passed on,
+            // or the close that follows would abandon the spool's last flush (its DONE
+            // records) and the queue's orderly exit from the cluster.
             LOG.info("draining cut short");
-            Thread.currentThread().interrupt();
         }
         close();
     }
