@@ -86,11 +86,21 @@ public final class Main implements Callable<Integer> {
         return file == null ? ConfigLoader.embeddedDefaults() : ConfigLoader.read(file);
     }
 
+    /**
+     * The configuration a SIGHUP reads: refused, and the running one kept, when the start would
+     * refuse it (the same checks as {@code check}; its warnings were said at the start).
+     */
+    static RelayConfig reloadConfig(Path file) {
+        RelayConfig next = loadConfig(file);
+        Preflight.atStart(next, warning -> { });
+        return next;
+    }
+
     @Override
     public Integer call() throws Exception {
         RelayConfig cfg = loadConfig(config);
         RelayNode node = RelayNode.start(cfg);
-        ShutdownSignals.install(node, new ConfigReload(config, cfg, Main::loadConfig, node));
+        ShutdownSignals.install(node, new ConfigReload(config, cfg, Main::reloadConfig, node));
         node.onMemberLost(() -> {
             // Hazelcast stopped the member (an OutOfMemoryError, another fatal error): no queue,
             // no delivery. Exit non-zero so systemd, ECS or Kubernetes start a fresh node.

@@ -161,6 +161,13 @@ class FirstHourLifecycleTest {
             assertTrue(error.contains("ERROR") && error.contains("relay.yaml: not valid YAML"), error);
             assertTrue(node.alive(), "a bad reload does not stop the node");
             assertEquals("250 452", twoRecipients(), "the running configuration stays");
+
+            // so does a file whose value start would refuse
+            Files.writeString(dir.resolve("relay.yaml"), yaml("").replace("smtpd:\n", "smtpd:\n  recipient-limit: 0\n"));
+            node.signal("HUP");
+            String refused = node.awaitStderr("smtpd.recipient-limit: must be positive", Duration.ofSeconds(20));
+            assertTrue(refused.contains("ERROR") && refused.endsWith("keeping the running configuration"), refused);
+            assertEquals("250 452", twoRecipients(), "the running configuration stays");
             assertFalse(node.stderr().contains("\tat "), node.stderr());
         }
     }
