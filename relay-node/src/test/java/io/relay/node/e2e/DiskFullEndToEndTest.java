@@ -107,6 +107,39 @@ class DiskFullEndToEndTest {
         }
     }
 
+    @Test
+    void aNodeStartedBelowTheMinimumStartsNotReadyAndAReloadOfTheMinimumTakesEffect(@TempDir Path dir) throws Exception {
+        Tools.require(Tools.SMTP_SINK, Tools.SWAKS);
+        int smtp = Ports.free();
+        int health = Ports.free();
+        Path nodeDir = dir.resolve("node");
+        try (Tmpfs spool = Tmpfs.mount(nodeDir.resolve("spool"), "64m");
+             TaggedSink sink = TaggedSink.started(dir.resolve("sink"))) {
+            spool.fill("filler", 8 * MIB);
+            String yaml = SmartHostEndToEndTest.nodeConfig(nodeDir, smtp, "relayhost: \"[127.0.0.1]:"
+                    + sink.port() + "\"\ntls-security-level: none")
+                    .replace("queue:\n", "queue:\n  min-free-bytes: " + 16 * MIB + "\n")
+                    .replaceFirst("health:\n  listen: 127.0.0.1:\\d+", "health:\n  listen: 127.0.0.1:" + health);
+            try (NodeProcess node = NodeProcess.start(nodeDir, yaml, smtp)) {
+                node.awaitStderr("insufficient spool space", Duration.ofSeconds(10));
+                HttpResponse<String> notReady = awaitReadyz(health, 503, Duration.ofSeconds(10));
+                assertTrue(notReady.body().contains("spool-space"), notReady.body());
+                assertTrue(swaks(smtp).contains("<** 452 4.3.1 Insufficient system storage"));
+
+                // queue.min-free-bytes: 0 turns the check off, and a SIGHUP applies it
+                Files.writeString(nodeDir.resolve("relay.yaml"),
+                        yaml.replace("min-free-bytes: " + 16 * MIB, "min-free-bytes: 0"));
+                node.signal("HUP");
+                node.awaitStderr("reload: queue.min-free-bytes: " + 16 * MIB + " -> 0 (applied", Duration.ofSeconds(10));
+                awaitReadyz(health, 200, Duration.ofSeconds(10));
+                LoadClient after = new LoadClient("127.0.0.1", smtp);
+                after.run("reloaded", 5, 1, 5, 1024, Duration.ofSeconds(60));
+                assertEquals(5, after.acknowledged().size(), "accepted with the check off");
+                KillNineTest.report("disk full at start, then reloaded", after, sink, Duration.ofSeconds(60));
+            }
+        }
+    }
+
     private static String swaks(int port) throws Exception {
         Process p = new ProcessBuilder(Tools.SWAKS, "--server", "127.0.0.1", "--port", String.valueOf(port),
                 "--from", "app@example.com", "--to", "someone@example.net", "--timeout", "30")
