@@ -382,9 +382,19 @@ public final class SpoolJournal implements AutoCloseable {
                     }
                 }
                 try {
-                    for (Append a : batch) {
-                        if (a.frame() != null && write(a)) {
-                            dirty = true;
+                    // one record that does not fit (a full disk) fails alone: the DONEs after it still go in
+                    Throwable[] failed = null;
+                    int failures = 0;
+                    for (int i = 0; i < batch.size(); i++) {
+                        Append a = batch.get(i);
+                        try {
+                            if (a.frame() != null && write(a)) {
+                                dirty = true;
+                            }
+                        } catch (IOException | RuntimeException e) {
+                            failed = failed == null ? new Throwable[batch.size()] : failed;
+                            failed[i] = e;
+                            failures++;
                         }
                     }
                     if (dirty && (sync || System.nanoTime() - lastForce >= IDLE_FORCE_MILLIS * 1_000_000)) {
@@ -395,8 +405,16 @@ public final class SpoolJournal implements AutoCloseable {
                     if (!batch.isEmpty()) {
                         deleteFreedSegments();
                     }
-                    for (Append a : batch) {
-                        a.future().complete(null);
+                    if (failures > 0) {
+                        LOG.error("spool journal write failed in {}: {} of {} records not written: {}", dir, failures,
+                                batch.size(), String.valueOf(firstOf(failed)));
+                    }
+                    for (int i = 0; i < batch.size(); i++) {
+                        if (failed != null && failed[i] != null) {
+                            batch.get(i).future().completeExceptionally(failed[i]);
+                        } else {
+                            batch.get(i).future().complete(null);
+                        }
                     }
                 } catch (IOException | RuntimeException e) {
                     LOG.error("spool journal write failed in {}: {}", dir, e.toString());
@@ -419,6 +437,15 @@ public final class SpoolJournal implements AutoCloseable {
         }
     }
 
+    private static Throwable firstOf(Throwable[] failed) {
+        for (Throwable t : failed) {
+            if (t != null) {
+                return t;
+            }
+        }
+        return null;
+    }
+
     /** Writes one record; returns false when it was skipped (a DONE/DEFER for an id not owed here). */
     private boolean write(Append a) throws IOException {
         if (a.type() != ACCEPT && !live.containsKey(a.id())) {
@@ -426,11 +453,23 @@ public final class SpoolJournal implements AutoCloseable {
         }
         int length = a.frame().remaining();
         if (current.position + length > segmentBytes && current.position > MAGIC.length) {
-            roll();
-            relocateOldest();
+            try {
+                roll();
+            } catch (IOException | RuntimeException e) {
+                // No room for a new segment: the limit is soft, so what finishes queued mail
+                // (DONE, DEFER, HOLD) still goes into this one; new mail is refused.
+                if (a.type() == ACCEPT) {
+                    throw e;
+                }
+            }
+            try {
+                relocateOldest();
+            } catch (IOException | RuntimeException e) { // only an optimization: the copies try again next roll
+                LOG.warn("spool journal: could not copy owed entries forward in {}: {}", dir, e.toString());
+            }
         }
         long offset = current.position;
-        writeFully(current, a.frame());
+        appendFrame(current, a.frame());
         records.incrementAndGet();
         if (a.type() == ACCEPT) {
             track(a.id(), new Live(current, offset, System.currentTimeMillis()));
@@ -459,6 +498,25 @@ public final class SpoolJournal implements AutoCloseable {
         }
     }
 
+    /**
+     * Writes a whole frame or nothing: a short write on a full disk is cut off again, so the
+     * next frame starts where this one did and a replay reads past the failure.
+     */
+    private static void appendFrame(Segment segment, ByteBuffer frame) throws IOException {
+        long start = segment.position;
+        try {
+            writeFully(segment, frame);
+        } catch (IOException | RuntimeException e) {
+            segment.position = start; // even if the truncate fails, the next frame overwrites the torn one
+            try {
+                segment.channel.truncate(start);
+            } catch (IOException | RuntimeException t) {
+                e.addSuppressed(t);
+            }
+            throw e;
+        }
+    }
+
     private static void writeFully(Segment segment, ByteBuffer frame) throws IOException {
         while (frame.hasRemaining()) {
             segment.position += segment.channel.write(frame, segment.position);
@@ -472,18 +530,36 @@ public final class SpoolJournal implements AutoCloseable {
         fsyncNanos.accept(System.nanoTime() - start);
     }
 
+    /**
+     * Opens the next segment, and only then closes the current one: when the disk has no room
+     * for the new one, it is removed again and the current one stays open for writing.
+     */
     private void roll() throws IOException {
         if (current != null) {
             force();
-            current.channel.close();
-            current.channel = null;
         }
         long seq = nextSeq++;
         Segment segment = new Segment(dir.resolve(String.format("spool-%016d.log", seq)), seq);
-        segment.channel = FileChannel.open(segment.path, StandardOpenOption.CREATE_NEW,
-                StandardOpenOption.WRITE, StandardOpenOption.READ);
-        writeFully(segment, ByteBuffer.wrap(MAGIC));
-        segment.channel.force(true);
+        try {
+            segment.channel = FileChannel.open(segment.path, StandardOpenOption.CREATE_NEW,
+                    StandardOpenOption.WRITE, StandardOpenOption.READ);
+            writeFully(segment, ByteBuffer.wrap(MAGIC));
+            segment.channel.force(true);
+        } catch (IOException | RuntimeException e) {
+            try {
+                if (segment.channel != null) {
+                    segment.channel.close();
+                }
+                Files.deleteIfExists(segment.path);
+            } catch (IOException | RuntimeException t) {
+                e.addSuppressed(t);
+            }
+            throw e;
+        }
+        if (current != null) {
+            current.channel.close();
+            current.channel = null;
+        }
         segments.addLast(segment);
         current = segment;
     }
@@ -510,8 +586,7 @@ public final class SpoolJournal implements AutoCloseable {
                 ByteBuffer copy = frame(body.remaining());
                 copy.put(body);
                 long offset = current.position;
-                writeFully(current, seal(copy));
-                track(m.getKey(), new Live(current, offset, m.getValue().acceptedAtMillis()));
+                appendFrame(current, seal(copy));
                 if (held.contains(m.getKey())) {
                     // a replay lets a later ACCEPT reset the hold: the hold follows the copy
                     byte[] id = BinaryCodec.utf8(m.getKey());
@@ -519,8 +594,15 @@ public final class SpoolJournal implements AutoCloseable {
                     hold.put(HOLD);
                     BinaryCodec.putBytes(hold, id);
                     hold.put((byte) 1);
-                    writeFully(current, seal(hold));
+                    try {
+                        appendFrame(current, seal(hold));
+                    } catch (IOException | RuntimeException e) { // a copy without its hold would release it
+                        current.position = offset;
+                        current.channel.truncate(offset);
+                        throw e;
+                    }
                 }
+                track(m.getKey(), new Live(current, offset, m.getValue().acceptedAtMillis()));
             }
         }
     }

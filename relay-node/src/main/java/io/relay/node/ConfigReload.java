@@ -23,7 +23,7 @@ import org.slf4j.LoggerFactory;
  * {@code reload: KEY: OLD -> NEW (applied)}: {@code smtpd.timeout},
  * {@code smtpd.message-size-limit} and {@code smtpd.recipient-limit} for the sessions that
  * connect from then on, and {@code health.drain-delay} and {@code health.drain-timeout} for
- * the next drain. Every other changed key is logged by name only (a value may be a
+ * the next drain, and {@code queue.min-free-bytes} for the next message. Every other changed key is logged by name only (a value may be a
  * secret) as needing a restart. The cluster's tables (what relayctl changed: networks,
  * transport entries, limits, credentials) live in the cluster and a reload never touches
  * them. A YAML that does not load leaves the running configuration as it was, with one
@@ -35,6 +35,7 @@ final class ConfigReload {
     static final Set<String> SMTPD_LIVE = Set.of("smtpd.timeout", "smtpd.message-size-limit",
             "smtpd.recipient-limit");
     static final Set<String> DRAIN_LIVE = Set.of("health.drain-delay", "health.drain-timeout");
+    static final String MIN_FREE = "queue.min-free-bytes";
 
     private final Path file;
     private final Function<Path, RelayConfig> loader;
@@ -88,13 +89,17 @@ final class ConfigReload {
         List<String> lines = new ArrayList<>();
         boolean smtpd = false;
         boolean drain = false;
+        boolean minFree = false;
         for (String key : keys) {
             String a = was.get(key);
             String b = now.get(key);
             if (Objects.equals(a, b)) {
                 continue;
             }
-            if (SMTPD_LIVE.contains(key) || DRAIN_LIVE.contains(key)) {
+            if (MIN_FREE.equals(key)) {
+                minFree = true;
+                lines.add("reload: " + key + ": " + a + " -> " + b + " (applied to the next message)");
+            } else if (SMTPD_LIVE.contains(key) || DRAIN_LIVE.contains(key)) {
                 smtpd |= SMTPD_LIVE.contains(key);
                 drain |= DRAIN_LIVE.contains(key);
                 lines.add("reload: " + key + ": " + a + " -> " + b + " (applied"
@@ -113,6 +118,10 @@ final class ConfigReload {
             running.health.drainDelay = next.health.drainDelay;
             running.health.drainTimeout = next.health.drainTimeout;
             node.drainTimes(running.health.drainDelay, running.health.drainTimeout);
+        }
+        if (minFree) {
+            running.queue.minFreeBytes = next.queue.minFreeBytes;
+            node.minFreeBytes(running.queue.minFreeBytes);
         }
         return lines;
     }

@@ -30,6 +30,8 @@ import io.relay.queue.ClusterLimits;
 import io.relay.queue.ClusterMember;
 import io.relay.queue.ClusterQueue;
 import io.relay.queue.QueueSettings;
+import io.relay.queue.SpaceCheckedQueue;
+import io.relay.queue.SpoolSpace;
 import io.relay.routing.NetworkSet;
 import io.relay.routing.RelayPolicy;
 import io.relay.routing.RoutingConfig;
@@ -191,6 +193,9 @@ public final class RelayNode implements AutoCloseable {
                 cfg.queue.maxMessages, cfg.queue.maxBytes), new QueueMetricsEvents(metrics),
                 QueueNextHops.of(router::route));
         opened.push(queue);
+        SpoolSpace space = watchSpoolSpace(cfg, mailLog);
+        opened.push(space);
+        metrics.spoolSpace(space::freeBytes, space::minFreeBytes);
         // mynetworks as changed through the admin API on any node: the sessions read the
         // policy's volatile set, which the store swaps when the cluster's state changes
         AdminStateStore admin = new AdminStateStore(member.hazelcast(), cfg.smtpd.mynetworks, cfg.queue.spoolDir,
@@ -225,8 +230,9 @@ public final class RelayNode implements AutoCloseable {
         opened.push(blocking::shutdownNow);
         SslContext tls = TlsMaterial.serverContext(cfg.smtpd.tlsCertFile, cfg.smtpd.tlsKeyFile, hostname,
                 cfg.queue.spoolDir.resolve("tls"));
-        SmtpServer smtpd = new SmtpServer(SmtpdSettings.from(cfg.smtpd, hostname), policy, queue, mailLog, blocking, tls,
-                metrics);
+        // new mail only: bounces, deferrals and DONE records keep the room queue.min-free-bytes leaves
+        SmtpServer smtpd = new SmtpServer(SmtpdSettings.from(cfg.smtpd, hostname), policy,
+                new SpaceCheckedQueue(queue, space), mailLog, blocking, tls, metrics);
         opened.push(smtpd);
         NodeState state = new NodeState();
 
@@ -239,7 +245,9 @@ public final class RelayNode implements AutoCloseable {
                         ? ReadinessCheck.Result.passing() : ReadinessCheck.Result.failing("not a cluster member")),
                 ReadinessCheck.of("cluster-size", () -> clusterSize(member.memberCount(), cfg.cluster.minMembers)),
                 ReadinessCheck.of("queue", () -> queue.full()
-                        ? ReadinessCheck.Result.failing("queue above its high-water mark") : ReadinessCheck.Result.passing()));
+                        ? ReadinessCheck.Result.failing("queue above its high-water mark") : ReadinessCheck.Result.passing()),
+                ReadinessCheck.of("spool-space", () -> space.shortage().map(ReadinessCheck.Result::failing)
+                        .orElseGet(ReadinessCheck.Result::passing)));
         // Liveness: a node whose cluster member died under it (Hazelcast stops the member on
         // an OutOfMemoryError) can neither queue nor deliver; /healthz says so until it exits.
         List<ReadinessCheck> liveness = List.of(
@@ -275,6 +283,7 @@ public final class RelayNode implements AutoCloseable {
         RelayNode node = new RelayNode(queue, limiter, smtpd, health, admin, adminApi, blocking, state, mailLog,
                 hostname, member);
         node.drainDelay = cfg.health.drainDelay;
+        node.spoolSpace = space;
         node.drainTimeout = cfg.health.drainTimeout;
         self.set(node);
         return node;
@@ -307,6 +316,7 @@ public final class RelayNode implements AutoCloseable {
      */
     private volatile Runnable drainAction;
     private volatile Duration drainDelay = Duration.ZERO;
+    private volatile SpoolSpace spoolSpace;
     private volatile Duration drainTimeout = Duration.ofSeconds(30);
 
     void onAdminDrain(Runnable action) {
@@ -320,6 +330,35 @@ public final class RelayNode implements AutoCloseable {
 
     Duration drainTimeout() {
         return drainTimeout;
+    }
+
+    /**
+     * Free space of the spool's file system against {@code queue.min-free-bytes}, sampled
+     * every second; its two transitions (below the minimum, back above it) also go to the
+     * mail log, where Postfix's {@code queue_minfree} warning would be.
+     */
+    private static SpoolSpace watchSpoolSpace(RelayConfig cfg, MailLog mailLog) {
+        try {
+            return SpoolSpace.watch(cfg.queue.spoolDir, cfg.queue.minFreeBytes, new SpoolSpace.Transitions() {
+                @Override
+                public void low(String line) {
+                    mailLog.warning("smtpd", line);
+                }
+
+                @Override
+                public void recovered(String line) {
+                    mailLog.agent("smtpd", line);
+                }
+            });
+        } catch (java.io.IOException e) {
+            throw StartFailure.path("queue.spool-dir", cfg.queue.spoolDir,
+                    "cannot read its file system's free space: " + StartFailure.reason(e), e);
+        }
+    }
+
+    /** A new {@code queue.min-free-bytes} (a SIGHUP reload), in force for the next message. */
+    void minFreeBytes(long bytes) {
+        spoolSpace.minFreeBytes(bytes);
     }
 
     /** New drain waits (a SIGHUP reload); a drain already running keeps its own. */
@@ -443,6 +482,9 @@ public final class RelayNode implements AutoCloseable {
             adminApi.close();
         }
         admin.close();
+        if (spoolSpace != null) {
+            spoolSpace.close();
+        }
         try {
             queue.close();
         } catch (RuntimeException e) {

@@ -202,6 +202,8 @@ public final class PostfixImport {
         duration("maximal_queue_lifetime", "d").ifPresent(d -> queue.put("maximal-queue-lifetime", d));
         duration("minimal_backoff_time", "s").ifPresent(d -> queue.put("minimal-backoff-time", d));
         duration("maximal_backoff_time", "s").ifPresent(d -> queue.put("maximal-backoff-time", d));
+        // Postfix's 0 (its default) means no check, as ours does
+        main("queue_minfree").ifPresent(v -> queue.put("min-free-bytes", Long.parseLong(v)));
 
         for (Map.Entry<String, String> e : main.entrySet()) {
             if (!consumed.contains(e.getKey())) {

@@ -157,6 +157,7 @@ class PostfixImportTest {
                 fast_destination_rate_delay = 20s
                 maximal_queue_lifetime = 3
                 minimal_backoff_time = 5m
+                queue_minfree = 2147483648
                 smtp_sasl_password_maps = hash:/etc/postfix/sasl_passwd
                 sender_dependent_relayhost_maps = hash:/etc/postfix/sender_relay
                 """;
@@ -181,7 +182,8 @@ class PostfixImportTest {
         assertEquals(Map.of("@tenant.example", "[tenant-gw.example]"), smtp.get("sender-dependent-relayhost-maps"));
         assertEquals(Map.of("fast", Map.of("tls-security-level", "verify", "rate", List.of("3/m"), "concurrency", 1)),
                 smtp.get("transports"));
-        assertEquals(Map.of("maximal-queue-lifetime", "3d", "minimal-backoff-time", "5m"), section(r.config(), "queue"));
+        assertEquals(Map.of("maximal-queue-lifetime", "3d", "minimal-backoff-time", "5m", "min-free-bytes", 2147483648L),
+                section(r.config(), "queue"));
         assertTrue(reason(r, "master.cf:4: unused unix smtp").contains("not referenced"));
         assertTrue(notCarriedSettings(r).contains("master.cf fast: -o smtp_bind_address"));
         assertTrue(reason(r, "main.cf: smtp_sasl_password_maps").contains("smtp_sasl_auth_enable"),

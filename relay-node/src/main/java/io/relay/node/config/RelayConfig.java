@@ -191,6 +191,11 @@ public final class RelayConfig {
         public int backupCount = 1;
         public long maxMessages = 1_000_000;
         /**
+         * queue_minfree: below this many free bytes on the spool's file system new mail gets
+         * 452 4.3.1 and /readyz 503; 0 turns the check off.
+         */
+        public long minFreeBytes = io.relay.queue.SpoolSpace.DEFAULT_MIN_FREE_BYTES;
+        /**
          * Content bytes; unset ({@link #AUTO_MAX_BYTES}), it follows the heap: {@link #defaultMaxBytes}.
          */
         public long maxBytes = AUTO_MAX_BYTES;

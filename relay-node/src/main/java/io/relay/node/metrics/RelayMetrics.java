@@ -11,6 +11,7 @@ import java.time.Duration;
 import java.util.Map;
 import java.util.Objects;
 import java.util.function.IntSupplier;
+import java.util.function.LongSupplier;
 import java.util.function.Supplier;
 
 /**
@@ -53,6 +54,8 @@ public final class RelayMetrics {
     private volatile Supplier<? extends Map<QueueState, ? extends Number>> queueDepth;
     private volatile Supplier<Duration> oldestMessageAge;
     private volatile IntSupplier clusterMembers;
+    private volatile LongSupplier spoolFreeBytes;
+    private volatile LongSupplier spoolMinFreeBytes;
 
     /** A fresh registry with the node's families and the JVM metrics. */
     public RelayMetrics() {
@@ -135,6 +138,25 @@ public final class RelayMetrics {
                     var source = clusterMembers;
                     if (source != null) {
                         cb.call(source.getAsInt());
+                    }
+                })
+                .register(registry);
+
+        GaugeWithCallback.builder().name("relay_spool_free_bytes").unit(Unit.BYTES)
+                .help("Free bytes of the spool's file system as last sampled (less what was accepted since)")
+                .callback(cb -> {
+                    var source = spoolFreeBytes;
+                    if (source != null) {
+                        cb.call(source.getAsLong());
+                    }
+                })
+                .register(registry);
+        GaugeWithCallback.builder().name("relay_spool_min_free_bytes").unit(Unit.BYTES)
+                .help("queue.min-free-bytes: below relay_spool_free_bytes new mail gets 452 4.3.1 (0: no check)")
+                .callback(cb -> {
+                    var source = spoolMinFreeBytes;
+                    if (source != null) {
+                        cb.call(source.getAsLong());
                     }
                 })
                 .register(registry);
@@ -236,6 +258,12 @@ public final class RelayMetrics {
     /** Where scrapes read the age of the oldest queued message (null or zero when empty). */
     public void oldestMessageAge(Supplier<Duration> source) {
         this.oldestMessageAge = Objects.requireNonNull(source, "source");
+    }
+
+    /** Where scrapes read the spool file system's free bytes and the minimum ({@code queue.min-free-bytes}). */
+    public void spoolSpace(LongSupplier freeBytes, LongSupplier minFreeBytes) {
+        this.spoolFreeBytes = Objects.requireNonNull(freeBytes, "freeBytes");
+        this.spoolMinFreeBytes = Objects.requireNonNull(minFreeBytes, "minFreeBytes");
     }
 
     /** Where scrapes read the number of cluster members this node sees. */

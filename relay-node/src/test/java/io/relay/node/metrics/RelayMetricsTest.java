@@ -29,7 +29,7 @@ class RelayMetricsTest {
             "relay_delivery_attempts_total", "relay_delivery_delay_seconds", "relay_queue_messages",
             "relay_queue_oldest_message_age_seconds", "relay_rate_limit_waits_total",
             "relay_rate_limit_wait_seconds_total", "relay_circuit_breaker_state", "relay_cluster_members",
-            "relay_spool_fsync_duration_seconds");
+            "relay_spool_fsync_duration_seconds", "relay_spool_free_bytes", "relay_spool_min_free_bytes");
 
     /** Every family with at least one sample, as the wired node would have them. */
     private static RelayMetrics populated() {
@@ -55,6 +55,7 @@ class RelayMetricsTest {
         m.queueDepth(() -> depth);
         m.oldestMessageAge(() -> Duration.ofSeconds(90));
         m.clusterMembers(() -> 3);
+        m.spoolSpace(() -> 5_000_000L, () -> 1_000_000L);
         return m;
     }
 
@@ -142,8 +143,11 @@ class RelayMetricsTest {
         m.clusterMembers(members::get);
         m.queueDepth(() -> depth);
         m.oldestMessageAge(() -> null);
+        m.spoolSpace(() -> 5_000_000L, () -> 1_000_000L);
         String first = text(m.registry());
         assertTrue(first.contains("relay_cluster_members 1.0"), first);
+        assertTrue(first.contains("relay_spool_free_bytes 5000000.0"), first);
+        assertTrue(first.contains("relay_spool_min_free_bytes 1000000.0"), first);
         assertTrue(first.contains("relay_queue_messages{state=\"incoming\"} 2.0"));
         assertTrue(first.contains("relay_queue_messages{state=\"hold\"} 0.0"), "missing states count 0");
         assertTrue(first.contains("relay_queue_oldest_message_age_seconds 0.0"), "empty queue is age 0");
