@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.relay.node.delivery.DnsmasqServer;
 import io.relay.node.testing.AiosmtpdUpstream;
 import io.relay.node.testing.NodeProcess;
+import io.relay.node.testing.NodeYaml;
 import io.relay.node.testing.Ports;
 import io.relay.node.testing.Tools;
 import java.nio.file.Files;
@@ -35,25 +36,15 @@ class FirstHourBounceTest {
             int smtp = Ports.free();
             // The transport entry only moves MX delivery off port 25 (binding it needs root);
             // an unbracketed next hop still takes example.test's MX.
-            String yaml = """
+            String yaml = NodeYaml.in(dir.resolve("node"), smtp).with("""
                     smtpd:
-                      listen: ["127.0.0.1:%d"]
                       hostname: relay1.firsthour.test
                     smtp:
                       default-transport: smtp
                       dns-servers: ["127.0.0.1:%d"]
                       transport-maps:
                         example.test: "smtp:example.test:%d"
-                    queue:
-                      spool-dir: %s
-                    health:
-                      listen: 127.0.0.1:%d
-                    cluster:
-                      listen: 127.0.0.1:%d
-                    log:
-                      file: %s
-                    """.formatted(smtp, dns.port(), mx.port(), dir.resolve("node/spool"), Ports.free(), Ports.free(),
-                    dir.resolve("node/mail.log"));
+                    """.formatted(dns.port(), mx.port()));
             try (NodeProcess node = NodeProcess.start(dir.resolve("node"), yaml, smtp)) {
                 Process p = new ProcessBuilder(Tools.SWAKS, "--server", "127.0.0.1:" + smtp, "--from",
                         "app@example.test", "--to", "nobody@example.test", "--silent", "2", "--timeout", "30")

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.relay.node.testing.AiosmtpdUpstream;
 import io.relay.node.testing.NodeProcess;
+import io.relay.node.testing.NodeYaml;
 import io.relay.node.testing.Ports;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -51,24 +52,14 @@ class FirstHourDataMemoryTest {
         try (AiosmtpdUpstream upstream = AiosmtpdUpstream.builder(dir).start()) {
             int smtp = Ports.free();
             Path nodeDir = dir.resolve("node");
-            String yaml = """
+            String yaml = NodeYaml.in(nodeDir, smtp).with("""
                     smtpd:
-                      listen: ["127.0.0.1:%d"]
                       mynetworks: [127.0.0.1/32]
                       relay-domains: [example.org]
                     smtp:
                       relayhost: "[127.0.0.1]:%d"
                       default-transport: smtp
-                    queue:
-                      spool-dir: %s
-                    health:
-                      listen: 127.0.0.1:%d
-                    cluster:
-                      listen: 127.0.0.1:%d
-                    log:
-                      file: %s
-                    """.formatted(smtp, upstream.port(), nodeDir.resolve("spool"), Ports.free(), Ports.free(),
-                    nodeDir.resolve("mail.log"));
+                    """.formatted(upstream.port()));
             try (NodeProcess node = NodeProcess.start(nodeDir, yaml, smtp, List.of("-Xmx256m"))) {
                 ExecutorService pool = Executors.newFixedThreadPool(ATTACKERS);
                 CountDownLatch streamed = new CountDownLatch(ATTACKERS);

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.relay.node.testing.AiosmtpdUpstream;
 import io.relay.node.testing.NodeProcess;
+import io.relay.node.testing.NodeYaml;
 import io.relay.node.testing.Ports;
 import io.relay.node.testing.Tools;
 import java.io.ByteArrayOutputStream;
@@ -38,25 +39,13 @@ class FirstHourDataTest {
     /** The smuggling shapes that a lenient receiver takes for the end of DATA. */
     private static final List<String> SHAPES = List.of("\n.\n", "\n.\r\n", "\r\n.\n", "\r.\r", "\r\n.\r", "\n.\r");
 
-    /** A minimal operator's YAML: listen, relay to the upstream; the rest keeps the test's ports apart. */
-    private static String yaml(Path dir, int smtp, int upstream, String extraSmtpd) {
-        return """
-                smtpd:
-                  listen: ["127.0.0.1:%d"]
-                %s
+    /** A minimal operator's YAML: relay to the upstream, and {@code smtpd} keys if any. */
+    private static String yaml(Path dir, int smtp, int upstream, String smtpd) {
+        return NodeYaml.in(dir, smtp).with(smtpd + """
                 smtp:
                   relayhost: "[127.0.0.1]:%d"
                   default-transport: smtp
-                queue:
-                  spool-dir: %s
-                health:
-                  listen: 127.0.0.1:%d
-                cluster:
-                  listen: 127.0.0.1:%d
-                log:
-                  file: %s
-                """.formatted(smtp, extraSmtpd.indent(2).stripTrailing(), upstream, dir.resolve("spool"),
-                Ports.free(), Ports.free(), dir.resolve("mail.log"));
+                """.formatted(upstream));
     }
 
     /** smtplib.sendmail with bytes sends them as they are: bare LF line ends, dots stuffed after each LF. */
@@ -104,7 +93,10 @@ class FirstHourDataTest {
     void smugglingShapesNeverBecomeASecondMessage(String mode, @TempDir Path dir) throws Exception {
         try (AiosmtpdUpstream upstream = AiosmtpdUpstream.builder(dir).start()) {
             int smtp = Ports.free();
-            String yaml = yaml(dir.resolve("node"), smtp, upstream.port(), "forbid-bare-newline: " + mode);
+            String yaml = yaml(dir.resolve("node"), smtp, upstream.port(), """
+                    smtpd:
+                      forbid-bare-newline: %s
+                    """.formatted(mode));
             try (NodeProcess node = NodeProcess.start(dir.resolve("node"), yaml, smtp)) {
                 int accepted = 0;
                 for (int n = 0; n < SHAPES.size(); n++) {

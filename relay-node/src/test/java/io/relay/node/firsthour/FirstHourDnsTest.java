@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.relay.node.delivery.DnsmasqServer;
 import io.relay.node.testing.AiosmtpdUpstream;
 import io.relay.node.testing.NodeProcess;
+import io.relay.node.testing.NodeYaml;
 import io.relay.node.testing.Ports;
 import io.relay.node.testing.Tools;
 import java.nio.file.Files;
@@ -60,9 +61,7 @@ class FirstHourDnsTest {
                 "--mx-host=broken.test,mx.nowhere.test,10", "--mx-host=later.test,mx.nowhere.test,10");
         int smtp = Ports.free();
         Path nodeDir = dir.resolve("node");
-        node = NodeProcess.start(nodeDir, """
-                smtpd:
-                  listen: ["127.0.0.1:%d"]
+        node = NodeProcess.start(nodeDir, NodeYaml.in(nodeDir, smtp).with("""
                 smtp:
                   default-transport: smtp
                   dns-servers: ["127.0.0.1:%d"]
@@ -71,16 +70,7 @@ class FirstHourDnsTest {
                     later.test: "direct:"
                   transports:
                     direct: {fallback-relay: []}
-                queue:
-                  spool-dir: %s
-                health:
-                  listen: 127.0.0.1:%d
-                cluster:
-                  listen: 127.0.0.1:%d
-                log:
-                  file: %s
-                """.formatted(smtp, dns.port(), fallback.port(), nodeDir.resolve("spool"), Ports.free(), Ports.free(),
-                nodeDir.resolve("mail.log")), smtp);
+                """.formatted(dns.port(), fallback.port())), smtp);
     }
 
     @AfterAll

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.relay.node.testing.AiosmtpdUpstream;
 import io.relay.node.testing.NodeProcess;
+import io.relay.node.testing.NodeYaml;
 import io.relay.node.testing.Ports;
 import io.relay.node.testing.Tools;
 import java.io.ByteArrayOutputStream;
@@ -49,9 +50,8 @@ class FirstHourHostileClientTest {
         upstream = AiosmtpdUpstream.builder(Files.createDirectories(dir.resolve("upstream"))).start();
         int smtp = Ports.free();
         // what an operator writes: a relay host, who may relay, where the log goes
-        String yaml = """
+        String yaml = NodeYaml.in(dir.resolve("node"), smtp).with("""
                 smtpd:
-                  listen: ["127.0.0.1:%d"]
                   hostname: relay-under-test.test
                   mynetworks: [127.0.0.1/32]
                   relay-domains: [relay.example]
@@ -59,16 +59,7 @@ class FirstHourHostileClientTest {
                   relayhost: "[127.0.0.1]:%d"
                   default-transport: smtp
                   tls-security-level: none
-                queue:
-                  spool-dir: %s
-                health:
-                  listen: 127.0.0.1:%d
-                cluster:
-                  listen: 127.0.0.1:%d
-                log:
-                  file: %s
-                """.formatted(smtp, upstream.port(), dir.resolve("node/spool"), Ports.free(), Ports.free(),
-                dir.resolve("node/mail.log"));
+                """.formatted(upstream.port()));
         node = NodeProcess.start(dir.resolve("node"), yaml, smtp);
     }
 

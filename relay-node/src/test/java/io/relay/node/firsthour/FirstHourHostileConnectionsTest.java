@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.relay.node.testing.AiosmtpdUpstream;
 import io.relay.node.testing.NodeProcess;
+import io.relay.node.testing.NodeYaml;
 import io.relay.node.testing.Ports;
 import io.relay.node.testing.Tools;
 import java.io.ByteArrayOutputStream;
@@ -36,10 +37,10 @@ class FirstHourHostileConnectionsTest {
     @TempDir
     Path dir;
 
-    private static String yaml(Path nodeDir, int smtp, int upstream, String extraSmtpd) {
-        return """
+    /** What an operator writes for this relay; {@code smtpdExtra}: more {@code smtpd} keys, indented as such. */
+    private static String yaml(Path nodeDir, int smtp, int upstream, String smtpdExtra) {
+        return NodeYaml.in(nodeDir, smtp).with("""
                 smtpd:
-                  listen: ["127.0.0.1:%d"]
                   hostname: %s
                   mynetworks: [127.0.0.1/32]
                   relay-domains: [relay.example]
@@ -48,16 +49,7 @@ class FirstHourHostileConnectionsTest {
                   relayhost: "[127.0.0.1]:%d"
                   default-transport: smtp
                   tls-security-level: none
-                queue:
-                  spool-dir: %s
-                health:
-                  listen: 127.0.0.1:%d
-                cluster:
-                  listen: 127.0.0.1:%d
-                log:
-                  file: %s
-                """.formatted(smtp, HOST, extraSmtpd.indent(2).stripTrailing(), upstream, nodeDir.resolve("spool"),
-                Ports.free(), Ports.free(), nodeDir.resolve("mail.log"));
+                """.formatted(HOST, smtpdExtra.stripTrailing(), upstream));
     }
 
     @Test
@@ -132,9 +124,10 @@ class FirstHourHostileConnectionsTest {
         int smtp = Ports.free();
         Path nodeDir = dir.resolve("node");
         String yaml = yaml(nodeDir, smtp, Ports.free(), """
-                client-connection-limit: 10
-                proxy-protocol:
-                  trusted-networks: [127.0.0.3/32]""");
+                  client-connection-limit: 10
+                  proxy-protocol:
+                    trusted-networks: [127.0.0.3/32]
+                """);
         try (NodeProcess node = NodeProcess.start(nodeDir, yaml, smtp)) {
             try {
                 // 10 clients of 198.51.100.7 through the load balancer 127.0.0.3: all in

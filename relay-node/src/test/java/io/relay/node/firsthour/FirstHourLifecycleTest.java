@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.relay.node.testing.NodeProcess;
+import io.relay.node.testing.NodeYaml;
 import io.relay.node.testing.Ports;
 import io.relay.node.testing.Tools;
 import java.io.IOException;
@@ -46,19 +47,12 @@ class FirstHourLifecycleTest {
     private final int cluster = Ports.free();
     private final int admin = Ports.free();
 
+    /** Mail captured in var/mail, and {@code more} of the operator's keys; the ports are the fields'. */
     private String yaml(String more) {
-        return """
-                smtpd:
-                  listen: ["127.0.0.1:%d"]
-                health:
-                  listen: 127.0.0.1:%d
-                cluster:
-                  listen: 127.0.0.1:%d
+        return new NodeYaml(tmp.resolve("node"), smtp, health, cluster).with("""
                 smtp:
                   default-transport: "file:var/mail"
-                log:
-                  file: mail.log
-                """.formatted(smtp, health, cluster) + more;
+                """ + more);
     }
 
     /** The lines of a failed start's stderr; the error line is the last. */
@@ -113,7 +107,7 @@ class FirstHourLifecycleTest {
         Files.createDirectories(dir);
         Files.writeString(dir.resolve("plain-file"), "not a directory\n");
         String yaml = key.equals("log.file")
-                ? yaml("").replace("file: mail.log", "file: plain-file/mail.log")
+                ? yaml("log:\n  file: plain-file/mail.log\n")
                 : yaml("queue:\n  spool-dir: plain-file/spool\n");
         try (NodeProcess node = NodeProcess.launch(dir, yaml)) {
             List<String> lines = failedStart(node);
@@ -138,8 +132,7 @@ class FirstHourLifecycleTest {
             // logrotate: move the file away, then HUP (its postrotate does `systemctl reload relay`)
             Path rotated = dir.resolve("mail.log.1");
             Files.move(log, rotated);
-            Files.writeString(dir.resolve("relay.yaml"), yaml("")
-                    .replace("smtpd:\n", "smtpd:\n  recipient-limit: 1\n  max-connections: 100\n"));
+            Files.writeString(dir.resolve("relay.yaml"), yaml("smtpd:\n  recipient-limit: 1\n  max-connections: 100\n"));
             node.signal("HUP");
             String applied = node.awaitStderr("reload: smtpd.recipient-limit", Duration.ofSeconds(20));
             assertTrue(applied.endsWith("reload: smtpd.recipient-limit: 1000 -> 1 (applied to new sessions)"), applied);
