@@ -46,22 +46,12 @@ class FirstHourBounceTest {
                         example.test: "smtp:example.test:%d"
                     """.formatted(dns.port(), mx.port()));
             try (NodeProcess node = NodeProcess.start(dir.resolve("node"), yaml, smtp)) {
-                Process p = new ProcessBuilder(Tools.SWAKS, "--server", "127.0.0.1:" + smtp, "--from",
-                        "app@example.test", "--to", "nobody@example.test", "--silent", "2", "--timeout", "30")
-                        .redirectErrorStream(true).start();
-                String out = new String(p.getInputStream().readAllBytes());
-                assertEquals(0, p.waitFor(), out);
+                Tools.Run swaks = Tools.swaks(smtp, "--from", "app@example.test", "--to", "nobody@example.test");
+                assertEquals(0, swaks.exit(), swaks.output());
 
-                AiosmtpdUpstream.Received dsn = null;
-                long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-                while (dsn == null && System.nanoTime() < deadline) {
-                    dsn = mx.messages().stream().filter(m -> m.sender().isEmpty() || m.sender().equals("<>"))
-                            .findFirst().orElse(null);
-                    Thread.sleep(100);
-                }
-                String log = Files.exists(dir.resolve("node/mail.log")) ? Files.readString(dir.resolve("node/mail.log"))
-                        : "(no mail log)";
-                assertTrue(dsn != null, "no bounce reached the sender's MX; mail log:\n" + log);
+                AiosmtpdUpstream.Received dsn = mx.awaitMessage(m -> m.sender().isEmpty() || m.sender().equals("<>"),
+                        Duration.ofSeconds(60)).orElse(null);
+                assertTrue(dsn != null, "no bounce reached the sender's MX; mail log:\n" + node.mailLog());
                 assertEquals(List.of("app@example.test"), dsn.recipients());
                 String text = dsn.text();
                 assertTrue(Pattern.compile("(?mi)^Message-ID: <[^>@\\s]+@relay1\\.firsthour\\.test>\\r?$")

@@ -36,11 +36,9 @@ class FirstHourConfigTest {
                       relayhost: "[127.0.0.1]:%d"
                     """.formatted(upstream.port()));
             try (NodeProcess node = NodeProcess.start(nodeDir, yaml, smtp)) {
-                Process swaks = new ProcessBuilder(Tools.SWAKS, "--server", "127.0.0.1:" + smtp, "--from",
-                        "app@example.com", "--to", "someone@example.org", "--header", "Subject: first hour",
-                        "--silent", "2", "--timeout", "30").redirectErrorStream(true).start();
-                String said = new String(swaks.getInputStream().readAllBytes());
-                assertEquals(0, swaks.waitFor(), said);
+                Tools.Run swaks = Tools.swaks(smtp, "--from", "app@example.com", "--to", "someone@example.org",
+                        "--header", "Subject: first hour");
+                assertEquals(0, swaks.exit(), swaks.output());
                 assertEquals(1, upstream.awaitMessages(1, Duration.ofSeconds(30)),
                         "the message reaches the relayhost; node stderr:\n" + node.stderr());
                 assertFalse(Files.exists(nodeDir.resolve("var/mail")), "nothing captured in var/mail");

@@ -15,7 +15,6 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -126,7 +125,7 @@ class FirstHourDataMemoryTest {
                 assertEquals(attack250, attackDelivered, "attack messages answered 250 are delivered");
                 assertEquals(expected, upstream.messages().size(), "no duplicates, nothing lost: " + delivered);
 
-                String log = Files.readString(nodeDir.resolve("mail.log"));
+                String log = node.mailLog();
                 assertTrue(log.contains("452 4.3.1 Insufficient system storage"), "the 452 is in the mail log");
                 assertTrue(!node.stderr().contains("OutOfMemoryError"), NodeProcess.tail(nodeDir.resolve("node.err"), 30));
             }

@@ -19,9 +19,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -65,11 +63,8 @@ class FirstHourDataTest {
                             refused = s.sendmail("app@app.test", ["user@example.com"], msg)
                             print("refused:", refused)
                         """);
-                Process p = new ProcessBuilder(Tools.PYTHON3, script.toString(), Integer.toString(smtp))
-                        .redirectErrorStream(true).start();
-                assertTrue(p.waitFor(60, TimeUnit.SECONDS), "smtplib finished");
-                String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-                assertEquals(0, p.exitValue(), "smtplib's sendmail raised: " + out);
+                Tools.Run p = Tools.run(Duration.ofSeconds(60), Tools.PYTHON3, script.toString(), Integer.toString(smtp));
+                assertEquals(0, p.exit(), "smtplib's sendmail raised: " + p.output());
 
                 awaitMessages(upstream, 1);
                 List<AiosmtpdUpstream.Received> got = upstream.messages();
@@ -127,7 +122,7 @@ class FirstHourDataTest {
                     assertTrue(r.text().matches("(?s).*legit \\d\r\n\\.\r\nMAIL FROM:<evil@attacker\\.test>\r\n"
                             + "RCPT TO:<victim@example\\.com>\r\nDATA\r\nSubject: smuggled \\d\r\n\r\nhidden\r\n"), r.text());
                 }
-                String log = Files.readString(dir.resolve("node/mail.log"));
+                String log = node.mailLog();
                 assertTrue(!log.contains("evil@attacker.test"), "the hidden sender is never a transaction: " + log);
             }
         }
@@ -204,10 +199,6 @@ class FirstHourDataTest {
     }
 
     static void awaitMessages(AiosmtpdUpstream upstream, int n) throws Exception {
-        long deadline = System.nanoTime() + BOUND.toNanos();
-        while (upstream.messages().size() < n && System.nanoTime() < deadline) {
-            Thread.sleep(100);
-        }
-        assertEquals(n, upstream.messages().size(), "messages at the upstream within " + BOUND);
+        assertEquals(n, upstream.awaitMessages(n, BOUND).size(), "messages at the upstream within " + BOUND);
     }
 }

@@ -19,9 +19,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -94,14 +92,15 @@ class FirstHourHostileClientTest {
             String done = c.send("Subject: after the hostile EHLO\r\nX-Tag: clean\r\n\r\nbody\r\n.");
             assertTrue(done.startsWith("250"), done);
         }
-        await(() -> messages().stream().anyMatch(m -> m.text().contains("X-Tag: clean")), BOUND);
-        List<AiosmtpdUpstream.Received> got = messages();
+        assertTrue(upstream.awaitMessage(m -> m.text().contains("X-Tag: clean"), BOUND).isPresent(),
+                "not within " + BOUND);
+        List<AiosmtpdUpstream.Received> got = upstream.messages();
         for (AiosmtpdUpstream.Received m : got) {
             String head = headerSection(m.content());
             assertEquals(-1, badByte(head), "raw control byte in the header section the upstream received:\n" + head);
             assertFalse(head.contains("X-Injected"), head);
         }
-        String log = mailLog();
+        String log = node.mailLog();
         assertFalse(log.contains("\u001b"), log);
     }
 
@@ -123,8 +122,8 @@ class FirstHourHostileClientTest {
             assertTrue(queued.startsWith("250 2.0.0 Ok: queued as "), queued);
         }
         String id = queued.substring("250 2.0.0 Ok: queued as ".length()).trim();
-        await(() -> mailLog().contains(id + ": from=<"), BOUND);
-        String log = mailLog();
+        node.awaitMailLog(id + ": from=<", BOUND);
+        String log = node.mailLog();
         int bad = badChar(log);
         assertEquals(-1, bad, "raw U+" + (bad < 0 ? "" : Integer.toHexString(log.charAt(bad))) + " in the mail log:\n"
                 + log);
@@ -169,33 +168,6 @@ class FirstHourHostileClientTest {
         String text = new String(content, StandardCharsets.ISO_8859_1);
         int end = text.indexOf("\r\n\r\n");
         return end < 0 ? text : text.substring(0, end + 2);
-    }
-
-    private static List<AiosmtpdUpstream.Received> messages() {
-        try {
-            return upstream.messages();
-        } catch (IOException e) {
-            return new ArrayList<>();
-        }
-    }
-
-    private static String mailLog() {
-        try {
-            Path p = dir.resolve("node/mail.log");
-            return Files.exists(p) ? Files.readString(p, StandardCharsets.UTF_8) : "";
-        } catch (IOException e) {
-            return "";
-        }
-    }
-
-    private static void await(BooleanSupplier condition, Duration timeout) throws InterruptedException {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("not within " + timeout);
-            }
-            Thread.sleep(100);
-        }
     }
 
     /** A raw SMTP client that sends exactly the bytes it is given (UTF-8) and reads whole replies. */

@@ -19,7 +19,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -84,12 +83,13 @@ class FirstHourHostileConnectionsTest {
                     assertEquals("421 4.7.0 " + HOST + " Error: too many connections from 127.0.0.2", refusal);
 
                     // mynetworks (127.0.0.1) still gets in and its mail is delivered
-                    Run r = swaks(smtp, "mynetworks-while-flooded");
+                    Tools.Run r = Tools.swaks(smtp, "--ehlo", "web1.app.test", "--from", "app@app.test",
+                            "--to", "user@relay.example", "--header", "Subject: mynetworks-while-flooded");
                     assertEquals(0, r.exit(), r.output());
-                    await(() -> upstream.messages().stream()
-                            .anyMatch(m -> m.text().contains("mynetworks-while-flooded")), BOUND);
+                    assertTrue(upstream.awaitMessage(m -> m.text().contains("mynetworks-while-flooded"), BOUND)
+                            .isPresent(), "not within " + BOUND);
 
-                    String log = Files.readString(nodeDir.resolve("mail.log"));
+                    String log = node.mailLog();
                     assertTrue(log.contains("warning: Connection concurrency limit exceeded: 51 from unknown[127.0.0.2]"
                             + " for service smtp"), log);
 
@@ -156,7 +156,7 @@ class FirstHourHostileConnectionsTest {
                             proxied(open, smtp, "TCP4 127.0.0.1 127.0.0.1 " + (42000 + i) + " 25"),
                             "mynetworks connection " + (i + 1));
                 }
-                String log = Files.readString(nodeDir.resolve("mail.log"));
+                String log = node.mailLog();
                 assertTrue(log.contains(
                         "warning: Connection concurrency limit exceeded: 11 from unknown[198.51.100.7]"), log);
             } finally {
@@ -215,21 +215,6 @@ class FirstHourHostileConnectionsTest {
             }
         }
         sockets.clear();
-    }
-
-    private record Run(int exit, String output) {}
-
-    private static Run swaks(int port, String tag) throws Exception {
-        Process p = new ProcessBuilder(Tools.SWAKS, "--server", "127.0.0.1", "--port", Integer.toString(port),
-                "--ehlo", "web1.app.test", "--from", "app@app.test", "--to", "user@relay.example",
-                "--header", "Subject: " + tag, "--timeout", "30").redirectErrorStream(true).start();
-        boolean done = p.waitFor(60, TimeUnit.SECONDS);
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        if (!done) {
-            p.destroyForcibly();
-            throw new AssertionError("swaks did not finish: " + out);
-        }
-        return new Run(p.exitValue(), out);
     }
 
     @FunctionalInterface

@@ -16,7 +16,6 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -127,7 +126,7 @@ class FirstHourLifecycleTest {
         try (NodeProcess node = NodeProcess.start(dir, yaml(""), smtp)) {
             assertEquals("250 250", twoRecipients(), "recipient-limit 1000 at start");
             Path log = dir.resolve("mail.log");
-            awaitContains(log, "from=<app@example.com>");
+            node.awaitMailLog("from=<app@example.com>", Duration.ofSeconds(20));
 
             // logrotate: move the file away, then HUP (its postrotate does `systemctl reload relay`)
             Path rotated = dir.resolve("mail.log.1");
@@ -140,11 +139,11 @@ class FirstHourLifecycleTest {
             assertTrue(restart.endsWith("reload: smtpd.max-connections: changed; needs a restart"
                     + " (the running node keeps the old value)"), restart);
             assertTrue(node.alive(), "SIGHUP does not stop the node");
-            awaitContains(log, "reload -- configuration");
+            node.awaitMailLog("reload -- configuration", Duration.ofSeconds(20));
             long rotatedSize = Files.size(rotated);
 
             assertEquals("250 452", twoRecipients(), "recipient-limit 1 after the reload");
-            awaitContains(log, "from=<app@example.com>");
+            node.awaitMailLog("from=<app@example.com>", Duration.ofSeconds(20));
             assertEquals(rotatedSize, Files.size(rotated), "nothing more goes to the rotated file");
 
             // a broken file keeps the running configuration, with one error line
@@ -214,24 +213,9 @@ class FirstHourLifecycleTest {
                 s.quit()
                 print(a, b)
                 """;
-        Process p = new ProcessBuilder(Tools.PYTHON3, "-c", script, Integer.toString(smtp))
-                .redirectErrorStream(true).start();
-        assertTrue(p.waitFor(30, TimeUnit.SECONDS), "smtplib finished");
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
-        assertEquals(0, p.exitValue(), out);
-        return out;
-    }
-
-    private static void awaitContains(Path file, String text) throws Exception {
-        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
-        while (System.nanoTime() < deadline) {
-            if (Files.exists(file) && Files.readString(file).contains(text)) {
-                return;
-            }
-            Thread.sleep(100);
-        }
-        throw new AssertionError("'" + text + "' not in " + file + ":\n"
-                + (Files.exists(file) ? Files.readString(file) : "(no file)"));
+        Tools.Run p = Tools.run(Duration.ofSeconds(30), Tools.PYTHON3, "-c", script, Integer.toString(smtp));
+        assertEquals(0, p.exit(), p.output());
+        return p.output().trim();
     }
 
     /**

@@ -80,17 +80,11 @@ class FirstHourQuotaTest {
     }
 
     private static void swaks(int port, String to) throws Exception {
-        Process p = new ProcessBuilder(Tools.SWAKS, "--server", "127.0.0.1:" + port, "--from", "app@web.example",
-                "--to", to, "--silent", "2", "--timeout", "30").redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes());
-        assertEquals(0, p.waitFor(), "swaks: " + out);
+        Tools.Run r = Tools.swaks(port, "--from", "app@web.example", "--to", to);
+        assertEquals(0, r.exit(), "swaks: " + r.output());
     }
 
     private static void awaitArrivals(AiosmtpdUpstream up, int n) throws Exception {
-        long end = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-        while (up.messages().size() < n && System.nanoTime() < end) {
-            Thread.sleep(100);
-        }
-        assertEquals(n, up.messages().size(), "arrivals at the upstream");
+        assertEquals(n, up.awaitMessages(n, Duration.ofSeconds(30)).size(), "arrivals at the upstream");
     }
 }
