@@ -7,10 +7,9 @@ import io.relay.node.testing.AiosmtpdUpstream;
 import io.relay.node.testing.NodeProcess;
 import io.relay.node.testing.NodeYaml;
 import io.relay.node.testing.Ports;
+import io.relay.node.testing.ServerLine;
 import io.relay.node.testing.Tools;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
@@ -68,7 +67,7 @@ class FirstHourHostileConnectionsTest {
                     String refusal = null;
                     for (int i = 0; i < 500; i++) {
                         Socket s = connect("127.0.0.2", smtp);
-                        String first = firstLine(s);
+                        String first = ServerLine.next(s);
                         if (first.startsWith("220 ")) {
                             greeted++;
                             idle.add(s); // held open and silent, as the attacker does
@@ -101,7 +100,7 @@ class FirstHourHostileConnectionsTest {
                     int again = 0;
                     for (int i = 0; i < 51; i++) {
                         Socket s = connect("127.0.0.2", smtp);
-                        String first = firstLine(s);
+                        String first = ServerLine.next(s);
                         if (first.startsWith("220 ")) {
                             again++;
                             idle.add(s);
@@ -172,7 +171,7 @@ class FirstHourHostileConnectionsTest {
         open.add(s);
         s.getOutputStream().write(("PROXY " + header + "\r\n").getBytes(StandardCharsets.US_ASCII));
         s.getOutputStream().flush();
-        return firstLine(s);
+        return ServerLine.next(s);
     }
 
     private static Socket connect(String from, int port) throws IOException {
@@ -185,25 +184,10 @@ class FirstHourHostileConnectionsTest {
 
     private static String probe(String from, int port) {
         try (Socket s = connect(from, port)) {
-            return firstLine(s);
+            return ServerLine.next(s);
         } catch (IOException e) {
             return e.toString();
         }
-    }
-
-    private static String firstLine(Socket s) throws IOException {
-        InputStream in = s.getInputStream();
-        ByteArrayOutputStream b = new ByteArrayOutputStream();
-        int c;
-        while ((c = in.read()) != '\n') {
-            if (c < 0) {
-                return "closed: " + b.toString(StandardCharsets.US_ASCII);
-            }
-            if (c != '\r') {
-                b.write(c);
-            }
-        }
-        return b.toString(StandardCharsets.US_ASCII);
     }
 
     private static void closeAll(List<Socket> sockets) {
