@@ -35,7 +35,12 @@ class SmartHostEndToEndTest {
     private static final String PASSWORD = "s3cr3t-Pa55w0rd-never-logged";
 
     static String nodeConfig(Path dir, int smtp, String smtpSection) {
-        return NodeYaml.in(dir, smtp).with("""
+        return nodeConfig(NodeYaml.in(dir, smtp), smtpSection);
+    }
+
+    /** As {@link #nodeConfig(Path, int, String)} with the node's ports and directory given. */
+    static String nodeConfig(NodeYaml node, String smtpSection) {
+        return node.with("""
                 smtpd:
                   hostname: relay-under-test.test
                   mynetworks: [127.0.0.0/8]
