@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.relay.node.testing.LoadClient;
 import io.relay.node.testing.NodeProcess;
+import io.relay.node.testing.NodeYaml;
 import io.relay.node.testing.Ports;
 import io.relay.node.testing.Tools;
 import java.net.URI;
@@ -31,9 +32,9 @@ class BackpressureEndToEndTest {
         int smtp = Ports.free();
         int health = Ports.free();
         try (TaggedSink sink = new TaggedSink(dir.resolve("sink"))) {
-            String yaml = SmartHostEndToEndTest.nodeConfig(dir.resolve("node"), smtp, "relayhost: \"[127.0.0.1]:"
-                    + sink.port() + "\"\ntls-security-level: none").replace("queue:\n", "queue:\n  max-messages: 50\n")
-                    .replaceFirst("health:\n  listen: 127.0.0.1:\\d+", "health:\n  listen: 127.0.0.1:" + health);
+            String yaml = SmartHostEndToEndTest.nodeConfig(new NodeYaml(dir.resolve("node"), smtp, health, Ports.free()),
+                    "relayhost: \"[127.0.0.1]:" + sink.port() + "\"\ntls-security-level: none")
+                    .replace("queue:\n", "queue:\n  max-messages: 50\n");
             try (NodeProcess node = NodeProcess.start(dir.resolve("node"), yaml, smtp)) {
                 LoadClient first = new LoadClient("127.0.0.1", smtp);
                 first.run("full", 80, 4, 10, 2048, Duration.ofSeconds(60));

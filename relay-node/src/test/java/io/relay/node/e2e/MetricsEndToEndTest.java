@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.relay.node.testing.LoadClient;
 import io.relay.node.testing.NodeProcess;
+import io.relay.node.testing.NodeYaml;
 import io.relay.node.testing.Ports;
 import io.relay.node.testing.Tools;
 import java.io.IOException;
@@ -45,13 +46,13 @@ class MetricsEndToEndTest {
         Tools.require(Tools.SWAKS, Tools.SMTP_SINK, Tools.PROMTOOL);
         try (TaggedSink sink = TaggedSink.started(dir)) {
             int smtp = Ports.free();
-            int health = Ports.free();
             Path nodeDir = dir.resolve("node");
+            NodeYaml plumbing = NodeYaml.in(nodeDir, smtp);
+            int health = plumbing.health();
             // PROXY protocol optional from loopback: swaks can present an outside client
             // (192.0.2.10, not in mynetworks) and a load balancer can probe with a bare header.
-            String yaml = """
+            String yaml = plumbing.with("""
                     smtpd:
-                      listen: ["127.0.0.1:%d"]
                       hostname: relay-under-test.test
                       mynetworks: [127.0.0.0/8]
                       message-size-limit: 20000
@@ -62,16 +63,7 @@ class MetricsEndToEndTest {
                       default-transport: smtp
                       relayhost: "[127.0.0.1]:%d"
                       tls-security-level: none
-                    queue:
-                      spool-dir: %s
-                    health:
-                      listen: 127.0.0.1:%d
-                    cluster:
-                      listen: 127.0.0.1:%d
-                    log:
-                      file: %s
-                    """.formatted(smtp, sink.port(), nodeDir.resolve("spool"), health, Ports.free(),
-                    nodeDir.resolve("mail.log"));
+                    """.formatted(sink.port()));
             try (NodeProcess node = NodeProcess.start(nodeDir, yaml, smtp)) {
                 String listener = "listener=\"127.0.0.1:" + smtp + "\"";
                 String nexthop = "nexthop=\"[127.0.0.1]:" + sink.port() + "\"";

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.relay.node.testing.AiosmtpdUpstream;
 import io.relay.node.testing.NodeProcess;
+import io.relay.node.testing.NodeYaml;
 import io.relay.node.testing.Ports;
 import io.relay.node.testing.PostfixInstance;
 import io.relay.node.testing.Tools;
@@ -34,26 +35,22 @@ class SmartHostEndToEndTest {
     private static final String PASSWORD = "s3cr3t-Pa55w0rd-never-logged";
 
     static String nodeConfig(Path dir, int smtp, String smtpSection) {
-        return """
+        return nodeConfig(NodeYaml.in(dir, smtp), smtpSection);
+    }
+
+    /** As {@link #nodeConfig(Path, int, String)} with the node's ports and directory given. */
+    static String nodeConfig(NodeYaml node, String smtpSection) {
+        return node.with("""
                 smtpd:
-                  listen: ["127.0.0.1:%d"]
                   hostname: relay-under-test.test
                   mynetworks: [127.0.0.0/8]
                 smtp:
                   default-transport: smtp
                 %s
                 queue:
-                  spool-dir: %s
                   minimal-backoff-time: 1s
                   maximal-backoff-time: 2s
-                health:
-                  listen: 127.0.0.1:%d
-                cluster:
-                  listen: 127.0.0.1:%d
-                log:
-                  file: %s
-                """.formatted(smtp, smtpSection.indent(2).stripTrailing(), dir.resolve("spool"), Ports.free(),
-                Ports.free(), dir.resolve("mail.log"));
+                """.formatted(smtpSection.indent(2).stripTrailing()));
     }
 
     @Test

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.relay.node.testing.AiosmtpdUpstream;
 import io.relay.node.testing.NodeProcess;
+import io.relay.node.testing.NodeYaml;
 import io.relay.node.testing.Ports;
 import io.relay.node.testing.Tools;
 import java.io.BufferedReader;
@@ -124,9 +125,8 @@ class UpstreamReactionTest {
     }
 
     private static String nodeConfig(Path dir, int smtp, int health, String smtpSection) {
-        return """
+        return new NodeYaml(dir, smtp, health, Ports.free()).with("""
                 smtpd:
-                  listen: ["127.0.0.1:%d"]
                   hostname: relay-under-test.test
                   mynetworks: [127.0.0.0/8]
                 smtp:
@@ -134,17 +134,9 @@ class UpstreamReactionTest {
                   tls-security-level: none
                 %s
                 queue:
-                  spool-dir: %s
                   minimal-backoff-time: 1s
                   maximal-backoff-time: 2s
-                health:
-                  listen: 127.0.0.1:%d
-                cluster:
-                  listen: 127.0.0.1:%d
-                log:
-                  file: %s
-                """.formatted(smtp, smtpSection.indent(2).stripTrailing(), dir.resolve("spool"), health,
-                Ports.free(), dir.resolve("mail.log"));
+                """.formatted(smtpSection.indent(2).stripTrailing()));
     }
 
     @Test

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.relay.node.delivery.DnsmasqServer;
 import io.relay.node.testing.AiosmtpdUpstream;
 import io.relay.node.testing.NodeProcess;
+import io.relay.node.testing.NodeYaml;
 import io.relay.node.testing.Ports;
 import io.relay.node.testing.Tools;
 import java.nio.file.Files;
@@ -35,42 +36,22 @@ class FirstHourBounceTest {
             int smtp = Ports.free();
             // The transport entry only moves MX delivery off port 25 (binding it needs root);
             // an unbracketed next hop still takes example.test's MX.
-            String yaml = """
+            String yaml = NodeYaml.in(dir.resolve("node"), smtp).with("""
                     smtpd:
-                      listen: ["127.0.0.1:%d"]
                       hostname: relay1.firsthour.test
                     smtp:
                       default-transport: smtp
                       dns-servers: ["127.0.0.1:%d"]
                       transport-maps:
                         example.test: "smtp:example.test:%d"
-                    queue:
-                      spool-dir: %s
-                    health:
-                      listen: 127.0.0.1:%d
-                    cluster:
-                      listen: 127.0.0.1:%d
-                    log:
-                      file: %s
-                    """.formatted(smtp, dns.port(), mx.port(), dir.resolve("node/spool"), Ports.free(), Ports.free(),
-                    dir.resolve("node/mail.log"));
+                    """.formatted(dns.port(), mx.port()));
             try (NodeProcess node = NodeProcess.start(dir.resolve("node"), yaml, smtp)) {
-                Process p = new ProcessBuilder(Tools.SWAKS, "--server", "127.0.0.1:" + smtp, "--from",
-                        "app@example.test", "--to", "nobody@example.test", "--silent", "2", "--timeout", "30")
-                        .redirectErrorStream(true).start();
-                String out = new String(p.getInputStream().readAllBytes());
-                assertEquals(0, p.waitFor(), out);
+                Tools.Run swaks = Tools.swaks(smtp, "--from", "app@example.test", "--to", "nobody@example.test");
+                assertEquals(0, swaks.exit(), swaks.output());
 
-                AiosmtpdUpstream.Received dsn = null;
-                long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-                while (dsn == null && System.nanoTime() < deadline) {
-                    dsn = mx.messages().stream().filter(m -> m.sender().isEmpty() || m.sender().equals("<>"))
-                            .findFirst().orElse(null);
-                    Thread.sleep(100);
-                }
-                String log = Files.exists(dir.resolve("node/mail.log")) ? Files.readString(dir.resolve("node/mail.log"))
-                        : "(no mail log)";
-                assertTrue(dsn != null, "no bounce reached the sender's MX; mail log:\n" + log);
+                AiosmtpdUpstream.Received dsn = mx.awaitMessage(m -> m.sender().isEmpty() || m.sender().equals("<>"),
+                        Duration.ofSeconds(60)).orElse(null);
+                assertTrue(dsn != null, "no bounce reached the sender's MX; mail log:\n" + node.mailLog());
                 assertEquals(List.of("app@example.test"), dsn.recipients());
                 String text = dsn.text();
                 assertTrue(Pattern.compile("(?mi)^Message-ID: <[^>@\\s]+@relay1\\.firsthour\\.test>\\r?$")

@@ -13,6 +13,7 @@ import io.relay.node.config.ConfigException;
 import io.relay.node.config.ConfigLoader;
 import io.relay.node.config.RelayConfig;
 import io.relay.node.config.RoutingConfigs;
+import io.relay.node.testing.NodeYaml;
 import io.relay.node.testing.Ports;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -55,19 +56,14 @@ class FirstHourConfigCheckTest {
         return new Run(code, out.toString(), err.toString());
     }
 
-    /** Free ports and a spool in the test's directory, then the keys under test. */
-    private Path config(String smtpdExtra, String rest) throws Exception {
+    /** The SMTP port of the last {@link #config}. */
+    private int smtp;
+
+    /** The keys under test, with free ports, a spool and a mail log in the test's directory. */
+    private Path config(String yaml) throws Exception {
         Path file = dir.resolve("relay.yaml");
-        Files.writeString(file, """
-                smtpd:
-                  listen: ["127.0.0.1:%d"]
-                %shealth:
-                  listen: 127.0.0.1:%d
-                cluster:
-                  listen: 127.0.0.1:%d
-                queue:
-                  spool-dir: %s
-                %s""".formatted(Ports.free(), smtpdExtra, Ports.free(), Ports.free(), dir.resolve("spool"), rest));
+        smtp = Ports.free();
+        Files.writeString(file, NodeYaml.in(dir, smtp).with(yaml));
         return file;
     }
 
@@ -80,7 +76,7 @@ class FirstHourConfigCheckTest {
 
     @Test
     void aGoodConfigurationIsOk() throws Exception {
-        Path cfg = config("", "smtp:\n  relayhost: \"[127.0.0.1]:2526\"\n");
+        Path cfg = config("smtp:\n  relayhost: \"[127.0.0.1]:2526\"\n");
         Run r = cli("check", "--config", cfg.toString());
         assertEquals(0, r.code(), r.err());
         assertEquals(cfg + ": ok\n", r.out());
@@ -92,7 +88,7 @@ class FirstHourConfigCheckTest {
         Path sasl = secret("sasl_passwd", "[email-smtp.us-east-1.amazonaws.com]:587 onlyapassword\n", "rw-------");
         Path token = secret("admin.token", "0123456789abcdef0123456789abcdef\n", "rw-r-----");
         Path spoolFile = secret("spool-is-a-file", "", "rw-------");
-        Path cfg = config("", """
+        Path cfg = config("""
                 smtp:
                   relayhost: "[[mx.example.com]:notaport"
                   destination-rate: [fast]
@@ -106,8 +102,9 @@ class FirstHourConfigCheckTest {
                       rate: ["14/s", "lots/d"]
                 admin:
                   token-file: %s
-                """.formatted(sasl, token)).toAbsolutePath();
-        Files.writeString(cfg, Files.readString(cfg).replace("spool-dir: " + dir.resolve("spool"), "spool-dir: " + spoolFile));
+                queue:
+                  spool-dir: %s
+                """.formatted(sasl, token, spoolFile)).toAbsolutePath();
 
         Run r = cli("check", "--config", cfg.toString());
 
@@ -136,9 +133,7 @@ class FirstHourConfigCheckTest {
     void aBusyPortIsAProblemOfCheck() throws Exception {
         try (ServerSocket busy = new ServerSocket()) {
             busy.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
-            Path cfg = config("", "");
-            Files.writeString(cfg, Files.readString(cfg)
-                    .replaceFirst("(?m)^(cluster:\\n  listen: )\\S+", "$1127.0.0.1:" + busy.getLocalPort()));
+            Path cfg = config("cluster:\n  listen: 127.0.0.1:%d\n".formatted(busy.getLocalPort()));
             Run r = cli("check", "--config", cfg.toString());
             assertEquals(2, r.code(), r.out() + r.err());
             assertEquals(cfg + ": cluster.listen: 127.0.0.1:" + busy.getLocalPort() + ": address already in use\n", r.err());
@@ -183,7 +178,7 @@ class FirstHourConfigCheckTest {
 
     @Test
     void aMisspelledTransportInTheTableIsTheOneProblem() throws Exception {
-        Path cfg = config("", """
+        Path cfg = config("""
                 smtp:
                   transport-maps:
                     example.com: "sess:"
@@ -199,7 +194,7 @@ class FirstHourConfigCheckTest {
 
     @Test
     void theStartRefusesWhatCheckRefusesBeforeBindingAnything() throws Exception {
-        Path cfg = config("", """
+        Path cfg = config("""
                 smtp:
                   transport-maps:
                     example.com: "sess:"
@@ -221,7 +216,6 @@ class FirstHourConfigCheckTest {
         assertEquals(2, start.execute("--config", cfg.toString()));
         assertEquals("relay-node: " + problems.get(0) + " (and 1 more; relay-node check --config FILE lists them all)\n",
                 err.toString());
-        int smtp = Integer.parseInt(Files.readString(cfg).replaceFirst("(?s).*?127\\.0\\.0\\.1:(\\d+).*", "$1"));
         try (ServerSocket free = new ServerSocket(smtp, 1, InetAddress.getLoopbackAddress())) {
             assertEquals(smtp, free.getLocalPort(), "the refused start bound nothing");
         }
@@ -242,7 +236,7 @@ class FirstHourConfigCheckTest {
         assertTrue(e.getMessage().contains("set smtpd.allow-open-relay: true if you mean it"), e.getMessage());
         assertFalse(e.getMessage().contains("\n"), "one line");
 
-        Path cfg = config("  " + smtpd + "\n", "");
+        Path cfg = config("smtpd:\n  " + smtpd + "\n");
         Run r = cli("check", "--config", cfg.toString());
         assertEquals(2, r.code(), r.err());
         assertTrue(r.err().startsWith(cfg + ": " + expected), r.err());
@@ -252,7 +246,7 @@ class FirstHourConfigCheckTest {
     void anOpenRelayOnPurposeLoadsWithAWarning() throws Exception {
         RelayConfig c = ConfigLoader.parse("smtpd: {mynetworks: [0.0.0.0/0], allow-open-relay: true}\n", "t.yaml");
         assertEquals(List.of("0.0.0.0/0"), c.smtpd.mynetworks);
-        Path cfg = config("  mynetworks: [0.0.0.0/0]\n  allow-open-relay: true\n", "");
+        Path cfg = config("smtpd:\n  mynetworks: [0.0.0.0/0]\n  allow-open-relay: true\n");
         Run r = cli("check", "--config", cfg.toString());
         assertEquals(0, r.code(), r.err());
         assertTrue(r.err().startsWith("warning: " + cfg + ": smtpd.mynetworks: 0.0.0.0/0: the whole IPv4 address space"),
@@ -264,11 +258,11 @@ class FirstHourConfigCheckTest {
     void aConfigurationFileDefaultsToSmtpAndOnlyTheEmbeddedDefaultsCaptureToVarMail() throws Exception {
         assertEquals("smtp", ConfigLoader.parse("smtp: {relayhost: '[127.0.0.1]:2526'}\n", "t.yaml").smtp.defaultTransport);
         assertEquals("file:var/mail", ConfigLoader.embeddedDefaults().smtp.defaultTransport);
-        Path cfg = config("", "smtp: {relayhost: '[smarthost.internal]:587'}\n");
+        Path cfg = config("smtp: {relayhost: '[smarthost.internal]:587'}\n");
         Run route = cli("route", "someone@example.org", "--config", cfg.toString());
         assertTrue(route.out().contains("transport: smtp\nkind: smtp\nnext hop: [smarthost.internal]:587\n"), route.out());
 
-        Path capture = config("", "smtp: {default-transport: 'discard:'}\n");
+        Path capture = config("smtp: {default-transport: 'discard:'}\n");
         Run check = cli("check", "--config", capture.toString());
         assertEquals(0, check.code(), check.err());
         assertEquals("warning: " + capture + ": smtp.default-transport is 'discard:': mail is thrown away, not delivered"

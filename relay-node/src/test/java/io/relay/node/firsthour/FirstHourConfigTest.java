@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.relay.node.testing.NodeProcess;
+import io.relay.node.testing.NodeYaml;
 import io.relay.node.testing.Ports;
 import io.relay.node.testing.Tools;
 import io.relay.node.testing.UpstreamSink;
@@ -22,36 +23,22 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class FirstHourConfigTest {
 
-    /** The keys every node on a shared test machine needs: its own ports (not the operator's concern here). */
-    static String ports(int smtp) {
-        return """
-                smtpd:
-                  listen: ["127.0.0.1:%d"]
-                health:
-                  listen: 127.0.0.1:%d
-                cluster:
-                  listen: 127.0.0.1:%d
-                """.formatted(smtp, Ports.free(), Ports.free());
-    }
-
     @Test
     void aRelayhostAloneDeliversToTheRelayhostNotToVarMail(@TempDir Path dir) throws Exception {
         Tools.require(Tools.SWAKS);
         Tools.require(Tools.SMTP_SINK);
         int smtp = Ports.free();
         try (UpstreamSink upstream = UpstreamSink.start(dir.resolve("upstream"))) {
-            // all an operator writes: smtp.relayhost (the ports are this machine's)
-            String yaml = ports(smtp) + """
+            // all an operator writes: smtp.relayhost (NodeYaml adds this machine's ports, spool and log)
+            Path nodeDir = dir.resolve("node");
+            String yaml = NodeYaml.in(nodeDir, smtp).with("""
                     smtp:
                       relayhost: "[127.0.0.1]:%d"
-                    """.formatted(upstream.port());
-            Path nodeDir = dir.resolve("node");
+                    """.formatted(upstream.port()));
             try (NodeProcess node = NodeProcess.start(nodeDir, yaml, smtp)) {
-                Process swaks = new ProcessBuilder(Tools.SWAKS, "--server", "127.0.0.1:" + smtp, "--from",
-                        "app@example.com", "--to", "someone@example.org", "--header", "Subject: first hour",
-                        "--silent", "2", "--timeout", "30").redirectErrorStream(true).start();
-                String said = new String(swaks.getInputStream().readAllBytes());
-                assertEquals(0, swaks.waitFor(), said);
+                Tools.Run swaks = Tools.swaks(smtp, "--from", "app@example.com", "--to", "someone@example.org",
+                        "--header", "Subject: first hour");
+                assertEquals(0, swaks.exit(), swaks.output());
                 assertEquals(1, upstream.awaitMessages(1, Duration.ofSeconds(30)),
                         "the message reaches the relayhost; node stderr:\n" + node.stderr());
                 assertFalse(Files.exists(nodeDir.resolve("var/mail")), "nothing captured in var/mail");
@@ -63,11 +50,13 @@ class FirstHourConfigTest {
     @Test
     void aFileTransportAndAnAllowedOpenRelayAreWarnedAtStart(@TempDir Path dir) throws Exception {
         int smtp = Ports.free();
-        String yaml = ports(smtp).replace("smtpd:\n", "smtpd:\n  mynetworks: [0.0.0.0/0]\n  allow-open-relay: true\n")
-                + """
+        String yaml = NodeYaml.in(dir.resolve("node"), smtp).with("""
+                smtpd:
+                  mynetworks: [0.0.0.0/0]
+                  allow-open-relay: true
                 smtp:
                   default-transport: file:captured
-                """;
+                """);
         try (NodeProcess node = NodeProcess.start(dir.resolve("node"), yaml, smtp)) {
             String err = node.stderr();
             assertTrue(err.matches("(?s).* WARN .*relay\\.yaml: smtp\\.default-transport is 'file:captured': mail is"

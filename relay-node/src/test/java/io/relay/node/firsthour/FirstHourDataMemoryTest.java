@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.relay.node.testing.AiosmtpdUpstream;
 import io.relay.node.testing.NodeProcess;
+import io.relay.node.testing.NodeYaml;
 import io.relay.node.testing.Ports;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -14,7 +15,6 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -51,24 +51,14 @@ class FirstHourDataMemoryTest {
         try (AiosmtpdUpstream upstream = AiosmtpdUpstream.builder(dir).start()) {
             int smtp = Ports.free();
             Path nodeDir = dir.resolve("node");
-            String yaml = """
+            String yaml = NodeYaml.in(nodeDir, smtp).with("""
                     smtpd:
-                      listen: ["127.0.0.1:%d"]
                       mynetworks: [127.0.0.1/32]
                       relay-domains: [example.org]
                     smtp:
                       relayhost: "[127.0.0.1]:%d"
                       default-transport: smtp
-                    queue:
-                      spool-dir: %s
-                    health:
-                      listen: 127.0.0.1:%d
-                    cluster:
-                      listen: 127.0.0.1:%d
-                    log:
-                      file: %s
-                    """.formatted(smtp, upstream.port(), nodeDir.resolve("spool"), Ports.free(), Ports.free(),
-                    nodeDir.resolve("mail.log"));
+                    """.formatted(upstream.port()));
             try (NodeProcess node = NodeProcess.start(nodeDir, yaml, smtp, List.of("-Xmx256m"))) {
                 ExecutorService pool = Executors.newFixedThreadPool(ATTACKERS);
                 CountDownLatch streamed = new CountDownLatch(ATTACKERS);
@@ -135,7 +125,7 @@ class FirstHourDataMemoryTest {
                 assertEquals(attack250, attackDelivered, "attack messages answered 250 are delivered");
                 assertEquals(expected, upstream.messages().size(), "no duplicates, nothing lost: " + delivered);
 
-                String log = Files.readString(nodeDir.resolve("mail.log"));
+                String log = node.mailLog();
                 assertTrue(log.contains("452 4.3.1 Insufficient system storage"), "the 452 is in the mail log");
                 assertTrue(!node.stderr().contains("OutOfMemoryError"), NodeProcess.tail(nodeDir.resolve("node.err"), 30));
             }

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.relay.node.testing.AiosmtpdUpstream;
 import io.relay.node.testing.NodeProcess;
+import io.relay.node.testing.NodeYaml;
 import io.relay.node.testing.Ports;
 import io.relay.node.testing.Tools;
 import java.io.ByteArrayOutputStream;
@@ -18,9 +19,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -38,25 +37,13 @@ class FirstHourDataTest {
     /** The smuggling shapes that a lenient receiver takes for the end of DATA. */
     private static final List<String> SHAPES = List.of("\n.\n", "\n.\r\n", "\r\n.\n", "\r.\r", "\r\n.\r", "\n.\r");
 
-    /** A minimal operator's YAML: listen, relay to the upstream; the rest keeps the test's ports apart. */
-    private static String yaml(Path dir, int smtp, int upstream, String extraSmtpd) {
-        return """
-                smtpd:
-                  listen: ["127.0.0.1:%d"]
-                %s
+    /** A minimal operator's YAML: relay to the upstream, and {@code smtpd} keys if any. */
+    private static String yaml(Path dir, int smtp, int upstream, String smtpd) {
+        return NodeYaml.in(dir, smtp).with(smtpd + """
                 smtp:
                   relayhost: "[127.0.0.1]:%d"
                   default-transport: smtp
-                queue:
-                  spool-dir: %s
-                health:
-                  listen: 127.0.0.1:%d
-                cluster:
-                  listen: 127.0.0.1:%d
-                log:
-                  file: %s
-                """.formatted(smtp, extraSmtpd.indent(2).stripTrailing(), upstream, dir.resolve("spool"),
-                Ports.free(), Ports.free(), dir.resolve("mail.log"));
+                """.formatted(upstream));
     }
 
     /** smtplib.sendmail with bytes sends them as they are: bare LF line ends, dots stuffed after each LF. */
@@ -76,11 +63,8 @@ class FirstHourDataTest {
                             refused = s.sendmail("app@app.test", ["user@example.com"], msg)
                             print("refused:", refused)
                         """);
-                Process p = new ProcessBuilder(Tools.PYTHON3, script.toString(), Integer.toString(smtp))
-                        .redirectErrorStream(true).start();
-                assertTrue(p.waitFor(60, TimeUnit.SECONDS), "smtplib finished");
-                String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-                assertEquals(0, p.exitValue(), "smtplib's sendmail raised: " + out);
+                Tools.Run p = Tools.run(Duration.ofSeconds(60), Tools.PYTHON3, script.toString(), Integer.toString(smtp));
+                assertEquals(0, p.exit(), "smtplib's sendmail raised: " + p.output());
 
                 awaitMessages(upstream, 1);
                 List<AiosmtpdUpstream.Received> got = upstream.messages();
@@ -104,7 +88,10 @@ class FirstHourDataTest {
     void smugglingShapesNeverBecomeASecondMessage(String mode, @TempDir Path dir) throws Exception {
         try (AiosmtpdUpstream upstream = AiosmtpdUpstream.builder(dir).start()) {
             int smtp = Ports.free();
-            String yaml = yaml(dir.resolve("node"), smtp, upstream.port(), "forbid-bare-newline: " + mode);
+            String yaml = yaml(dir.resolve("node"), smtp, upstream.port(), """
+                    smtpd:
+                      forbid-bare-newline: %s
+                    """.formatted(mode));
             try (NodeProcess node = NodeProcess.start(dir.resolve("node"), yaml, smtp)) {
                 int accepted = 0;
                 for (int n = 0; n < SHAPES.size(); n++) {
@@ -135,7 +122,7 @@ class FirstHourDataTest {
                     assertTrue(r.text().matches("(?s).*legit \\d\r\n\\.\r\nMAIL FROM:<evil@attacker\\.test>\r\n"
                             + "RCPT TO:<victim@example\\.com>\r\nDATA\r\nSubject: smuggled \\d\r\n\r\nhidden\r\n"), r.text());
                 }
-                String log = Files.readString(dir.resolve("node/mail.log"));
+                String log = node.mailLog();
                 assertTrue(!log.contains("evil@attacker.test"), "the hidden sender is never a transaction: " + log);
             }
         }
@@ -212,10 +199,6 @@ class FirstHourDataTest {
     }
 
     static void awaitMessages(AiosmtpdUpstream upstream, int n) throws Exception {
-        long deadline = System.nanoTime() + BOUND.toNanos();
-        while (upstream.messages().size() < n && System.nanoTime() < deadline) {
-            Thread.sleep(100);
-        }
-        assertEquals(n, upstream.messages().size(), "messages at the upstream within " + BOUND);
+        assertEquals(n, upstream.awaitMessages(n, BOUND).size(), "messages at the upstream within " + BOUND);
     }
 }

@@ -7,15 +7,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.relay.node.delivery.DnsmasqServer;
 import io.relay.node.testing.AiosmtpdUpstream;
 import io.relay.node.testing.NodeProcess;
+import io.relay.node.testing.NodeYaml;
 import io.relay.node.testing.Ports;
 import io.relay.node.testing.Tools;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
-import java.util.function.Predicate;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -60,9 +58,7 @@ class FirstHourDnsTest {
                 "--mx-host=broken.test,mx.nowhere.test,10", "--mx-host=later.test,mx.nowhere.test,10");
         int smtp = Ports.free();
         Path nodeDir = dir.resolve("node");
-        node = NodeProcess.start(nodeDir, """
-                smtpd:
-                  listen: ["127.0.0.1:%d"]
+        node = NodeProcess.start(nodeDir, NodeYaml.in(nodeDir, smtp).with("""
                 smtp:
                   default-transport: smtp
                   dns-servers: ["127.0.0.1:%d"]
@@ -71,16 +67,7 @@ class FirstHourDnsTest {
                     later.test: "direct:"
                   transports:
                     direct: {fallback-relay: []}
-                queue:
-                  spool-dir: %s
-                health:
-                  listen: 127.0.0.1:%d
-                cluster:
-                  listen: 127.0.0.1:%d
-                log:
-                  file: %s
-                """.formatted(smtp, dns.port(), fallback.port(), nodeDir.resolve("spool"), Ports.free(), Ports.free(),
-                nodeDir.resolve("mail.log")), smtp);
+                """.formatted(dns.port(), fallback.port())), smtp);
     }
 
     @AfterAll
@@ -100,7 +87,7 @@ class FirstHourDnsTest {
     void directMxDeliveryWorksAgainstDnsmasqThatRefusesAaaa() throws Exception {
         swaks("shopper@shop.test");
         await(mx, "shopper@shop.test");
-        String log = awaitLog(l -> l.contains("to=<shopper@shop.test>"));
+        String log = awaitLog("to=<shopper@shop.test>");
         assertTrue(log.contains("to=<shopper@shop.test>, relay=mx.shop.test[" + mxIp + "]:25"), log);
         assertTrue(log.matches("(?s).*to=<shopper@shop\\.test>[^\\n]*status=sent.*"), log);
         assertFalse(log.contains("trying fallback relay"), log);
@@ -112,7 +99,7 @@ class FirstHourDnsTest {
     void aDnsFailureThatSendsMailToTheFallbackRelayIsLoggedWithTypeAndCode() throws Exception {
         swaks("buyer@broken.test");
         await(fallback, "buyer@broken.test");
-        String log = awaitLog(l -> l.contains("to=<buyer@broken.test>"));
+        String log = awaitLog("to=<buyer@broken.test>");
         assertTrue(log.contains("broken.test failed for 1 recipient(s) (Host or domain name not found. Name service "
                 + "error for name=mx.nowhere.test type=A: Host not found, try again (REFUSED)); trying fallback relay "
                 + "[127.0.0.1]:" + fallback.port()), log);
@@ -121,7 +108,7 @@ class FirstHourDnsTest {
     @Test
     void aTemporaryDnsFailureOfTheOnlyUsableTypeDefers() throws Exception {
         swaks("reader@later.test");
-        String log = awaitLog(l -> l.contains("to=<reader@later.test>"));
+        String log = awaitLog("to=<reader@later.test>");
         assertTrue(log.matches("(?s).*to=<reader@later\\.test>, relay=none, [^\\n]*dsn=4\\.4\\.3, status=deferred "
                 + "\\(Host or domain name not found\\. Name service error for name=mx\\.nowhere\\.test type=A: "
                 + "Host not found, try again \\(REFUSED\\)\\).*"), log);
@@ -129,38 +116,18 @@ class FirstHourDnsTest {
     }
 
     private static void swaks(String to) throws Exception {
-        List<String> cmd = new ArrayList<>(List.of(Tools.SWAKS, "--server", "127.0.0.1:" + node.smtpPort(),
-                "--from", "app@web.example", "--to", to, "--silent", "2", "--timeout", "30"));
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes());
-        assertEquals(0, p.waitFor(), "swaks: " + out);
+        Tools.Run r = Tools.swaks(node.smtpPort(), "--from", "app@web.example", "--to", to);
+        assertEquals(0, r.exit(), "swaks: " + r.output());
     }
 
     private static void await(AiosmtpdUpstream up, String rcpt) throws Exception {
-        long end = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-        while (up.messages().stream().noneMatch(m -> m.recipients().contains(rcpt))) {
-            if (System.nanoTime() > end) {
-                throw new AssertionError(rcpt + " did not arrive; mail log:\n" + readLog());
-            }
-            Thread.sleep(100);
-        }
+        assertTrue(up.awaitMessage(m -> m.recipients().contains(rcpt), Duration.ofSeconds(30)).isPresent(),
+                rcpt + " did not arrive; mail log:\n" + node.mailLog());
     }
 
-    private static String awaitLog(Predicate<String> done) throws Exception {
-        long end = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-        String log = readLog();
-        while (!done.test(log) && System.nanoTime() < end) {
-            Thread.sleep(100);
-            log = readLog();
-        }
-        return log;
-    }
-
-    private static String readLog() {
-        try {
-            return Files.readString(node.dir().resolve("mail.log"));
-        } catch (java.io.IOException e) {
-            return "";
-        }
+    /** The mail log once it has a line with {@code text}. */
+    private static String awaitLog(String text) throws Exception {
+        node.awaitMailLog(text, Duration.ofSeconds(30));
+        return node.mailLog();
     }
 }

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.relay.node.testing.AiosmtpdUpstream;
 import io.relay.node.testing.NodeProcess;
+import io.relay.node.testing.NodeYaml;
 import io.relay.node.testing.Ports;
 import io.relay.node.testing.Tools;
 import java.io.ByteArrayOutputStream;
@@ -18,9 +19,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -49,9 +48,8 @@ class FirstHourHostileClientTest {
         upstream = AiosmtpdUpstream.builder(Files.createDirectories(dir.resolve("upstream"))).start();
         int smtp = Ports.free();
         // what an operator writes: a relay host, who may relay, where the log goes
-        String yaml = """
+        String yaml = NodeYaml.in(dir.resolve("node"), smtp).with("""
                 smtpd:
-                  listen: ["127.0.0.1:%d"]
                   hostname: relay-under-test.test
                   mynetworks: [127.0.0.1/32]
                   relay-domains: [relay.example]
@@ -59,16 +57,7 @@ class FirstHourHostileClientTest {
                   relayhost: "[127.0.0.1]:%d"
                   default-transport: smtp
                   tls-security-level: none
-                queue:
-                  spool-dir: %s
-                health:
-                  listen: 127.0.0.1:%d
-                cluster:
-                  listen: 127.0.0.1:%d
-                log:
-                  file: %s
-                """.formatted(smtp, upstream.port(), dir.resolve("node/spool"), Ports.free(), Ports.free(),
-                dir.resolve("node/mail.log"));
+                """.formatted(upstream.port()));
         node = NodeProcess.start(dir.resolve("node"), yaml, smtp);
     }
 
@@ -103,14 +92,15 @@ class FirstHourHostileClientTest {
             String done = c.send("Subject: after the hostile EHLO\r\nX-Tag: clean\r\n\r\nbody\r\n.");
             assertTrue(done.startsWith("250"), done);
         }
-        await(() -> messages().stream().anyMatch(m -> m.text().contains("X-Tag: clean")), BOUND);
-        List<AiosmtpdUpstream.Received> got = messages();
+        assertTrue(upstream.awaitMessage(m -> m.text().contains("X-Tag: clean"), BOUND).isPresent(),
+                "not within " + BOUND);
+        List<AiosmtpdUpstream.Received> got = upstream.messages();
         for (AiosmtpdUpstream.Received m : got) {
             String head = headerSection(m.content());
             assertEquals(-1, badByte(head), "raw control byte in the header section the upstream received:\n" + head);
             assertFalse(head.contains("X-Injected"), head);
         }
-        String log = mailLog();
+        String log = node.mailLog();
         assertFalse(log.contains("\u001b"), log);
     }
 
@@ -132,8 +122,8 @@ class FirstHourHostileClientTest {
             assertTrue(queued.startsWith("250 2.0.0 Ok: queued as "), queued);
         }
         String id = queued.substring("250 2.0.0 Ok: queued as ".length()).trim();
-        await(() -> mailLog().contains(id + ": from=<"), BOUND);
-        String log = mailLog();
+        node.awaitMailLog(id + ": from=<", BOUND);
+        String log = node.mailLog();
         int bad = badChar(log);
         assertEquals(-1, bad, "raw U+" + (bad < 0 ? "" : Integer.toHexString(log.charAt(bad))) + " in the mail log:\n"
                 + log);
@@ -178,33 +168,6 @@ class FirstHourHostileClientTest {
         String text = new String(content, StandardCharsets.ISO_8859_1);
         int end = text.indexOf("\r\n\r\n");
         return end < 0 ? text : text.substring(0, end + 2);
-    }
-
-    private static List<AiosmtpdUpstream.Received> messages() {
-        try {
-            return upstream.messages();
-        } catch (IOException e) {
-            return new ArrayList<>();
-        }
-    }
-
-    private static String mailLog() {
-        try {
-            Path p = dir.resolve("node/mail.log");
-            return Files.exists(p) ? Files.readString(p, StandardCharsets.UTF_8) : "";
-        } catch (IOException e) {
-            return "";
-        }
-    }
-
-    private static void await(BooleanSupplier condition, Duration timeout) throws InterruptedException {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("not within " + timeout);
-            }
-            Thread.sleep(100);
-        }
     }
 
     /** A raw SMTP client that sends exactly the bytes it is given (UTF-8) and reads whole replies. */

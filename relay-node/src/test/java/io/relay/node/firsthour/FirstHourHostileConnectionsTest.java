@@ -5,11 +5,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.relay.node.testing.AiosmtpdUpstream;
 import io.relay.node.testing.NodeProcess;
+import io.relay.node.testing.NodeYaml;
 import io.relay.node.testing.Ports;
+import io.relay.node.testing.ServerLine;
 import io.relay.node.testing.Tools;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
@@ -18,7 +18,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -36,10 +35,10 @@ class FirstHourHostileConnectionsTest {
     @TempDir
     Path dir;
 
-    private static String yaml(Path nodeDir, int smtp, int upstream, String extraSmtpd) {
-        return """
+    /** What an operator writes for this relay; {@code smtpdExtra}: more {@code smtpd} keys, indented as such. */
+    private static String yaml(Path nodeDir, int smtp, int upstream, String smtpdExtra) {
+        return NodeYaml.in(nodeDir, smtp).with("""
                 smtpd:
-                  listen: ["127.0.0.1:%d"]
                   hostname: %s
                   mynetworks: [127.0.0.1/32]
                   relay-domains: [relay.example]
@@ -48,16 +47,7 @@ class FirstHourHostileConnectionsTest {
                   relayhost: "[127.0.0.1]:%d"
                   default-transport: smtp
                   tls-security-level: none
-                queue:
-                  spool-dir: %s
-                health:
-                  listen: 127.0.0.1:%d
-                cluster:
-                  listen: 127.0.0.1:%d
-                log:
-                  file: %s
-                """.formatted(smtp, HOST, extraSmtpd.indent(2).stripTrailing(), upstream, nodeDir.resolve("spool"),
-                Ports.free(), Ports.free(), nodeDir.resolve("mail.log"));
+                """.formatted(HOST, smtpdExtra.stripTrailing(), upstream));
     }
 
     @Test
@@ -77,7 +67,7 @@ class FirstHourHostileConnectionsTest {
                     String refusal = null;
                     for (int i = 0; i < 500; i++) {
                         Socket s = connect("127.0.0.2", smtp);
-                        String first = firstLine(s);
+                        String first = ServerLine.next(s);
                         if (first.startsWith("220 ")) {
                             greeted++;
                             idle.add(s); // held open and silent, as the attacker does
@@ -92,12 +82,13 @@ class FirstHourHostileConnectionsTest {
                     assertEquals("421 4.7.0 " + HOST + " Error: too many connections from 127.0.0.2", refusal);
 
                     // mynetworks (127.0.0.1) still gets in and its mail is delivered
-                    Run r = swaks(smtp, "mynetworks-while-flooded");
+                    Tools.Run r = Tools.swaks(smtp, "--ehlo", "web1.app.test", "--from", "app@app.test",
+                            "--to", "user@relay.example", "--header", "Subject: mynetworks-while-flooded");
                     assertEquals(0, r.exit(), r.output());
-                    await(() -> upstream.messages().stream()
-                            .anyMatch(m -> m.text().contains("mynetworks-while-flooded")), BOUND);
+                    assertTrue(upstream.awaitMessage(m -> m.text().contains("mynetworks-while-flooded"), BOUND)
+                            .isPresent(), "not within " + BOUND);
 
-                    String log = Files.readString(nodeDir.resolve("mail.log"));
+                    String log = node.mailLog();
                     assertTrue(log.contains("warning: Connection concurrency limit exceeded: 51 from unknown[127.0.0.2]"
                             + " for service smtp"), log);
 
@@ -109,7 +100,7 @@ class FirstHourHostileConnectionsTest {
                     int again = 0;
                     for (int i = 0; i < 51; i++) {
                         Socket s = connect("127.0.0.2", smtp);
-                        String first = firstLine(s);
+                        String first = ServerLine.next(s);
                         if (first.startsWith("220 ")) {
                             again++;
                             idle.add(s);
@@ -132,9 +123,10 @@ class FirstHourHostileConnectionsTest {
         int smtp = Ports.free();
         Path nodeDir = dir.resolve("node");
         String yaml = yaml(nodeDir, smtp, Ports.free(), """
-                client-connection-limit: 10
-                proxy-protocol:
-                  trusted-networks: [127.0.0.3/32]""");
+                  client-connection-limit: 10
+                  proxy-protocol:
+                    trusted-networks: [127.0.0.3/32]
+                """);
         try (NodeProcess node = NodeProcess.start(nodeDir, yaml, smtp)) {
             try {
                 // 10 clients of 198.51.100.7 through the load balancer 127.0.0.3: all in
@@ -163,7 +155,7 @@ class FirstHourHostileConnectionsTest {
                             proxied(open, smtp, "TCP4 127.0.0.1 127.0.0.1 " + (42000 + i) + " 25"),
                             "mynetworks connection " + (i + 1));
                 }
-                String log = Files.readString(nodeDir.resolve("mail.log"));
+                String log = node.mailLog();
                 assertTrue(log.contains(
                         "warning: Connection concurrency limit exceeded: 11 from unknown[198.51.100.7]"), log);
             } finally {
@@ -179,7 +171,7 @@ class FirstHourHostileConnectionsTest {
         open.add(s);
         s.getOutputStream().write(("PROXY " + header + "\r\n").getBytes(StandardCharsets.US_ASCII));
         s.getOutputStream().flush();
-        return firstLine(s);
+        return ServerLine.next(s);
     }
 
     private static Socket connect(String from, int port) throws IOException {
@@ -192,25 +184,10 @@ class FirstHourHostileConnectionsTest {
 
     private static String probe(String from, int port) {
         try (Socket s = connect(from, port)) {
-            return firstLine(s);
+            return ServerLine.next(s);
         } catch (IOException e) {
             return e.toString();
         }
-    }
-
-    private static String firstLine(Socket s) throws IOException {
-        InputStream in = s.getInputStream();
-        ByteArrayOutputStream b = new ByteArrayOutputStream();
-        int c;
-        while ((c = in.read()) != '\n') {
-            if (c < 0) {
-                return "closed: " + b.toString(StandardCharsets.US_ASCII);
-            }
-            if (c != '\r') {
-                b.write(c);
-            }
-        }
-        return b.toString(StandardCharsets.US_ASCII);
     }
 
     private static void closeAll(List<Socket> sockets) {
@@ -222,21 +199,6 @@ class FirstHourHostileConnectionsTest {
             }
         }
         sockets.clear();
-    }
-
-    private record Run(int exit, String output) {}
-
-    private static Run swaks(int port, String tag) throws Exception {
-        Process p = new ProcessBuilder(Tools.SWAKS, "--server", "127.0.0.1", "--port", Integer.toString(port),
-                "--ehlo", "web1.app.test", "--from", "app@app.test", "--to", "user@relay.example",
-                "--header", "Subject: " + tag, "--timeout", "30").redirectErrorStream(true).start();
-        boolean done = p.waitFor(60, TimeUnit.SECONDS);
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        if (!done) {
-            p.destroyForcibly();
-            throw new AssertionError("swaks did not finish: " + out);
-        }
-        return new Run(p.exitValue(), out);
     }
 
     @FunctionalInterface

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.relay.node.testing.NodeProcess;
+import io.relay.node.testing.NodeYaml;
 import io.relay.node.testing.Ports;
 import io.relay.node.testing.Tools;
 import java.io.IOException;
@@ -15,7 +16,6 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -46,19 +46,12 @@ class FirstHourLifecycleTest {
     private final int cluster = Ports.free();
     private final int admin = Ports.free();
 
+    /** Mail captured in var/mail, and {@code more} of the operator's keys; the ports are the fields'. */
     private String yaml(String more) {
-        return """
-                smtpd:
-                  listen: ["127.0.0.1:%d"]
-                health:
-                  listen: 127.0.0.1:%d
-                cluster:
-                  listen: 127.0.0.1:%d
+        return new NodeYaml(tmp.resolve("node"), smtp, health, cluster).with("""
                 smtp:
                   default-transport: "file:var/mail"
-                log:
-                  file: mail.log
-                """.formatted(smtp, health, cluster) + more;
+                """ + more);
     }
 
     /** The lines of a failed start's stderr; the error line is the last. */
@@ -113,7 +106,7 @@ class FirstHourLifecycleTest {
         Files.createDirectories(dir);
         Files.writeString(dir.resolve("plain-file"), "not a directory\n");
         String yaml = key.equals("log.file")
-                ? yaml("").replace("file: mail.log", "file: plain-file/mail.log")
+                ? yaml("log:\n  file: plain-file/mail.log\n")
                 : yaml("queue:\n  spool-dir: plain-file/spool\n");
         try (NodeProcess node = NodeProcess.launch(dir, yaml)) {
             List<String> lines = failedStart(node);
@@ -133,13 +126,12 @@ class FirstHourLifecycleTest {
         try (NodeProcess node = NodeProcess.start(dir, yaml(""), smtp)) {
             assertEquals("250 250", twoRecipients(), "recipient-limit 1000 at start");
             Path log = dir.resolve("mail.log");
-            awaitContains(log, "from=<app@example.com>");
+            node.awaitMailLog("from=<app@example.com>", Duration.ofSeconds(20));
 
             // logrotate: move the file away, then HUP (its postrotate does `systemctl reload relay`)
             Path rotated = dir.resolve("mail.log.1");
             Files.move(log, rotated);
-            Files.writeString(dir.resolve("relay.yaml"), yaml("")
-                    .replace("smtpd:\n", "smtpd:\n  recipient-limit: 1\n  max-connections: 100\n"));
+            Files.writeString(dir.resolve("relay.yaml"), yaml("smtpd:\n  recipient-limit: 1\n  max-connections: 100\n"));
             node.signal("HUP");
             String applied = node.awaitStderr("reload: smtpd.recipient-limit", Duration.ofSeconds(20));
             assertTrue(applied.endsWith("reload: smtpd.recipient-limit: 1000 -> 1 (applied to new sessions)"), applied);
@@ -147,11 +139,11 @@ class FirstHourLifecycleTest {
             assertTrue(restart.endsWith("reload: smtpd.max-connections: changed; needs a restart"
                     + " (the running node keeps the old value)"), restart);
             assertTrue(node.alive(), "SIGHUP does not stop the node");
-            awaitContains(log, "reload -- configuration");
+            node.awaitMailLog("reload -- configuration", Duration.ofSeconds(20));
             long rotatedSize = Files.size(rotated);
 
             assertEquals("250 452", twoRecipients(), "recipient-limit 1 after the reload");
-            awaitContains(log, "from=<app@example.com>");
+            node.awaitMailLog("from=<app@example.com>", Duration.ofSeconds(20));
             assertEquals(rotatedSize, Files.size(rotated), "nothing more goes to the rotated file");
 
             // a broken file keeps the running configuration, with one error line
@@ -230,24 +222,9 @@ class FirstHourLifecycleTest {
                 s.quit()
                 print(a, b)
                 """;
-        Process p = new ProcessBuilder(Tools.PYTHON3, "-c", script, Integer.toString(smtp))
-                .redirectErrorStream(true).start();
-        assertTrue(p.waitFor(30, TimeUnit.SECONDS), "smtplib finished");
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
-        assertEquals(0, p.exitValue(), out);
-        return out;
-    }
-
-    private static void awaitContains(Path file, String text) throws Exception {
-        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
-        while (System.nanoTime() < deadline) {
-            if (Files.exists(file) && Files.readString(file).contains(text)) {
-                return;
-            }
-            Thread.sleep(100);
-        }
-        throw new AssertionError("'" + text + "' not in " + file + ":\n"
-                + (Files.exists(file) ? Files.readString(file) : "(no file)"));
+        Tools.Run p = Tools.run(Duration.ofSeconds(30), Tools.PYTHON3, "-c", script, Integer.toString(smtp));
+        assertEquals(0, p.exit(), p.output());
+        return p.output().trim();
     }
 
     /**

@@ -7,6 +7,7 @@ import io.relay.node.testing.AdminCluster;
 import io.relay.node.testing.AdminCluster.Cli;
 import io.relay.node.testing.AiosmtpdUpstream;
 import io.relay.node.testing.NodeProcess;
+import io.relay.node.testing.NodeYaml;
 import io.relay.node.testing.Ports;
 import io.relay.node.testing.Tools;
 import java.nio.file.Files;
@@ -41,25 +42,14 @@ class FirstHourQuotaTest {
             int admin = Ports.free();
             Path nodeDir = dir.resolve("node");
             String hop = "[127.0.0.1]:" + up.port();
-            try (NodeProcess node = NodeProcess.start(nodeDir, """
-                    smtpd:
-                      listen: ["127.0.0.1:%d"]
+            try (NodeProcess node = NodeProcess.start(nodeDir, NodeYaml.in(nodeDir, smtp).with("""
                     smtp:
                       default-transport: smtp
                       relayhost: "%s"
-                    queue:
-                      spool-dir: %s
-                    health:
-                      listen: 127.0.0.1:%d
-                    cluster:
-                      listen: 127.0.0.1:%d
                     admin:
                       listen: 127.0.0.1:%d
                       token-file: %s
-                    log:
-                      file: %s
-                    """.formatted(smtp, hop, nodeDir.resolve("spool"), Ports.free(), Ports.free(), admin, tokenFile,
-                    nodeDir.resolve("mail.log")), smtp)) {
+                    """.formatted(hop, admin, tokenFile)), smtp)) {
                 Ports.awaitOpen(admin, Duration.ofSeconds(60));
                 Map<String, String> env = Map.of("RELAYCTL_NODE", "127.0.0.1:" + admin,
                         "RELAYCTL_TOKEN_FILE", tokenFile.toString());
@@ -90,17 +80,11 @@ class FirstHourQuotaTest {
     }
 
     private static void swaks(int port, String to) throws Exception {
-        Process p = new ProcessBuilder(Tools.SWAKS, "--server", "127.0.0.1:" + port, "--from", "app@web.example",
-                "--to", to, "--silent", "2", "--timeout", "30").redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes());
-        assertEquals(0, p.waitFor(), "swaks: " + out);
+        Tools.Run r = Tools.swaks(port, "--from", "app@web.example", "--to", to);
+        assertEquals(0, r.exit(), "swaks: " + r.output());
     }
 
     private static void awaitArrivals(AiosmtpdUpstream up, int n) throws Exception {
-        long end = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-        while (up.messages().size() < n && System.nanoTime() < end) {
-            Thread.sleep(100);
-        }
-        assertEquals(n, up.messages().size(), "arrivals at the upstream");
+        assertEquals(n, up.awaitMessages(n, Duration.ofSeconds(30)).size(), "arrivals at the upstream");
     }
 }

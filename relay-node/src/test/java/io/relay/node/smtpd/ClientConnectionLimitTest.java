@@ -7,11 +7,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.relay.node.config.ConfigException;
 import io.relay.node.config.ConfigLoader;
 import io.relay.node.log.MailLog;
+import io.relay.node.testing.ServerLine;
 import io.relay.routing.NetworkSet;
 import io.relay.routing.RelayPolicy;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.Socket;
@@ -69,32 +68,32 @@ class ClientConnectionLimitTest {
     void anOptionalHeaderAfterTheGreetingIsCountedOnItsSource() throws Exception {
         int port = start(2, new ProxyProtocolSettings(List.of("127.0.0.3/32"), false));
         for (int i = 0; i < 3; i++) { // the balancer's own connections: greeted at once, not counted
-            assertEquals("220 relay.test ESMTP", line(connect("127.0.0.3", port)));
+            assertEquals("220 relay.test ESMTP", ServerLine.next(connect("127.0.0.3", port)));
         }
         for (int i = 0; i < 3; i++) {
             Socket s = connect("127.0.0.3", port);
-            assertEquals("220 relay.test ESMTP", line(s));
+            assertEquals("220 relay.test ESMTP", ServerLine.next(s));
             s.getOutputStream().write(("PROXY TCP4 198.51.100.7 127.0.0.1 " + (40000 + i) + " 25\r\n")
                     .getBytes(StandardCharsets.US_ASCII));
             if (i < 2) {
                 s.getOutputStream().write("NOOP\r\n".getBytes(StandardCharsets.US_ASCII));
-                assertEquals("250 2.0.0 Ok", line(s));
+                assertEquals("250 2.0.0 Ok", ServerLine.next(s));
             } else {
-                assertEquals("421 4.7.0 relay.test Error: too many connections from 198.51.100.7", line(s));
+                assertEquals("421 4.7.0 relay.test Error: too many connections from 198.51.100.7", ServerLine.next(s));
                 assertEquals(-1, s.getInputStream().read(), "closed after the 421");
             }
         }
         // a direct client outside mynetworks is counted on its own address
-        assertEquals("220 relay.test ESMTP", line(connect("127.0.0.2", port)));
-        assertEquals("220 relay.test ESMTP", line(connect("127.0.0.2", port)));
-        assertTrue(line(connect("127.0.0.2", port)).startsWith("421 4.7.0 relay.test Error: too many connections"));
+        assertEquals("220 relay.test ESMTP", ServerLine.next(connect("127.0.0.2", port)));
+        assertEquals("220 relay.test ESMTP", ServerLine.next(connect("127.0.0.2", port)));
+        assertTrue(ServerLine.next(connect("127.0.0.2", port)).startsWith("421 4.7.0 relay.test Error: too many connections"));
     }
 
     @Test
     void zeroTurnsTheLimitOff() throws Exception {
         int port = start(0, ProxyProtocolSettings.OFF);
         for (int i = 0; i < 60; i++) {
-            assertEquals("220 relay.test ESMTP", line(connect("127.0.0.2", port)));
+            assertEquals("220 relay.test ESMTP", ServerLine.next(connect("127.0.0.2", port)));
         }
     }
 
@@ -104,20 +103,5 @@ class ClientConnectionLimitTest {
                 () -> ConfigLoader.parse("smtpd:\n  client-connection-limit: -1\n", "relay.yaml"));
         assertTrue(e.getMessage().contains("smtpd.client-connection-limit"), e.getMessage());
         assertEquals(50, ConfigLoader.parse("smtpd:\n  hostname: mx.example\n", "relay.yaml").smtpd.clientConnectionLimit);
-    }
-
-    private static String line(Socket s) throws IOException {
-        InputStream in = s.getInputStream();
-        ByteArrayOutputStream b = new ByteArrayOutputStream();
-        int c;
-        while ((c = in.read()) != '\n') {
-            if (c < 0) {
-                return "closed: " + b.toString(StandardCharsets.US_ASCII);
-            }
-            if (c != '\r') {
-                b.write(c);
-            }
-        }
-        return b.toString(StandardCharsets.US_ASCII);
     }
 }

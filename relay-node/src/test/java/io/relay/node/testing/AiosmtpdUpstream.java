@@ -11,6 +11,8 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
+import java.util.Optional;
+import java.util.function.Predicate;
 
 /**
  * A scriptable upstream: upstream/aiosmtpd_upstream.py under /usr/bin/python3, on
@@ -59,6 +61,36 @@ public final class AiosmtpdUpstream implements AutoCloseable {
                     auth == null || auth.isNull() ? null : auth.asText()));
         }
         return out;
+    }
+
+    /** Waits until {@code n} messages have arrived or {@code timeout} has passed; returns what arrived (the caller checks the count). */
+    public List<Received> awaitMessages(int n, Duration timeout) throws IOException, InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (readable().size() < n && System.nanoTime() < deadline) {
+            Thread.sleep(100);
+        }
+        return messages();
+    }
+
+    /** Waits for the first message {@code which} accepts; empty when none arrived within {@code timeout}. */
+    public Optional<Received> awaitMessage(Predicate<Received> which, Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (true) {
+            Optional<Received> found = readable().stream().filter(which).findFirst();
+            if (found.isPresent() || System.nanoTime() > deadline) {
+                return found;
+            }
+            Thread.sleep(100);
+        }
+    }
+
+    /** {@link #messages()}, or none while the upstream is half-way through writing a record. */
+    private List<Received> readable() {
+        try {
+            return messages();
+        } catch (IOException partial) {
+            return List.of();
+        }
     }
 
     /** When each message arrived (end of DATA), epoch milliseconds with sub-ms precision, in arrival order. */

@@ -193,24 +193,41 @@ public final class NodeProcess implements AutoCloseable {
 
     /** Waits until stderr has a line containing {@code text}, and returns that line. */
     public String awaitStderr(String text, Duration timeout) throws IOException {
+        return awaitLine(dir.resolve("node.err"), "the node's stderr", text, timeout);
+    }
+
+    /** Waits until the mail log ({@link #mailLog()}) has a line containing {@code text}, and returns that line. */
+    public String awaitMailLog(String text, Duration timeout) throws IOException {
+        return awaitLine(dir.resolve("mail.log"), "the mail log", text, timeout);
+    }
+
+    private static String awaitLine(Path file, String what, String text, Duration timeout) throws IOException {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (true) {
-            for (String line : stderr().split("\n")) {
+            for (String line : read(file).split("\n")) {
                 if (line.contains(text)) {
                     return line;
                 }
             }
             if (System.nanoTime() > deadline) {
-                throw new AssertionError("no line with '" + text + "' in the node's stderr within " + timeout
-                        + "; tail:\n" + tail(dir.resolve("node.err"), 30));
+                throw new AssertionError("no line with '" + text + "' in " + what + " within " + timeout
+                        + "; tail:\n" + tail(file, 30));
             }
             sleep(100);
         }
     }
 
     public String stderr() throws IOException {
-        Path p = dir.resolve("node.err");
-        return Files.exists(p) ? Files.readString(p) : "";
+        return read(dir.resolve("node.err"));
+    }
+
+    /** The mail log at dir/mail.log, where {@link NodeYaml} puts {@code log.file}; "" while there is none. */
+    public String mailLog() throws IOException {
+        return read(dir.resolve("mail.log"));
+    }
+
+    private static String read(Path file) throws IOException {
+        return Files.exists(file) ? Files.readString(file) : "";
     }
 
     /** Copies those of {@code files} (e.g. node.err, node.out, mail.log) that exist in the node's directory to {@code keep}. */

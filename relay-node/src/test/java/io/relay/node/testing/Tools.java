@@ -3,8 +3,13 @@ package io.relay.node.testing;
 import static org.junit.jupiter.api.Assertions.fail;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
 
 /**
  * External tools the end-to-end tests drive (swaks, smtp-sink, Postfix, aiosmtpd, ...).
@@ -25,6 +30,42 @@ public final class Tools {
     public static final String DNSMASQ = "/usr/sbin/dnsmasq";
     public static final String PROMTOOL = "/usr/bin/promtool";
     public static final String OPENSSL = "/usr/bin/openssl";
+
+    /** A finished command: its exit status and what it printed (stdout and stderr together). */
+    public record Run(int exit, String output) {
+    }
+
+    /** Runs {@code command} to its end; one that runs past {@code timeout} is killed and fails the test. */
+    public static Run run(Duration timeout, String... command) throws IOException, InterruptedException {
+        Path out = Files.createTempFile("tool", ".out");
+        try {
+            // to a file, not a pipe: a silent tool cannot hold the test past its timeout in a read
+            Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(out.toFile()).start();
+            boolean done = p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS);
+            if (!done) {
+                p.destroyForcibly();
+                p.waitFor(10, TimeUnit.SECONDS);
+            }
+            String output = Files.readString(out);
+            if (!done) {
+                fail(command[0] + " did not finish within " + timeout + ": " + output);
+            }
+            return new Run(p.exitValue(), output);
+        } finally {
+            Files.deleteIfExists(out);
+        }
+    }
+
+    /**
+     * One swaks session to 127.0.0.1:{@code port} with these arguments ({@code --from}, {@code --to}, ...),
+     * printing only errors ({@code --silent 2}), 30 s per reply, 60 s in all.
+     */
+    public static Run swaks(int port, String... args) throws IOException, InterruptedException {
+        List<String> command = new ArrayList<>(List.of(SWAKS, "--server", "127.0.0.1:" + port, "--silent", "2",
+                "--timeout", "30"));
+        command.addAll(List.of(args));
+        return run(Duration.ofSeconds(60), command.toArray(String[]::new));
+    }
 
     /** Skips (or in CI fails) the calling test unless every path is an executable file. */
     public static void require(String... paths) {
