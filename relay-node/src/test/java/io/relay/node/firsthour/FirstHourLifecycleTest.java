@@ -155,7 +155,7 @@ class FirstHourLifecycleTest {
             assertEquals("250 452", twoRecipients(), "the running configuration stays");
 
             // so does a file whose value start would refuse
-            Files.writeString(dir.resolve("relay.yaml"), yaml("").replace("smtpd:\n", "smtpd:\n  recipient-limit: 0\n"));
+            Files.writeString(dir.resolve("relay.yaml"), yaml("smtpd:\n  recipient-limit: 0\n"));
             node.signal("HUP");
             String refused = node.awaitStderr("smtpd.recipient-limit: must be positive", Duration.ofSeconds(20));
             assertTrue(refused.contains("ERROR") && refused.endsWith("keeping the running configuration"), refused);
