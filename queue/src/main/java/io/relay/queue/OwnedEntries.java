@@ -2,7 +2,6 @@ package io.relay.queue;
 
 import com.hazelcast.map.IMap;
 import com.hazelcast.partition.Partition;
-import com.hazelcast.partition.PartitionService;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -48,7 +47,6 @@ final class OwnedEntries {
     private final DueQueue due;
     private final FreshCache fresh;
     private final ClusterMember member;
-    private final PartitionService partitions;
     private final IMap<String, byte[]> meta;
     private final ScheduledExecutorService housekeeping;
     private final BooleanSupplier closing;
@@ -58,7 +56,6 @@ final class OwnedEntries {
         this.due = due;
         this.fresh = fresh;
         this.member = member;
-        this.partitions = member.hazelcast().getPartitionService();
         this.meta = meta;
         this.housekeeping = housekeeping;
         this.closing = closing;
@@ -66,7 +63,7 @@ final class OwnedEntries {
 
     /** TRUE/FALSE when the partition owner is known, null while it is being decided. */
     Boolean ownedHere(String id) {
-        Partition partition = partitions.getPartition(id);
+        Partition partition = member.hazelcast().getPartitionService().getPartition(id);
         if (partition == null || partition.getOwner() == null) {
             return null;
         }
