@@ -61,8 +61,13 @@ public record QueueMeta(List<String> pending, int attempts, long nextAttemptMill
         return attempts > 0 || !lastReason.isEmpty();
     }
 
+    /** Which queue this state puts the message in. */
+    public QueueState queueState() {
+        return held ? QueueState.HOLD : deferred() ? QueueState.DEFERRED : QueueState.ACTIVE;
+    }
+
     /** Postfix's queue name for this state: hold, deferred or active. */
     public String state() {
-        return held ? "hold" : deferred() ? "deferred" : "active";
+        return queueState().queueName();
     }
 }

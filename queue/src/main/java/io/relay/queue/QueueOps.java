@@ -22,7 +22,7 @@ import java.util.concurrent.TimeUnit;
 final class QueueOps {
     enum Op { HOLD, RELEASE, RETRY, DELETE }
 
-    /** Where {@link Journal} finds the member's queue: its Hazelcast user context. */
+    /** Where {@link Journal} finds the member's {@link OperatorCommands}: its Hazelcast user context. */
     static final String QUEUE_CONTEXT_KEY = "io.relay.queue.ClusterQueue";
 
     private QueueOps() {
@@ -107,7 +107,7 @@ final class QueueOps {
 
     /**
      * Runs on every member: records an operator change in that node's spool for the ids it
-     * accepted ({@link ClusterQueue#journalLocally}); answers how many it owed.
+     * accepted ({@link OperatorCommands#journalLocally}); answers how many it owed.
      */
     static final class Journal implements Callable<Integer>, Serializable, HazelcastInstanceAware {
         private final Op op;
@@ -127,7 +127,7 @@ final class QueueOps {
         @Override
         public Integer call() {
             Object queue = hazelcast.getUserContext().get(QUEUE_CONTEXT_KEY);
-            if (!(queue instanceof ClusterQueue q)) {
+            if (!(queue instanceof OperatorCommands q)) {
                 throw new IllegalStateException("no queue on member " + hazelcast.getName()
                         + " to record queue " + op.name().toLowerCase(Locale.ROOT));
             }

@@ -83,7 +83,7 @@ public final class AdminServer implements AutoCloseable {
      * @param breakers this node's circuit breaker state per next hop
      * @param drain    starts this node's drain and returns at once
      */
-    public synchronized AdminServer withQueueAndCluster(io.relay.queue.ClusterQueue queue,
+    public synchronized AdminServer withQueueAndCluster(io.relay.queue.QueueOperations queue,
             com.hazelcast.core.HazelcastInstance hazelcast, NodeFacts facts, Supplier<Map<String, String>> breakers,
             Runnable drain) {
         more.add(new QueueEndpoint(queue));

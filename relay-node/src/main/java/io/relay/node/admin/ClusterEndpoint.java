@@ -10,7 +10,7 @@ import com.hazelcast.partition.Partition;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.QueryStringDecoder;
 import io.relay.queue.ClusterMember;
-import io.relay.queue.ClusterQueue;
+import io.relay.queue.QueueOperations;
 import io.relay.queue.QueueView;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -63,7 +63,7 @@ final class ClusterEndpoint implements AdminRequestHandler.Endpoint, AutoCloseab
     }
 
     private final HazelcastInstance hazelcast;
-    private final ClusterQueue queue;
+    private final QueueOperations queue;
     private final Supplier<Report> self;
     private final Supplier<Map<String, String>> breakers;
     private final Runnable drain;
@@ -80,7 +80,7 @@ final class ClusterEndpoint implements AdminRequestHandler.Endpoint, AutoCloseab
      * @param breakers this node's circuit breaker per next hop (closed, open, half_open)
      * @param drain    starts the node's drain; returns at once
      */
-    ClusterEndpoint(HazelcastInstance hazelcast, ClusterQueue queue, Supplier<Report> self,
+    ClusterEndpoint(HazelcastInstance hazelcast, QueueOperations queue, Supplier<Report> self,
                     Supplier<Map<String, String>> breakers, Runnable drain) {
         this.hazelcast = hazelcast;
         this.queue = queue;

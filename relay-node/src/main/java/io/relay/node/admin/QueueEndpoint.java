@@ -3,9 +3,9 @@ package io.relay.node.admin;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.QueryStringDecoder;
-import io.relay.queue.ClusterQueue;
 import io.relay.queue.NextHopNamer;
 import io.relay.queue.QueueMeta;
+import io.relay.queue.QueueOperations;
 import io.relay.queue.QueueView;
 import io.relay.queue.QueuedMessage;
 import java.nio.charset.StandardCharsets;
@@ -35,7 +35,7 @@ import org.slf4j.LoggerFactory;
  * </ul>
  * Reads are one cluster-wide query of {@code relay-meta}, filtered by state and next hop on
  * the members that own the entries (and a sender projection of {@code relay-messages} when a
- * list needs senders); changes are atomic per message ({@link ClusterQueue#hold} etc.) and
+ * list needs senders); changes are atomic per message ({@link QueueOperations#hold} etc.) and
  * batched per partition.
  * Each touched message writes one line to {@code admin.audit} ({@code ID: removed by ...}).
  */
@@ -46,14 +46,14 @@ final class QueueEndpoint implements AdminRequestHandler.Endpoint {
     static final List<String> BUCKETS = List.of("0-5m", "5-10m", "10-20m", "20-40m", "40-80m", "80m+");
     private static final int HEADER_BYTES = 16 * 1024;
 
-    private final ClusterQueue queue;
+    private final QueueOperations queue;
     private final Supplier<Long> clock;
 
-    QueueEndpoint(ClusterQueue queue) {
+    QueueEndpoint(QueueOperations queue) {
         this(queue, System::currentTimeMillis);
     }
 
-    QueueEndpoint(ClusterQueue queue, Supplier<Long> clock) {
+    QueueEndpoint(QueueOperations queue, Supplier<Long> clock) {
         this.queue = queue;
         this.clock = clock;
     }

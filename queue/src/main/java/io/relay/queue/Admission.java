@@ -1,0 +1,182 @@
+package io.relay.queue;
+
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.BiConsumer;
+import java.util.function.BooleanSupplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The accept path and the high-water marks. An accept starts three writes at once, none
+ * waited for by a thread of ours: the spool's group commit and the two map writes, whose
+ * partition (the member's own, see {@link ClusterQueue#newId}) runs them in the order
+ * given. The last of the three to complete finishes the accept on its own thread (journal
+ * writer, Hazelcast partition or response thread): bookkeeping only, then the caller's
+ * future; if one failed, the others are undone.
+ *
+ * <p>High-water marks ({@code queue.max-messages}, {@code queue.max-bytes}): the messages
+ * this member owns ({@link OwnedEntries}) plus the accepts in flight here, and their bytes.
+ * Owns the set of ids being accepted (the store's events for them are filtered out, and
+ * reconcile leaves them alone) and the in-flight counters.
+ */
+final class Admission {
+    private static final Logger LOG = LoggerFactory.getLogger(ClusterQueue.class);
+    /** Runs a stage's action on the thread that completed it; for short, non-blocking actions only. */
+    private static final Executor ON_COMPLETION = Runnable::run;
+
+    private final QueueSettings settings;
+    private final OwnedEntries owned;
+    private final FreshCache fresh;
+    private final SpoolJournal journal;
+    private final QueueMaps maps;
+    private final String epoch;
+    private final NextHopNamer hops;
+    private final BooleanSupplier closing;
+    private final AtomicLong acceptingCount = new AtomicLong();
+    private final AtomicLong acceptingBytes = new AtomicLong();
+    private final Set<String> accepting = ConcurrentHashMap.newKeySet();
+
+    Admission(QueueSettings settings, OwnedEntries owned, FreshCache fresh, SpoolJournal journal, QueueMaps maps,
+              String epoch, NextHopNamer hops, BooleanSupplier closing) {
+        this.settings = settings;
+        this.owned = owned;
+        this.fresh = fresh;
+        this.journal = journal;
+        this.maps = maps;
+        this.epoch = epoch;
+        this.hops = hops;
+        this.closing = closing;
+    }
+
+    CompletableFuture<Void> accept(QueuedMessage message) {
+        CompletableFuture<Void> result = new CompletableFuture<>();
+        if (closing.getAsBoolean()) {
+            result.completeExceptionally(new IllegalStateException("queue is shutting down"));
+            return result;
+        }
+        long size = message.size();
+        long count = acceptingCount.incrementAndGet();
+        long bytes = acceptingBytes.addAndGet(size);
+        if (owned.count() + count > settings.maxMessages() || owned.bytes() + bytes > settings.maxBytes()) {
+            acceptingCount.decrementAndGet();
+            acceptingBytes.addAndGet(-size);
+            result.completeExceptionally(new QueueFullException(
+                    "queue above high-water mark (" + owned.count() + " messages, " + owned.bytes() + " bytes)"));
+            return result;
+        }
+        String id = message.id().value();
+        accepting.add(id);
+        byte[] encoded = BinaryCodec.encodeMessage(message);
+        byte[] state = BinaryCodec.encodeMeta(QueueMeta.fresh(message,
+                hops.nextHops(message.envelope().sender(), message.envelope().recipients())));
+        Storing storing = new Storing(message, result);
+        if (owned.ownedHere(id) == Boolean.TRUE) {
+            fresh.keep(message, state);
+        }
+        // Three writes at once, none waited for by a thread of ours: the spool's group commit and
+        // the two map writes, whose partition (the member's own, see newId) runs them in the
+        // order given: the message before its state, whose ADDED event starts delivery. The
+        // last of the three to complete finishes the accept on its own thread (journal writer,
+        // Hazelcast partition or response thread): bookkeeping only, then the caller's future.
+        journal.accept(message.id(), epoch, encoded).whenComplete(storing);
+        int issued = 0;
+        try {
+            maps.messages().setAsync(id, encoded).whenCompleteAsync(storing, ON_COMPLETION);
+            issued++;
+            maps.meta().setAsync(id, state).whenCompleteAsync(storing, ON_COMPLETION);
+            issued++;
+        } catch (RuntimeException e) { // the member is shutting down
+            for (; issued < 2; issued++) {
+                storing.accept(null, e);
+            }
+        }
+        return result;
+    }
+
+    /** One accept's three writes (spool, message, state): the last to complete finishes the accept. */
+    private final class Storing implements BiConsumer<Object, Throwable> {
+        private final QueuedMessage message;
+        private final CompletableFuture<Void> result;
+        private final AtomicInteger left = new AtomicInteger(3);
+        private volatile Throwable error;
+
+        Storing(QueuedMessage message, CompletableFuture<Void> result) {
+            this.message = message;
+            this.result = result;
+        }
+
+        @Override
+        public void accept(Object ignored, Throwable failure) {
+            if (failure != null && error == null) {
+                error = failure instanceof CompletionException && failure.getCause() != null
+                        ? failure.getCause() : failure;
+            }
+            if (left.decrementAndGet() != 0) {
+                return;
+            }
+            String id = message.id().value();
+            acceptingCount.decrementAndGet();
+            acceptingBytes.addAndGet(-message.size());
+            accepting.remove(id);
+            Throwable e = error;
+            if (e == null) {
+                // Scheduled here, not by the store's ADDED event (filtered out for our own accepts).
+                // Ownership unknown (moving): scheduled anyway, the worker checks it again.
+                if (owned.ownedHere(id) != Boolean.FALSE) {
+                    owned.schedule(id, System.currentTimeMillis(), message.size(), QueueState.ACTIVE,
+                            message.envelope().arrivalMillis());
+                } else {
+                    fresh.take(id);
+                }
+                result.complete(null);
+            } else {
+                LOG.warn("{}: not accepted: {}", id, e.toString());
+                fresh.take(id);
+                undo(message.id());
+                result.completeExceptionally(e);
+            }
+        }
+    }
+
+    private void undo(QueueId id) {
+        maps.messages().deleteAsync(id.value());
+        maps.meta().deleteAsync(id.value());
+        journal.done(id);
+    }
+
+    /** Whether new mail would be refused now (above a high-water mark). */
+    boolean full() {
+        return owned.count() + acceptingCount.get() >= settings.maxMessages()
+                || owned.bytes() + acceptingBytes.get() >= settings.maxBytes();
+    }
+
+    /** Whether this id's accept is under way here (its store events are this node's own). */
+    boolean accepting(String id) {
+        return accepting.contains(id);
+    }
+
+    /** Accepts in flight: spooled or being stored, no answer yet. */
+    long incoming() {
+        return acceptingCount.get();
+    }
+
+    /** Waits up to {@code millis} for accepts under way to finish on Hazelcast's and the journal's threads. */
+    void awaitIdle(long millis) {
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
+        while (acceptingCount.get() > 0 && System.nanoTime() < deadline) {
+            try {
+                Thread.sleep(5);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+    }
+}

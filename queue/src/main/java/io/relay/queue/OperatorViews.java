@@ -1,0 +1,86 @@
+package io.relay.queue;
+
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * The operator's views of the store: cluster-wide listings and selections (a Hazelcast
+ * predicate, {@link QueueOps.Matches}, evaluated on the owners, so only matches travel),
+ * one message, and the snapshot of this member's owned entries. Reads only; blocking
+ * cluster calls, not for an event loop.
+ */
+final class OperatorViews {
+    private static final Comparator<QueueView.Entry> OLDEST_FIRST =
+            Comparator.comparingLong((QueueView.Entry e) -> e.meta().arrivalMillis()).thenComparing(e -> e.id().value());
+
+    private final QueueMaps maps;
+
+    OperatorViews(QueueMaps maps) {
+        this.maps = maps;
+    }
+
+    List<QueueView.Entry> clusterEntries(String state, String nextHop) {
+        Collection<Map.Entry<String, byte[]>> found = state == null && nextHop == null ? maps.meta().entrySet()
+                : maps.meta().entrySet(new QueueOps.Matches(state, nextHop));
+        List<QueueView.Entry> out = new ArrayList<>(found.size());
+        for (Map.Entry<String, byte[]> e : found) {
+            out.add(new QueueView.Entry(new QueueId(e.getKey()), BinaryCodec.decodeMeta(e.getValue())));
+        }
+        out.sort(OLDEST_FIRST);
+        return out;
+    }
+
+    List<String> select(String state, String nextHop) {
+        Set<String> keys = state == null && nextHop == null ? maps.meta().keySet()
+                : maps.meta().keySet(new QueueOps.Matches(state, nextHop));
+        List<String> out = new ArrayList<>(keys);
+        // queue ids begin with their accept time: roughly oldest first without reading states
+        out.sort(Comparator.naturalOrder());
+        return out;
+    }
+
+    Map<String, String> clusterSenders() {
+        Map<String, String> out = new HashMap<>();
+        for (String[] pair : maps.messages().project(new QueueOps.Sender())) {
+            out.put(pair[0], pair[1]);
+        }
+        return out;
+    }
+
+    Optional<Map.Entry<QueueMeta, QueuedMessage>> find(String id) {
+        byte[] state = maps.meta().get(id);
+        if (state == null) {
+            return Optional.empty();
+        }
+        byte[] body = maps.messages().get(id);
+        return Optional.of(Map.entry(BinaryCodec.decodeMeta(state),
+                body == null ? null : BinaryCodec.decodeMessage(body)));
+    }
+
+    /** Snapshot of this member's owned entries, read from the store, with {@code incoming} accepts in flight. */
+    QueueView owned(long incoming) {
+        Set<String> keys = maps.meta().localKeySet();
+        Map<String, byte[]> values = maps.meta().getAll(keys);
+        List<QueueView.Entry> entries = new ArrayList<>();
+        values.forEach((k, v) -> entries.add(new QueueView.Entry(new QueueId(k), BinaryCodec.decodeMeta(v))));
+        entries.sort(OLDEST_FIRST);
+        long held = 0;
+        long deferred = 0;
+        for (QueueView.Entry e : entries) {
+            switch (e.meta().queueState()) {
+                case HOLD -> held++;
+                case DEFERRED -> deferred++;
+                default -> { }
+            }
+        }
+        long oldest = entries.isEmpty() ? 0
+                : Math.max(0, System.currentTimeMillis() - entries.get(0).meta().arrivalMillis());
+        return new QueueView(entries.size() - deferred - held, deferred, oldest, entries, held, incoming);
+    }
+}
