@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.relay.node.testing.LoadClient;
 import io.relay.node.testing.NodeProcess;
+import io.relay.node.testing.NodeYaml;
 import io.relay.node.testing.Ports;
 import io.relay.node.testing.Tmpfs;
 import io.relay.node.testing.Tools;
@@ -43,10 +44,10 @@ class DiskFullEndToEndTest {
         Path nodeDir = dir.resolve("node");
         try (Tmpfs spool = Tmpfs.mount(nodeDir.resolve("spool"), "64m");
              TaggedSink sink = new TaggedSink(dir.resolve("sink"))) { // not started: the upstream is down
-            String yaml = SmartHostEndToEndTest.nodeConfig(nodeDir, smtp, "relayhost: \"[127.0.0.1]:"
+            String yaml = SmartHostEndToEndTest.nodeConfig(new NodeYaml(nodeDir, smtp, health, Ports.free()),
+                    "relayhost: \"[127.0.0.1]:"
                     + sink.port() + "\"\ntls-security-level: none")
-                    .replace("queue:\n", "queue:\n  min-free-bytes: " + 16 * MIB + "\n")
-                    .replaceFirst("health:\n  listen: 127.0.0.1:\\d+", "health:\n  listen: 127.0.0.1:" + health);
+                    .replace("queue:\n", "queue:\n  min-free-bytes: " + 16 * MIB + "\n");
             try (NodeProcess node = NodeProcess.start(nodeDir, yaml, smtp)) {
                 LoadClient before = new LoadClient("127.0.0.1", smtp);
                 before.run("before", 40, 4, 10, 4096, Duration.ofSeconds(60));
@@ -116,10 +117,10 @@ class DiskFullEndToEndTest {
         try (Tmpfs spool = Tmpfs.mount(nodeDir.resolve("spool"), "64m");
              TaggedSink sink = TaggedSink.started(dir.resolve("sink"))) {
             spool.fill("filler", 8 * MIB);
-            String yaml = SmartHostEndToEndTest.nodeConfig(nodeDir, smtp, "relayhost: \"[127.0.0.1]:"
+            String yaml = SmartHostEndToEndTest.nodeConfig(new NodeYaml(nodeDir, smtp, health, Ports.free()),
+                    "relayhost: \"[127.0.0.1]:"
                     + sink.port() + "\"\ntls-security-level: none")
-                    .replace("queue:\n", "queue:\n  min-free-bytes: " + 16 * MIB + "\n")
-                    .replaceFirst("health:\n  listen: 127.0.0.1:\\d+", "health:\n  listen: 127.0.0.1:" + health);
+                    .replace("queue:\n", "queue:\n  min-free-bytes: " + 16 * MIB + "\n");
             try (NodeProcess node = NodeProcess.start(nodeDir, yaml, smtp)) {
                 node.awaitStderr("insufficient spool space", Duration.ofSeconds(10));
                 HttpResponse<String> notReady = awaitReadyz(health, 503, Duration.ofSeconds(10));
