@@ -1,4 +1,4 @@
-package io.relay.queue;
+package io.relay.queue.testing;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -11,16 +11,17 @@ import org.junit.jupiter.api.Assumptions;
 
 /**
  * A small tmpfs mounted for one test (tests run as root, CI too): a file system that really
- * fills up. Skips the test, saying why, where mount is refused.
+ * fills up (the queue's journal tests and relay-node's end-to-end tests, through this
+ * module's test-jar). Skips the test, saying why, where mount is refused.
  */
-final class Tmpfs implements AutoCloseable {
+public final class Tmpfs implements AutoCloseable {
     private final Path dir;
 
     private Tmpfs(Path dir) {
         this.dir = dir;
     }
 
-    static Tmpfs mount(Path dir, String size) throws IOException, InterruptedException {
+    public static Tmpfs mount(Path dir, String size) throws IOException, InterruptedException {
         Files.createDirectories(dir);
         Process p = new ProcessBuilder("mount", "-t", "tmpfs", "-o", "size=" + size, "tmpfs", dir.toString())
                 .redirectErrorStream(true).start();
@@ -31,12 +32,12 @@ final class Tmpfs implements AutoCloseable {
         return new Tmpfs(dir);
     }
 
-    Path dir() {
+    public Path dir() {
         return dir;
     }
 
     /** Fills the file system with {@code name} until a write fails, then frees {@code leaveBytes} of it. */
-    Path fill(String name, long leaveBytes) throws IOException {
+    public Path fill(String name, long leaveBytes) throws IOException {
         Path filler = dir.resolve(name);
         ByteBuffer chunk = ByteBuffer.allocate(64 * 1024);
         try (FileChannel ch = FileChannel.open(filler, StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
