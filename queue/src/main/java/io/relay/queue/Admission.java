@@ -1,6 +1,9 @@
 package io.relay.queue;
 
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Set;
+import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
@@ -15,11 +18,13 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The accept path and the high-water marks. An accept starts three writes at once, none
- * waited for by a thread of ours: the spool's group commit and the two map writes, whose
- * partition (the member's own, see {@link ClusterQueue#newId}) runs them in the order
- * given. The last of the three to complete finishes the accept on its own thread (journal
- * writer, Hazelcast partition or response thread): bookkeeping only, then the caller's
- * future; if one failed, the others are undone.
+ * waited for by a thread of ours: the spool's group commit (the body on this node's disk),
+ * the copies on {@code queue.backup-count} other members' disks ({@link BodyStore}), and the
+ * index entry in {@code relay-meta}, on a partition this member owns (see
+ * {@link ClusterQueue#newId}) with its synchronous backup. The last of the three to
+ * complete finishes the accept on its own thread (journal writer, Hazelcast partition,
+ * response or executor thread): bookkeeping only, then the caller's future; if one failed,
+ * the others are undone.
  *
  * <p>High-water marks ({@code queue.max-messages}, {@code queue.max-bytes}): the messages
  * this member owns ({@link OwnedEntries}) plus the accepts in flight here, and their bytes.
@@ -35,6 +40,7 @@ final class Admission {
     private final OwnedEntries owned;
     private final FreshCache fresh;
     private final SpoolJournal journal;
+    private final BodyStore bodies;
     private final QueueMaps maps;
     private final String epoch;
     private final NextHopNamer hops;
@@ -43,12 +49,13 @@ final class Admission {
     private final AtomicLong acceptingBytes = new AtomicLong();
     private final Set<String> accepting = ConcurrentHashMap.newKeySet();
 
-    Admission(QueueSettings settings, OwnedEntries owned, FreshCache fresh, SpoolJournal journal, QueueMaps maps,
+    Admission(QueueSettings settings, OwnedEntries owned, FreshCache fresh, BodyStore bodies, QueueMaps maps,
               String epoch, NextHopNamer hops, BooleanSupplier closing) {
         this.settings = settings;
         this.owned = owned;
         this.fresh = fresh;
-        this.journal = journal;
+        this.journal = bodies.accepted();
+        this.bodies = bodies;
         this.maps = maps;
         this.epoch = epoch;
         this.hops = hops;
@@ -74,21 +81,34 @@ final class Admission {
         String id = message.id().value();
         accepting.add(id);
         byte[] encoded = BinaryCodec.encodeMessage(message);
+        List<UUID> copies;
+        List<UUID> holders;
+        try {
+            copies = bodies.copyTargets(id);
+            holders = new ArrayList<>(copies.size() + 1);
+            holders.add(bodies.self());
+            holders.addAll(copies);
+        } catch (RuntimeException e) { // the member is shutting down
+            acceptingCount.decrementAndGet();
+            acceptingBytes.addAndGet(-size);
+            accepting.remove(id);
+            result.completeExceptionally(e);
+            return result;
+        }
         byte[] state = BinaryCodec.encodeMeta(QueueMeta.fresh(message,
-                hops.nextHops(message.envelope().sender(), message.envelope().recipients())));
-        Storing storing = new Storing(message, result);
+                hops.nextHops(message.envelope().sender(), message.envelope().recipients()), holders));
+        Storing storing = new Storing(message, copies, result);
         if (owned.ownedHere(id) == Boolean.TRUE) {
             fresh.keep(message, state);
         }
-        // Three writes at once, none waited for by a thread of ours: the spool's group commit and
-        // the two map writes, whose partition (the member's own, see newId) runs them in the
-        // order given: the message before its state, whose ADDED event starts delivery. The
-        // last of the three to complete finishes the accept on its own thread (journal writer,
-        // Hazelcast partition or response thread): bookkeeping only, then the caller's future.
+        // Three writes at once, none waited for by a thread of ours: the spool's group commit, the
+        // copies on other members' disks and the index entry. The last of the three to complete
+        // finishes the accept on its own thread (journal writer, Hazelcast partition, response or
+        // executor thread): bookkeeping only, then the caller's future.
         journal.accept(message.id(), epoch, encoded).whenComplete(storing);
         int issued = 0;
         try {
-            maps.messages().setAsync(id, encoded).whenCompleteAsync(storing, ON_COMPLETION);
+            bodies.replicate(id, encoded, copies).whenComplete(storing);
             issued++;
             maps.meta().setAsync(id, state).whenCompleteAsync(storing, ON_COMPLETION);
             issued++;
@@ -100,15 +120,17 @@ final class Admission {
         return result;
     }
 
-    /** One accept's three writes (spool, message, state): the last to complete finishes the accept. */
+    /** One accept's three writes (spool, copies, index entry): the last to complete finishes the accept. */
     private final class Storing implements BiConsumer<Object, Throwable> {
         private final QueuedMessage message;
+        private final List<UUID> copies;
         private final CompletableFuture<Void> result;
         private final AtomicInteger left = new AtomicInteger(3);
         private volatile Throwable error;
 
-        Storing(QueuedMessage message, CompletableFuture<Void> result) {
+        Storing(QueuedMessage message, List<UUID> copies, CompletableFuture<Void> result) {
             this.message = message;
+            this.copies = copies;
             this.result = result;
         }
 
@@ -139,16 +161,15 @@ final class Admission {
             } else {
                 LOG.warn("{}: not accepted: {}", id, e.toString());
                 fresh.take(id);
-                undo(message.id());
+                undo(message.id(), copies);
                 result.completeExceptionally(e);
             }
         }
     }
 
-    private void undo(QueueId id) {
-        maps.messages().deleteAsync(id.value());
+    private void undo(QueueId id, List<UUID> copies) {
         maps.meta().deleteAsync(id.value());
-        journal.done(id);
+        bodies.release(id.value(), copies);
     }
 
     /** Whether new mail would be refused now (above a high-water mark). */

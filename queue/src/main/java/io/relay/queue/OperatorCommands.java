@@ -4,7 +4,6 @@ import com.hazelcast.cluster.Member;
 import com.hazelcast.core.HazelcastInstance;
 import java.util.ArrayList;
 import java.util.Collection;
-import java.util.HashSet;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
@@ -35,12 +34,14 @@ final class OperatorCommands {
     private final HazelcastInstance hazelcast;
     private final QueueMaps maps;
     private final SpoolJournal journal;
+    private final BodyStore bodies;
     private final QueueEvents events;
 
-    OperatorCommands(HazelcastInstance hazelcast, QueueMaps maps, SpoolJournal journal, QueueEvents events) {
+    OperatorCommands(HazelcastInstance hazelcast, QueueMaps maps, BodyStore bodies, QueueEvents events) {
         this.hazelcast = hazelcast;
         this.maps = maps;
-        this.journal = journal;
+        this.journal = bodies.accepted();
+        this.bodies = bodies;
         this.events = events;
     }
 
@@ -67,7 +68,6 @@ final class OperatorCommands {
                 }
             }
             if (op == QueueOps.Op.DELETE && !hit.isEmpty()) {
-                maps.messages().executeOnKeys(new HashSet<>(hit), new QueueOps.Remove());
                 hit.forEach(id -> events.removed(new QueueId(id)));
             }
             if (op != QueueOps.Op.RETRY) {
@@ -106,6 +106,15 @@ final class OperatorCommands {
      * spool for the ids it owes, fsync'd before answering; answers how many it owed.
      */
     int journalLocally(QueueOps.Op op, String[] ids) {
+        if (op == QueueOps.Op.DELETE) {
+            // the message's body goes from this disk, whether accepted here or kept as a copy
+            int held = bodies.releaseLocally(ids);
+            if (held > 0) {
+                journal.flush().join();
+                bodies.copies().flush().join();
+            }
+            return held;
+        }
         int owed = 0;
         for (String id : ids) {
             QueueId q = new QueueId(id);

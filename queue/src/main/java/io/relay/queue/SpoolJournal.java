@@ -11,7 +11,6 @@ import java.nio.file.StandardOpenOption;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Iterator;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -59,6 +58,7 @@ public final class SpoolJournal implements AutoCloseable {
     private static final byte DONE = 2;
     private static final byte DEFER = 3;
     private static final byte HOLD = 4;
+    private static final byte REEPOCH = 5;
     /** Owed entries of the oldest segment copied forward per rollover, at most. */
     private static final int RELOCATE_LIMIT = 256;
     private static final long IDLE_FORCE_MILLIS = 1000;
@@ -86,12 +86,14 @@ public final class SpoolJournal implements AutoCloseable {
     /** Owed ids whose last HOLD record says held (cleared by a release, a DONE or a re-ACCEPT). */
     private final Set<String> held = ConcurrentHashMap.newKeySet();
     private final ArrayDeque<Segment> segments = new ArrayDeque<>();
-    private final List<OwedEntry> owed;
+    private volatile List<OwedEntry> owed;
     private final Thread writer;
     private final AtomicLong forces = new AtomicLong();
     private final AtomicLong records = new AtomicLong();
     private final CompletableFuture<Void> stopped = new CompletableFuture<>();
     private volatile boolean closed;
+    /** The epoch of the last ACCEPT or REEPOCH submitted: what a copied-forward entry is stamped with. */
+    private volatile String latestEpoch;
     private Segment current;
     private long nextSeq;
 
@@ -140,6 +142,7 @@ public final class SpoolJournal implements AutoCloseable {
 
     /** ACCEPT of a message already in {@link BinaryCodec} form (saves encoding it twice). */
     CompletableFuture<Void> accept(QueueId queueId, String epoch, byte[] body) {
+        latestEpoch = epoch;
         byte[] id = BinaryCodec.utf8(queueId.value());
         byte[] ep = BinaryCodec.utf8(epoch);
         ByteBuffer frame = frame(1 + 4 + id.length + 4 + ep.length + 4 + body.length);
@@ -148,6 +151,22 @@ public final class SpoolJournal implements AutoCloseable {
         BinaryCodec.putBytes(frame, ep);
         BinaryCodec.putBytes(frame, body);
         return submit(ACCEPT, queueId.value(), frame, true);
+    }
+
+    /**
+     * REEPOCH: an owed entry now belongs to the cluster of {@code epoch} (a replay after a
+     * restart of the whole cluster put it back), without writing its body again. Not
+     * fsync'd on its own: the caller {@link #flush}es once after a batch.
+     */
+    public CompletableFuture<Void> reepoch(QueueId id, String epoch) {
+        latestEpoch = epoch;
+        byte[] b = BinaryCodec.utf8(id.value());
+        byte[] ep = BinaryCodec.utf8(epoch);
+        ByteBuffer frame = frame(1 + 4 + b.length + 4 + ep.length);
+        frame.put(REEPOCH);
+        BinaryCodec.putBytes(frame, b);
+        BinaryCodec.putBytes(frame, ep);
+        return submit(REEPOCH, id.value(), frame, false);
     }
 
     /** DONE: the message needs nothing more from this spool. Not fsync'd on its own. */
@@ -207,10 +226,59 @@ public final class SpoolJournal implements AutoCloseable {
         return submit((byte) 0, null, null, true);
     }
 
-    /** The entries found owed when the journal was opened. */
+    /** The entries found owed when the journal was opened (empty after {@link #forgetOwed}). */
     public List<OwedEntry> owed() {
         return owed;
     }
+
+    /** Lets the list of entries found at open go (a million of them weigh some 100 MB): the replay is done. */
+    public void forgetOwed() {
+        owed = List.of();
+    }
+
+    /**
+     * What a replay needs of an owed entry without reading its content: the envelope's
+     * sender, recipients and arrival, and the content's size. Reads the head of the record
+     * only (its CRC was checked when the journal was opened).
+     */
+    public Head readHead(OwedEntry entry) throws IOException {
+        try (FileChannel ch = FileChannel.open(entry.segment(), StandardOpenOption.READ)) {
+            ByteBuffer header = ByteBuffer.allocate(8);
+            readFully(ch, header, entry.offset());
+            header.flip();
+            int length = header.getInt();
+            if (length <= 0 || length > MAX_BODY) {
+                throw new IOException("no record at " + entry.segment() + " offset " + entry.offset());
+            }
+            ByteBuffer body = ByteBuffer.allocate(Math.min(length, HEAD_BYTES));
+            readFully(ch, body, entry.offset() + 8);
+            body.flip();
+            try {
+                if (body.get() != ACCEPT) {
+                    throw new IOException("no ACCEPT record at " + entry.segment() + " offset " + entry.offset());
+                }
+                BinaryCodec.getString(body);
+                BinaryCodec.getString(body);
+                body.getInt(); // the encoded message's length
+                return BinaryCodec.decodeHead(body);
+            } catch (java.nio.BufferUnderflowException | IllegalArgumentException e) {
+                // a head longer than HEAD_BYTES (thousands of recipients): read the whole record
+                QueuedMessage m = read(entry);
+                return new Head(m.envelope().sender(), m.envelope().recipients(), m.envelope().arrivalMillis(),
+                        m.size());
+            }
+        }
+    }
+
+    /** An owed entry's envelope as a replay needs it ({@link #readHead}). */
+    public record Head(String sender, List<String> recipients, long arrivalMillis, long size) {}
+
+    private static final int HEAD_BYTES = 16 * 1024;
+    /**
+     * Replay keeps one String per distinct epoch (a handful) rather than one per record: keys
+     * with this prefix in the replay's epoch map name the shared instances (ids are hex digits).
+     */
+    private static final String EPOCH_NAMES = "epoch:";
 
     /** Reads an owed entry's message back from its segment. */
     public QueuedMessage read(OwedEntry entry) throws IOException {
@@ -230,21 +298,31 @@ public final class SpoolJournal implements AutoCloseable {
      * none by that id (or the segment cannot be read now, e.g. it was just compacted).
      */
     public java.util.Optional<QueuedMessage> readOwed(QueueId id) {
-        Live l = live.get(id.value());
-        if (l == null) {
-            return java.util.Optional.empty();
-        }
-        try (FileChannel ch = FileChannel.open(l.segment().path, StandardOpenOption.READ)) {
-            ByteBuffer body = readBody(ch, l.offset(), ch.size());
-            if (body == null || body.get() != ACCEPT) {
+        return readOwedEncoded(id).map(BinaryCodec::decodeMessage);
+    }
+
+    /** As {@link #readOwed}, the message in its {@link BinaryCodec} form (to send it on as it is). */
+    public java.util.Optional<byte[]> readOwedEncoded(QueueId id) {
+        for (int tries = 0; tries < 3; tries++) {
+            Live l = live.get(id.value());
+            if (l == null) {
                 return java.util.Optional.empty();
             }
-            BinaryCodec.getString(body);
-            BinaryCodec.getString(body);
-            return java.util.Optional.of(BinaryCodec.decodeMessage(BinaryCodec.getBytes(body)));
-        } catch (IOException | RuntimeException e) {
-            return java.util.Optional.empty();
+            try (FileChannel ch = FileChannel.open(l.segment().path, StandardOpenOption.READ)) {
+                ByteBuffer body = readBody(ch, l.offset(), ch.size());
+                if (body == null || body.get() != ACCEPT) {
+                    return java.util.Optional.empty();
+                }
+                BinaryCodec.getString(body);
+                BinaryCodec.getString(body);
+                return java.util.Optional.of(BinaryCodec.getBytes(body));
+            } catch (java.nio.file.NoSuchFileException e) {
+                // copied forward and its old segment deleted between the lookup and the open: look again
+            } catch (IOException | RuntimeException e) {
+                return java.util.Optional.empty();
+            }
         }
+        return java.util.Optional.empty();
     }
 
     /** Ids this spool still owes whose ACCEPT was written before {@code cutoffMillis}. */
@@ -603,6 +681,17 @@ public final class SpoolJournal implements AutoCloseable {
                     }
                 }
                 track(m.getKey(), new Live(current, offset, m.getValue().acceptedAtMillis()));
+                String epoch = latestEpoch;
+                if (epoch != null) {
+                    // the copy carries the epoch of its first ACCEPT; a REEPOCH since then must follow it
+                    byte[] id = BinaryCodec.utf8(m.getKey());
+                    byte[] ep = BinaryCodec.utf8(epoch);
+                    ByteBuffer re = frame(1 + 4 + id.length + 4 + ep.length);
+                    re.put(REEPOCH);
+                    BinaryCodec.putBytes(re, id);
+                    BinaryCodec.putBytes(re, ep);
+                    appendFrame(current, seal(re));
+                }
             }
         }
     }
@@ -647,7 +736,7 @@ public final class SpoolJournal implements AutoCloseable {
     }
 
     private List<OwedEntry> replay() throws IOException {
-        Map<String, String> epochs = new LinkedHashMap<>();
+        Map<String, String> epochs = new java.util.HashMap<>();
         Map<String, Deferral> deferrals = new ConcurrentHashMap<>();
         long mtime = System.currentTimeMillis();
         for (Map.Entry<Long, Path> file : listSegments().entrySet()) {
@@ -697,7 +786,8 @@ public final class SpoolJournal implements AutoCloseable {
                     byte type = body.get();
                     String id = BinaryCodec.getString(body);
                     if (type == ACCEPT) {
-                        epochs.put(id, BinaryCodec.getString(body));
+                        epochs.put(id, epochs.computeIfAbsent(EPOCH_NAMES + BinaryCodec.getString(body),
+                                k -> k.substring(EPOCH_NAMES.length())));
                         deferrals.remove(id);
                         held.remove(id);
                         track(id, new Live(segment, pos, mtime));
@@ -706,8 +796,14 @@ public final class SpoolJournal implements AutoCloseable {
                         if (gone != null) {
                             gone.segment().live--;
                         }
+                        epochs.remove(id);
                         deferrals.remove(id);
                         held.remove(id);
+                    } else if (type == REEPOCH) {
+                        if (live.containsKey(id)) {
+                            epochs.put(id, epochs.computeIfAbsent(EPOCH_NAMES + BinaryCodec.getString(body),
+                                    k -> k.substring(EPOCH_NAMES.length())));
+                        }
                     } else if (type == HOLD) {
                         if (body.get() != 0) {
                             held.add(id);
