@@ -26,8 +26,10 @@ import org.slf4j.LoggerFactory;
  * response or executor thread): bookkeeping only, then the caller's future; if one failed,
  * the others are undone.
  *
- * <p>High-water marks ({@code queue.max-messages}, {@code queue.max-bytes}): the messages
- * this member owns ({@link OwnedEntries}) plus the accepts in flight here, and their bytes.
+ * <p>High-water marks ({@code queue.max-messages}, {@code queue.max-bytes}, and the
+ * index-memory mark {@code queue.max-index-memory}, {@link IndexMemory}): the messages this
+ * member owns ({@link OwnedEntries}) plus the accepts in flight here, their bytes, and the
+ * heap their index entries take.
  * Owns the set of ids being accepted (the store's events for them are filtered out, and
  * reconcile leaves them alone) and the in-flight counters.
  */
@@ -45,12 +47,14 @@ final class Admission {
     private final String epoch;
     private final NextHopNamer hops;
     private final BooleanSupplier closing;
+    private final IndexMemory index;
     private final AtomicLong acceptingCount = new AtomicLong();
     private final AtomicLong acceptingBytes = new AtomicLong();
     private final Set<String> accepting = ConcurrentHashMap.newKeySet();
 
     Admission(QueueSettings settings, OwnedEntries owned, FreshCache fresh, BodyStore bodies, QueueMaps maps,
-              String epoch, NextHopNamer hops, BooleanSupplier closing) {
+              String epoch, NextHopNamer hops, BooleanSupplier closing, IndexMemory index) {
+        this.index = index;
         this.settings = settings;
         this.owned = owned;
         this.fresh = fresh;
@@ -71,11 +75,13 @@ final class Admission {
         long size = message.size();
         long count = acceptingCount.incrementAndGet();
         long bytes = acceptingBytes.addAndGet(size);
-        if (owned.count() + count > settings.maxMessages() || owned.bytes() + bytes > settings.maxBytes()) {
+        if (owned.count() + count > settings.maxMessages() || owned.bytes() + bytes > settings.maxBytes()
+                || index.above(owned.count() + count)) {
             acceptingCount.decrementAndGet();
             acceptingBytes.addAndGet(-size);
             result.completeExceptionally(new QueueFullException(
-                    "queue above high-water mark (" + owned.count() + " messages, " + owned.bytes() + " bytes)"));
+                    "queue above high-water mark (" + owned.count() + " messages, " + owned.bytes() + " bytes, index "
+                            + (index.estimate(owned.count()) >> 20) + " MiB of " + (index.limit() >> 20) + " MiB)"));
             return result;
         }
         String id = message.id().value();
@@ -175,7 +181,8 @@ final class Admission {
     /** Whether new mail would be refused now (above a high-water mark). */
     boolean full() {
         return owned.count() + acceptingCount.get() >= settings.maxMessages()
-                || owned.bytes() + acceptingBytes.get() >= settings.maxBytes();
+                || owned.bytes() + acceptingBytes.get() >= settings.maxBytes()
+                || index.above(owned.count() + acceptingCount.get() + 1);
     }
 
     /** Whether this id's accept is under way here (its store events are this node's own). */

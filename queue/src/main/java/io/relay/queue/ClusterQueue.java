@@ -127,7 +127,8 @@ public final class ClusterQueue implements MessageQueue, QueueOperations {
         this.housekeeping = Executors.newSingleThreadScheduledExecutor(threads("queue-housekeeping"));
         BooleanSupplier isClosing = () -> closing;
         this.owned = new OwnedEntries(due, fresh, member, maps.meta(), housekeeping, isClosing);
-        this.admission = new Admission(settings, owned, fresh, bodies, maps, epoch, hops, isClosing);
+        this.admission = new Admission(settings, owned, fresh, bodies, maps, epoch, hops, isClosing,
+                new IndexMemory(settings.maxIndexMemory(), member.settings().backupCount(), member::memberCount));
         this.reconciler = new Reconciler(bodies, maps, member, admission, owned, hops);
         this.workers = new DeliveryWorkers(due, owned, member, settings, isClosing);
         this.replay = new SpoolReplay(bodies, maps, epoch, hops);
@@ -268,9 +269,14 @@ public final class ClusterQueue implements MessageQueue, QueueOperations {
         return owned.count();
     }
 
-    /** The spool journal, for metrics and tests. */
+    /** The spool journal (messages accepted here), for metrics and tests. */
     public SpoolJournal journal() {
         return journal;
+    }
+
+    /** The journal of copies this node keeps of messages other members accepted, for metrics and tests. */
+    public SpoolJournal copiesJournal() {
+        return copies;
     }
 
     /** The member this queue runs on (tests terminate it to simulate a crash). */
