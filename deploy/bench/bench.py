@@ -24,6 +24,15 @@ work directory; the system-wide /etc/postfix is neither read nor touched), relay
 same smtp-sink, with Postfix's defaults otherwise (fsync'd queue files, in_flow_delay 1s)
 and the same destination concurrency (50) as the relay.
 
+The bursts of issue 17 (only when named in --only): (f) 1,000,000 x 4 KB and (f100k) 100,000 x
+100 KB sent to one node with -Xmx1g while the upstream is down, then drained; (r) (f)'s burst,
+then the node restarted on the same spool (kill -9, then SIGTERM) and timed until it greets,
+is ready and has replayed its spool, then drained with every message counted. Per burst: the
+refusals (smtp-source -A's lines by reply code, beside the relay's own counts), accept and
+drain rate (and over (a)'s end-to-end rate), the heap's peak and after-GC peak (-Xlog:gc) and
+its live size after full GCs (jcmd GC.run + GC.heap_info) idle and with the queue full: bytes
+of heap per queued message. Postfix's same bursts beside (f) and (f100k). See burst_relay.
+
 Subcommands: `run` (the benchmark; needs root), `report` (table, CSV and PNG from a
 bench.json), `selftest` (the parsing and report logic on canned input, for CI).
 """
@@ -60,10 +69,25 @@ SCENARIOS = {
     "c": ("20 sessions, 100 KB", 20, 102400, 1, False),
     "d": ("3-node cluster behind haproxy (a)", 20, 4096, 1, False),
     "e": ("queue build-up, upstream down", 20, 4096, 1, True),
+    "f": ("burst of 4 KB, -Xmx1g, upstream down", 20, 4096, 1, False),
+    "f100k": ("burst of 100 KB, -Xmx1g, upstream down", 20, 102400, 1, False),
+    "r": ("restart with the burst queued, -Xmx1g", 20, 4096, 1, False),
 }
-SHORT = {"a": "4 KB,\n1 msg/conn", "b": "reused conn,\n10 rcpt", "c": "100 KB", "d": "3 nodes +\nhaproxy", "e": "queue\nbuild-up"}
-FULL = {"a": 20000, "b": 10000, "c": 4000, "d": 20000, "e": 200000, "warmup": 20000, "probe": 20.0}
-QUICK = {"a": 2000, "b": 1000, "c": 500, "d": 2000, "e": 10000, "warmup": 500, "probe": 4.0}
+SHORT = {"a": "4 KB,\n1 msg/conn", "b": "reused conn,\n10 rcpt", "c": "100 KB", "d": "3 nodes +\nhaproxy", "e": "queue\nbuild-up",
+         "f": "burst 4 KB\n-Xmx1g", "f100k": "burst 100 KB\n-Xmx1g", "r": "restart\nqueue full"}
+FULL = {"a": 20000, "b": 10000, "c": 4000, "d": 20000, "e": 200000, "f": 1000000, "f100k": 100000, "r": 1000000,
+        "warmup": 20000, "probe": 20.0}
+QUICK = {"a": 2000, "b": 1000, "c": 500, "d": 2000, "e": 10000, "f": 20000, "f100k": 2000, "r": 20000,
+         "warmup": 500, "probe": 4.0}
+# the burst scenarios (issue 17): one node, the upstream down while the burst is accepted
+BURSTS = ("f", "f100k", "r")
+# the relay's -Xmx per scenario (RELAY_BENCH_JVM_OPTS comes after it, so it can override it)
+HEAP = {"f": "1g", "f100k": "1g", "r": "1g"}
+DEFAULT_HEAP = "2g"
+# The INFO line (on the node's stderr) that says the spool replay at start is finished
+# (queue/.../SpoolReplay.java: "spool replay: N entries re-enqueued under epoch ..."); (r)
+# times it. One constant, so a new wording after the queue's rebuild is a one-line change.
+SPOOL_REPLAY_DONE = re.compile(r"spool replay: ")
 
 
 def log(msg):
@@ -370,18 +394,55 @@ class LogCounter:
         return time.time()
 
 
-def parse_gc_log(text):
-    """(peak heap used before any GC, heap after the last full GC, capacity), in MB, from -Xlog:gc."""
+def gc_log_figures(text):
+    """The heap's figures in MB from -Xlog:gc: `peak` (largest heap in use before a pause: what
+    the heap had to hold, garbage included), `after_gc_peak` (largest heap in use after a pause:
+    an upper bound of the live data, since a young pause leaves the old generation's garbage),
+    `live` (after the last full GC: the live data then), `capacity` (largest heap size)."""
     unit = {"K": 1 / 1024, "M": 1, "G": 1024}
-    peak, live, cap = 0.0, None, 0.0
+    out = {"peak": 0.0, "after_gc_peak": 0.0, "live": None, "capacity": 0.0, "pauses": 0}
     for m in re.finditer(r"(Pause \w+)[^\n]*? (\d+)([KMG])->(\d+)([KMG])\((\d+)([KMG])\)", text):
         before = int(m.group(2)) * unit[m.group(3)]
         after = int(m.group(4)) * unit[m.group(5)]
-        peak = max(peak, before)
-        cap = max(cap, int(m.group(6)) * unit[m.group(7)])
+        out["peak"] = max(out["peak"], before)
+        out["after_gc_peak"] = max(out["after_gc_peak"], after)
+        out["capacity"] = max(out["capacity"], int(m.group(6)) * unit[m.group(7)])
+        out["pauses"] += 1
         if m.group(1) == "Pause Full":
-            live = after
-    return peak, live, cap
+            out["live"] = after
+    return out
+
+
+def parse_gc_log(text):
+    """(peak heap used before any GC, heap after the last full GC, capacity), in MB, from -Xlog:gc."""
+    g = gc_log_figures(text)
+    return g["peak"], g["live"], g["capacity"]
+
+
+def read_text(path):
+    try:
+        with open(path, errors="replace") as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
+def parse_heap_info(text):
+    """Heap in use in KB from `jcmd PID GC.heap_info`: the sum of its "total NK, used NK" lines
+    (G1 prints one for the whole heap; Serial and Parallel one per generation; Metaspace has no
+    "total" and is not heap)."""
+    used = [int(m.group(1)) for m in re.finditer(r"total \d+K, used (\d+)K", text)]
+    return sum(used) if used else None
+
+
+def live_heap_mb(pid):
+    """The live heap now: a full collection (`jcmd PID GC.run`, System.gc(): a full stop-the-world
+    GC under G1's defaults), then the heap in use (`GC.heap_info`, KB precision, where the GC log
+    rounds to MB)."""
+    subprocess.run(["jcmd", str(pid), "GC.run"], capture_output=True, timeout=300)
+    r = subprocess.run(["jcmd", str(pid), "GC.heap_info"], capture_output=True, text=True, timeout=120)
+    kb = parse_heap_info(r.stdout)
+    return kb / 1024 if kb is not None else None
 
 
 def parse_metric(text, name, labels=None):
@@ -495,8 +556,10 @@ class Sink:
 class RelayNodes:
     """One relay node, or a cluster of them, each in the same cgroup."""
 
-    def __init__(self, ctx, name, count, sink_port, extra_yaml="", gc_log=False, admin=False, proxy=False):
-        self.ctx, self.count = ctx, count
+    def __init__(self, ctx, name, count, sink_port, extra_yaml="", gc_log=False, admin=False, proxy=False,
+                 xmx=DEFAULT_HEAP):
+        self.ctx, self.count, self.xmx, self.gc_log = ctx, count, xmx, gc_log
+        t_start = time.time()
         self.dir = os.path.join(ctx.work, name)
         os.makedirs(self.dir)
         self.group = Group(name)
@@ -506,7 +569,7 @@ class RelayNodes:
         self.admin_port = free_port() if admin else None
         self.token = None
         members = ", ".join('"127.0.0.1:%d"' % p for p in self.cluster)
-        self.logs, self.procs, self.gc_logs = [], [], []
+        self.logs, self.procs, self.gc_logs, self.errs = [], [], [], []
         for i in range(count):
             d = os.path.join(self.dir, "node%d" % i)
             os.makedirs(d)
@@ -532,19 +595,13 @@ class RelayNodes:
             with open(os.path.join(d, "relay.yaml"), "w") as f:
                 f.write(yaml)
             self.logs.append(os.path.join(d, "mail.log"))
-            jvm = ["java", "-Xmx2g"] + os.environ.get("RELAY_BENCH_JVM_OPTS", "").split()
-            if gc_log:
-                gl = os.path.join(d, "gc.log")
-                self.gc_logs.append(gl)
-                jvm.append("-Xlog:gc:file=%s" % gl)
-            cmd = self.group.wrap(jvm + ["-jar", JAR, "--config", os.path.join(d, "relay.yaml")])
-            p = subprocess.Popen(cmd, stdout=open(os.path.join(d, "node.out"), "w"),
-                                 stderr=open(os.path.join(d, "node.err"), "w"), stdin=subprocess.DEVNULL)
-            self.group.add_root(p.pid)
-            ctx.procs.add(p, lambda p=p: stop_process(p, 30))
-            self.procs.append(p)
+            self.gc_logs.append(None)
+            self.errs.append(None)
+            self.procs.append(None)
+            self.launch(i)
         for i in range(count):
             wait_ready(self.health[i], self.procs[i], 180, "relay node %d" % i)
+        self.ready_s = time.time() - t_start
         if count > 1:
             deadline = time.time() + 120
             while not all(members_seen(self.health[i]) >= count for i in range(count)):
@@ -553,13 +610,31 @@ class RelayNodes:
                 time.sleep(0.5)
         ctx.sampler.watch(self.group)
 
+    def launch(self, i, tag=""):
+        """Starts node i's JVM (again, on the same configuration and spool, with `tag` in the names
+        of its new stderr and GC log); returns the time just before the process was started."""
+        d = os.path.join(self.dir, "node%d" % i)
+        jvm = ["java", "-Xmx" + self.xmx] + os.environ.get("RELAY_BENCH_JVM_OPTS", "").split()
+        if self.gc_log:
+            self.gc_logs[i] = os.path.join(d, "gc%s.log" % tag)
+            jvm.append("-Xlog:gc:file=%s" % self.gc_logs[i])
+        self.errs[i] = os.path.join(d, "node%s.err" % tag)
+        cmd = self.group.wrap(jvm + ["-jar", JAR, "--config", os.path.join(d, "relay.yaml")])
+        t0 = time.time()
+        p = subprocess.Popen(cmd, stdout=open(os.path.join(d, "node%s.out" % tag), "w"),
+                             stderr=open(self.errs[i], "w"), stdin=subprocess.DEVNULL)
+        self.group.add_root(p.pid)
+        self.ctx.procs.add(p, lambda p=p: stop_process(p, 30))
+        self.procs[i] = p
+        return t0
+
     def sent(self):
         return LogCounter(self.logs, " status=sent ")
 
     def check_alive(self, when):
         for i, p in enumerate(self.procs):
             if p.poll() is not None:
-                err = os.path.join(self.dir, "node%d" % i, "node.err")
+                err = self.errs[i]
                 with open(err, errors="replace") as f:
                     lines = [l.strip() for l in f if "Error" in l or "Exception" in l]
                 raise BenchError("relay node %d exited with %s %s; %s" % (i, p.returncode, when,
@@ -969,68 +1044,105 @@ def build_up_relay(ctx):
         scrape_s = time.time() - ts
         log("relay build-up: %d accepted, %d 452s, heap live %.0f MB after full GC, peak %.0f MB"
             % (accepted, rejected_452, heap_live or -1, heap_peak))
-        # upstream up; one fresh message closes the circuit breaker (half-open probe), then retry --all
-        sink.start()
-        time.sleep(3)
-        sent = nodes.sent()
-        canaries = 0
-        deadline = time.time() + 120
-        while sent.update() < 1:
-            if time.time() > deadline:
-                raise BenchError("relay build-up: the upstream came back but no message was delivered within 120s")
-            smtp_source(nodes.smtp[0], 1, 1, 100, 1, False, sender="canary@app.test")
-            canaries += 1
-            end = time.time() + 5
-            while time.time() < end and sent.update() < 1:
-                time.sleep(0.1)
-        cpu2 = nodes.group.cpu_seconds()
-        t2 = time.time()
-        retry_note = None
-        try:
-            answer = nodes.admin("/admin/v1/queue/retry", {"all": True})
-        except (http.client.HTTPException, ConnectionError) as e:
-            # the admin server closes a connection after 60 s without a read (ReadTimeoutHandler),
-            # also while it still works on the request: the retry goes on, the answer is lost
-            answer = {}
-            retry_note = "retry --all: connection closed after %.0f s (%s)" % (time.time() - t2, type(e).__name__)
-            log("relay build-up: " + retry_note)
-        t_call = time.time()
-        try:
-            t3 = sent.wait_for(int(accepted) + canaries, 3600, "drain deliveries", stall=300)
-        except BenchError:
-            nodes.check_alive("during the drain")
-            raise
-        cpu3 = nodes.group.cpu_seconds()
+        d = drain_relay(nodes, sink, int(accepted), 3600)
         heap_peak, heap_live2, _ = parse_gc_log(open(nodes.gc_logs[0]).read())
-        return {"accepted_per_s": accepted / (t1 - t0), "e2e_per_s": accepted / (t3 - t2),
-                "cpu_per_1000": ((cpu1 - cpu0) + (cpu3 - cpu2)) / max(1, accepted) * 1000,
+        return {"accepted_per_s": accepted / (t1 - t0), "e2e_per_s": accepted / (d["t_end"] - d["t_retry"]),
+                "cpu_per_1000": ((cpu1 - cpu0) + d["cpu"]) / max(1, accepted) * 1000,
                 "messages": int(accepted), "rejected_452": int(rejected_452), "queued": queued, "metrics_scrape_s": scrape_s,
                 "heap_peak_mb": heap_peak, "heap_live_mb": heap_live, "heap_capacity_mb": heap_cap,
                 "rss_queued_mb": rss_queued, "peak_rss_mb": nodes.peak_rss_kb() / 1024,
                 "peak_pss_mb": ctx.sampler.peak_pss_kb(nodes.group) / 1024,
-                "retry_touched": answer.get("touched"), "retry_call_s": t_call - t2, "canaries": canaries,
-                **({"note": retry_note} if retry_note else {}),
+                "retry_touched": d["retry_touched"], "retry_call_s": d["retry_call_s"], "canaries": d["canaries"],
+                **({"note": d["retry_note"]} if d["retry_note"] else {}),
                 "cpu_mode": nodes.group.mode}
     finally:
         nodes.stop()
         if sink.proc:
             stop_process(sink.proc, 5)
+        remove_spools(nodes.dir, ctx.keep)
 
 
-def build_up_postfix(ctx, n=None):
-    n = n or ctx.counts["e"]
-    _, sessions, size, rcpts, reuse = SCENARIOS["e"]
+def drain_relay(nodes, sink, expected, timeout, stall=300):
+    """Brings the upstream back and drains the queue: one fresh message closes the circuit
+    breaker (its half-open probe), then `POST /admin/v1/queue/retry {"all": true}` (`relayctl
+    queue retry --all`; the queued messages wait out a 3600 s backoff otherwise), then until
+    `expected` more deliveries (plus the canaries) are in the mail log. Raises BenchError when
+    the drain stalls for `stall` s or takes longer than `timeout` s."""
+    sink.start()
+    time.sleep(3)
+    sent = nodes.sent()
+    canaries = 0
+    deadline = time.time() + 120
+    while sent.update() < 1:
+        if time.time() > deadline:
+            raise BenchError("the upstream came back but no message was delivered within 120s")
+        _, _, c = smtp_source(nodes.smtp[0], 1, 1, 100, 1, False, sender="canary@app.test", check=False)
+        if c.returncode != 0:
+            log("  canary: smtp-source exited with %d (%s)" % (c.returncode, (c.stdout + c.stderr).strip()[-200:]))
+        canaries += 1
+        end = time.time() + 5
+        while time.time() < end and sent.update() < 1:
+            time.sleep(0.1)
+    cpu2 = nodes.group.cpu_seconds()
+    t2 = time.time()
+    retry_note = None
+    try:
+        answer = nodes.admin("/admin/v1/queue/retry", {"all": True})
+    except (http.client.HTTPException, ConnectionError) as e:
+        # the admin server closes a connection after 60 s without a read (ReadTimeoutHandler),
+        # also while it still works on the request: the retry goes on, the answer is lost
+        answer = {}
+        retry_note = "retry --all: connection closed after %.0f s (%s)" % (time.time() - t2, type(e).__name__)
+        log("  drain: " + retry_note)
+    t_call = time.time()
+    try:
+        t3 = sent.wait_for(expected + canaries, timeout, "drain deliveries", stall=stall)
+    except BenchError:
+        nodes.check_alive("during the drain")
+        raise
+    return {"t_retry": t2, "t_end": t3, "cpu": nodes.group.cpu_seconds() - cpu2, "canaries": canaries,
+            "retry_touched": answer.get("touched"), "retry_call_s": t_call - t2, "retry_note": retry_note}
+
+
+def remove_spools(path, keep_logs):
+    """Frees a finished run's queue files at once (a million messages are ~4.5 GB, 100k x 100 KB
+    ~10 GB), with its logs unless they are to be kept (--keep)."""
+    if not keep_logs:
+        shutil.rmtree(path, ignore_errors=True)
+        return
+    for top, dirs, _ in os.walk(path):
+        for d in list(dirs):
+            if d == "spool":  # the relay's spool-dir, Postfix's queue_directory
+                shutil.rmtree(os.path.join(top, d), ignore_errors=True)
+                dirs.remove(d)
+
+
+def build_up_postfix(ctx, n=None, scen="e"):
+    """Postfix's build-up, for (e) and the bursts: N messages of the scenario's shape with the
+    sink down (`-A`: smtp-source goes on after a refusal and prints it), then the sink up and
+    `postqueue -f`. Postfix at its defaults otherwise: message_size_limit 10 MB, queue_minfree 0
+    (smtpd still wants 1.5 x message_size_limit free), in_flow_delay 1s, qmgr's active queue
+    limit 20000; the backoff only keeps it from retrying while the queue builds up."""
+    n = n or ctx.counts[scen]
+    _, sessions, size, rcpts, reuse = SCENARIOS[scen]
     sink = Sink(ctx.procs, ctx.work)
     extra = "minimal_backoff_time = 3600s\nmaximal_backoff_time = 4000s\nqueue_run_delay = 3600s\n"
-    pf = Postfix(ctx, "buildup-postfix-%d" % ctx.round, sink.port, extra)
+    pf = Postfix(ctx, "buildup-postfix-%s-%d" % (scen, ctx.round), sink.port, extra)
+    notes = []
     try:
         deferred = LogCounter(pf.maillog, " status=deferred ")
         cpu0 = pf.group.cpu_seconds()
-        t0, t1, src = smtp_source(pf.port, n, sessions, size, rcpts, reuse, check=False)
-        if src.returncode != 0:
-            log("postfix build-up: smtp-source exited with %d (%s)" % (src.returncode, src.stderr.strip()[-200:]))
-        accepted = n if src.returncode == 0 else None
-        deferred.wait_for(n, 1800, "Postfix: first delivery attempts (deferred)")
+        src = smtp_source_counted(pf.port, n, sessions, size, rcpts, reuse,
+                                  os.path.join(pf.dir, "smtp-source.err"), source_timeout(n))
+        if src["returncode"] != 0:
+            log("postfix build-up: smtp-source exited with %d (%s)" % (src["returncode"], src["last"]))
+        expected = n - src["refused"]
+        try:
+            deferred.wait_for(expected, settle_timeout(n), "Postfix: first delivery attempts (deferred)", stall=300)
+        except BenchError as e:
+            notes.append(str(e))
+        # qmgr's line for each message that entered the queue (counted before the flush logs them again)
+        accepted = LogCounter(pf.maillog, " nrcpt=").update()
         cpu1 = pf.group.cpu_seconds()
         rejected = LogCounter(pf.maillog, "NOQUEUE: reject: ")
         rejected.update()
@@ -1039,18 +1151,334 @@ def build_up_postfix(ctx, n=None):
         cpu2 = pf.group.cpu_seconds()
         t2 = time.time()
         pf.run(["postqueue", "-c", pf.etc, "-f"])
-        t3 = sent.wait_for(n, 3600, "Postfix drain deliveries")
+        t3 = sent.wait_for(accepted, drain_timeout(n), "Postfix drain deliveries", stall=300)
         cpu3 = pf.group.cpu_seconds()
-        return {"accepted_per_s": n / (t1 - t0), "e2e_per_s": n / (t3 - t2),
-                "cpu_per_1000": ((cpu1 - cpu0) + (cpu3 - cpu2)) / n * 1000, "messages": n,
-                "rejected_452": rejected.count, "peak_rss_mb": pf.peak_rss_kb() / 1024,
-                "peak_pss_mb": ctx.sampler.peak_pss_kb(pf.group) / 1024, "cpu_mode": pf.group.mode,
-                "complete_accept": accepted is not None,
-                **({"note": "%d queued (fewer, for time)" % n} if n != ctx.counts["e"] else {})}
+        if n != ctx.counts[scen]:
+            notes.append("%d queued (fewer, for time)" % n)
+        r = {"accepted_per_s": accepted / (src["t1"] - src["t0"]), "e2e_per_s": accepted / (t3 - t2),
+             "cpu_per_1000": ((cpu1 - cpu0) + (cpu3 - cpu2)) / max(1, accepted) * 1000, "messages": n,
+             "accepted": accepted, "refused": n - accepted, "rejected_452": src["codes"].get("452", 0),
+             "replies_non_2xx": sum(src["codes"].values()), "replies_by_code": src["codes"],
+             "reject_lines": rejected.count, "peak_rss_mb": pf.peak_rss_kb() / 1024,
+             "peak_pss_mb": ctx.sampler.peak_pss_kb(pf.group) / 1024, "cpu_mode": pf.group.mode,
+             "complete_accept": accepted == n}
+        if scen == "e":
+            r["rejected_452"] = rejected.count  # as (e) always counted it
+        if notes:
+            r["note"] = "; ".join(notes)
+        return r
     finally:
         pf.stop()
         if sink.proc:
             stop_process(sink.proc, 5)
+        remove_spools(pf.dir, ctx.keep)
+
+
+# ---------------------------------------------------------------- the bursts (f, f100k, r)
+
+def source_timeout(n):
+    """smtp-source's time limit for N messages: at least 100 accepted per second."""
+    return max(1800, n / 100)
+
+
+def settle_timeout(n):
+    """Until every queued message's first delivery attempt (deferred) is logged."""
+    return max(1800, n / 200)
+
+
+def drain_timeout(n):
+    return max(3600, n / 100)
+
+
+def smtp_source_counted(port, n, sessions, size, rcpts, reuse, err_path, timeout):
+    """smtp-source with -A (a refusal does not end the run: it prints "warning: <stage> rejected:
+    <reply>" and goes on with the next message); its warnings go to `err_path` (a million could
+    be refused) and are counted by reply code. `refused` is the messages that got a refusal
+    (smtp-source leaves a transaction at its first non-2xx reply: one line per message)."""
+    cmd = ["smtp-source", "-A", "-s", str(sessions), "-m", str(n), "-l", str(size), "-f", SENDER, "-t", RCPT]
+    if rcpts > 1:
+        cmd += ["-r", str(rcpts)]
+    if reuse:
+        cmd.append("-d")
+    cmd.append("127.0.0.1:%d" % port)
+    with open(err_path, "w") as err:
+        t0 = time.time()
+        rc = subprocess.run(cmd, stdout=err, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, timeout=timeout).returncode
+        t1 = time.time()
+    out = count_source_replies(err_path)
+    out.update(t0=t0, t1=t1, returncode=rc)
+    return out
+
+
+def count_source_replies(path):
+    """Counts smtp-source's output: refusals by reply code, other warnings (connection errors)."""
+    codes, other, last = {}, 0, ""
+    with open(path, errors="replace") as f:
+        for line in f:
+            m = re.search(r" rejected: (\d{3})\b", line)
+            if m:
+                codes[m.group(1)] = codes.get(m.group(1), 0) + 1
+            elif "warning:" in line or "fatal:" in line:
+                other += 1
+            if line.strip():
+                last = line.strip()[:200]
+    return {"codes": codes, "refused": sum(codes.values()), "other_warnings": other, "last": last}
+
+
+class HeapCheckpoint(threading.Thread):
+    """During a build-up, once `at` messages are queued (the mail log's qmgr lines): the heap's
+    peak so far (GC log) and its live size then (a full GC), so that (f-100k) can be compared
+    with (f) at the same count. The full GC pauses the node once (well under a second at 100k)."""
+
+    def __init__(self, pid, gc_log, mail_logs, at):
+        super().__init__(daemon=True)
+        self.pid, self.gc_log, self.at = pid, gc_log, at
+        self.counter = LogCounter(mail_logs, " nrcpt=")
+        self.done = threading.Event()
+        self.result = {}
+        self.start()
+
+    def run(self):
+        while not self.done.is_set():
+            if self.counter.update() >= self.at:
+                peak = gc_log_figures(read_text(self.gc_log))["peak"]
+                try:
+                    live = live_heap_mb(self.pid)
+                except (OSError, subprocess.SubprocessError) as e:
+                    log("  heap checkpoint: %s" % e)
+                    return
+                self.result = {"checkpoint_queued": self.counter.update(), "checkpoint_heap_peak_mb": peak,
+                               "checkpoint_live_mb": live}
+                log("  heap at %d queued: peak so far %.0f MB, live %.1f MB after a full GC"
+                    % (self.result["checkpoint_queued"], peak, live or -1))
+                return
+            self.done.wait(0.1)
+
+    def stop(self):
+        self.done.set()
+        self.join(600)
+        return self.result
+
+
+def readyz(health_port):
+    """(HTTP status, body) of /readyz, or (None, error)."""
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%d/readyz" % health_port, timeout=2) as r:
+            return r.status, r.read().decode(errors="replace")
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode(errors="replace")
+    except OSError as e:
+        return None, str(e)
+
+
+def log_time(line):
+    """The wall-clock time of a node's stderr line (logback: 2026-12-07T10:21:00.957Z ...), or None."""
+    m = re.match(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+)(Z|[+-]\d\d:\d\d)", line)
+    if not m:
+        return None
+    import datetime
+    tz = "+00:00" if m.group(2) == "Z" else m.group(2)
+    return datetime.datetime.fromisoformat(m.group(1) + tz).timestamp()
+
+
+def time_start(nodes, i, t0, timeout, ready_grace=30):
+    """Seconds from the (re)start of node i at `t0` until its SMTP port answers a 220 greeting,
+    /readyz answers 200, and its stderr has the spool replay's line (SPOOL_REPLAY_DONE; its own
+    timestamp). Polls every 50 ms; what did not happen within `timeout` s stays out, and so does
+    a /readyz still 503 `ready_grace` s after the greeting and the replay (a queue above its
+    high-water mark keeps it 503 until it drains, which it cannot with the upstream down)."""
+    got, reason = {}, None
+    offset = 0
+    deadline = t0 + timeout
+    p = nodes.procs[i]
+    while True:
+        if "greeting_s" not in got and greets(nodes.smtp[i], timeout=0.5):
+            got["greeting_s"] = time.time() - t0
+        if "ready_s" not in got:
+            status, body = readyz(nodes.health[i])
+            if status == 200:
+                got["ready_s"] = time.time() - t0
+            elif status:
+                reason = body.strip()[:300]
+        if "replay_s" not in got:
+            with open(nodes.errs[i], "rb") as f:
+                f.seek(offset)
+                data = f.read()
+            end = data.rfind(b"\n") + 1
+            offset += end
+            for line in data[:end].decode(errors="replace").splitlines():
+                if SPOOL_REPLAY_DONE.search(line):
+                    at = log_time(line)
+                    got["replay_s"] = (at if at else time.time()) - t0
+                    got["replay_line"] = line[:300]
+                    break
+        if all(k in got for k in ("greeting_s", "ready_s", "replay_s")):
+            return got
+        if p.poll() is not None:
+            raise BenchError("the restarted node exited with %s; see %s" % (p.returncode, nodes.errs[i]))
+        if "greeting_s" in got and "replay_s" in got:
+            deadline = min(deadline, t0 + max(got["greeting_s"], got["replay_s"]) + ready_grace)
+        if time.time() > deadline:
+            missing = [k for k in ("greeting_s", "ready_s", "replay_s") if k not in got]
+            got["start_note"] = "no %s within %.0f s%s" % (", ".join(missing), deadline - t0,
+                                                         "; /readyz: " + reason if "ready_s" in missing and reason else "")
+            log("  " + got["start_note"])
+            return got
+        time.sleep(0.05)
+
+
+def restart_node(nodes, i, kind, tag, timeout):
+    """Stops node i with SIGKILL ("kill9") or SIGTERM ("term"), starts it again on the same
+    spool, and times its start (time_start). Figures prefixed with `kind`."""
+    p = nodes.procs[i]
+    ts = time.time()
+    if kind == "kill9":
+        os.kill(java_pid(p), signal.SIGKILL)
+        p.wait()
+    else:
+        p.terminate()
+        try:
+            p.wait(600)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+            log("  SIGTERM: the node did not exit within 600 s; killed")
+    stop_s = time.time() - ts
+    t0 = nodes.launch(i, tag)
+    got = time_start(nodes, i, t0, timeout)
+    g = gc_log_figures(read_text(nodes.gc_logs[i]))
+    got.update(stop_s=stop_s, heap_peak_mb=g["peak"], exit_code=p.returncode)
+    log("  %s: stopped in %.1f s (exit %s); greeting after %s s, /readyz 200 after %s s, replay done after %s s"
+        % (kind, stop_s, p.returncode, *("%.2f" % got[k] if k in got else "-" for k in ("greeting_s", "ready_s", "replay_s"))))
+    return {"%s_%s" % (kind, k): v for k, v in got.items()}
+
+
+def count_deliveries(paths, accepted_end):
+    """Every message accepted before the restarts (qmgr's `nrcpt=` line within the first
+    `accepted_end` bytes of each mail log) against its `status=sent` lines: (delivered, lost,
+    duplicates). Queue ids stay the same across a restart (they are the spool's keys)."""
+    accepted, sent = set(), {}
+    for path, limit in zip(paths, accepted_end):
+        with open(path, "rb") as f:
+            pos = 0
+            for line in f:
+                pos += len(line)
+                if pos <= limit and b" nrcpt=" in line:
+                    accepted.add(line.split(None, 6)[5])
+                elif b" status=sent " in line:
+                    qid = line.split(None, 6)[5]
+                    sent[qid] = sent.get(qid, 0) + 1
+    delivered = sum(1 for q in accepted if q in sent)
+    duplicates = sum(sent[q] - 1 for q in accepted if sent.get(q, 0) > 1)
+    return len(accepted), delivered, len(accepted) - delivered, duplicates
+
+
+def burst_relay(ctx, scen):
+    """(f), (f-100k) and (r) for the relay: one node with HEAP[scen], the upstream down (the sink
+    not started: every attempt is refused, the breaker opens, the messages defer), N messages
+    from smtp-source -A. Counts the refusals, times the accept rate and the first attempts, takes
+    the heap's figures (peak, after-GC peak, live idle and queued); (f) also at (f-100k)'s count.
+    (r) then restarts the node twice on the same spool (kill -9, SIGTERM) and times each start.
+    Then the upstream comes back and the queue drains (drain_relay); (r) counts every message."""
+    n = ctx.counts[scen]
+    _, sessions, size, rcpts, reuse = SCENARIOS[scen]
+    sink = Sink(ctx.procs, ctx.work)  # not started: the upstream is down
+    # the queue's count mark above N (its default is 1,000,000, and /readyz is 503 at the mark);
+    # the byte mark, the heap and everything else at the node's defaults: they are what is measured
+    extra = ("queue:\n  max-messages: %d\n  minimal-backoff-time: 3600s\n  maximal-backoff-time: 4000s\n"
+             "smtp:\n  breaker:\n    open-time: 2s\n" % (n * 2))
+    xmx = HEAP.get(scen, DEFAULT_HEAP)
+    nodes = RelayNodes(ctx, "burst-relay-%s-%d" % (scen, ctx.round), 1, sink.port, extra_yaml=extra,
+                       gc_log=True, admin=True, xmx=xmx)
+    r = {"messages": n, "xmx": xmx, "start_empty_s": nodes.ready_s, "cpu_mode": nodes.group.mode}
+    notes = []
+    checkpoint = None
+    try:
+        pid = java_pid(nodes.procs[0])
+        idle = live_heap_mb(pid)
+        deferred = LogCounter(nodes.logs, " status=deferred ")
+        at = ctx.counts.get("f100k")
+        if scen == "f" and at and at < n:
+            checkpoint = HeapCheckpoint(pid, nodes.gc_logs[0], nodes.logs, at)
+        cpu0 = nodes.group.cpu_seconds()
+        try:
+            src = smtp_source_counted(nodes.smtp[0], n, sessions, size, rcpts, reuse,
+                                      os.path.join(nodes.dir, "smtp-source.err"), source_timeout(n))
+        finally:
+            if checkpoint:
+                r.update(checkpoint.stop())
+        nodes.check_alive("while %d messages were sent to it (%d first attempts logged)" % (n, deferred.update()))
+        if src["returncode"] != 0:
+            notes.append("smtp-source exited with %d (%s)" % (src["returncode"], src["last"]))
+        expected = n - src["refused"]
+        try:
+            deferred.wait_for(expected, settle_timeout(n), "first delivery attempts (deferred)", stall=300)
+        except BenchError as e:
+            nodes.check_alive("while its first delivery attempts were logged")
+            notes.append(str(e))
+        accepted = LogCounter(nodes.logs, " nrcpt=").update()
+        cpu1 = nodes.group.cpu_seconds()
+        end = live_heap_mb(pid)
+        g = gc_log_figures(read_text(nodes.gc_logs[0]))
+        r.update({
+            "accepted": accepted, "refused": n - accepted, "accepted_per_s": accepted / (src["t1"] - src["t0"]),
+            "buildup_s": src["t1"] - src["t0"], "rejected_452": src["codes"].get("452", 0),
+            "replies_non_2xx": sum(src["codes"].values()), "replies_by_code": src["codes"],
+            "source_other_warnings": src["other_warnings"],
+            "reject_lines": LogCounter(nodes.logs, ": reject: ").update(),
+            "heap_peak_mb": g["peak"], "heap_after_gc_peak_mb": g["after_gc_peak"], "heap_capacity_mb": g["capacity"],
+            "heap_live_idle_mb": idle, "heap_live_end_mb": end,
+            "heap_bytes_per_msg": (end - idle) * 1048576 / accepted if accepted and idle is not None and end is not None else None,
+            "rss_queued_mb": proc_status_kb(pid, "VmRSS") / 1024})
+        if r.get("checkpoint_live_mb") is not None and idle is not None:
+            r["checkpoint_bytes_per_msg"] = (r["checkpoint_live_mb"] - idle) * 1048576 / max(1, r["checkpoint_queued"])
+        ts = time.time()
+        try:
+            m = nodes.metrics(timeout=300)
+            r["queued_metric"] = parse_metric(m, "relay_queue_messages")
+            r["rejected_metric"] = parse_metric(m, "relay_messages_rejected_total")
+        except OSError as e:
+            log("  /metrics did not answer: %s" % e)
+        r["metrics_scrape_s"] = time.time() - ts
+        log("  %d of %d accepted at %.0f/s, %d refused (smtp-source: %s); heap peak %.0f MB, after-GC peak %.0f MB, "
+            "live %.1f -> %.1f MB (%s B/message)" % (accepted, n, r["accepted_per_s"], n - accepted, src["codes"] or "none",
+                                                       g["peak"], g["after_gc_peak"], idle or -1, end or -1,
+                                                       "%.0f" % r["heap_bytes_per_msg"] if r["heap_bytes_per_msg"] else "?"))
+        log_ends = None
+        if scen == "r":
+            log_ends = [os.path.getsize(p) for p in nodes.logs]
+            timeout = max(600, n / 1000)
+            r.update(restart_node(nodes, 0, "kill9", "-kill9", timeout))
+            r.update(restart_node(nodes, 0, "term", "-term", timeout))
+            nodes.check_alive("after its restarts")
+        try:
+            d = drain_relay(nodes, sink, accepted, drain_timeout(n))
+            r.update(e2e_per_s=accepted / (d["t_end"] - d["t_retry"]), drain_s=d["t_end"] - d["t_retry"],
+                     retry_call_s=d["retry_call_s"], retry_touched=d["retry_touched"], canaries=d["canaries"],
+                     cpu_per_1000=((cpu1 - cpu0) + d["cpu"]) / max(1, accepted) * 1000)
+            if d["retry_note"]:
+                notes.append(d["retry_note"])
+        except BenchError as e:
+            r["drain_error"] = str(e)[:300]
+            log("  drain: %s" % e)
+        if log_ends:
+            r["counted"], r["delivered"], r["lost"], r["duplicates"] = count_deliveries(nodes.logs, log_ends)
+            log("  after the restarts: %d accepted, %d delivered, %d lost, %d duplicates"
+                % (r["counted"], r["delivered"], r["lost"], r["duplicates"]))
+        # the drain reads the bodies back: the heap's peak over the drain too (for (r): the last JVM's)
+        r["heap_peak_through_drain_mb"] = gc_log_figures(read_text(nodes.gc_logs[0]))["peak"]
+        r["peak_rss_mb"] = nodes.peak_rss_kb() / 1024
+        r["peak_pss_mb"] = ctx.sampler.peak_pss_kb(nodes.group) / 1024
+        if notes:
+            r["note"] = "; ".join(notes)
+        return r
+    finally:
+        if checkpoint:
+            checkpoint.stop()
+        nodes.stop()
+        if sink.proc:
+            stop_process(sink.proc, 5)
+        remove_spools(nodes.dir, ctx.keep)
 
 
 def median_of(runs):
@@ -1058,10 +1486,12 @@ def median_of(runs):
     for k, v in runs[-1].items():
         vals = [r[k] for r in runs if isinstance(r.get(k), (int, float)) and not isinstance(r.get(k), bool)]
         if vals and len(vals) == len(runs):
-            out[k] = statistics.median(vals)
+            m = statistics.median(vals)
+            # counts stay counts (the median of two is their mean)
+            out[k] = int(round(m)) if all(isinstance(x, int) for x in vals) else m
     out["runs"] = len(runs)
     if len(runs) > 1:
-        out["e2e_per_s_all"] = [round(r["e2e_per_s"]) for r in runs]
+        out["e2e_per_s_all"] = [round(r["e2e_per_s"]) if r.get("e2e_per_s") else None for r in runs]
     return out
 
 
@@ -1073,6 +1503,7 @@ class Context:
         self.sampler = Sampler()
         self.round = 0
         self.thread_cpu = False
+        self.keep = False
 
 
 def run_bench(args):
@@ -1093,11 +1524,15 @@ def run_bench(args):
             counts[s] = args.messages
     if args.queue_messages:
         counts["e"] = args.queue_messages
+    if args.scale:
+        for s in BURSTS:
+            counts[s] = max(1, int(round(counts[s] * args.scale)))
     os.makedirs(args.results, exist_ok=True)
     work = tempfile.mkdtemp(prefix="relay-bench.", dir="/var/tmp")
     os.chmod(work, 0o755)
     ctx = Context(work, counts)
     ctx.thread_cpu = args.thread_cpu
+    ctx.keep = args.keep
     results = {"started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), "quick": args.quick,
                "runs": args.runs, "counts": counts, "host": host_info(), "scenarios": {}}
     previous = os.path.join(args.results, "bench.json")
@@ -1117,12 +1552,17 @@ def run_bench(args):
     try:
         for scen in scenarios:
             if scen not in SCENARIOS:
-                raise BenchError("unknown scenario %r (a, b, c, d, e)" % scen)
+                raise BenchError("unknown scenario %r (%s)" % (scen, ", ".join(SCENARIOS)))
             entry = {"title": SCENARIOS[scen][0], "messages": counts[scen]}
+            if scen in BURSTS:
+                # their ratios to (a)'s end-to-end rate: (a) of this run, or of an earlier one (--merge)
+                entry["a_same_run"] = "a" in scenarios
             if args.merge and scen in results["scenarios"]:
                 entry = dict(results["scenarios"][scen], **entry)  # the other system's figures stay
             results["scenarios"][scen] = entry
             for system in [x for x in ("relay", "postfix") if x in args.systems.split(",")]:
+                if scen == "r" and system == "postfix":
+                    continue  # the restart is the relay's: Postfix's queue is its files, read lazily by qmgr
                 if scen == "d" and system == "postfix":
                     if "a" in results["scenarios"]:
                         entry["postfix"] = dict(results["scenarios"]["a"]["postfix"], note="Postfix of scenario a")
@@ -1135,6 +1575,8 @@ def run_bench(args):
                         if scen == "e":
                             r = build_up_relay(ctx) if system == "relay" else \
                                 build_up_postfix(ctx, args.postfix_queue_messages)
+                        elif scen in BURSTS:
+                            r = burst_relay(ctx, scen) if system == "relay" else build_up_postfix(ctx, None, scen)
                         elif scen == "d" and system == "relay":
                             r = measure_cluster(ctx)
                         elif system == "relay":
@@ -1199,7 +1641,7 @@ def rows_of(results):
         label = "%s: %s" % (s, entry["title"])
         for system, r in (("relay", ours), ("postfix", pf)):
             if r:
-                rows.append((label, system, r, note_of(s, system, r)))
+                rows.append((label, system, r, note_of(s, system, r, results)))
         if ok(ours) and ok(pf):
             rows.append((label, "ratio relay/postfix", ratios(ours, pf), ""))
         if s == "d" and ok(ours) and "a" in scen and ok(scen["a"].get("relay")):
@@ -1216,10 +1658,12 @@ def ratios(x, y):
     return out
 
 
-def note_of(scen, system, r):
+def note_of(scen, system, r, results=None):
     notes = []
     if r.get("error"):
         return "FAILED: " + r["error"]
+    if scen in BURSTS:
+        notes.extend(burst_notes(scen, system, r, results or {}))
     if scen == "e":
         notes.append("e2e = drain rate after the upstream came back")
         if system == "relay":
@@ -1246,6 +1690,204 @@ def note_of(scen, system, r):
     if r.get("runs", 1) > 1:
         notes.append("median of %d, e2e %s" % (r["runs"], r.get("e2e_per_s_all")))
     return "; ".join(notes)
+
+
+def mb(v, f="%.0f"):
+    return (f % v) if isinstance(v, (int, float)) else "?"
+
+
+def vs_a(results, scen, system):
+    """(accept rate / (a)'s end-to-end rate, drain rate / (a)'s, (a)'s rate, same run) of a burst."""
+    scen_all = results.get("scenarios", {})
+    a = (scen_all.get("a") or {}).get(system) or {}
+    r = (scen_all.get(scen) or {}).get(system) or {}
+    base = a.get("e2e_per_s") if "error" not in a else None
+    if not base:
+        return None, None, None, None
+    ratio = lambda k: r[k] / base if isinstance(r.get(k), (int, float)) else None
+    return ratio("accepted_per_s"), ratio("e2e_per_s"), base, scen_all.get(scen, {}).get("a_same_run", True)
+
+
+def vs_f(results):
+    """(f-100k)'s heap beside (f)'s at the same count (the heap checkpoint of (f)): the pairs
+    compared, each as (f-100k, f, ratio), or None when (f) has no checkpoint."""
+    sc = results.get("scenarios", {})
+    big = (sc.get("f100k") or {}).get("relay") or {}
+    small = (sc.get("f") or {}).get("relay") or {}
+    if not small.get("checkpoint_queued") or "error" in big or "error" in small:
+        return None
+    out = {"queued": (big.get("accepted"), small.get("checkpoint_queued"))}
+    for name, kb, kf in (("peak", "heap_peak_mb", "checkpoint_heap_peak_mb"),
+                         ("live", "heap_live_end_mb", "checkpoint_live_mb"),
+                         ("per_msg", "heap_bytes_per_msg", "checkpoint_bytes_per_msg")):
+        x, y = big.get(kb), small.get(kf)
+        if isinstance(x, (int, float)) and isinstance(y, (int, float)) and y > 0:
+            out[name] = (x, y, x / y)
+    return out
+
+
+def burst_notes(scen, system, r, results):
+    """What a reader needs beside the numbers of (f), (f-100k) and (r)."""
+    n = r.get("messages", 0)
+    out = ["e2e = drain rate after the upstream came back" if r.get("e2e_per_s") else
+           "no drain rate: " + r.get("drain_error", "?")]
+    out.append("%s of %d accepted, %d x 452%s" % (mb(r.get("accepted"), "%d"), n, r.get("rejected_452", 0),
+               " (non-2xx replies by code: %s)" % ", ".join("%s x %s" % (v, k) for k, v in sorted(r["replies_by_code"].items()))
+               if r.get("replies_by_code") and set(r["replies_by_code"]) != {"452"} else ""))
+    # the refusals as the client saw them against the system's own counts: a difference is a finding
+    if isinstance(r.get("accepted"), (int, float)) and isinstance(r.get("replies_non_2xx"), (int, float)) \
+            and r["accepted"] + r["replies_non_2xx"] != n and r.get("runs", 1) == 1:
+        out.append("%d accepted + %d refusals seen by smtp-source != %d sent (%s other smtp-source warnings)"
+                   % (r["accepted"], r["replies_non_2xx"], n, r.get("source_other_warnings", "?")))
+    own = [x for x in (r.get("reject_lines"), r.get("rejected_metric")) if isinstance(x, (int, float))]
+    if system == "relay" and any(int(x) != r.get("replies_non_2xx", 0) for x in own):
+        out.append("the relay counted %s reject lines, relay_messages_rejected_total %s"
+                   % (r.get("reject_lines", "?"), mb(r.get("rejected_metric"))))
+    ra, rd, base, same = vs_a(results, scen, system)
+    if ra or rd:
+        out.append("accept %s, drain %s of %s (a)'s %.0f msg/s end to end" % (
+            "%.2fx" % ra if ra else "?", "%.2fx" % rd if rd else "?", "this run's" if same else "an earlier run's", base))
+    c = (results.get("scenarios", {}).get("c") or {}).get(system) or {}
+    if scen == "f100k" and c.get("e2e_per_s") and "error" not in c:
+        out.append("accept %.2fx, drain %s of (c)'s %.0f msg/s (100 KB) end to end" % (
+            r.get("accepted_per_s", 0) / c["e2e_per_s"],
+            "%.2fx" % (r["e2e_per_s"] / c["e2e_per_s"]) if r.get("e2e_per_s") else "?", c["e2e_per_s"]))
+    if system == "postfix":
+        out.append("Postfix at its defaults (nothing needed changing for it to accept)")
+        return out
+    out.append("heap (-Xmx%s): peak %s MB, after-GC peak %s MB, live %s -> %s MB = %s B/queued message"
+               % (r.get("xmx", "?"), mb(r.get("heap_peak_mb")), mb(r.get("heap_after_gc_peak_mb")),
+                  mb(r.get("heap_live_idle_mb"), "%.1f"), mb(r.get("heap_live_end_mb"), "%.1f"), mb(r.get("heap_bytes_per_msg"))))
+    if r.get("checkpoint_queued"):
+        out.append("at %d queued: peak so far %s MB, live %s MB (%s B/message)"
+                   % (r["checkpoint_queued"], mb(r.get("checkpoint_heap_peak_mb")), mb(r.get("checkpoint_live_mb"), "%.1f"),
+                      mb(r.get("checkpoint_bytes_per_msg"))))
+    if scen == "f100k":
+        c = vs_f(results)
+        if c:
+            parts = ["%s %s vs %s (%.2fx, %s)" % (label, mb(c[k][0]), mb(c[k][1]), c[k][2],
+                                                  "within 20%" if abs(c[k][2] - 1) <= 0.2 else "NOT within 20%")
+                     for k, label in (("peak", "peak MB"), ("live", "live MB"), ("per_msg", "B/message")) if k in c]
+            out.append("heap beside (f)'s at %s queued: %s" % (c["queued"][1], ", ".join(parts)))
+        else:
+            out.append("no (f) heap checkpoint to compare with (run f with f100k's count below its own)")
+    if scen == "r":
+        for kind, label in (("kill9", "kill -9"), ("term", "SIGTERM")):
+            if ("%s_stop_s" % kind) in r:
+                g = lambda k: mb(r.get("%s_%s" % (kind, k)), "%.1f")
+                out.append("%s (stopped in %s s): SMTP greeting %s s, /readyz 200 %s s, replay done %s s after the start%s"
+                           % (label, g("stop_s"), g("greeting_s"), g("ready_s"), g("replay_s"),
+                              " (" + r["%s_start_note" % kind] + ")" if r.get("%s_start_note" % kind) else ""))
+        if "counted" in r:
+            out.append("%d accepted before the restarts: %d delivered, %d lost, %d duplicates"
+                       % (r["counted"], r["delivered"], r["lost"], r["duplicates"]))
+    if r.get("drain_error") and r.get("e2e_per_s"):
+        out.append("drain: " + r["drain_error"])
+    return out
+
+
+# the second table: the bursts' own figures (scenario, system, these)
+BURST_COLUMNS = [("messages", "sent", "%d"), ("accepted", "accepted", "%d"), ("rejected_452", "452s", "%d"),
+                 ("replies_non_2xx", "non-2xx", "%d"),
+                 ("accepted_per_s", "accept msg/s", "%.0f"), ("accept_vs_a", "accept/(a)", "%.2fx"),
+                 ("e2e_per_s", "drain msg/s", "%.0f"), ("drain_vs_a", "drain/(a)", "%.2fx"),
+                 ("heap_peak_mb", "heap peak MB", "%.0f"), ("heap_after_gc_peak_mb", "after-GC peak MB", "%.0f"),
+                 ("heap_live_idle_mb", "live idle MB", "%.1f"), ("heap_live_end_mb", "live queued MB", "%.1f"),
+                 ("heap_bytes_per_msg", "heap B/msg", "%.0f")]
+# (r): one row per restart
+RESTART_COLUMNS = [("accepted", "queued", "%d"), ("stop_s", "stop s", "%.1f"), ("greeting_s", "SMTP greeting s", "%.2f"),
+                   ("ready_s", "/readyz 200 s", "%.2f"), ("replay_s", "replay done s", "%.2f"),
+                   ("heap_peak_mb", "heap peak MB", "%.0f"), ("delivered", "delivered", "%d"), ("lost", "lost", "%d"),
+                   ("duplicates", "duplicates", "%d")]
+
+
+def burst_rows(results):
+    """(scenario label, system, values by BURST_COLUMNS key) of the bursts that ran."""
+    rows = []
+    for s, entry in results.get("scenarios", {}).items():
+        if s not in BURSTS:
+            continue
+        for system in ("relay", "postfix"):
+            r = entry.get(system)
+            if not r or "error" in r:
+                continue
+            vals = dict(r)
+            vals["accept_vs_a"], vals["drain_vs_a"], _, _ = vs_a(results, s, system)
+            rows.append(("%s: %s" % (s, entry["title"]), system, vals))
+    return rows
+
+
+def restart_rows(results):
+    """(r)'s restarts: (kind, values by RESTART_COLUMNS key); the counts after the drain on each."""
+    r = ((results.get("scenarios", {}).get("r") or {}).get("relay")) or {}
+    rows = []
+    for kind, label in (("kill9", "kill -9"), ("term", "SIGTERM")):
+        if "%s_stop_s" % kind not in r:
+            continue
+        vals = {k: r.get("%s_%s" % (kind, k)) for k, _, _ in RESTART_COLUMNS}
+        for k in ("accepted", "delivered", "lost", "duplicates"):
+            vals[k] = r.get(k if k != "accepted" else "counted", r.get(k))
+        rows.append((label, vals))
+    return rows
+
+
+def fmt_cell(v, f):
+    if not isinstance(v, (int, float)) or isinstance(v, bool):
+        return "-"
+    return f % v
+
+
+def plain_table(head, lines):
+    widths = [max(len(str(r[i])) for r in [head] + lines) for i in range(len(head))]
+    out = []
+    for r in [head] + lines:
+        out.append("  ".join(str(c).ljust(widths[i]) if i < 2 else str(c).rjust(widths[i]) for i, c in enumerate(r)).rstrip())
+        if r is head:
+            out.append("-" * len(out[0]))
+    return "\n".join(out)
+
+
+def burst_tables(results, markdown=False):
+    """The bursts' table and (r)'s restart table, as text or Markdown; "" when none ran."""
+    parts = []
+    rows = burst_rows(results)
+    if rows:
+        head = ["scenario", "system"] + [c[1] for c in BURST_COLUMNS]
+        lines = [[label, system] + [fmt_cell(v.get(k), f) for k, _, f in BURST_COLUMNS] for label, system, v in rows]
+        parts.append(("Bursts (f, f-100k, r): accepted with the upstream down, then drained", head, lines))
+    rr = restart_rows(results)
+    if rr:
+        head = ["(r) restart", "system"] + [c[1] for c in RESTART_COLUMNS]
+        lines = [[label, "relay"] + [fmt_cell(v.get(k), f) for k, _, f in RESTART_COLUMNS] for label, v in rr]
+        parts.append(("(r): the node stopped with the burst queued and started again on the same spool; "
+                      "seconds from the process start; delivered/lost/duplicates counted after both restarts and the drain",
+                      head, lines))
+    out = []
+    for title, head, lines in parts:
+        if markdown:
+            out.append("%s\n\n| %s |\n|---|---|%s\n%s" % (title, " | ".join(head), "---:|" * (len(head) - 2),
+                                                       "\n".join("| " + " | ".join(l) + " |" for l in lines)))
+        else:
+            out.append(title + "\n" + plain_table(head, lines))
+    return "\n\n".join(out)
+
+
+def write_burst_csv(results, path):
+    rows = burst_rows(results)
+    if not rows:
+        return False
+    extra = ["buildup_s", "drain_s", "refused", "reject_lines", "rejected_metric", "heap_capacity_mb",
+             "heap_peak_through_drain_mb", "checkpoint_queued", "checkpoint_heap_peak_mb", "checkpoint_live_mb",
+             "checkpoint_bytes_per_msg", "start_empty_s", "cpu_per_1000", "peak_rss_mb", "peak_pss_mb"]
+    restart = ["%s_%s" % (kind, k) for kind in ("kill9", "term") for k in ("stop_s", "greeting_s", "ready_s", "replay_s", "heap_peak_mb")]
+    restart += ["counted", "delivered", "lost", "duplicates"]
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["scenario", "system"] + [c[0] for c in BURST_COLUMNS] + extra + restart)
+        for label, system, v in rows:
+            cell = lambda k: ("%.3f" % v[k]) if isinstance(v.get(k), float) else (str(v[k]) if isinstance(v.get(k), int) else "")
+            w.writerow([label.split(":")[0], system] + [cell(k) for k, _, _ in BURST_COLUMNS] + [cell(k) for k in extra + restart])
+    return True
 
 
 def fmt(v, f, ratio=False):
@@ -1293,15 +1935,54 @@ def write_csv(results, path):
                           for k, _, _ in COLUMNS] + [note])
 
 
+def burst_panels(results, bursts, heap_ax, restart_ax):
+    """The bursts' heap (peak, after-GC peak, live with the queue full) and (r)'s restart times."""
+    series = [("heap_peak_mb", "peak", "#1f77b4"), ("heap_after_gc_peak_mb", "after-GC peak", "#6baed6"),
+              ("heap_live_end_mb", "live, queue full", "#2ca02c")]
+    w = 0.8 / len(series)
+    for j, (key, label, color) in enumerate(series):
+        vals = [results["scenarios"][s]["relay"].get(key) or 0 for s in bursts]
+        bars = heap_ax.bar([x + (j - 1) * w for x in range(len(bursts))], vals, w, label=label, color=color)
+        for b, v in zip(bars, vals):
+            if v:
+                heap_ax.annotate("%.0f" % v, (b.get_x() + b.get_width() / 2, b.get_height()), ha="center", va="bottom", fontsize=7)
+    heap_ax.set_xticks(list(range(len(bursts))))
+    heap_ax.set_xticklabels(["%s: %d queued,\n%s B/msg" % (s, results["scenarios"][s]["relay"].get("accepted") or 0,
+                                                          mb(results["scenarios"][s]["relay"].get("heap_bytes_per_msg")))
+                             for s in bursts], fontsize=7)
+    heap_ax.set_title("relay heap in the bursts, MB (-Xmx%s)" % HEAP.get(bursts[0], DEFAULT_HEAP), fontsize=10)
+    heap_ax.legend(fontsize=8)
+    rows = restart_rows(results)
+    if not rows:
+        restart_ax.axis("off")
+        return
+    keys = [("greeting_s", "SMTP greeting", "#1f77b4"), ("ready_s", "/readyz 200", "#6baed6"), ("replay_s", "replay done", "#2ca02c")]
+    w = 0.8 / len(keys)
+    for j, (key, label, color) in enumerate(keys):
+        vals = [v.get(key) or 0 for _, v in rows]
+        bars = restart_ax.bar([x + (j - 1) * w for x in range(len(rows))], vals, w, label=label, color=color)
+        for b, v in zip(bars, vals):
+            if v:
+                restart_ax.annotate("%.1f" % v, (b.get_x() + b.get_width() / 2, b.get_height()), ha="center", va="bottom", fontsize=7)
+    restart_ax.axhline(10, color="#d62728", linewidth=0.8, linestyle="--", label="target: SMTP within 10 s")
+    restart_ax.set_xticks(list(range(len(rows))))
+    restart_ax.set_xticklabels(["%s, %s queued" % (label, v.get("accepted")) for label, v in rows], fontsize=7)
+    restart_ax.set_title("(r) restart: seconds from the process start", fontsize=10)
+    restart_ax.legend(fontsize=8)
+
+
 def write_png(results, path):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     scen = [s for s, e in results["scenarios"].items() if e.get("relay")]
-    panels = [("e2e_per_s", "end-to-end messages/s (e: drain)"), ("accepted_per_s", "accepted messages/s"),
+    panels = [("e2e_per_s", "end-to-end messages/s (e, f, f100k, r: drain)"), ("accepted_per_s", "accepted messages/s"),
               ("p99_ms", "p99 accept latency, ms (at half the rate)"), ("cpu_per_1000", "CPU seconds per 1000 messages")]
-    fig, axes = plt.subplots(2, 2, figsize=(12, 8))
+    bursts = [s for s in scen if s in BURSTS and "error" not in results["scenarios"][s]["relay"]]
+    fig, axes = plt.subplots(3 if bursts else 2, 2, figsize=(12, 12 if bursts else 8))
     width = 0.38
+    if bursts:
+        burst_panels(results, bursts, axes[2][0], axes[2][1])
     for ax, (key, title) in zip(axes.flat, panels):
         xs = range(len(scen))
         for j, (system, color) in enumerate((("relay", "#1f77b4"), ("postfix", "#ff7f0e"))):
@@ -1326,22 +2007,32 @@ def write_png(results, path):
 def report(results, outdir, png=True):
     os.makedirs(outdir, exist_ok=True)
     text = table_text(results)
+    bursts = burst_tables(results)
+    if bursts:
+        text += "\n\n" + bursts
     with open(os.path.join(outdir, "bench.txt"), "w") as f:
         f.write(text + "\n")
     write_csv(results, os.path.join(outdir, "bench.csv"))
+    burst_csv = os.path.join(outdir, "bench-bursts.csv")
+    if not write_burst_csv(results, burst_csv) and os.path.exists(burst_csv):
+        os.remove(burst_csv)  # a stale one from an earlier run would read as this run's
+    counts = results.get("counts", {})
+    ran = results.get("scenarios", {})
+    burst_counts = ", ".join("%s in %s" % (counts.get(k, "?"), k) for k in BURSTS if k in ran)
     with open(os.path.join(outdir, "bench.md"), "w") as f:
-        f.write("Measured %s to %s (%s messages per run of a-d, %s queued in e; load average at start %s).\n\n%s\n"
+        f.write("Measured %s to %s (%s messages per run of a-d, %s queued in e%s; load average at start %s).\n\n%s\n%s"
                 % (results.get("started", "?"), results.get("finished", "?"),
-                   "/".join(str(results.get("counts", {}).get(k, "?")) for k in "abcd"),
-                   results.get("counts", {}).get("e", "?"),
-                   " ".join(results.get("host", {}).get("loadavg_at_start", [])), markdown_table(results)))
+                   "/".join(str(counts.get(k, "?")) for k in "abcd"), counts.get("e", "?"),
+                   "; bursts of " + burst_counts if burst_counts else "",
+                   " ".join(results.get("host", {}).get("loadavg_at_start", [])), markdown_table(results),
+                   "\n" + burst_tables(results, markdown=True) + "\n" if bursts else ""))
     print(text)
     if png:
         try:
             write_png(results, os.path.join(outdir, "bench.png"))
         except ImportError:
             log("no chart: python3-matplotlib is not installed (apt-get install python3-matplotlib)")
-    log("wrote %s/bench.{txt,md,csv%s}" % (outdir, ",png" if png else ""))
+    log("wrote %s/bench.{txt,md,csv%s}%s" % (outdir, ",png" if png else "", " and bench-bursts.csv" if bursts else ""))
 
 
 # ---------------------------------------------------------------- selftest (CI)
@@ -1401,6 +2092,7 @@ def selftest(outdir):
         "e": {"title": SCENARIOS["e"][0], "relay": {"accepted_per_s": 1000.0, "e2e_per_s": 2000.0, "cpu_per_1000": 1.0,
                                                     "peak_rss_mb": 2500.0, "heap_peak_mb": 1900.0, "heap_live_mb": 1100.0,
                                                     "heap_capacity_mb": 2048.0, "queued": 200000, "rejected_452": 0}}}}
+    selftest_bursts(canned)
     report(canned, outdir, png=False)
     with open(os.path.join(outdir, "bench.csv")) as f:
         rows = list(csv.DictReader(f))
@@ -1408,7 +2100,83 @@ def selftest(outdir):
     assert ratio["e2e_per_s"] == "2.000" and ratio["p99_ms"] == "0.450", ratio
     vs_one = [r for r in rows if r["scenario"] == "d" and r["system"] == "ratio cluster/one node (a)"][0]
     assert vs_one["e2e_per_s"] == "0.667", vs_one
+    with open(os.path.join(outdir, "bench-bursts.csv")) as f:
+        brows = {(r["scenario"], r["system"]): r for r in csv.DictReader(f)}
+    f_relay = brows[("f", "relay")]
+    assert f_relay["accept_vs_a"] == "0.900" and f_relay["drain_vs_a"] == "1.100", f_relay
+    assert f_relay["rejected_452"] == "0" and f_relay["heap_bytes_per_msg"] == "200.000", f_relay
+    assert brows[("f", "postfix")]["drain_vs_a"] == "1.000", brows[("f", "postfix")]
+    assert brows[("r", "relay")]["kill9_greeting_s"] == "4.200" and brows[("r", "relay")]["lost"] == "0", brows[("r", "relay")]
+    with open(os.path.join(outdir, "bench.txt")) as f:
+        text = f.read()
+    assert "peak MB 440 vs 400 (1.10x, within 20%)" in text, text
+    assert "live MB 330 vs 250 (1.32x, NOT within 20%)" in text, text
+    assert "kill -9 (stopped in 0.0 s): SMTP greeting 4.2 s" in text, text
+    assert "1000000 accepted before the restarts: 1000000 delivered, 0 lost, 0 duplicates" in text, text
     print("selftest: 1 passed, 0 failed")
+
+
+CANNED_SOURCE = """smtp-source: warning: sender rejected: 452 4.3.1 Insufficient system storage
+smtp-source: warning: end of data rejected: 452 4.3.1 Insufficient system storage
+smtp-source: warning: recipient rejected: 450 4.7.1 try later
+smtp-source: warning: connect to 127.0.0.1:2525: Connection refused
+"""
+
+CANNED_MAILLOG = b"""Dec 07 10:20:52 n.test relay/qmgr[1]: AAA: from=<a@app.test>, size=4370, nrcpt=1 (queue active)
+Dec 07 10:20:52 n.test relay/qmgr[1]: BBB: from=<a@app.test>, size=4370, nrcpt=1 (queue active)
+Dec 07 10:20:52 n.test relay/qmgr[1]: CCC: from=<a@app.test>, size=4370, nrcpt=1 (queue active)
+Dec 07 10:20:53 n.test relay/smtp[1]: AAA: to=<r@example.com>, relay=none, delay=1, status=deferred (refused)
+"""
+CANNED_MAILLOG_AFTER = b"""Dec 07 10:21:52 n.test relay/qmgr[2]: DDD: from=<canary@app.test>, size=300, nrcpt=1 (queue active)
+Dec 07 10:21:53 n.test relay/smtp[2]: DDD: to=<r@example.com>, relay=127.0.0.1, delay=1, status=sent (250 Ok)
+Dec 07 10:21:53 n.test relay/smtp[2]: AAA: to=<r@example.com>, relay=127.0.0.1, delay=1, status=sent (250 Ok)
+Dec 07 10:21:53 n.test relay/smtp[2]: BBB: to=<r@example.com>, relay=127.0.0.1, delay=1, status=sent (250 Ok)
+Dec 07 10:21:54 n.test relay/smtp[2]: AAA: to=<r@example.com>, relay=127.0.0.1, delay=2, status=sent (250 Ok)
+"""
+
+
+def selftest_bursts(canned):
+    """The bursts' parsing on canned input; adds canned (f), (f-100k), (r) figures to `canned`."""
+    g = gc_log_figures(CANNED_GC)
+    assert (g["peak"], g["after_gc_peak"], g["live"], g["pauses"]) == (1530, 1290, 1100, 4), g
+    assert parse_heap_info(" garbage-first heap   total 17408K, used 2884K [0x0, 0x1)\n"
+                           "  region size 1024K, 0 young (0K), 0 survivors (0K)\n"
+                           " Metaspace       used 8873K, committed 9088K, reserved 1114112K\n") == 2884
+    assert parse_heap_info(" PSYoungGen      total 100K, used 10K\n ParOldGen       total 200K, used 20K\n") == 30
+    assert abs(log_time("2026-12-07T10:21:00.957Z INFO  [main] x - spool replay: 30 entries") - 1796638860.957) < 1e-3
+    assert log_time("2026-12-07T11:21:00.957+01:00 INFO") == log_time("2026-12-07T10:21:00.957Z INFO")
+    assert SPOOL_REPLAY_DONE.search("2026-12-07T10:21:00.957Z INFO  [main] io.relay.queue.ClusterQueue - spool replay: "
+                                    "30 entries re-enqueued under epoch e (0 on hold), 0 dropped (delivered elsewhere)")
+    with tempfile.TemporaryDirectory() as d:
+        p = os.path.join(d, "source.err")
+        with open(p, "w") as f:
+            f.write(CANNED_SOURCE)
+        c = count_source_replies(p)
+        assert c["codes"] == {"452": 2, "450": 1} and c["refused"] == 3 and c["other_warnings"] == 1, c
+        p = os.path.join(d, "mail.log")
+        with open(p, "wb") as f:
+            f.write(CANNED_MAILLOG + CANNED_MAILLOG_AFTER)
+        # CCC was accepted and never delivered, AAA delivered twice, DDD (the canary) not counted
+        assert count_deliveries([p], [len(CANNED_MAILLOG)]) == (3, 2, 1, 1)
+    a_relay, a_pf = canned["scenarios"]["a"]["relay"]["e2e_per_s"], canned["scenarios"]["a"]["postfix"]["e2e_per_s"]
+    canned["scenarios"]["f"] = {"title": SCENARIOS["f"][0], "a_same_run": True, "relay": {
+        "messages": 1000000, "accepted": 1000000, "rejected_452": 0, "replies_non_2xx": 0, "replies_by_code": {},
+        "accepted_per_s": 0.9 * a_relay, "e2e_per_s": 1.1 * a_relay, "cpu_per_1000": 0.5, "peak_rss_mb": 1100.0,
+        "xmx": "1g", "heap_peak_mb": 900.0, "heap_after_gc_peak_mb": 500.0, "heap_live_idle_mb": 50.0,
+        "heap_live_end_mb": 50.0 + 200 * 1000000 / 1048576, "heap_bytes_per_msg": 200.0,
+        "checkpoint_queued": 100000, "checkpoint_heap_peak_mb": 400.0, "checkpoint_live_mb": 250.0,
+        "checkpoint_bytes_per_msg": 2097.0},
+        "postfix": {"messages": 1000000, "accepted": 1000000, "rejected_452": 0, "accepted_per_s": 800.0,
+                    "e2e_per_s": a_pf, "cpu_per_1000": 3.0}}
+    canned["scenarios"]["f100k"] = {"title": SCENARIOS["f100k"][0], "a_same_run": True, "relay": {
+        "messages": 100000, "accepted": 100000, "rejected_452": 0, "accepted_per_s": 600.0, "e2e_per_s": 700.0,
+        "xmx": "1g", "heap_peak_mb": 440.0, "heap_after_gc_peak_mb": 400.0, "heap_live_idle_mb": 50.0,
+        "heap_live_end_mb": 330.0, "heap_bytes_per_msg": 2936.0}}
+    canned["scenarios"]["r"] = {"title": SCENARIOS["r"][0], "a_same_run": True, "relay": {
+        "messages": 1000000, "accepted": 1000000, "rejected_452": 0, "accepted_per_s": 1500.0, "e2e_per_s": 2000.0,
+        "kill9_stop_s": 0.01, "kill9_greeting_s": 4.2, "kill9_ready_s": 4.4, "kill9_replay_s": 30.5, "kill9_heap_peak_mb": 700.0,
+        "term_stop_s": 2.5, "term_greeting_s": 3.9, "term_ready_s": 4.0, "term_replay_s": 28.0,
+        "counted": 1000000, "delivered": 1000000, "lost": 0, "duplicates": 0}}
 
 
 def main():
@@ -1416,11 +2184,15 @@ def main():
     sub = ap.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run", help="run the benchmark (root)")
     r.add_argument("--quick", action="store_true", help="small counts: a smoke check, not a measurement")
-    r.add_argument("--only", default="a,b,c,d,e", help="scenarios, e.g. a,d (default a,b,c,d,e)")
+    r.add_argument("--only", default="a,b,c,d,e",
+                   help="scenarios, e.g. a,d (default a,b,c,d,e; the bursts f, f100k, r only when named)")
     r.add_argument("--systems", default="relay,postfix", help="measure only some: relay, postfix (with --merge)")
-    r.add_argument("--runs", type=int, default=1, help="runs of each scenario a-d; the table shows medians")
+    r.add_argument("--runs", type=int, default=1,
+                   help="runs of each scenario a-d, f, f100k, r (e: one); the table shows medians")
     r.add_argument("--messages", type=int, help="messages per run of a-d (default 20000/10000/4000/20000)")
     r.add_argument("--queue-messages", type=int, help="messages queued in scenario e (default 200000)")
+    r.add_argument("--scale", type=float,
+                   help="multiplies the bursts' counts (1000000 in f and r, 100000 in f100k): 0.02 tries them with 20000/2000")
     r.add_argument("--postfix-queue-messages", type=int,
                    help="messages queued in scenario e for Postfix, when fewer than the relay's (time)")
     r.add_argument("--results", default=os.path.join(ROOT, "deploy", "bench", "results"))

@@ -1,11 +1,21 @@
 #!/usr/bin/env bash
 # The benchmark (issue 8): the relay beside Postfix, measured in one run on this machine.
-#   deploy/bench/run.sh [--quick] [--only a,b,c,d,e] [--runs N] [--jmh] [--no-build] [--keep] ...
+#   deploy/bench/run.sh [--quick] [--only a,b,c,d,e,f,f100k,r] [--runs N] [--scale X] [--jmh] [--no-build] [--keep] ...
 # Scenarios: (a) 20 sessions, 4 KB, one message per connection; (b) 20 sessions reusing
 # their connections (smtp-source -d), 10 recipients per message; (c) 100 KB messages;
 # (d) the 3-node cluster behind haproxy (deploy/haproxy/haproxy.cfg); (e) queue build-up:
 # 200k messages accepted with the upstream down, then drained. Prints the table and writes
 # bench.{txt,csv,json,png} to deploy/bench/results/ (--quick: deploy/bench/results/quick/).
+# The bursts (issue 17), only when named in --only (e.g. --only a,f,f100k,r: a gives the ratios):
+# (f) one node with -Xmx1g, the upstream down, 1,000,000 x 4 KB (smtp-source -s 20 -A): the
+#   452s/non-2xx replies, the accept rate (and / (a)'s end-to-end rate), the heap's peak,
+#   after-GC peak and live bytes per queued message (full GCs idle and with the queue full,
+#   and once at f100k's count), then the upstream up: the drain rate (and / (a)'s); Postfix's
+#   same burst beside it; (f100k) the same with 100,000 x 100 KB, its heap beside (f)'s at the
+#   same count; (r) (f)'s burst, then the node killed (-9), started on the same spool, stopped
+#   (SIGTERM), started again: seconds until SMTP greets, /readyz is 200 and the spool replay's
+#   line is logged; then the drain, every message counted (delivered/lost/duplicates). Their
+#   own table in bench.{txt,md} and bench-bursts.csv. --scale 0.02 tries them with 20000/2000.
 # --jmh also runs the JMH microbenchmarks (deploy/src/main/java/io/relay/bench) and writes
 # jmh.txt and jmh.json next to them; --jmh-only runs just those.
 # Needs root, a JDK 17, Maven, and Debian's postfix, haproxy and python3-matplotlib
@@ -22,7 +32,7 @@ while [ $# -gt 0 ]; do
     --jmh-only) jmh=1; bench=0 ;;
     --quick) quick=1; args+=("$1") ;;
     --results) results=$2; args+=("$1" "$2"); shift ;;
-    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; /usr/bin/python3 deploy/bench/bench.py run --help; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; /usr/bin/python3 deploy/bench/bench.py run --help; exit 0 ;;
     *) args+=("$1") ;;
   esac
   shift

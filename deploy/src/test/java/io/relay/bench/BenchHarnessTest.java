@@ -15,9 +15,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The benchmark harness without the benchmark: deploy/bench/bench.py's parsing and report
- * logic on canned input ({@code bench.py selftest}: GC log, Prometheus text, mail-log
- * counting, the YAML merge, and the table/CSV with its ratio rows). The benchmark itself
- * never runs in {@code mvn verify}.
+ * logic on canned input ({@code bench.py selftest}: GC log, heap info, Prometheus text,
+ * smtp-source's refusals, mail-log counting, the YAML merge, the tables and CSVs with their
+ * ratio rows). The benchmark itself never runs in {@code mvn verify}.
  */
 class BenchHarnessTest {
     private static final Path PYTHON = Path.of("/usr/bin/python3");
@@ -45,5 +45,13 @@ class BenchHarnessTest {
         assertTrue(csv.stream().anyMatch(l -> l.startsWith("e,relay,") && l.contains("0 x 452")), String.join("\n", csv));
         String table = Files.readString(out.resolve("bench.txt"));
         assertTrue(table.contains("ratio cluster/one node (a)"), table);
+
+        // the bursts of issue 17: their own CSV, rates over (a)'s, (r)'s restarts and its count
+        List<String> bursts = Files.readAllLines(out.resolve("bench-bursts.csv"));
+        assertTrue(bursts.get(0).startsWith("scenario,system,messages,accepted,rejected_452,replies_non_2xx,"
+                + "accepted_per_s,accept_vs_a,e2e_per_s,drain_vs_a,heap_peak_mb,"), bursts.get(0));
+        assertTrue(bursts.stream().anyMatch(l -> l.startsWith("f,relay,1000000,1000000,0,0,1620.000,0.900,1980.000,1.100,")),
+                String.join("\n", bursts));
+        assertTrue(table.contains("SMTP greeting s"), table);
     }
 }
