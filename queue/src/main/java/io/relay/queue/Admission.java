@@ -103,7 +103,7 @@ final class Admission {
         }
         byte[] state = BinaryCodec.encodeMeta(QueueMeta.fresh(message,
                 hops.nextHops(message.envelope().sender(), message.envelope().recipients()), holders));
-        Storing storing = new Storing(message, copies, result);
+        Storing storing = new Storing(message, holders, result);
         if (owned.ownedHere(id) == Boolean.TRUE) {
             fresh.keep(message, state);
         }
@@ -129,19 +129,36 @@ final class Admission {
     /** One accept's three writes (spool, copies, index entry): the last to complete finishes the accept. */
     private final class Storing implements BiConsumer<Object, Throwable> {
         private final QueuedMessage message;
-        private final List<UUID> copies;
+        private final List<UUID> holders;
         private final CompletableFuture<Void> result;
+        private volatile List<UUID> copied;
         private final AtomicInteger left = new AtomicInteger(3);
         private volatile Throwable error;
 
-        Storing(QueuedMessage message, List<UUID> copies, CompletableFuture<Void> result) {
+        /** This member, then the members that did keep a copy (the planned ones when the copies' stage failed). */
+        private List<UUID> actualHolders() {
+            List<UUID> c = copied;
+            if (c == null) {
+                return holders;
+            }
+            List<UUID> actual = new ArrayList<>(c.size() + 1);
+            actual.add(holders.get(0));
+            actual.addAll(c);
+            return actual;
+        }
+
+        Storing(QueuedMessage message, List<UUID> holders, CompletableFuture<Void> result) {
             this.message = message;
-            this.copies = copies;
+            this.holders = holders;
             this.result = result;
         }
 
         @Override
-        public void accept(Object ignored, Throwable failure) {
+        @SuppressWarnings("unchecked")
+        public void accept(Object value, Throwable failure) {
+            if (value instanceof List<?> list) { // the copies' stage: the members that have it
+                copied = (List<UUID>) list;
+            }
             if (failure != null && error == null) {
                 error = failure instanceof CompletionException && failure.getCause() != null
                         ? failure.getCause() : failure;
@@ -154,6 +171,11 @@ final class Admission {
             acceptingBytes.addAndGet(-message.size());
             accepting.remove(id);
             Throwable e = error;
+            List<UUID> actual = actualHolders();
+            if (e == null && !actual.equals(holders)) {
+                // a copy target did not answer and was replaced (or none was left): the index says who has it
+                maps.meta().submitToKey(id, new QueueOps.SetHolders(holders, actual));
+            }
             if (e == null) {
                 // Scheduled here, not by the store's ADDED event (filtered out for our own accepts).
                 // Ownership unknown (moving): scheduled anyway, the worker checks it again.
@@ -167,13 +189,13 @@ final class Admission {
             } else {
                 LOG.warn("{}: not accepted: {}", id, e.toString());
                 fresh.take(id);
-                undo(message.id(), copies);
+                undo(message.id(), actual.subList(1, actual.size()));
                 result.completeExceptionally(e);
             }
         }
     }
 
-    private void undo(QueueId id, List<UUID> copies) {
+    private void undo(QueueId id, List<UUID> copies) { // this member's DONE, and release notices to the copies
         maps.meta().deleteAsync(id.value());
         bodies.release(id.value(), copies);
     }

@@ -174,7 +174,9 @@ final class Attempts {
         // The tombstone first: the spool that accepted the message drops it only on seeing one.
         // When that spool is this node's, its own DONE record says so and no tombstone is needed
         // (the usual case: ids fall in partitions of the accepting member, see newId).
-        if (!journal.owes(id)) {
+        // A restored entry leaves one too: other members' copies may still be replayed (a restart of
+        // the whole cluster), and a replay puts back only what no tombstone says is finished.
+        if (!journal.owes(id) || state.restored()) {
             maps.done().setAsync(id.value(), System.currentTimeMillis(), ClusterQueue.TOMBSTONE_MINUTES,
                     TimeUnit.MINUTES);
         }

@@ -101,7 +101,7 @@ final class BinaryCodec {
         pending.forEach(b -> putBytes(out, b));
         // appended after the first release: a reader of the older form ignores it, and an
         // entry written by an older node (no flags byte) reads as not held
-        out.put((byte) (meta.held() ? 1 : 0));
+        out.put((byte) ((meta.held() ? 1 : 0) | (meta.restored() ? 2 : 0)));
         // appended in the same way after the flags: the next hops, absent (empty) in older entries
         out.putInt(hops.size());
         hops.forEach(b -> putBytes(out, b));
@@ -131,7 +131,9 @@ final class BinaryCodec {
         for (int i = 0; i < count; i++) {
             pending.add(getString(in));
         }
-        boolean held = in.hasRemaining() && (in.get() & 1) != 0;
+        int flags = in.hasRemaining() ? in.get() : 0;
+        boolean held = (flags & 1) != 0;
+        boolean restored = (flags & 2) != 0;
         List<String> hops = new ArrayList<>();
         if (in.remaining() >= 4) {
             int n = in.getInt();
@@ -148,7 +150,7 @@ final class BinaryCodec {
                 holders.add(new java.util.UUID(in.getLong(), in.getLong()));
             }
         }
-        return new QueueMeta(pending, attempts, next, arrival, reason, size, held, hops, sender, holders);
+        return new QueueMeta(pending, attempts, next, arrival, reason, size, held, hops, sender, holders, restored);
     }
 
     /**

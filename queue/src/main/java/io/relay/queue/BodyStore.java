@@ -46,6 +46,8 @@ final class BodyStore {
     static final String CONTEXT_KEY = "io.relay.queue.BodyStore";
     private static final long FETCH_TIMEOUT_MILLIS = 10_000;
     private static final int RELEASE_BATCH = 10_000;
+    /** As Hazelcast's backup timeout: a copy target slower than this is replaced. */
+    static final long COPY_TIMEOUT_MILLIS = 5_000;
 
     private final HazelcastInstance hazelcast;
     private final SpoolJournal accepted;
@@ -132,37 +134,93 @@ final class BodyStore {
     }
 
     /**
-     * Copies a message to {@code targets}: completes when every one has it fsync'd (or
-     * exceptionally with the first failure). Does not block; completes on Hazelcast's threads.
+     * Copies a message to {@code targets}: completes, with the members that have it fsync'd,
+     * once each target answered or was replaced. A target that fails or does not answer
+     * within {@value #COPY_TIMEOUT_MILLIS} ms (frozen, leaving) is replaced by another live
+     * member that has no copy yet; with none left the list is shorter than {@code targets}
+     * (as Hazelcast's own backups, a copy does not wait for an unresponsive member), and
+     * re-replication adds the copy when the members change. Never completes exceptionally.
+     * Does not block; completes on Hazelcast's threads.
      */
-    CompletableFuture<Void> replicate(String id, byte[] encoded, List<UUID> targets) {
+    CompletableFuture<List<UUID>> replicate(String id, byte[] encoded, List<UUID> targets) {
         if (targets.isEmpty()) {
-            return CompletableFuture.completedFuture(null);
+            return CompletableFuture.completedFuture(List.of());
         }
-        CompletableFuture<Void> all = new CompletableFuture<>();
-        AtomicInteger left = new AtomicInteger(targets.size());
-        IExecutorService executor = hazelcast.getExecutorService(EXECUTOR);
-        for (UUID target : targets) {
+        Copying copying = new Copying(id, encoded, targets);
+        targets.forEach(copying::copyTo);
+        return copying.all;
+    }
+
+    /** One message's copies under way: who was asked, who has it, how many are still out. */
+    private final class Copying {
+        final String id;
+        final byte[] encoded;
+        final Set<UUID> asked = new LinkedHashSet<>();
+        final List<UUID> copied = new ArrayList<>();
+        final AtomicInteger left;
+        final CompletableFuture<List<UUID>> all = new CompletableFuture<>();
+
+        Copying(String id, byte[] encoded, List<UUID> targets) {
+            this.id = id;
+            this.encoded = encoded;
+            this.left = new AtomicInteger(targets.size());
+            asked.add(self());
+            asked.addAll(targets);
+        }
+
+        void copyTo(UUID target) {
+            CompletableFuture<Boolean> answer = new CompletableFuture<>();
             Member m = member(target);
             if (m == null) {
-                all.completeExceptionally(new IllegalStateException("member " + target + " left the cluster"));
-                return all;
+                answer.completeExceptionally(new IllegalStateException("member " + target + " left the cluster"));
+            } else {
+                try {
+                    hazelcast.getExecutorService(EXECUTOR).submitToMember(new BodyTasks.Copy(id, epoch, encoded), m,
+                            new ExecutionCallback<Boolean>() {
+                                @Override
+                                public void onResponse(Boolean response) {
+                                    answer.complete(response);
+                                }
+
+                                @Override
+                                public void onFailure(Throwable t) {
+                                    answer.completeExceptionally(t);
+                                }
+                            });
+                } catch (RuntimeException e) {
+                    answer.completeExceptionally(e);
+                }
             }
-            executor.submitToMember(new BodyTasks.Copy(id, epoch, encoded), m, new ExecutionCallback<Boolean>() {
-                @Override
-                public void onResponse(Boolean response) {
-                    if (left.decrementAndGet() == 0) {
-                        all.complete(null);
+            answer.orTimeout(COPY_TIMEOUT_MILLIS, TimeUnit.MILLISECONDS).whenComplete((ok, failure) -> {
+                if (failure == null) {
+                    synchronized (this) {
+                        copied.add(target);
+                    }
+                } else {
+                    LOG.debug("{}: copy to member {} failed: {}", id, target, failure.toString());
+                    UUID next = substitute();
+                    if (next != null) {
+                        copyTo(next);
+                        return;
                     }
                 }
-
-                @Override
-                public void onFailure(Throwable t) {
-                    all.completeExceptionally(t);
+                if (left.decrementAndGet() == 0) {
+                    synchronized (this) {
+                        all.complete(List.copyOf(copied));
+                    }
                 }
             });
         }
-        return all;
+
+        /** A live member not asked yet, in member order; null when there is none. */
+        private synchronized UUID substitute() {
+            for (Member m : hazelcast.getCluster().getMembers()) {
+                if (asked.add(m.getUuid())) {
+                    return m.getUuid();
+                }
+            }
+            return null;
+        }
     }
 
     /** On a copy's target ({@link BodyTasks.Copy}): keeps it in the copies journal, fsync'd before answering. */

@@ -115,22 +115,24 @@ final class OperatorCommands {
             }
             return held;
         }
-        int owed = 0;
-        for (String id : ids) {
-            QueueId q = new QueueId(id);
-            if (!journal.owes(q)) {
-                continue;
-            }
-            owed++;
-            switch (op) {
-                case HOLD -> journal.held(q, true);
-                case RELEASE -> journal.held(q, false);
-                case DELETE -> journal.done(q);
-                default -> owed--;
-            }
+        if (op != QueueOps.Op.HOLD && op != QueueOps.Op.RELEASE) {
+            return 0;
         }
-        if (owed > 0) {
-            journal.flush().join();
+        // in both journals: after a full-cluster restart, a copy may be the one that puts the message back
+        int owed = 0;
+        for (SpoolJournal j : List.of(journal, bodies.copies())) {
+            int here = 0;
+            for (String id : ids) {
+                QueueId q = new QueueId(id);
+                if (j.owes(q)) {
+                    j.held(q, op == QueueOps.Op.HOLD);
+                    here++;
+                }
+            }
+            if (here > 0) {
+                j.flush().join();
+            }
+            owed += here;
         }
         return owed;
     }

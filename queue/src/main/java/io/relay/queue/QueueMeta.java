@@ -23,16 +23,27 @@ import java.util.UUID;
  * @param sender            the envelope sender ("" for the null sender), for the views and the next hops
  * @param holders           the members (Hazelcast member UUIDs) whose disks hold the message's body:
  *                          the accepting member first, then its copies; empty only in entries of tests
+ * @param restored          put back from a member's disk by a replay or a reconcile: other members
+ *                          may hold copies that would put it back again, so finishing it leaves a
+ *                          tombstone ({@code relay-done}) for their replays to find
  */
 public record QueueMeta(List<String> pending, int attempts, long nextAttemptMillis, long arrivalMillis,
                         String lastReason, long size, boolean held, List<String> nextHops, String sender,
-                        List<UUID> holders) {
+                        List<UUID> holders, boolean restored) {
     public QueueMeta {
         pending = List.copyOf(pending);
         Objects.requireNonNull(lastReason, "lastReason");
         nextHops = List.copyOf(nextHops);
         Objects.requireNonNull(sender, "sender");
         holders = List.copyOf(holders);
+    }
+
+    /** Not restored. */
+    public QueueMeta(List<String> pending, int attempts, long nextAttemptMillis, long arrivalMillis,
+                     String lastReason, long size, boolean held, List<String> nextHops, String sender,
+                     List<UUID> holders) {
+        this(pending, attempts, nextAttemptMillis, arrivalMillis, lastReason, size, held, nextHops, sender, holders,
+                false);
     }
 
     /** Sender and holders not known. */
@@ -55,23 +66,28 @@ public record QueueMeta(List<String> pending, int attempts, long nextAttemptMill
 
     QueueMeta withHeld(boolean h) {
         return new QueueMeta(pending, attempts, nextAttemptMillis, arrivalMillis, lastReason, size, h, nextHops,
-                sender, holders);
+                sender, holders, restored);
     }
 
     QueueMeta withNextAttempt(long millis) {
         return new QueueMeta(pending, attempts, millis, arrivalMillis, lastReason, size, held, nextHops, sender,
-                holders);
+                holders, restored);
     }
 
     QueueMeta withHolders(List<UUID> h) {
         return new QueueMeta(pending, attempts, nextAttemptMillis, arrivalMillis, lastReason, size, held, nextHops,
-                sender, h);
+                sender, h, restored);
     }
 
-    /** The same entry after an attempt: {@code next}'s delivery state, this entry's sender and holders. */
+    QueueMeta asRestored() {
+        return new QueueMeta(pending, attempts, nextAttemptMillis, arrivalMillis, lastReason, size, held, nextHops,
+                sender, holders, true);
+    }
+
+    /** The same entry after an attempt: {@code next}'s delivery state, this entry's sender, holders and origin. */
     QueueMeta carrying(QueueMeta next) {
         return new QueueMeta(next.pending, next.attempts, next.nextAttemptMillis, next.arrivalMillis,
-                next.lastReason, next.size, next.held, next.nextHops, sender, holders);
+                next.lastReason, next.size, next.held, next.nextHops, sender, holders, restored);
     }
 
     static QueueMeta fresh(QueuedMessage message, List<String> nextHops, List<UUID> holders) {

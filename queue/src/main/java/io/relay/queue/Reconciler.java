@@ -115,7 +115,7 @@ final class Reconciler {
         }
         Envelope e = m.get().envelope();
         maps.meta().putIfAbsent(id.value(), BinaryCodec.encodeMeta(QueueMeta.fresh(m.get(),
-                hops.nextHops(e.sender(), e.recipients()), List.of(bodies.self())).withHeld(journal.isHeld(id))));
+                hops.nextHops(e.sender(), e.recipients()), List.of(bodies.self())).withHeld(journal.isHeld(id)).asRestored()));
         return true;
     }
 }

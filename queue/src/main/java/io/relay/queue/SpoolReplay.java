@@ -71,12 +71,16 @@ final class SpoolReplay {
                 batch.put(e.id().value(), e);
             }
             Map<String, byte[]> stored = maps.meta().getAll(batch.keySet());
+            // absent and tombstoned: another holder's replay put it back and it was finished since
+            Set<String> absent = new HashSet<>(batch.keySet());
+            absent.removeAll(stored.keySet());
+            Set<String> finished = absent.isEmpty() ? Set.of() : maps.done().getAll(absent).keySet();
             Set<String> addHolder = new HashSet<>();
             for (SpoolJournal.OwedEntry entry : batch.values()) {
                 String id = entry.id().value();
                 byte[] present = stored.get(id);
                 boolean sameEpoch = epoch.equals(entry.epoch());
-                if (sameEpoch && present == null) {
+                if ((sameEpoch || finished.contains(id)) && present == null) {
                     journal.done(entry.id()); // gone from the running cluster's index: delivered or bounced elsewhere
                     counts.dropped++;
                     continue;
@@ -137,6 +141,6 @@ final class SpoolReplay {
                 d == null ? System.currentTimeMillis() : d.nextAttemptMillis(), head.arrivalMillis(), "", head.size(),
                 false, hops.nextHops(head.sender(), pendingRcpts), head.sender(), List.of(self));
         // an operator's hold outlives the whole cluster's restart (postsuper -h keeps it on disk too)
-        return state.withHeld(entry.held());
+        return state.withHeld(entry.held()).asRestored();
     }
 }

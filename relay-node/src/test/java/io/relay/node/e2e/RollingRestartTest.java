@@ -82,7 +82,7 @@ class RollingRestartTest {
     }
 
     @Test
-    void rollingRestartBehindHaproxyFailsNoTransaction(@TempDir Path dir) throws Exception {
+    void rollingRestartBehindHaproxyFailsNoTransaction(@TempDir(cleanup = org.junit.jupiter.api.io.CleanupMode.ON_SUCCESS) Path dir) throws Exception {
         Tools.require(Tools.SMTP_SINK, Tools.HAPROXY);
         try (TaggedSink sink = TaggedSink.started(dir.resolve("sink"))) {
             int[] smtp = {Ports.free(), Ports.free(), Ports.free()};
