@@ -8,7 +8,10 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.BooleanSupplier;
 import org.slf4j.Logger;
@@ -27,6 +30,7 @@ import org.slf4j.LoggerFactory;
 final class Rereplication {
     private static final Logger LOG = LoggerFactory.getLogger(ClusterQueue.class);
     private static final int BATCH = 1000;
+    private static final int IN_FLIGHT = 64;
 
     private final BodyStore bodies;
     private final QueueMaps maps;
@@ -62,8 +66,11 @@ final class Rereplication {
         int want = Math.min(backupCount + 1, members.size());
         UUID self = bodies.self();
         long start = System.nanoTime();
-        int copied = 0;
-        int unreachable = 0;
+        AtomicInteger copied = new AtomicInteger();
+        AtomicInteger unreachable = new AtomicInteger();
+        // up to IN_FLIGHT messages copied at once: a backlog of 100,000 is re-replicated in
+        // seconds, not in 100,000 sequential round trips
+        Semaphore inFlight = new Semaphore(IN_FLIGHT);
         List<String> keys = new ArrayList<>(maps.meta().localKeySet());
         for (int i = 0; i < keys.size() && !closing.getAsBoolean(); i += BATCH) {
             Map<String, byte[]> values = maps.meta().getAll(new HashSet<>(keys.subList(i, Math.min(keys.size(), i + BATCH))));
@@ -78,28 +85,42 @@ final class Rereplication {
                 if (liveHolders.size() >= want) {
                     continue;
                 }
-                switch (copy(e.getKey(), m, liveHolders, members, want, self)) {
-                    case COPIED -> copied++;
-                    case UNREACHABLE -> unreachable++;
-                    case RACED -> { }
+                inFlight.acquireUninterruptibly();
+                CompletableFuture<Outcome> copying;
+                try {
+                    copying = copy(e.getKey(), m, liveHolders, members, want, self);
+                } catch (RuntimeException failure) {
+                    copying = CompletableFuture.failedFuture(failure);
                 }
+                copying.whenComplete((outcome, failure) -> {
+                    inFlight.release();
+                    if (failure != null || outcome == Outcome.UNREACHABLE) {
+                        unreachable.incrementAndGet();
+                    } else if (outcome == Outcome.COPIED) {
+                        copied.incrementAndGet();
+                    }
+                });
             }
         }
-        if (copied + unreachable > 0) {
+        inFlight.acquireUninterruptibly(IN_FLIGHT); // all done
+        inFlight.release(IN_FLIGHT);
+        if (copied.get() + unreachable.get() > 0) {
             LOG.info("re-replication: {} messages copied to keep {} copies each, {} without a reachable body, in {} ms",
-                    copied, want, unreachable, TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start));
+                    copied.get(), want, unreachable.get(), TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start));
         }
-        if (unreachable > 0) {
+        if (unreachable.get() > 0) {
             requested.set(true);
         }
     }
 
     private enum Outcome { COPIED, UNREACHABLE, RACED }
 
-    private Outcome copy(String id, QueueMeta m, List<UUID> liveHolders, List<Member> members, int want, UUID self) {
+    /** Copies one message to enough members and writes its new holders; the body is read (or fetched) here. */
+    private CompletableFuture<Outcome> copy(String id, QueueMeta m, List<UUID> liveHolders, List<Member> members,
+                                            int want, UUID self) {
         Optional<byte[]> body = bodies.findEncoded(id, m.holders());
         if (body.isEmpty()) {
-            return Outcome.UNREACHABLE;
+            return CompletableFuture.completedFuture(Outcome.UNREACHABLE);
         }
         List<UUID> holders = new ArrayList<>(liveHolders);
         List<UUID> remote = new ArrayList<>();
@@ -116,20 +137,18 @@ final class Rereplication {
                 remote.add(candidate.getUuid());
             }
         }
-        try {
-            bodies.replicate(id, body.get(), remote).get(30, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return Outcome.UNREACHABLE;
-        } catch (Exception e) {
-            LOG.debug("{}: re-replication copy failed: {}", id, e.toString());
-            return Outcome.UNREACHABLE;
-        }
-        Object changed = maps.meta().executeOnKey(id, new QueueOps.SetHolders(m.holders(), holders));
-        if (!Boolean.TRUE.equals(changed)) {
-            requested.set(true); // finished or changed meanwhile: looked at again next time
-            return Outcome.RACED;
-        }
-        return Outcome.COPIED;
+        return bodies.replicate(id, body.get(), remote).thenCompose(copiedTo -> {
+            List<UUID> actual = new ArrayList<>(holders);
+            actual.removeIf(h -> remote.contains(h) && !copiedTo.contains(h));
+            actual.addAll(copiedTo.stream().filter(h -> !actual.contains(h)).toList());
+            return maps.meta().submitToKey(id, new QueueOps.SetHolders(m.holders(), actual)).toCompletableFuture()
+                    .thenApply(changed -> {
+                        if (!Boolean.TRUE.equals(changed)) {
+                            requested.set(true); // finished or changed meanwhile: looked at again next time
+                            return Outcome.RACED;
+                        }
+                        return actual.size() >= want ? Outcome.COPIED : Outcome.UNREACHABLE;
+                    });
+        });
     }
 }
