@@ -207,7 +207,8 @@ public final class ClusterQueue implements MessageQueue, QueueOperations {
         housekeeping.scheduleWithFixedDelay(this::safely, SAFETY_RESCAN_MILLIS, SAFETY_RESCAN_MILLIS,
                 TimeUnit.MILLISECONDS);
         housekeeping.scheduleWithFixedDelay(this::sendReleases, RELEASE_MILLIS, RELEASE_MILLIS, TimeUnit.MILLISECONDS);
-        owned.rescan();
+        // not here and now: with a replay putting back a million entries, a rescan would hold up the start
+        owned.requestRescan("start");
     }
 
     /** Completes when the replay of this node's disk after {@link #start} is done. */

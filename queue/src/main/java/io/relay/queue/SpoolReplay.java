@@ -65,60 +65,62 @@ final class SpoolReplay {
         List<SpoolJournal.OwedEntry> owed = journal.owed();
         UUID self = bodies.self();
         List<CompletionStage<?>> pending = new ArrayList<>();
-        for (int i = 0; i < owed.size(); i += BATCH) {
-            Map<String, SpoolJournal.OwedEntry> batch = new LinkedHashMap<>();
-            for (SpoolJournal.OwedEntry e : owed.subList(i, Math.min(owed.size(), i + BATCH))) {
-                batch.put(e.id().value(), e);
-            }
-            Map<String, byte[]> stored = maps.meta().getAll(batch.keySet());
-            // absent and tombstoned: another holder's replay put it back and it was finished since
-            Set<String> absent = new HashSet<>(batch.keySet());
-            absent.removeAll(stored.keySet());
-            Set<String> finished = absent.isEmpty() ? Set.of() : maps.done().getAll(absent).keySet();
-            Set<String> addHolder = new HashSet<>();
-            for (SpoolJournal.OwedEntry entry : batch.values()) {
-                String id = entry.id().value();
-                byte[] present = stored.get(id);
-                boolean sameEpoch = epoch.equals(entry.epoch());
-                if ((sameEpoch || finished.contains(id)) && present == null) {
-                    journal.done(entry.id()); // gone from the running cluster's index: delivered or bounced elsewhere
-                    counts.dropped++;
-                    continue;
+        try (SpoolJournal.HeadReader heads = journal.heads()) {
+            for (int i = 0; i < owed.size(); i += BATCH) {
+                Map<String, SpoolJournal.OwedEntry> batch = new LinkedHashMap<>();
+                for (SpoolJournal.OwedEntry e : owed.subList(i, Math.min(owed.size(), i + BATCH))) {
+                    batch.put(e.id().value(), e);
                 }
-                if (present != null) {
-                    if (!BinaryCodec.decodeMeta(present).holders().contains(self)) {
-                        addHolder.add(id);
-                    }
-                    counts.kept++;
-                } else {
-                    QueueMeta state = stateOf(journal, entry, self);
-                    if (state == null) {
-                        continue;
-                    }
-                    if (state.pending().isEmpty()) {
-                        journal.done(entry.id());
+                Map<String, byte[]> stored = maps.meta().getAll(batch.keySet());
+                // absent and tombstoned: another holder's replay put it back and it was finished since
+                Set<String> absent = new HashSet<>(batch.keySet());
+                absent.removeAll(stored.keySet());
+                Set<String> finished = absent.isEmpty() ? Set.of() : maps.done().getAll(absent).keySet();
+                Set<String> addHolder = new HashSet<>();
+                for (SpoolJournal.OwedEntry entry : batch.values()) {
+                    String id = entry.id().value();
+                    byte[] present = stored.get(id);
+                    boolean sameEpoch = epoch.equals(entry.epoch());
+                    if ((sameEpoch || finished.contains(id)) && present == null) {
+                        journal.done(entry.id()); // gone from the running cluster's index: delivered or bounced elsewhere
                         counts.dropped++;
                         continue;
                     }
-                    pending.add(maps.meta().submitToKey(id, new QueueOps.PutOrAddHolder(BinaryCodec.encodeMeta(state),
-                            self)));
-                    counts.requeued++;
-                    if (state.held()) {
-                        counts.held++;
+                    if (present != null) {
+                        if (!BinaryCodec.decodeMeta(present).holders().contains(self)) {
+                            addHolder.add(id);
+                        }
+                        counts.kept++;
+                    } else {
+                        QueueMeta state = stateOf(heads, entry, self);
+                        if (state == null) {
+                            continue;
+                        }
+                        if (state.pending().isEmpty()) {
+                            journal.done(entry.id());
+                            counts.dropped++;
+                            continue;
+                        }
+                        pending.add(maps.meta().submitToKey(id, new QueueOps.PutOrAddHolder(BinaryCodec.encodeMeta(state),
+                                self)));
+                        counts.requeued++;
+                        if (state.held()) {
+                            counts.held++;
+                        }
+                    }
+                    if (!sameEpoch) {
+                        journal.reepoch(entry.id(), epoch);
                     }
                 }
-                if (!sameEpoch) {
-                    journal.reepoch(entry.id(), epoch);
+                if (!addHolder.isEmpty()) {
+                    maps.meta().executeOnKeys(addHolder, new QueueOps.AddHolder(self));
                 }
-            }
-            if (!addHolder.isEmpty()) {
-                maps.meta().executeOnKeys(addHolder, new QueueOps.AddHolder(self));
-            }
-            // at most a few batches of puts in flight
-            if (pending.size() >= 4 * BATCH) {
-                CompletableFuture.allOf(pending.stream().map(CompletionStage::toCompletableFuture)
-                        .toArray(CompletableFuture[]::new)).join();
-                pending.clear();
+                // at most a few batches of puts in flight
+                if (pending.size() >= 4 * BATCH) {
+                    CompletableFuture.allOf(pending.stream().map(CompletionStage::toCompletableFuture)
+                            .toArray(CompletableFuture[]::new)).join();
+                    pending.clear();
+                }
             }
         }
         CompletableFuture.allOf(pending.stream().map(CompletionStage::toCompletableFuture)
@@ -127,10 +129,10 @@ final class SpoolReplay {
     }
 
     /** The index entry of a message the index no longer has: its last DEFER state, its hold, this member its holder. */
-    private QueueMeta stateOf(SpoolJournal journal, SpoolJournal.OwedEntry entry, UUID self) {
+    private QueueMeta stateOf(SpoolJournal.HeadReader heads, SpoolJournal.OwedEntry entry, UUID self) {
         SpoolJournal.Head head;
         try {
-            head = journal.readHead(entry);
+            head = heads.read(entry);
         } catch (IOException | RuntimeException e) {
             LOG.warn("{}: cannot read spool entry back from {}: {}", entry.id(), entry.segment(), e.toString());
             return null;
