@@ -68,6 +68,7 @@ final class ContainerBacklog {
 
     private Kept await(Duration timeout) throws Exception {
         long deadline = System.nanoTime() + timeout.toNanos();
+        long nextProgress = System.nanoTime() + Duration.ofSeconds(30).toNanos();
         Kept k = new Kept(-1, -1, ids.size(), 0);
         while (true) {
             try {
@@ -81,6 +82,10 @@ final class ContainerBacklog {
             }
             if (k.deferred() == COUNT && (ids.isEmpty() || k.whole()) || System.nanoTime() > deadline) {
                 return k;
+            }
+            if (System.nanoTime() > nextProgress) {
+                cluster.phase("backlog so far: " + k);
+                nextProgress = System.nanoTime() + Duration.ofSeconds(30).toNanos();
             }
             Thread.sleep(2000);
         }

@@ -48,11 +48,11 @@ final class ContainerCluster implements AutoCloseable {
     /** Size of each load message (headers and body), as the suite has always sent. */
     static final int MESSAGE_BYTES = 2048;
     static final String UPSTREAM_IP = NET + "20";
-    /** The next hop of the suite's live mail (relayhost), as the relay names it. */
-    static final String LIVE_NEXT_HOP = "[" + UPSTREAM_IP + "]:25";
+    /** The next hop of the suite's live mail (relayhost), as the relay names it (port 25 goes unsaid). */
+    static final String LIVE_NEXT_HOP = "[" + UPSTREAM_IP + "]";
     /** The upstream of the deferred backlog (resources/backlog_upstream.py), to which deferred.test is routed. */
     static final String BACKLOG_IP = NET + "21";
-    static final String BACKLOG_NEXT_HOP = "[" + BACKLOG_IP + "]:25";
+    static final String BACKLOG_NEXT_HOP = "[" + BACKLOG_IP + "]";
     static final String BACKLOG_DOMAIN = "deferred.test";
     private static final String ADMIN_TOKEN = "deploy-e2e-admin-token-3b7e";
     /** The relay user of deploy/Dockerfile (RELAY_UID), who must own the admin token file. */
@@ -153,7 +153,7 @@ final class ContainerCluster implements AutoCloseable {
         yaml = edit(yaml, "  minimal-backoff-time: 5s\n  maximal-backoff-time: 30s\n",
                 "  minimal-backoff-time: 30m\n  maximal-backoff-time: 60m\n");
         yaml = edit(yaml, "  tls-security-level: none\n", "  tls-security-level: none\n  transport-maps:\n    "
-                + BACKLOG_DOMAIN + ": \"smtp:" + BACKLOG_NEXT_HOP + "\"\n");
+                + BACKLOG_DOMAIN + ": \"smtp:" + BACKLOG_NEXT_HOP + ":25\"\n");
         return yaml + "admin:\n  listen: 0.0.0.0:8025\n  token-file: /etc/relay/admin.token\n";
     }
 

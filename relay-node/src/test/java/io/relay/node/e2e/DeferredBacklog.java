@@ -123,6 +123,7 @@ final class DeferredBacklog implements AutoCloseable {
 
     private Kept awaitDeferred(AdminApi admin, Duration timeout) throws Exception {
         long deadline = System.nanoTime() + timeout.toNanos();
+        long nextProgress = System.nanoTime() + Duration.ofSeconds(30).toNanos();
         Kept k = new Kept(-1, -1, ids.size(), 0, Map.of());
         while (true) {
             try {
@@ -133,6 +134,10 @@ final class DeferredBacklog implements AutoCloseable {
             }
             if (k.deferred() == COUNT && (ids.isEmpty() || k.whole()) || System.nanoTime() > deadline) {
                 return k;
+            }
+            if (System.nanoTime() > nextProgress) {
+                System.out.println("backlog so far: " + k);
+                nextProgress = System.nanoTime() + Duration.ofSeconds(30).toNanos();
             }
             Thread.sleep(2000);
         }
