@@ -96,15 +96,16 @@ final class ContainerBacklog {
     }
 
     /**
-     * The upstream accepts; the backlog's next hop is retried at once and again every 30 s
-     * while mail is missing (a message in an attempt during the switch is deferred once
-     * more), until every recipient arrived or {@code timeout}.
+     * The upstream accepts; the backlog's next hop is retried at once, and again whenever
+     * nothing more arrived for 30 s while mail is missing (a message in an attempt during the
+     * switch is deferred once more), until every recipient arrived or {@code timeout}.
      */
     Delivered release(Duration timeout) throws Exception {
         long start = System.nanoTime();
         cluster.acceptBacklog();
         long deadline = start + timeout.toNanos();
         long nextRetry = 0;
+        int lastArrived = 0;
         int retries = 0;
         Map<String, Integer> seen = Map.of();
         while (System.nanoTime() < deadline) {
@@ -112,10 +113,17 @@ final class ContainerBacklog {
             if (seen.size() >= COUNT) {
                 break;
             }
+            if (seen.size() > lastArrived) {
+                lastArrived = seen.size();
+                nextRetry = System.nanoTime() + Duration.ofSeconds(30).toNanos(); // still arriving: no retry needed
+            }
             if (System.nanoTime() >= nextRetry) {
                 long touched = cluster.retry(ContainerCluster.BACKLOG_NEXT_HOP);
                 retries++;
                 cluster.phase("backlog: retry touched " + touched + " (" + seen.size() + " arrived so far)");
+                if (touched == 0 && retries > 1) {
+                    break; // nothing left to deliver: what has not arrived is not queued either
+                }
                 nextRetry = System.nanoTime() + Duration.ofSeconds(30).toNanos();
             }
             Thread.sleep(2000);

@@ -96,6 +96,7 @@ class DeferredBacklogFaultTest {
             scenarios.phase("backlog of " + DeferredBacklog.COUNT + " deferred");
             LiveFlush flush = new LiveFlush(admin, "[127.0.0.1]:" + sink.port());
             List<String> lines = new ArrayList<>();
+            List<String> shortfalls = new ArrayList<>();
 
             long t = System.nanoTime();
             KillNineTest.Counts kill = scenarios.killNineOfOneUnderLoad(sink, "bkill", flush);
@@ -103,28 +104,25 @@ class DeferredBacklogFaultTest {
             NodeProcess.awaitMembers(nodes, 3, Duration.ofSeconds(120));
             scenarios.phase(String.format("node2 restarted on its spool (listening after %.1fs); three members",
                     listening));
-            DeferredBacklog.Kept kept = backlog.kept(admin, Duration.ofSeconds(300), "kill -9 of one of three");
-            lines.add(line("kill9-one-of-three", kill, kept, t));
+            lines.add(line("kill9-one-of-three", kill, kept(backlog, admin, "kill -9 of one of three", shortfalls), t));
 
             t = System.nanoTime();
             sink.stop(); // the scenario starts with its upstream down
             KillNineTest.Counts split = scenarios.splitBrainAndMerge(sink, "b", flush);
-            kept = backlog.kept(admin, Duration.ofSeconds(300), "partition and merge");
-            lines.add(line("partition-and-merge", split, kept, t));
+            lines.add(line("partition-and-merge", split, kept(backlog, admin, "partition and merge", shortfalls), t));
 
             t = System.nanoTime();
             FaultScenarios.Rolling rolling = scenarios.rollingRestart(haproxy, lbSmtp, sink, "broll", flush);
             rolling.restarts().forEach(System.out::println);
             Ports.awaitOpen(p.admin[0], Duration.ofSeconds(120));
-            kept = backlog.kept(admin, Duration.ofSeconds(300), "rolling restart behind haproxy");
-            lines.add(line("rolling-restart-haproxy", rolling.counts(), kept, t));
+            lines.add(line("rolling-restart-haproxy", rolling.counts(),
+                    kept(backlog, admin, "rolling restart behind haproxy", shortfalls), t));
 
             t = System.nanoTime();
             sink.stop();
             KillNineTest.Counts all = scenarios.killNineOfAllWithMailQueued(sink, "ball", flush);
             Ports.awaitOpen(p.admin[0], Duration.ofSeconds(120));
-            kept = backlog.kept(admin, Duration.ofSeconds(300), "kill -9 of all three");
-            lines.add(line("kill9-all-three", all, kept, t));
+            lines.add(line("kill9-all-three", all, kept(backlog, admin, "kill -9 of all three", shortfalls), t));
 
             DeferredBacklog.Delivered after = backlog.release(admin, Duration.ofSeconds(600));
             scenarios.phase("backlog released");
@@ -133,15 +131,28 @@ class DeferredBacklogFaultTest {
                 System.out.printf("%s delivered-after=%d (duplicates=%d; one backlog shared by the four scenarios)%n",
                         l, after.distinct(), after.duplicates());
             }
-            assertEquals(0, after.missing(), "every message of the backlog arrived once its upstream accepted");
+            assertEquals(List.of(), shortfalls, "the cluster held the whole backlog, deferred, after each fault");
+            assertEquals(0, after.missing(), () -> "every message of the backlog arrived once its upstream accepted; "
+                    + "missing by the node that accepted them: " + after.missingByBatch());
         }
+    }
+
+    /** What the cluster holds of the backlog after a fault; a shortfall is noted, and the test goes on to show where it went. */
+    private static DeferredBacklog.Kept kept(DeferredBacklog backlog, AdminApi admin, String after,
+            List<String> shortfalls) throws Exception {
+        DeferredBacklog.Kept k = backlog.kept(admin, Duration.ofSeconds(180), after);
+        if (!k.whole()) {
+            shortfalls.add("after " + after + ": " + k);
+        }
+        return k;
     }
 
     /** One scenario's line in issue 17's format, up to the backlog's final delivery. */
     private static String line(String name, KillNineTest.Counts c, DeferredBacklog.Kept kept, long startNanos) {
         return String.format("%s +%dk deferred: sent=%d 250=%d delivered=%d lost=%d duplicates=%d; deferred %d "
-                        + "kept=%d (scenario and check %.0fs);", name, DeferredBacklog.COUNT / 1000, c.sent(),
-                c.acknowledged(), c.delivered(), c.lost(), c.duplicates(), DeferredBacklog.COUNT, kept.deferred(),
+                        + "kept=%d%s (scenario and check %.0fs);", name, DeferredBacklog.COUNT / 1000, c.sent(),
+                c.acknowledged(), c.delivered(), c.lost(), c.duplicates(), DeferredBacklog.COUNT,
+                DeferredBacklog.COUNT - kept.missing(), kept.whole() ? "" : " (" + kept + ")",
                 (System.nanoTime() - startNanos) / 1e9);
     }
 

@@ -11,9 +11,7 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 
 /**
  * One node's admin API over plain HTTP with its bearer token, for the queue calls a
@@ -50,18 +48,6 @@ public final class AdminApi {
         List<String> ids = new ArrayList<>();
         answer.get("ids").forEach(id -> ids.add(id.asText()));
         return ids;
-    }
-
-    /** The pending recipients of each message with a recipient routed to {@code nextHop} (id to recipients). */
-    public Map<String, List<String>> recipients(String nextHop) throws IOException, InterruptedException {
-        JsonNode answer = call("GET", "/admin/v1/queue?limit=0&nexthop=" + encode(nextHop), null);
-        Map<String, List<String>> out = new HashMap<>();
-        for (JsonNode m : answer.get("messages")) {
-            List<String> rcpts = new ArrayList<>();
-            m.get("recipients").forEach(r -> rcpts.add(r.asText()));
-            out.put(m.get("id").asText(), rcpts);
-        }
-        return out;
     }
 
     /** Makes every message with a recipient routed to {@code nextHop} due now; answers how many it touched. */
