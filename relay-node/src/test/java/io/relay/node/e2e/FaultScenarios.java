@@ -80,7 +80,8 @@ final class FaultScenarios {
                 + " 250s, not restarted", clients, sink, Duration.ofSeconds(120), flush);
         assertTrue(ackedAtKill >= 1000, "the kill came under load: " + ackedAtKill);
         assertTrue(clients.get(0).acknowledged().size() + clients.get(1).acknowledged().size() >= 1500,
-                "the survivors went on accepting");
+                () -> "the survivors went on accepting; what their clients saw: " + clients.get(0).errors() + " "
+                        + clients.get(1).errors());
         return counts;
     }
 
@@ -91,7 +92,8 @@ final class FaultScenarios {
     KillNineTest.Counts killNineOfAllWithMailQueued(TaggedSink sink, String prefix, KillNineTest.Nudge flush)
             throws Exception {
         List<LoadClient> load = loadOnAll(prefix, 200, Duration.ofSeconds(90));
-        assertEquals(600, acknowledged(load), "every message got 250 while the upstream was down");
+        assertEquals(600, acknowledged(load), () -> "every message got 250 while the upstream was down; the clients "
+                + "saw: " + load.stream().map(LoadClient::errors).toList());
         phase("600 accepted");
         for (NodeProcess n : nodes) {
             n.kill9();
@@ -114,7 +116,8 @@ final class FaultScenarios {
         NodeProcess frozen = nodes.get(2);
         LoadClient before = new LoadClient("127.0.0.1", frozen.smtpPort());
         before.run(prefix + "before", 100, 4, 25, 1024, Duration.ofSeconds(60));
-        assertEquals(100, before.acknowledged().size(), "the node to be frozen accepted its 100");
+        assertEquals(100, before.acknowledged().size(),
+                () -> "the node to be frozen accepted its 100; its client saw: " + before.errors());
 
         int mergesBefore = count(frozen.stderr(), "split-brain merge: MERGED");
         frozen.suspend();
@@ -146,7 +149,8 @@ final class FaultScenarios {
                 "3 nodes, SIGSTOP of one past the heartbeat timeout, load on two, SIGCONT, merge",
                 List.of(before, during.get(0), during.get(1), after), sink, Duration.ofSeconds(120), flush);
         assertEquals(600, during.get(0).acknowledged().size() + during.get(1).acknowledged().size(),
-                "the two survivors accepted while the third was frozen");
+                () -> "the two survivors accepted while the third was frozen; what their clients saw: "
+                        + during.get(0).errors() + " " + during.get(1).errors());
         return counts;
     }
 
