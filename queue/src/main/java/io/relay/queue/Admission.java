@@ -174,7 +174,11 @@ final class Admission {
             List<UUID> actual = actualHolders();
             if (e == null && !actual.equals(holders)) {
                 // a copy target did not answer and was replaced (or none was left): the index says who has it
-                maps.meta().submitToKey(id, new QueueOps.SetHolders(holders, actual));
+                try {
+                    maps.meta().submitToKey(id, new QueueOps.SetHolders(holders, actual));
+                } catch (RuntimeException notActive) { // never leave the accept unanswered over it
+                    LOG.debug("{}: holders not rewritten: {}", id, notActive.toString());
+                }
             }
             if (e == null) {
                 // Scheduled here, not by the store's ADDED event (filtered out for our own accepts).

@@ -192,21 +192,30 @@ final class BodyStore {
                 }
             }
             answer.orTimeout(COPY_TIMEOUT_MILLIS, TimeUnit.MILLISECONDS).whenComplete((ok, failure) -> {
-                if (failure == null) {
-                    synchronized (this) {
-                        copied.add(target);
+                // Whatever happens here, this copy's slot is settled: an exception thrown in this
+                // callback (the member shutting down under it) would otherwise be swallowed and
+                // leave the accept, and the SMTP session waiting on it, hanging for good.
+                boolean replaced = false;
+                try {
+                    if (failure == null) {
+                        synchronized (this) {
+                            copied.add(target);
+                        }
+                    } else {
+                        LOG.debug("{}: copy to member {} failed: {}", id, target, failure.toString());
+                        UUID next = substitute();
+                        if (next != null) {
+                            copyTo(next);
+                            replaced = true;
+                        }
                     }
-                } else {
-                    LOG.debug("{}: copy to member {} failed: {}", id, target, failure.toString());
-                    UUID next = substitute();
-                    if (next != null) {
-                        copyTo(next);
-                        return;
-                    }
-                }
-                if (left.decrementAndGet() == 0) {
-                    synchronized (this) {
-                        all.complete(List.copyOf(copied));
+                } catch (RuntimeException e) {
+                    LOG.debug("{}: copy to member {} not settled: {}", id, target, e.toString());
+                } finally {
+                    if (!replaced && left.decrementAndGet() == 0) {
+                        synchronized (this) {
+                            all.complete(List.copyOf(copied));
+                        }
                     }
                 }
             });
