@@ -23,6 +23,7 @@ final class Attempts {
     private final FreshCache fresh;
     private final QueueMaps maps;
     private final SpoolJournal journal;
+    private final BodyStore bodies;
     private final QueueSettings settings;
     private final OutcomePolicy policy;
     private final NextHopNamer hops;
@@ -30,12 +31,13 @@ final class Attempts {
     private final QueueEvents events;
     private final DeliveryHandler handler;
 
-    Attempts(OwnedEntries owned, FreshCache fresh, QueueMaps maps, SpoolJournal journal, QueueSettings settings,
+    Attempts(OwnedEntries owned, FreshCache fresh, QueueMaps maps, BodyStore bodies, QueueSettings settings,
              NextHopNamer hops, Reconciler reconciler, QueueEvents events, DeliveryHandler handler) {
         this.owned = owned;
         this.fresh = fresh;
         this.maps = maps;
-        this.journal = journal;
+        this.journal = bodies.accepted();
+        this.bodies = bodies;
         this.settings = settings;
         this.policy = new OutcomePolicy(settings);
         this.hops = hops;
@@ -87,14 +89,14 @@ final class Attempts {
         long after = System.currentTimeMillis();
         OutcomePolicy.Decision decision = policy.decide(state, outcomes, after, OutcomePolicy.RANDOM_JITTER);
         if (decision instanceof OutcomePolicy.Finished) {
-            finish(message.id());
+            finish(message.id(), state);
         } else if (decision instanceof OutcomePolicy.Expired x) {
             try {
                 handler.expired(message, x.lastOutcomes());
             } catch (RuntimeException e) {
                 LOG.warn("{}: expiry handler failed; removing the message anyway", id, e);
             }
-            finish(message.id());
+            finish(message.id(), state);
         } else if (decision instanceof OutcomePolicy.Postponed p) {
             // No attempt counted, no backoff; the state is rewritten only when it changes.
             if (p.rewrite()) {
@@ -118,36 +120,31 @@ final class Attempts {
     }
 
     /**
-     * The message of an attempt from the store; null when the attempt does not go on (it is
-     * rescheduled, or finished when its body is gone past the queue lifetime).
+     * The message of an attempt, from this node's disk or a member that holds it; null when
+     * the attempt does not go on (it is rescheduled, or finished when its body is gone past
+     * the queue lifetime).
      */
     private QueuedMessage storedMessage(String id, QueueMeta state, long now) {
-        byte[] messageBytes = maps.messages().get(id);
-        if (messageBytes == null && now - state.arrivalMillis() < MESSAGE_WAIT_MILLIS && state.attempts() == 0) {
-            owned.reschedule(id, now + 50); // defensive: wait for a store racing this read
+        Optional<QueuedMessage> body = bodies.find(id, state.holders());
+        if (body.isPresent()) {
+            return body.get();
+        }
+        if (now - state.arrivalMillis() < MESSAGE_WAIT_MILLIS && state.attempts() == 0) {
+            owned.reschedule(id, now + 200); // defensive: an index entry seen before its body's copy landed
+            return null;
+        } else if (now - state.arrivalMillis() < settings.maximalQueueLifetime().toMillis()) {
+            // No member that holds the body answers now (its holders are down). Never drop the
+            // index entry on this alone: a holder that comes back replays its disk.
+            LOG.warn("{}: no member holding its body answers (holders {}); trying again later", id, state.holders());
+            reconciler.suspect(now);
+            owned.reschedule(id, now + settings.minimalBackoff().toMillis());
+            return null;
+        } else {
+            LOG.error("{}: message body missing past maximal_queue_lifetime; removing its delivery "
+                    + "state (recipients {})", id, state.pending());
+            finish(new QueueId(id), state);
             return null;
         }
-        if (messageBytes == null) {
-            Optional<QueuedMessage> spooled = journal.readOwed(new QueueId(id));
-            if (spooled.isPresent()) {
-                maps.messages().set(id, BinaryCodec.encodeMessage(spooled.get()));
-                return spooled.get();
-            } else if (now - state.arrivalMillis() < settings.maximalQueueLifetime().toMillis()) {
-                // The body went with a lost partition; the spool of the node that accepted it
-                // puts it back (reconcile). Never drop the state on this alone.
-                LOG.warn("{}: delivery state without message in the store; waiting for the spool that "
-                        + "holds it to put it back", id);
-                reconciler.suspect(now);
-                owned.reschedule(id, now + settings.minimalBackoff().toMillis());
-                return null;
-            } else {
-                LOG.error("{}: message body missing past maximal_queue_lifetime; removing its delivery "
-                        + "state (recipients {})", id, state.pending());
-                finish(new QueueId(id));
-                return null;
-            }
-        }
-        return BinaryCodec.decodeMessage(messageBytes);
     }
 
     /**
@@ -158,8 +155,9 @@ final class Attempts {
     private boolean writeBack(String id, byte[] read, QueueMeta next) {
         byte[] seen = read;
         for (int i = 0; i < 20; i++) {
-            boolean held = BinaryCodec.decodeMeta(seen).held();
-            if (maps.meta().replace(id, seen, BinaryCodec.encodeMeta(next.withHeld(held)))) {
+            // an operator's hold and the holders re-replication wrote meanwhile are kept
+            QueueMeta now = BinaryCodec.decodeMeta(seen);
+            if (maps.meta().replace(id, seen, BinaryCodec.encodeMeta(now.carrying(next).withHeld(now.held())))) {
                 return true;
             }
             seen = maps.meta().get(id);
@@ -172,22 +170,23 @@ final class Attempts {
         throw new IllegalStateException("delivery state kept changing under the worker");
     }
 
-    private void finish(QueueId id) {
+    private void finish(QueueId id, QueueMeta state) {
         // The tombstone first: the spool that accepted the message drops it only on seeing one.
         // When that spool is this node's, its own DONE record says so and no tombstone is needed
         // (the usual case: ids fall in partitions of the accepting member, see newId).
-        if (!journal.owes(id)) {
+        // A restored entry leaves one too: other members' copies may still be replayed (a restart of
+        // the whole cluster), and a replay puts back only what no tombstone says is finished.
+        if (!journal.owes(id) || state.restored()) {
             maps.done().setAsync(id.value(), System.currentTimeMillis(), ClusterQueue.TOMBSTONE_MINUTES,
                     TimeUnit.MINUTES);
         }
         // Untracked before the removal, so its REMOVED event is filtered out (see StoreWatch).
         owned.untrack(id.value());
-        // Not waited for. Same partition, so they run in this order: the state (what schedules the
-        // message) before the message. A crash before their backups landed costs at most a
-        // second delivery (the promise is at least once).
+        // Not waited for: the index entry, then the bodies (DONE here, release notices to the other
+        // holders). A crash before the removal's backup landed costs at most a second delivery
+        // (the promise is at least once).
         maps.meta().deleteAsync(id.value());
-        maps.messages().deleteAsync(id.value());
-        journal.done(id);
+        bodies.release(id.value(), state.holders());
         events.removed(id);
     }
 }

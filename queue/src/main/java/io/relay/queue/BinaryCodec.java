@@ -78,7 +78,8 @@ final class BinaryCodec {
         byte[] reason = utf8(meta.lastReason());
         List<byte[]> pending = new ArrayList<>(meta.pending().size());
         List<byte[]> hops = new ArrayList<>(meta.nextHops().size());
-        int size = 1 + 4 + 8 + 8 + 8 + 4 + reason.length + 4 + 1 + 4;
+        byte[] sender = utf8(meta.sender());
+        int size = 1 + 4 + 8 + 8 + 8 + 4 + reason.length + 4 + 1 + 4 + 4 + sender.length + 4 + 16 * meta.holders().size();
         for (String r : meta.pending()) {
             byte[] b = utf8(r);
             pending.add(b);
@@ -100,10 +101,17 @@ final class BinaryCodec {
         pending.forEach(b -> putBytes(out, b));
         // appended after the first release: a reader of the older form ignores it, and an
         // entry written by an older node (no flags byte) reads as not held
-        out.put((byte) (meta.held() ? 1 : 0));
+        out.put((byte) ((meta.held() ? 1 : 0) | (meta.restored() ? 2 : 0)));
         // appended in the same way after the flags: the next hops, absent (empty) in older entries
         out.putInt(hops.size());
         hops.forEach(b -> putBytes(out, b));
+        // appended in the same way: the sender and the members holding the body (16 bytes each)
+        putBytes(out, sender);
+        out.putInt(meta.holders().size());
+        for (java.util.UUID h : meta.holders()) {
+            out.putLong(h.getMostSignificantBits());
+            out.putLong(h.getLeastSignificantBits());
+        }
         return out.array();
     }
 
@@ -123,7 +131,9 @@ final class BinaryCodec {
         for (int i = 0; i < count; i++) {
             pending.add(getString(in));
         }
-        boolean held = in.hasRemaining() && (in.get() & 1) != 0;
+        int flags = in.hasRemaining() ? in.get() : 0;
+        boolean held = (flags & 1) != 0;
+        boolean restored = (flags & 2) != 0;
         List<String> hops = new ArrayList<>();
         if (in.remaining() >= 4) {
             int n = in.getInt();
@@ -131,7 +141,41 @@ final class BinaryCodec {
                 hops.add(getString(in));
             }
         }
-        return new QueueMeta(pending, attempts, next, arrival, reason, size, held, hops);
+        String sender = "";
+        List<java.util.UUID> holders = new ArrayList<>();
+        if (in.remaining() >= 4) {
+            sender = getString(in);
+            int n = in.getInt();
+            for (int i = 0; i < n; i++) {
+                holders.add(new java.util.UUID(in.getLong(), in.getLong()));
+            }
+        }
+        return new QueueMeta(pending, attempts, next, arrival, reason, size, held, hops, sender, holders, restored);
+    }
+
+    /**
+     * The envelope's sender, recipients and arrival and the content's size from the start of
+     * an encoded message (the content itself need not be there: a replay reads heads only).
+     */
+    static SpoolJournal.Head decodeHead(ByteBuffer in) {
+        byte version = in.get();
+        if (version != MESSAGE_V1) {
+            throw new IllegalArgumentException("unknown message format version " + version);
+        }
+        in.get();
+        long arrival = in.getLong();
+        getBytes(in); // id
+        String sender = getString(in);
+        for (int i = 0; i < 4; i++) {
+            getBytes(in); // client name and address, HELO name, protocol
+        }
+        int count = in.getInt();
+        List<String> recipients = new ArrayList<>(count);
+        for (int i = 0; i < count; i++) {
+            recipients.add(getString(in));
+        }
+        int size = in.getInt();
+        return new SpoolJournal.Head(sender, recipients, arrival, size);
     }
 
     /** Only the sender of an encoded message, without copying its content. */

@@ -43,7 +43,6 @@ import org.slf4j.LoggerFactory;
 public final class ClusterMember implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(ClusterMember.class);
 
-    public static final String MESSAGES_MAP = "relay-messages";
     public static final String META_MAP = "relay-meta";
     public static final String CLUSTER_MAP = "relay-cluster";
 
@@ -166,6 +165,8 @@ public final class ClusterMember implements AutoCloseable {
         maps.setAsyncBackupCount(0);
         maps.setInMemoryFormat(InMemoryFormat.BINARY);
         config.addMapConfig(maps);
+        // bodies between members' disks: copies at accept wait on the target's fsync there
+        config.getExecutorConfig(BodyStore.EXECUTOR).setPoolSize(32);
         config.addListenerConfig(new ListenerConfig(new MembershipLog(settings.clusterName())));
         return config;
     }

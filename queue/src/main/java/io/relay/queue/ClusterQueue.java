@@ -24,8 +24,10 @@ import org.slf4j.LoggerFactory;
  * that job needs (no collection is shared; the others go through its owner):
  *
  * <ul>
- *   <li>{@link Admission}: accept (spool fsync and the two map writes at once, the last to
- *       finish completes the accept) and the high-water marks; owns the accepts in flight.
+ *   <li>{@link BodyStore}: where bodies live (this node's two journals: accepted here, copies
+ *       kept for others) and how they travel between members (copy, fetch, release).
+ *   <li>{@link Admission}: accept (spool fsync, copies on other members' disks and the index
+ *       entry at once, the last to finish completes the accept) and the high-water marks.
  *   <li>{@link FreshCache}: messages accepted and owned here, kept for their first attempt.
  *   <li>{@link OwnedEntries}: the entries this member owns and schedules, their gauges, and
  *       the rescans of {@code localKeySet()}; owns the tracked map.
@@ -33,8 +35,10 @@ import org.slf4j.LoggerFactory;
  *       {@code queue.delivery-concurrency} workers, one per id at a time.
  *   <li>{@link Attempts}: one attempt (state, handler, write-back), applying what the pure
  *       {@link OutcomePolicy} decides: finished, expired, postponed, deferred with backoff.
- *   <li>{@link SpoolReplay}: the spool's replay at {@link #start} (the epoch rule).
- *   <li>{@link Reconciler}: spool against store every 10 s, and closely after a split.
+ *   <li>{@link SpoolReplay}: the disk's replay after {@link #start} (the epoch rule), in the background.
+ *   <li>{@link Reconciler}: disk against index every 10 s, and closely after a split.
+ *   <li>{@link Rereplication}: after members change, each owned message again on
+ *       {@code backup-count + 1} members' disks.
  *   <li>{@link StoreWatch}: the store's and the cluster's events, turned into scheduling.
  *   <li>{@link OperatorCommands} and {@link OperatorViews}: {@link QueueOperations}, the
  *       operator's side ({@code relayctl queue}).
@@ -56,6 +60,10 @@ public final class ClusterQueue implements MessageQueue, QueueOperations {
     static final long TOMBSTONE_MINUTES = 5;
     /** A held entry's worker looks at it again this often (a release normally reschedules it at once). */
     static final long HELD_RECHECK_MILLIS = 600_000;
+    /** The copies kept for other members: a journal of their own under the spool directory. */
+    static final String COPIES_DIR = "copies";
+    /** How often release notices of finished messages go to the members that hold copies. */
+    private static final long RELEASE_MILLIS = 200;
 
     private final ClusterMember member;
     private final QueueSettings settings;
@@ -63,6 +71,8 @@ public final class ClusterQueue implements MessageQueue, QueueOperations {
     private final NextHopNamer hops;
     private final QueueMaps maps;
     private final SpoolJournal journal;
+    private final SpoolJournal copies;
+    private final BodyStore bodies;
     private final QueueIds ids = new QueueIds();
     private final String epoch;
     private final ScheduledExecutorService housekeeping;
@@ -74,6 +84,8 @@ public final class ClusterQueue implements MessageQueue, QueueOperations {
     private final Reconciler reconciler;
     private final DeliveryWorkers workers;
     private final SpoolReplay replay;
+    private final Rereplication rereplication;
+    private final CompletableFuture<Void> replayed = new CompletableFuture<>();
     private final OperatorCommands commands;
     private final OperatorViews views;
 
@@ -105,18 +117,30 @@ public final class ClusterQueue implements MessageQueue, QueueOperations {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot open spool journal in " + settings.spoolDir(), e);
         }
+        try {
+            this.copies = SpoolJournal.open(settings.spoolDir().resolve(COPIES_DIR), events::fsyncNanos);
+        } catch (IOException e) {
+            journal.close();
+            throw new UncheckedIOException("cannot open the copies journal in " + settings.spoolDir(), e);
+        }
+        this.bodies = new BodyStore(hazelcast, journal, copies, epoch, member.settings().backupCount());
         this.housekeeping = Executors.newSingleThreadScheduledExecutor(threads("queue-housekeeping"));
         BooleanSupplier isClosing = () -> closing;
         this.owned = new OwnedEntries(due, fresh, member, maps.meta(), housekeeping, isClosing);
-        this.admission = new Admission(settings, owned, fresh, journal, maps, epoch, hops, isClosing);
-        this.reconciler = new Reconciler(journal, maps, member, admission, hops);
+        this.admission = new Admission(settings, owned, fresh, bodies, maps, epoch, hops, isClosing,
+                new IndexMemory(settings.maxIndexMemory(), member.settings().backupCount(), member::memberCount));
+        this.reconciler = new Reconciler(bodies, maps, member, admission, owned, hops);
         this.workers = new DeliveryWorkers(due, owned, member, settings, isClosing);
-        this.replay = new SpoolReplay(journal, maps, epoch, hops);
-        this.commands = new OperatorCommands(hazelcast, maps, journal, events);
-        this.views = new OperatorViews(maps);
+        this.replay = new SpoolReplay(bodies, maps, epoch, hops);
+        this.rereplication = new Rereplication(bodies, maps, member, member.settings().backupCount(), epoch,
+                isClosing);
+        this.commands = new OperatorCommands(hazelcast, maps, bodies, events);
+        this.views = new OperatorViews(maps, bodies);
         // where an operator change sent from any member finds this node's spool (QueueOps.Journal)
         hazelcast.getUserContext().put(QueueOps.QUEUE_CONTEXT_KEY, commands);
-        new StoreWatch(hazelcast, maps.meta(), owned, fresh, admission, workers, reconciler).register();
+        bodies.register();
+        new StoreWatch(hazelcast, maps.meta(), owned, fresh, admission, workers, reconciler,
+                this::membersChanged).register();
         LOG.info("queue on cluster member {}: {} members", member.settings().self(),
                 hazelcast.getCluster().getMembers().size());
         owned.rescan();
@@ -151,28 +175,94 @@ public final class ClusterQueue implements MessageQueue, QueueOperations {
         return admission.full();
     }
 
+    /**
+     * Starts delivering, and replays this node's disk on a thread of its own (a million
+     * entries take seconds to tens of seconds): new mail is accepted and delivered meanwhile,
+     * and what the replay puts back is scheduled as it goes. Reconcile and re-replication
+     * wait for the replay to finish ({@link #replayed}).
+     */
     @Override
     public synchronized void start(DeliveryHandler deliveryHandler) {
         if (handler != null) {
             throw new IllegalStateException("queue already started");
         }
         handler = deliveryHandler;
-        replay.replay();
-        workers.start(new Attempts(owned, fresh, maps, journal, settings, hops, reconciler, events, deliveryHandler));
+        workers.start(new Attempts(owned, fresh, maps, bodies, settings, hops, reconciler, events, deliveryHandler));
+        Thread replaying = new Thread(() -> {
+            try {
+                replay.replay();
+                replayed.complete(null);
+                owned.requestRescan("spool replayed");
+                rereplication.request();
+            } catch (RuntimeException e) {
+                if (!closing) {
+                    LOG.error("spool replay failed: {}; the node's disk is replayed again at its next start",
+                            e.toString());
+                }
+                replayed.completeExceptionally(e);
+            }
+        }, "queue-replay");
+        replaying.setDaemon(true);
+        replaying.start();
         housekeeping.scheduleWithFixedDelay(this::safely, SAFETY_RESCAN_MILLIS, SAFETY_RESCAN_MILLIS,
                 TimeUnit.MILLISECONDS);
-        owned.rescan();
+        housekeeping.scheduleWithFixedDelay(this::sendReleases, RELEASE_MILLIS, RELEASE_MILLIS, TimeUnit.MILLISECONDS);
+        // not here and now: with a replay putting back a million entries, a rescan would hold up the start
+        owned.requestRescan("start");
+    }
+
+    /** Completes when the replay of this node's disk after {@link #start} is done. */
+    public CompletableFuture<Void> replayed() {
+        return replayed;
+    }
+
+    private void membersChanged() {
+        rereplication.request();
+        if (replayed.isDone() && !closing) {
+            try {
+                housekeeping.schedule(this::rereplicate, 2, TimeUnit.SECONDS);
+            } catch (java.util.concurrent.RejectedExecutionException e) {
+                // closing
+            }
+        }
+    }
+
+    private void sendReleases() {
+        try {
+            bodies.sendReleases();
+        } catch (RuntimeException e) {
+            if (!closing) {
+                LOG.debug("release notices not sent: {}", e.toString());
+            }
+        }
+    }
+
+    private void rereplicate() {
+        try {
+            if (replayed.isDone()) {
+                rereplication.runIfRequested();
+            }
+        } catch (RuntimeException e) {
+            if (!closing) {
+                LOG.warn("re-replication failed: {}", e.toString());
+                rereplication.request();
+            }
+        }
     }
 
     private void safely() {
         try {
             owned.rescan();
-            reconciler.reconcile();
+            // before the replay is done, entries not yet put back would look finished elsewhere
+            if (replayed.isDone()) {
+                reconciler.reconcile();
+            }
         } catch (RuntimeException e) {
             if (!closing) {
                 LOG.warn("queue housekeeping failed: {}", e.toString());
             }
         }
+        rereplicate();
     }
 
     @Override
@@ -180,9 +270,14 @@ public final class ClusterQueue implements MessageQueue, QueueOperations {
         return owned.count();
     }
 
-    /** The spool journal, for metrics and tests. */
+    /** The spool journal (messages accepted here), for metrics and tests. */
     public SpoolJournal journal() {
         return journal;
+    }
+
+    /** The journal of copies this node keeps of messages other members accepted, for metrics and tests. */
+    public SpoolJournal copiesJournal() {
+        return copies;
     }
 
     /** The member this queue runs on (tests terminate it to simulate a crash). */
@@ -225,7 +320,9 @@ public final class ClusterQueue implements MessageQueue, QueueOperations {
         workers.close();
         // accepts under way finish on Hazelcast's and the journal's threads: let them (up to 10 s)
         admission.awaitIdle(10_000);
+        sendReleases();
         journal.close();
+        copies.close();
         member.close();
     }
 

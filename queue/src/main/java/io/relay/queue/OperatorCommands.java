@@ -4,7 +4,6 @@ import com.hazelcast.cluster.Member;
 import com.hazelcast.core.HazelcastInstance;
 import java.util.ArrayList;
 import java.util.Collection;
-import java.util.HashSet;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
@@ -35,12 +34,14 @@ final class OperatorCommands {
     private final HazelcastInstance hazelcast;
     private final QueueMaps maps;
     private final SpoolJournal journal;
+    private final BodyStore bodies;
     private final QueueEvents events;
 
-    OperatorCommands(HazelcastInstance hazelcast, QueueMaps maps, SpoolJournal journal, QueueEvents events) {
+    OperatorCommands(HazelcastInstance hazelcast, QueueMaps maps, BodyStore bodies, QueueEvents events) {
         this.hazelcast = hazelcast;
         this.maps = maps;
-        this.journal = journal;
+        this.journal = bodies.accepted();
+        this.bodies = bodies;
         this.events = events;
     }
 
@@ -67,7 +68,6 @@ final class OperatorCommands {
                 }
             }
             if (op == QueueOps.Op.DELETE && !hit.isEmpty()) {
-                maps.messages().executeOnKeys(new HashSet<>(hit), new QueueOps.Remove());
                 hit.forEach(id -> events.removed(new QueueId(id)));
             }
             if (op != QueueOps.Op.RETRY) {
@@ -106,22 +106,33 @@ final class OperatorCommands {
      * spool for the ids it owes, fsync'd before answering; answers how many it owed.
      */
     int journalLocally(QueueOps.Op op, String[] ids) {
-        int owed = 0;
-        for (String id : ids) {
-            QueueId q = new QueueId(id);
-            if (!journal.owes(q)) {
-                continue;
+        if (op == QueueOps.Op.DELETE) {
+            // the message's body goes from this disk, whether accepted here or kept as a copy
+            int held = bodies.releaseLocally(ids);
+            if (held > 0) {
+                journal.flush().join();
+                bodies.copies().flush().join();
             }
-            owed++;
-            switch (op) {
-                case HOLD -> journal.held(q, true);
-                case RELEASE -> journal.held(q, false);
-                case DELETE -> journal.done(q);
-                default -> owed--;
-            }
+            return held;
         }
-        if (owed > 0) {
-            journal.flush().join();
+        if (op != QueueOps.Op.HOLD && op != QueueOps.Op.RELEASE) {
+            return 0;
+        }
+        // in both journals: after a full-cluster restart, a copy may be the one that puts the message back
+        int owed = 0;
+        for (SpoolJournal j : List.of(journal, bodies.copies())) {
+            int here = 0;
+            for (String id : ids) {
+                QueueId q = new QueueId(id);
+                if (j.owes(q)) {
+                    j.held(q, op == QueueOps.Op.HOLD);
+                    here++;
+                }
+            }
+            if (here > 0) {
+                j.flush().join();
+            }
+            owed += here;
         }
         return owed;
     }

@@ -20,9 +20,11 @@ final class OperatorViews {
             Comparator.comparingLong((QueueView.Entry e) -> e.meta().arrivalMillis()).thenComparing(e -> e.id().value());
 
     private final QueueMaps maps;
+    private final BodyStore bodies;
 
-    OperatorViews(QueueMaps maps) {
+    OperatorViews(QueueMaps maps, BodyStore bodies) {
         this.maps = maps;
+        this.bodies = bodies;
     }
 
     List<QueueView.Entry> clusterEntries(String state, String nextHop) {
@@ -47,7 +49,7 @@ final class OperatorViews {
 
     Map<String, String> clusterSenders() {
         Map<String, String> out = new HashMap<>();
-        for (String[] pair : maps.messages().project(new QueueOps.Sender())) {
+        for (String[] pair : maps.meta().project(new QueueOps.Sender())) {
             out.put(pair[0], pair[1]);
         }
         return out;
@@ -58,9 +60,8 @@ final class OperatorViews {
         if (state == null) {
             return Optional.empty();
         }
-        byte[] body = maps.messages().get(id);
-        return Optional.of(Map.entry(BinaryCodec.decodeMeta(state),
-                body == null ? null : BinaryCodec.decodeMessage(body)));
+        QueueMeta meta = BinaryCodec.decodeMeta(state);
+        return Optional.of(Map.entry(meta, bodies.find(id, meta.holders()).orElse(null)));
     }
 
     /** Snapshot of this member's owned entries, read from the store, with {@code incoming} accepts in flight. */

@@ -62,8 +62,8 @@ final class OutcomePolicy {
 
         /** The state written when {@link #rewrite}; {@code nextHops} of the still pending recipients. */
         QueueMeta written(QueueMeta before, List<String> nextHops) {
-            return new QueueMeta(pending, before.attempts(), nextAttemptMillis, before.arrivalMillis(), reason,
-                    before.size(), false, nextHops);
+            return before.carrying(new QueueMeta(pending, before.attempts(), nextAttemptMillis,
+                    before.arrivalMillis(), reason, before.size(), false, nextHops));
         }
     }
 
@@ -74,8 +74,8 @@ final class OutcomePolicy {
         }
 
         QueueMeta written(QueueMeta before, List<String> nextHops) {
-            return new QueueMeta(pending, attempts, nextAttemptMillis, before.arrivalMillis(), reason,
-                    before.size(), false, nextHops);
+            return before.carrying(new QueueMeta(pending, attempts, nextAttemptMillis, before.arrivalMillis(),
+                    reason, before.size(), false, nextHops));
         }
     }
 

@@ -2,10 +2,12 @@ package io.relay.queue;
 
 import java.util.List;
 import java.util.Objects;
+import java.util.UUID;
 
 /**
- * A message's delivery state in the {@code relay-meta} map: small, rewritten after each
- * attempt, while the message itself stays immutable in {@code relay-messages}.
+ * A message's entry in the cluster's queue index ({@code relay-meta}): small, rewritten
+ * after each attempt, while the message itself (envelope and content) stays immutable on
+ * the disks of the members listed in {@code holders} ({@link BodyStore}).
  *
  * @param pending           recipients still owed
  * @param attempts          delivery attempts made so far
@@ -18,13 +20,36 @@ import java.util.Objects;
  * @param nextHops          where the pending recipients go, as the router decided at accept and
  *                          again after each attempt ({@link NextHopNamer}): distinct, in recipient
  *                          order; empty in entries written by an older node
+ * @param sender            the envelope sender ("" for the null sender), for the views and the next hops
+ * @param holders           the members (Hazelcast member UUIDs) whose disks hold the message's body:
+ *                          the accepting member first, then its copies; empty only in entries of tests
+ * @param restored          put back from a member's disk by a replay or a reconcile: other members
+ *                          may hold copies that would put it back again, so finishing it leaves a
+ *                          tombstone ({@code relay-done}) for their replays to find
  */
 public record QueueMeta(List<String> pending, int attempts, long nextAttemptMillis, long arrivalMillis,
-                        String lastReason, long size, boolean held, List<String> nextHops) {
+                        String lastReason, long size, boolean held, List<String> nextHops, String sender,
+                        List<UUID> holders, boolean restored) {
     public QueueMeta {
         pending = List.copyOf(pending);
         Objects.requireNonNull(lastReason, "lastReason");
         nextHops = List.copyOf(nextHops);
+        Objects.requireNonNull(sender, "sender");
+        holders = List.copyOf(holders);
+    }
+
+    /** Not restored. */
+    public QueueMeta(List<String> pending, int attempts, long nextAttemptMillis, long arrivalMillis,
+                     String lastReason, long size, boolean held, List<String> nextHops, String sender,
+                     List<UUID> holders) {
+        this(pending, attempts, nextAttemptMillis, arrivalMillis, lastReason, size, held, nextHops, sender, holders,
+                false);
+    }
+
+    /** Sender and holders not known. */
+    public QueueMeta(List<String> pending, int attempts, long nextAttemptMillis, long arrivalMillis,
+                     String lastReason, long size, boolean held, List<String> nextHops) {
+        this(pending, attempts, nextAttemptMillis, arrivalMillis, lastReason, size, held, nextHops, "", List.of());
     }
 
     /** Not held, next hops not known. */
@@ -40,16 +65,35 @@ public record QueueMeta(List<String> pending, int attempts, long nextAttemptMill
     }
 
     QueueMeta withHeld(boolean h) {
-        return new QueueMeta(pending, attempts, nextAttemptMillis, arrivalMillis, lastReason, size, h, nextHops);
+        return new QueueMeta(pending, attempts, nextAttemptMillis, arrivalMillis, lastReason, size, h, nextHops,
+                sender, holders, restored);
     }
 
     QueueMeta withNextAttempt(long millis) {
-        return new QueueMeta(pending, attempts, millis, arrivalMillis, lastReason, size, held, nextHops);
+        return new QueueMeta(pending, attempts, millis, arrivalMillis, lastReason, size, held, nextHops, sender,
+                holders, restored);
     }
 
-    static QueueMeta fresh(QueuedMessage message, List<String> nextHops) {
+    QueueMeta withHolders(List<UUID> h) {
+        return new QueueMeta(pending, attempts, nextAttemptMillis, arrivalMillis, lastReason, size, held, nextHops,
+                sender, h, restored);
+    }
+
+    QueueMeta asRestored() {
+        return new QueueMeta(pending, attempts, nextAttemptMillis, arrivalMillis, lastReason, size, held, nextHops,
+                sender, holders, true);
+    }
+
+    /** The same entry after an attempt: {@code next}'s delivery state, this entry's sender, holders and origin. */
+    QueueMeta carrying(QueueMeta next) {
+        return new QueueMeta(next.pending, next.attempts, next.nextAttemptMillis, next.arrivalMillis,
+                next.lastReason, next.size, next.held, next.nextHops, sender, holders, restored);
+    }
+
+    static QueueMeta fresh(QueuedMessage message, List<String> nextHops, List<UUID> holders) {
         return new QueueMeta(message.envelope().recipients(), 0, System.currentTimeMillis(),
-                message.envelope().arrivalMillis(), "", message.size(), false, nextHops);
+                message.envelope().arrivalMillis(), "", message.size(), false, nextHops,
+                message.envelope().sender(), holders);
     }
 
     /**

@@ -55,14 +55,61 @@ final class QueueOps {
         }
     }
 
-    /** Removes the entry (a deleted message's body). */
-    static final class Remove implements EntryProcessor<String, byte[], Boolean>, Serializable {
+    /**
+     * Lists {@code holder} among the members whose disks hold the message, unless it is
+     * listed already; answers TRUE when it added it, null when not (listed, or no entry).
+     */
+    record AddHolder(java.util.UUID holder) implements EntryProcessor<String, byte[], Boolean>, Serializable {
+        @Override
+        public Boolean process(Map.Entry<String, byte[]> entry) {
+            byte[] old = entry.getValue();
+            if (old == null) {
+                return null;
+            }
+            QueueMeta m = BinaryCodec.decodeMeta(old);
+            if (m.holders().contains(holder)) {
+                return null;
+            }
+            java.util.List<java.util.UUID> more = new java.util.ArrayList<>(m.holders());
+            more.add(holder);
+            entry.setValue(BinaryCodec.encodeMeta(m.withHolders(more)));
+            return Boolean.TRUE;
+        }
+    }
+
+    /**
+     * A replay's entry: {@code state} when the index has none, else {@code holder} added to
+     * the holders of the entry there (another holder's replay put it back first).
+     */
+    record PutOrAddHolder(byte[] state, java.util.UUID holder)
+            implements EntryProcessor<String, byte[], Boolean>, Serializable {
         @Override
         public Boolean process(Map.Entry<String, byte[]> entry) {
             if (entry.getValue() == null) {
+                entry.setValue(state);
+                return Boolean.TRUE;
+            }
+            return new AddHolder(holder).process(entry);
+        }
+    }
+
+    /**
+     * Replaces the holders of an entry by {@code holders}, only when it still lists exactly
+     * {@code expected} (re-replication against a concurrent change); TRUE when it did.
+     */
+    record SetHolders(java.util.List<java.util.UUID> expected, java.util.List<java.util.UUID> holders)
+            implements EntryProcessor<String, byte[], Boolean>, Serializable {
+        @Override
+        public Boolean process(Map.Entry<String, byte[]> entry) {
+            byte[] old = entry.getValue();
+            if (old == null) {
                 return null;
             }
-            entry.setValue(null);
+            QueueMeta m = BinaryCodec.decodeMeta(old);
+            if (!m.holders().equals(expected)) {
+                return null;
+            }
+            entry.setValue(BinaryCodec.encodeMeta(m.withHolders(holders)));
             return Boolean.TRUE;
         }
     }
@@ -135,12 +182,12 @@ final class QueueOps {
         }
     }
 
-    /** {@code relay-messages} entry to {id, sender}, evaluated on the members that hold them. */
+    /** {@code relay-meta} entry to {id, sender}, evaluated on the members that own them. */
     static final class Sender implements Projection<Map.Entry<String, byte[]>, String[]>, Serializable {
         @Override
         public String[] transform(Map.Entry<String, byte[]> entry) {
             try {
-                return new String[] {entry.getKey(), BinaryCodec.decodeSender(entry.getValue())};
+                return new String[] {entry.getKey(), BinaryCodec.decodeMeta(entry.getValue()).sender()};
             } catch (RuntimeException e) {
                 return new String[] {entry.getKey(), "?"};
             }

@@ -14,10 +14,24 @@ import java.util.Objects;
  * @param deliveryConcurrency  delivery worker threads on this member
  * @param maxMessages          high-water mark: messages owned by this member plus accepts in flight
  * @param maxBytes             high-water mark: content bytes of the same messages
+ * @param maxIndexMemory       the index-memory mark: heap the same messages' index entries may take
+ *                             here, as {@link IndexMemory} estimates it
  */
 public record QueueSettings(Path spoolDir, Duration minimalBackoff, Duration maximalBackoff,
                             Duration maximalQueueLifetime, int deliveryConcurrency, long maxMessages,
-                            long maxBytes) {
+                            long maxBytes, long maxIndexMemory) {
+    /** No index-memory mark (tests). */
+    public QueueSettings(Path spoolDir, Duration minimalBackoff, Duration maximalBackoff,
+                         Duration maximalQueueLifetime, int deliveryConcurrency, long maxMessages, long maxBytes) {
+        this(spoolDir, minimalBackoff, maximalBackoff, maximalQueueLifetime, deliveryConcurrency, maxMessages,
+                maxBytes, Long.MAX_VALUE);
+    }
+
+    /** The default index-memory mark: 70% of the maximum heap (with -Xmx1g some 1.15 million messages on one node). */
+    public static long defaultMaxIndexMemory(long maxHeap) {
+        return (long) (maxHeap * 0.7);
+    }
+
     public QueueSettings {
         Objects.requireNonNull(spoolDir, "spoolDir");
         Objects.requireNonNull(minimalBackoff, "minimalBackoff");
@@ -32,7 +46,7 @@ public record QueueSettings(Path spoolDir, Duration minimalBackoff, Duration max
         if (deliveryConcurrency < 1) {
             throw new IllegalArgumentException("delivery concurrency must be at least 1");
         }
-        if (maxMessages < 1 || maxBytes < 1) {
+        if (maxMessages < 1 || maxBytes < 1 || maxIndexMemory < 1) {
             throw new IllegalArgumentException("high-water marks must be positive");
         }
     }

@@ -11,7 +11,6 @@ import java.nio.file.StandardOpenOption;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Iterator;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -59,6 +58,7 @@ public final class SpoolJournal implements AutoCloseable {
     private static final byte DONE = 2;
     private static final byte DEFER = 3;
     private static final byte HOLD = 4;
+    private static final byte REEPOCH = 5;
     /** Owed entries of the oldest segment copied forward per rollover, at most. */
     private static final int RELOCATE_LIMIT = 256;
     private static final long IDLE_FORCE_MILLIS = 1000;
@@ -86,12 +86,14 @@ public final class SpoolJournal implements AutoCloseable {
     /** Owed ids whose last HOLD record says held (cleared by a release, a DONE or a re-ACCEPT). */
     private final Set<String> held = ConcurrentHashMap.newKeySet();
     private final ArrayDeque<Segment> segments = new ArrayDeque<>();
-    private final List<OwedEntry> owed;
+    private volatile List<OwedEntry> owed;
     private final Thread writer;
     private final AtomicLong forces = new AtomicLong();
     private final AtomicLong records = new AtomicLong();
     private final CompletableFuture<Void> stopped = new CompletableFuture<>();
     private volatile boolean closed;
+    /** The epoch of the last ACCEPT or REEPOCH submitted: what a copied-forward entry is stamped with. */
+    private volatile String latestEpoch;
     private Segment current;
     private long nextSeq;
 
@@ -140,6 +142,7 @@ public final class SpoolJournal implements AutoCloseable {
 
     /** ACCEPT of a message already in {@link BinaryCodec} form (saves encoding it twice). */
     CompletableFuture<Void> accept(QueueId queueId, String epoch, byte[] body) {
+        latestEpoch = epoch;
         byte[] id = BinaryCodec.utf8(queueId.value());
         byte[] ep = BinaryCodec.utf8(epoch);
         ByteBuffer frame = frame(1 + 4 + id.length + 4 + ep.length + 4 + body.length);
@@ -148,6 +151,22 @@ public final class SpoolJournal implements AutoCloseable {
         BinaryCodec.putBytes(frame, ep);
         BinaryCodec.putBytes(frame, body);
         return submit(ACCEPT, queueId.value(), frame, true);
+    }
+
+    /**
+     * REEPOCH: an owed entry now belongs to the cluster of {@code epoch} (a replay after a
+     * restart of the whole cluster put it back), without writing its body again. Not
+     * fsync'd on its own: the caller {@link #flush}es once after a batch.
+     */
+    public CompletableFuture<Void> reepoch(QueueId id, String epoch) {
+        latestEpoch = epoch;
+        byte[] b = BinaryCodec.utf8(id.value());
+        byte[] ep = BinaryCodec.utf8(epoch);
+        ByteBuffer frame = frame(1 + 4 + b.length + 4 + ep.length);
+        frame.put(REEPOCH);
+        BinaryCodec.putBytes(frame, b);
+        BinaryCodec.putBytes(frame, ep);
+        return submit(REEPOCH, id.value(), frame, false);
     }
 
     /** DONE: the message needs nothing more from this spool. Not fsync'd on its own. */
@@ -207,10 +226,93 @@ public final class SpoolJournal implements AutoCloseable {
         return submit((byte) 0, null, null, true);
     }
 
-    /** The entries found owed when the journal was opened. */
+    /** The entries found owed when the journal was opened (empty after {@link #forgetOwed}). */
     public List<OwedEntry> owed() {
         return owed;
     }
+
+    /** Lets the list of entries found at open go (a million of them weigh some 100 MB): the replay is done. */
+    public void forgetOwed() {
+        owed = List.of();
+    }
+
+    /**
+     * What a replay needs of an owed entry without reading its content: the envelope's
+     * sender, recipients and arrival, and the content's size. Reads the head of the record
+     * only (its CRC was checked when the journal was opened).
+     */
+    public Head readHead(OwedEntry entry) throws IOException {
+        try (HeadReader heads = heads()) {
+            return heads.read(entry);
+        }
+    }
+
+    /** Reads heads of many owed entries, each segment file opened once. */
+    public HeadReader heads() {
+        return new HeadReader();
+    }
+
+    /** {@link #readHead} for a run of entries: keeps each segment it read open until closed. */
+    public final class HeadReader implements AutoCloseable {
+        private final Map<Path, FileChannel> open = new java.util.HashMap<>();
+
+        private HeadReader() {
+        }
+
+        public Head read(OwedEntry entry) throws IOException {
+            FileChannel ch = open.get(entry.segment());
+            if (ch == null) {
+                ch = FileChannel.open(entry.segment(), StandardOpenOption.READ);
+                open.put(entry.segment(), ch);
+            }
+            ByteBuffer header = ByteBuffer.allocate(8);
+            readFully(ch, header, entry.offset());
+            header.flip();
+            int length = header.getInt();
+            if (length <= 0 || length > MAX_BODY) {
+                throw new IOException("no record at " + entry.segment() + " offset " + entry.offset());
+            }
+            ByteBuffer body = ByteBuffer.allocate(Math.min(length, HEAD_BYTES));
+            readFully(ch, body, entry.offset() + 8);
+            body.flip();
+            try {
+                if (body.get() != ACCEPT) {
+                    throw new IOException("no ACCEPT record at " + entry.segment() + " offset " + entry.offset());
+                }
+                BinaryCodec.getString(body);
+                BinaryCodec.getString(body);
+                body.getInt(); // the encoded message's length
+                return BinaryCodec.decodeHead(body);
+            } catch (java.nio.BufferUnderflowException | IllegalArgumentException e) {
+                // a head longer than HEAD_BYTES (thousands of recipients): read the whole record
+                QueuedMessage m = SpoolJournal.this.read(entry);
+                return new Head(m.envelope().sender(), m.envelope().recipients(), m.envelope().arrivalMillis(),
+                        m.size());
+            }
+        }
+
+        @Override
+        public void close() {
+            for (FileChannel ch : open.values()) {
+                try {
+                    ch.close();
+                } catch (IOException e) {
+                    // read-only: nothing to lose
+                }
+            }
+            open.clear();
+        }
+    }
+
+    /** An owed entry's envelope as a replay needs it ({@link #readHead}). */
+    public record Head(String sender, List<String> recipients, long arrivalMillis, long size) {}
+
+    private static final int HEAD_BYTES = 16 * 1024;
+    /**
+     * Replay keeps one String per distinct epoch (a handful) rather than one per record: keys
+     * with this prefix in the replay's epoch map name the shared instances (ids are hex digits).
+     */
+    private static final String EPOCH_NAMES = "epoch:";
 
     /** Reads an owed entry's message back from its segment. */
     public QueuedMessage read(OwedEntry entry) throws IOException {
@@ -230,21 +332,31 @@ public final class SpoolJournal implements AutoCloseable {
      * none by that id (or the segment cannot be read now, e.g. it was just compacted).
      */
     public java.util.Optional<QueuedMessage> readOwed(QueueId id) {
-        Live l = live.get(id.value());
-        if (l == null) {
-            return java.util.Optional.empty();
-        }
-        try (FileChannel ch = FileChannel.open(l.segment().path, StandardOpenOption.READ)) {
-            ByteBuffer body = readBody(ch, l.offset(), ch.size());
-            if (body == null || body.get() != ACCEPT) {
+        return readOwedEncoded(id).map(BinaryCodec::decodeMessage);
+    }
+
+    /** As {@link #readOwed}, the message in its {@link BinaryCodec} form (to send it on as it is). */
+    public java.util.Optional<byte[]> readOwedEncoded(QueueId id) {
+        for (int tries = 0; tries < 3; tries++) {
+            Live l = live.get(id.value());
+            if (l == null) {
                 return java.util.Optional.empty();
             }
-            BinaryCodec.getString(body);
-            BinaryCodec.getString(body);
-            return java.util.Optional.of(BinaryCodec.decodeMessage(BinaryCodec.getBytes(body)));
-        } catch (IOException | RuntimeException e) {
-            return java.util.Optional.empty();
+            try (FileChannel ch = FileChannel.open(l.segment().path, StandardOpenOption.READ)) {
+                ByteBuffer body = readBody(ch, l.offset(), ch.size());
+                if (body == null || body.get() != ACCEPT) {
+                    return java.util.Optional.empty();
+                }
+                BinaryCodec.getString(body);
+                BinaryCodec.getString(body);
+                return java.util.Optional.of(BinaryCodec.getBytes(body));
+            } catch (java.nio.file.NoSuchFileException e) {
+                // copied forward and its old segment deleted between the lookup and the open: look again
+            } catch (IOException | RuntimeException e) {
+                return java.util.Optional.empty();
+            }
         }
+        return java.util.Optional.empty();
     }
 
     /** Ids this spool still owes whose ACCEPT was written before {@code cutoffMillis}. */
@@ -603,6 +715,17 @@ public final class SpoolJournal implements AutoCloseable {
                     }
                 }
                 track(m.getKey(), new Live(current, offset, m.getValue().acceptedAtMillis()));
+                String epoch = latestEpoch;
+                if (epoch != null) {
+                    // the copy carries the epoch of its first ACCEPT; a REEPOCH since then must follow it
+                    byte[] id = BinaryCodec.utf8(m.getKey());
+                    byte[] ep = BinaryCodec.utf8(epoch);
+                    ByteBuffer re = frame(1 + 4 + id.length + 4 + ep.length);
+                    re.put(REEPOCH);
+                    BinaryCodec.putBytes(re, id);
+                    BinaryCodec.putBytes(re, ep);
+                    appendFrame(current, seal(re));
+                }
             }
         }
     }
@@ -647,7 +770,7 @@ public final class SpoolJournal implements AutoCloseable {
     }
 
     private List<OwedEntry> replay() throws IOException {
-        Map<String, String> epochs = new LinkedHashMap<>();
+        Map<String, String> epochs = new java.util.HashMap<>();
         Map<String, Deferral> deferrals = new ConcurrentHashMap<>();
         long mtime = System.currentTimeMillis();
         for (Map.Entry<Long, Path> file : listSegments().entrySet()) {
@@ -685,8 +808,9 @@ public final class SpoolJournal implements AutoCloseable {
                 return;
             }
             long pos = MAGIC.length;
+            FrameReader frames = new FrameReader(ch, size);
             while (pos < size) {
-                ByteBuffer body = readBody(ch, pos, size);
+                ByteBuffer body = frames.body(pos);
                 if (body == null) {
                     LOG.warn("spool segment {}: torn or corrupt record at offset {}; replay of this segment stops there",
                             segment.path, pos);
@@ -697,7 +821,8 @@ public final class SpoolJournal implements AutoCloseable {
                     byte type = body.get();
                     String id = BinaryCodec.getString(body);
                     if (type == ACCEPT) {
-                        epochs.put(id, BinaryCodec.getString(body));
+                        epochs.put(id, epochs.computeIfAbsent(EPOCH_NAMES + BinaryCodec.getString(body),
+                                k -> k.substring(EPOCH_NAMES.length())));
                         deferrals.remove(id);
                         held.remove(id);
                         track(id, new Live(segment, pos, mtime));
@@ -706,8 +831,14 @@ public final class SpoolJournal implements AutoCloseable {
                         if (gone != null) {
                             gone.segment().live--;
                         }
+                        epochs.remove(id);
                         deferrals.remove(id);
                         held.remove(id);
+                    } else if (type == REEPOCH) {
+                        if (live.containsKey(id)) {
+                            epochs.put(id, epochs.computeIfAbsent(EPOCH_NAMES + BinaryCodec.getString(body),
+                                    k -> k.substring(EPOCH_NAMES.length())));
+                        }
                     } else if (type == HOLD) {
                         if (body.get() != 0) {
                             held.add(id);
@@ -731,6 +862,64 @@ public final class SpoolJournal implements AutoCloseable {
                 }
                 pos += 8 + length;
             }
+        }
+    }
+
+    /**
+     * A segment's frames read in order through one 4 MiB buffer: two reads per frame made the
+     * open of a spool with a million messages take tens of seconds.
+     */
+    private static final class FrameReader {
+        private final FileChannel ch;
+        private final long size;
+        private ByteBuffer buf = ByteBuffer.allocate(4 << 20);
+        /** The file offset of {@code buf}'s first byte. */
+        private long start;
+
+        FrameReader(FileChannel ch, long size) {
+            this.ch = ch;
+            this.size = size;
+            buf.limit(0);
+        }
+
+        /** The body of the frame at {@code pos}, or null when it is torn, oversized or fails its CRC. */
+        ByteBuffer body(long pos) throws IOException {
+            if (size - pos < 8 || !fill(pos, 8)) {
+                return null;
+            }
+            int at = (int) (pos - start);
+            int length = buf.getInt(at);
+            int crc = buf.getInt(at + 4);
+            if (length <= 0 || length > MAX_BODY || pos + 8 + length > size || !fill(pos, 8 + length)) {
+                return null;
+            }
+            at = (int) (pos - start);
+            CRC32C check = new CRC32C();
+            check.update(buf.array(), at + 8, length);
+            if ((int) check.getValue() != crc) {
+                return null;
+            }
+            return ByteBuffer.wrap(buf.array(), at + 8, length).slice();
+        }
+
+        /** Makes {@code [pos, pos + n)} readable in the buffer; false at a short file. */
+        private boolean fill(long pos, int n) throws IOException {
+            if (pos >= start && pos + n <= start + buf.limit()) {
+                return true;
+            }
+            if (n > buf.capacity()) {
+                buf = ByteBuffer.allocate(n);
+            }
+            buf.clear();
+            start = pos;
+            while (buf.hasRemaining()) {
+                int r = ch.read(buf, start + buf.position());
+                if (r < 0) {
+                    break;
+                }
+            }
+            buf.flip();
+            return buf.limit() >= n;
         }
     }
 

@@ -37,9 +37,11 @@ final class StoreWatch {
     private final Admission admission;
     private final DeliveryWorkers workers;
     private final Reconciler reconciler;
+    private final Runnable membersChanged;
 
     StoreWatch(HazelcastInstance hazelcast, IMap<String, byte[]> meta, OwnedEntries owned, FreshCache fresh,
-               Admission admission, DeliveryWorkers workers, Reconciler reconciler) {
+               Admission admission, DeliveryWorkers workers, Reconciler reconciler, Runnable membersChanged) {
+        this.membersChanged = membersChanged;
         this.hazelcast = hazelcast;
         this.meta = meta;
         this.owned = owned;
@@ -101,12 +103,14 @@ final class StoreWatch {
             public void memberAdded(MembershipEvent event) {
                 LOG.info("cluster member {} joined; {} members", event.getMember().getAddress(), event.getMembers().size());
                 owned.requestRescan("member added");
+                membersChanged.run();
             }
 
             @Override
             public void memberRemoved(MembershipEvent event) {
                 LOG.warn("cluster member {} left; {} members", event.getMember().getAddress(), event.getMembers().size());
                 owned.requestRescan("member removed");
+                membersChanged.run();
             }
         });
     }

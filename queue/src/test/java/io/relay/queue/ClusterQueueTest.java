@@ -229,6 +229,7 @@ class ClusterQueueTest {
         ClusterQueue second = open(cluster, port, fastRetry);
         TestClusters.RecordingHandler after = new TestClusters.RecordingHandler();
         second.start(after);
+        second.replayed().get(30, TimeUnit.SECONDS);
         // The restored state says "next attempt in ~30 s"; the replayed deferral keeps it.
         assertEquals(1, second.view().deferred());
         QueueView.Entry entry = second.view().entries().get(0);

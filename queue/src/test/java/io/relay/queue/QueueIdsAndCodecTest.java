@@ -60,12 +60,30 @@ class QueueIdsAndCodecTest {
     }
 
     @Test
+    void senderAndHoldersRoundTripAndEntriesWithoutThemReadAsUnknown() {
+        java.util.UUID a = java.util.UUID.randomUUID();
+        java.util.UUID b = java.util.UUID.randomUUID();
+        QueueMeta full = new QueueMeta(List.of("b@x.test"), 1, 99L, 1234567L, "", 22, false, List.of("x.test"),
+                "s\u00e9nder@x.test", List.of(a, b));
+        assertEquals(full, BinaryCodec.decodeMeta(BinaryCodec.encodeMeta(full)));
+        byte[] current = BinaryCodec.encodeMeta(full);
+        // written by a node before bodies moved to disk: no sender, no holders
+        byte[] older = java.util.Arrays.copyOf(current, current.length - (4 + "s\u00e9nder@x.test".getBytes(
+                java.nio.charset.StandardCharsets.UTF_8).length + 4 + 32));
+        QueueMeta read = BinaryCodec.decodeMeta(older);
+        assertEquals("", read.sender());
+        assertEquals(List.of(), read.holders());
+        assertEquals(List.of("x.test"), read.nextHops());
+    }
+
+    @Test
     void heldFlagRoundTripsAndTheOlderFormWithoutItReadsAsNotHeld() {
         QueueMeta held = new QueueMeta(List.of("b@x.test"), 1, 99L, 1234567L, "451 later", 22, true);
         assertEquals(held, BinaryCodec.decodeMeta(BinaryCodec.encodeMeta(held)));
         byte[] current = BinaryCodec.encodeMeta(held.withHeld(false));
-        // the form written before the flag existed: the same bytes without the last one
-        byte[] older = java.util.Arrays.copyOf(current, current.length - 1);
+        // the form written before the flag existed: the same bytes without the flag and what
+        // came after it (next hops count, sender, holders count: 1 + 4 + 4 + 4 bytes here)
+        byte[] older = java.util.Arrays.copyOf(current, current.length - 13);
         QueueMeta read = BinaryCodec.decodeMeta(older);
         assertEquals(held.withHeld(false), read);
         assertEquals(false, read.held());

@@ -101,6 +101,7 @@ class TwoMemberQueueTest {
         assertEquals(a.epoch(), b2.epoch(), "the cluster never went down entirely");
         TestClusters.RecordingHandler handlerB2 = new TestClusters.RecordingHandler();
         b2.start(handlerB2);
+        b2.replayed().get(30, java.util.concurrent.TimeUnit.SECONDS);
         assertEquals(0, b2.journal().owedCount(), "every spool entry was delivered elsewhere: dropped");
         Thread.sleep(500);
         assertEquals(0, handlerB2.total());

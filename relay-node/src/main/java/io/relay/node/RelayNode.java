@@ -190,7 +190,7 @@ public final class RelayNode implements AutoCloseable {
         // the queue owns the member from here on and shuts it down in close()
         ClusterQueue queue = new ClusterQueue(member, new QueueSettings(cfg.queue.spoolDir, cfg.queue.minimalBackoffTime,
                 cfg.queue.maximalBackoffTime, cfg.queue.maximalQueueLifetime, cfg.queue.deliveryConcurrency,
-                cfg.queue.maxMessages, cfg.queue.maxBytes), new QueueMetricsEvents(metrics),
+                cfg.queue.maxMessages, cfg.queue.maxBytes, cfg.queue.maxIndexMemory), new QueueMetricsEvents(metrics),
                 QueueNextHops.of(router::route));
         opened.push(queue);
         SpoolSpace space = watchSpoolSpace(cfg, mailLog);

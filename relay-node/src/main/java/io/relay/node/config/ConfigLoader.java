@@ -109,9 +109,9 @@ public final class ConfigLoader {
             config = new RelayConfig(); // an empty file means all defaults
         }
         config.source(source);
-        if (config.queue.maxBytes == RelayConfig.Queue.AUTO_MAX_BYTES) {
-            config.queue.maxBytes = RelayConfig.Queue.defaultMaxBytes(Runtime.getRuntime().maxMemory(),
-                    config.queue.backupCount);
+        if (config.queue.maxIndexMemory == RelayConfig.Queue.AUTO) {
+            config.queue.maxIndexMemory = io.relay.queue.QueueSettings.defaultMaxIndexMemory(
+                    Runtime.getRuntime().maxMemory());
         }
         return config;
     }
@@ -226,6 +226,7 @@ public final class ConfigLoader {
         p.check("queue.backup-count", c.queue.backupCount >= 0 && c.queue.backupCount <= 6, "must be 0 to 6");
         p.check("queue.max-messages", c.queue.maxMessages > 0, "must be positive");
         p.check("queue.max-bytes", c.queue.maxBytes > 0, "must be positive");
+        p.check("queue.max-index-memory", c.queue.maxIndexMemory > 0, "must be positive");
         p.check("queue.min-free-bytes", c.queue.minFreeBytes >= 0, "must be a number of bytes (0: no check)");
         p.check("cluster.name", c.cluster.name != null && !c.cluster.name.isBlank(), "must not be empty");
         validateCluster(c.cluster, p);

@@ -189,29 +189,27 @@ public final class RelayConfig {
         /** Delivery threads on this node. */
         public int deliveryConcurrency = 40;
         public int backupCount = 1;
-        public long maxMessages = 1_000_000;
+        /** A high-water mark in messages owned by this node; none by default (bodies are on disk). */
+        public long maxMessages = Long.MAX_VALUE;
         /**
          * queue_minfree: below this many free bytes on the spool's file system new mail gets
          * 452 4.3.1 and /readyz 503; 0 turns the check off.
          */
         public long minFreeBytes = io.relay.queue.SpoolSpace.DEFAULT_MIN_FREE_BYTES;
         /**
-         * Content bytes; unset ({@link #AUTO_MAX_BYTES}), it follows the heap: {@link #defaultMaxBytes}.
+         * A high-water mark in content bytes; none by default: bodies live on disk, bounded by
+         * {@link #minFreeBytes} as Postfix's queue is by queue_minfree.
          */
-        public long maxBytes = AUTO_MAX_BYTES;
-
-        /** {@code queue.max-bytes} not written: derived from the heap at validation. */
-        public static final long AUTO_MAX_BYTES = Long.MIN_VALUE;
-
+        public long maxBytes = Long.MAX_VALUE;
         /**
-         * The default high-water mark in bytes: bodies live in the heap once per replica, so
-         * 60% of the maximum heap shared by {@code 1 + backupCount} copies, at most 4 GiB
-         * (with -Xmx2g and one backup: 614 MiB, about 150k messages of 4 KB).
+         * The index-memory mark: the heap the queue's index may take here (the one mark that
+         * follows -Xmx); unset ({@link #AUTO}), 70% of the maximum heap
+         * ({@link io.relay.queue.QueueSettings#defaultMaxIndexMemory}).
          */
-        public static long defaultMaxBytes(long maxHeap, int backupCount) {
-            long share = (long) (maxHeap * 0.6) / (1 + Math.max(0, backupCount));
-            return Math.max(1, Math.min(4L * 1024 * 1024 * 1024, share));
-        }
+        public long maxIndexMemory = AUTO;
+
+        /** {@code queue.max-index-memory} not written: derived from the heap at validation. */
+        public static final long AUTO = Long.MIN_VALUE;
     }
 
     public static final class Health {

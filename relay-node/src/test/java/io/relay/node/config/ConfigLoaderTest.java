@@ -26,17 +26,19 @@ class ConfigLoaderTest {
         assertEquals(1000, c.smtpd.recipientLimit);
         assertEquals(Duration.ofDays(5), c.queue.maximalQueueLifetime);
         assertEquals("file:var/mail", c.smtp.defaultTransport);
-        // the byte high-water mark follows the heap (bodies live there once per replica)
-        assertEquals(Math.min(4L << 30, (long) (Runtime.getRuntime().maxMemory() * 0.6) / 2), c.queue.maxBytes);
+        // bodies live on disk: only the index-memory mark follows the heap
+        assertEquals(Long.MAX_VALUE, c.queue.maxBytes);
+        assertEquals(Long.MAX_VALUE, c.queue.maxMessages);
+        assertEquals((long) (Runtime.getRuntime().maxMemory() * 0.7), c.queue.maxIndexMemory);
     }
 
     @Test
-    void queueMaxBytesDefaultsToAShareOfTheHeapPerReplica() {
+    void queueMarksNoLongerFollowTheHeapButTheIndexMemoryMarkDoes() {
         long gib = 1L << 30;
-        assertEquals((long) (2 * gib * 0.6) / 2, RelayConfig.Queue.defaultMaxBytes(2 * gib, 1));
-        assertEquals((long) (2 * gib * 0.6) / 3, RelayConfig.Queue.defaultMaxBytes(2 * gib, 2));
-        assertEquals(4 * gib, RelayConfig.Queue.defaultMaxBytes(64 * gib, 0));
+        assertEquals((long) (gib * 0.7), io.relay.queue.QueueSettings.defaultMaxIndexMemory(gib));
         assertEquals(12345L, ConfigLoader.parse("queue:\n  max-bytes: 12345\n", "q.yaml").queue.maxBytes);
+        assertEquals(1L << 28, ConfigLoader.parse("queue:\n  max-index-memory: 268435456\n", "q.yaml")
+                .queue.maxIndexMemory);
     }
 
     @Test

@@ -80,19 +80,45 @@ class KillNineTest {
     }
 
     /** Waits until every acknowledged tag arrived (or the timeout), prints the counts, and asserts no loss. */
-    static void report(String name, LoadClient load, TaggedSink sink, Duration timeout) throws Exception {
-        report(name, List.of(load), sink, timeout);
+    static Counts report(String name, LoadClient load, TaggedSink sink, Duration timeout) throws Exception {
+        return report(name, List.of(load), sink, timeout);
     }
 
     /** The same over several clients (one per node of a cluster); their tag prefixes differ. */
-    static void report(String name, List<LoadClient> loads, TaggedSink sink, Duration timeout) throws Exception {
+    static Counts report(String name, List<LoadClient> loads, TaggedSink sink, Duration timeout) throws Exception {
+        return report(name, loads, sink, timeout, Nudge.NONE);
+    }
+
+    /** What one report counted: the clients' messages sent, acknowledged (250), arrived, lost and arrived twice or more. */
+    record Counts(int sent, int acknowledged, int delivered, int lost, long duplicates) {
+    }
+
+    /** Something the waiting report does every 10 s, e.g. an operator's flush of a next hop whose upstream came back. */
+    interface Nudge {
+        Nudge NONE = () -> { };
+
+        void run() throws Exception;
+    }
+
+    /**
+     * As {@link #report(String, List, TaggedSink, Duration)}, calling {@code nudge} every 10 s
+     * while acknowledged mail is missing. Only the clients' own tags count, so
+     * several scenarios can share one sink.
+     */
+    static Counts report(String name, List<LoadClient> loads, TaggedSink sink, Duration timeout, Nudge nudge)
+            throws Exception {
         Set<String> acked = loads.stream().flatMap(l -> l.acknowledged().keySet().stream()).collect(Collectors.toSet());
         int sent = loads.stream().mapToInt(LoadClient::sent).sum();
         long deadline = System.nanoTime() + timeout.toNanos();
-        Map<String, Integer> arrived = sink.tags();
+        long nextNudge = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        Map<String, Integer> arrived = ours(sink.tags(), loads);
         while (!arrived.keySet().containsAll(acked) && System.nanoTime() < deadline) {
+            if (System.nanoTime() >= nextNudge) {
+                nudge.run();
+                nextNudge = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            }
             Thread.sleep(250);
-            arrived = sink.tags();
+            arrived = ours(sink.tags(), loads);
         }
         Map<String, Integer> seen = arrived;
         Set<String> lost = acked.stream().filter(t -> !seen.containsKey(t)).collect(Collectors.toSet());
@@ -102,5 +128,11 @@ class KillNineTest {
                 name, sent, acked.size(), arrived.size(), deliveredOfAcked, lost.size(), duplicates);
         assertTrue(lost.isEmpty(), () -> "lost " + lost.size() + " acknowledged messages, e.g. "
                 + lost.stream().limit(5).toList());
+        return new Counts(sent, acked.size(), arrived.size(), lost.size(), duplicates);
+    }
+
+    private static Map<String, Integer> ours(Map<String, Integer> tags, List<LoadClient> loads) {
+        return tags.entrySet().stream().filter(e -> loads.stream().anyMatch(l -> l.sentTag(e.getKey())))
+                .collect(Collectors.toMap(Map.Entry::getKey, Map.Entry::getValue));
     }
 }

@@ -14,15 +14,10 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -44,12 +39,8 @@ class RollingRestartTest {
 
     private final List<NodeProcess> nodes = new ArrayList<>();
     private final ExecutorService pool = Executors.newCachedThreadPool();
-    private final long t0 = System.nanoTime();
+    private final FaultScenarios scenarios = new FaultScenarios(nodes, pool, NodeProcess.defaultStartTimeout());
     private HaproxyProcess haproxy;
-
-    private void phase(String what) {
-        System.out.printf("[+%5.1fs] %s%n", (System.nanoTime() - t0) / 1e9, what);
-    }
 
     @AfterEach
     void stop(TestInfo test) throws InterruptedException {
@@ -82,7 +73,7 @@ class RollingRestartTest {
     }
 
     @Test
-    void rollingRestartBehindHaproxyFailsNoTransaction(@TempDir Path dir) throws Exception {
+    void rollingRestartBehindHaproxyFailsNoTransaction(@TempDir(cleanup = org.junit.jupiter.api.io.CleanupMode.ON_SUCCESS) Path dir) throws Exception {
         Tools.require(Tools.SMTP_SINK, Tools.HAPROXY);
         try (TaggedSink sink = TaggedSink.started(dir.resolve("sink"))) {
             int[] smtp = {Ports.free(), Ports.free(), Ports.free()};
@@ -102,66 +93,15 @@ class RollingRestartTest {
                 nodes.add(f.get());
             }
             ClusterEndToEndTest.awaitMembers(nodes, 3, Duration.ofSeconds(90));
-            phase("cluster of three formed");
+            scenarios.phase("cluster of three formed");
 
             int lbSmtp = Ports.free();
-            int lbSubmission = Ports.free();
-            Map<String, String> replace = new LinkedHashMap<>();
-            replace.put("bind :25\n", "bind 127.0.0.1:" + lbSmtp + "\n");
-            replace.put("bind :587\n", "bind 127.0.0.1:" + lbSubmission + "\n");
-            for (int i = 0; i < 3; i++) {
-                String host = "10.0." + (i + 1) + ".10";
-                replace.put(host + ":25 check port 8080", "127.0.0.1:" + smtp[i] + " check port " + health[i]);
-                replace.put(host + ":587 check port 8080", "127.0.0.1:" + submission[i] + " check port " + health[i]);
-            }
-            replace.put("inter 2s fall 2 rise 2", "inter 500ms fall 2 rise 2"); // keeps the test short
-            haproxy = HaproxyProcess.start(dir.resolve("haproxy"), replace, lbSmtp, lbSubmission);
-            haproxy.awaitStatus(servers(0, 1, 2), "UP", Duration.ofSeconds(30));
-            phase("haproxy on " + lbSmtp + " sees three nodes UP");
+            haproxy = FaultScenarios.haproxy(dir.resolve("haproxy"), lbSmtp, Ports.free(), smtp, submission, health);
+            scenarios.phase("haproxy on " + lbSmtp + " sees three nodes UP");
 
-            LoadClient client = new LoadClient("127.0.0.1", lbSmtp);
-            AtomicBoolean restartsDone = new AtomicBoolean();
-            Future<?> load = pool.submit(() -> {
-                // rounds of 30 messages over 3 sessions of at most 5 each: steady, bounded load
-                long end = System.nanoTime() + Duration.ofSeconds(150).toNanos();
-                for (int round = 0; round < 400 && !restartsDone.get() && System.nanoTime() < end; round++) {
-                    client.run("roll" + round, 30, 3, 5, 1024, Duration.ofSeconds(60));
-                    Thread.sleep(100);
-                }
-                return null;
-            });
-            awaitAcknowledged(client, 100, Duration.ofSeconds(60));
-            phase(client.acknowledged().size() + " acknowledged through haproxy; rolling restart begins");
-
-            List<String> restarts = new ArrayList<>();
-            for (int i = 0; i < 3; i++) {
-                NodeProcess n = nodes.get(i);
-                int ackedBefore = client.acknowledged().size();
-                long term = System.nanoTime();
-                n.signalTerm();
-                Duration down = haproxy.awaitStatus(servers(i), "DOWN", Duration.ofSeconds(30));
-                int exit = n.awaitExit(Duration.ofSeconds(90));
-                double exited = (System.nanoTime() - term) / 1e9;
-                assertEquals(0, exit, "exit code of node" + i + " after SIGTERM");
-                n.restart();
-                ClusterEndToEndTest.awaitMembers(nodes, 3, Duration.ofSeconds(90));
-                Duration up = haproxy.awaitStatus(servers(i), "UP", Duration.ofSeconds(60));
-                awaitAcknowledged(client, client.acknowledged().size() + 30, Duration.ofSeconds(30));
-                String line = String.format("node%d: haproxy DOWN %.1fs after SIGTERM, exit 0 after %.1fs, back UP "
-                        + "%.1fs after its restart; %d messages acknowledged meanwhile", i, down.toMillis() / 1e3,
-                        exited, up.toMillis() / 1e3, client.acknowledged().size() - ackedBefore);
-                restarts.add(line);
-                phase(line);
-            }
-            restartsDone.set(true);
-            load.get(90, TimeUnit.SECONDS);
-            phase("load done");
-
-            int failed = client.failed().size();
-            int refused = client.refused().size();
-            System.out.printf("rolling restart client: sent=%d, 250s=%d, refused=%d, failed=%d, sessions=%d%n",
-                    client.sent(), client.acknowledged().size(), refused, failed, client.greetedSessions());
-            KillNineTest.report("rolling restart of 3 nodes behind haproxy", client, sink, Duration.ofSeconds(120));
+            FaultScenarios.Rolling rolling = scenarios.rollingRestart(haproxy, lbSmtp, sink, "roll",
+                    KillNineTest.Nudge.NONE);
+            LoadClient client = rolling.client();
 
             int connects = 0;
             List<String> healthLines = new ArrayList<>();
@@ -179,25 +119,12 @@ class RollingRestartTest {
             System.out.printf("rolling restart mail logs: %d 'connect from' for %d client sessions; "
                     + "health-check lines: %d%n", connects, client.greetedSessions(), healthLines.size()
                     + Math.max(0, connects - client.greetedSessions()));
-            restarts.forEach(System.out::println);
+            rolling.restarts().forEach(System.out::println);
 
-            assertEquals(0, failed, () -> "failed transactions, e.g. " + client.failed().stream().limit(5).toList());
-            assertEquals(0, refused, () -> "refused transactions, e.g. " + client.refused().stream().limit(5).toList());
-            assertEquals(client.sent(), client.acknowledged().size(), "every message sent got 250");
             assertTrue(healthLines.isEmpty(), () -> "health checks in the mail log: " + healthLines);
             assertEquals(client.greetedSessions(), connects,
                     "one SMTP 'connect from' per client session, none from haproxy's checks");
         }
-    }
-
-    /** Both backends' entries for the given node indexes, as {@code backend/server}. */
-    private static List<String> servers(int... indexes) {
-        List<String> out = new ArrayList<>();
-        for (int i : indexes) {
-            out.add("relay_smtp/relay" + (i + 1));
-            out.add("relay_submission/relay" + (i + 1));
-        }
-        return out;
     }
 
     /** A mail log line that names a health endpoint or one of the health ports. */
@@ -207,17 +134,6 @@ class RollingRestartTest {
             ports.append(ports.isEmpty() ? "" : "|").append(p);
         }
         return Pattern.compile("readyz|healthz|HTTP/1|[:\\[](?:" + ports + ")\\b");
-    }
-
-    private static void awaitAcknowledged(LoadClient client, int n, Duration timeout) throws InterruptedException {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (client.acknowledged().size() < n) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("only " + client.acknowledged().size() + " of " + n
-                        + " acknowledged within " + timeout);
-            }
-            Thread.sleep(50);
-        }
     }
 
     private static String config(Path dir, int smtp, int submission, int health, int clusterPort, List<String> members,

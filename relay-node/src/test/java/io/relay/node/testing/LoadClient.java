@@ -34,6 +34,7 @@ public final class LoadClient {
     private final Set<String> errors = ConcurrentHashMap.newKeySet();
     private final AtomicInteger greetedSessions = new AtomicInteger();
     private final AtomicBoolean stop = new AtomicBoolean();
+    private final Set<String> prefixes = ConcurrentHashMap.newKeySet();
 
     private final String recipientDomain;
 
@@ -61,6 +62,7 @@ public final class LoadClient {
     /** As {@link #run(String, int, int, int, int, Duration)}, {@code pauseMillis} after each message for a steady rate. */
     public void run(String prefix, int total, int sessions, int perConnection, int bodyBytes, long pauseMillis,
             Duration deadline) throws InterruptedException {
+        prefixes.add(prefix);
         AtomicInteger next = new AtomicInteger();
         long end = System.nanoTime() + deadline.toNanos();
         ExecutorService pool = Executors.newFixedThreadPool(sessions);
@@ -175,6 +177,12 @@ public final class LoadClient {
 
     public int sent() {
         return sent.get();
+    }
+
+    /** Whether {@code tag} is one of this client's ({@code PREFIX-N} of a prefix it ran with). */
+    public boolean sentTag(String tag) {
+        int dash = tag.lastIndexOf('-');
+        return dash > 0 && prefixes.contains(tag.substring(0, dash));
     }
 
     /** Tag → queue id of every message that got 250. */

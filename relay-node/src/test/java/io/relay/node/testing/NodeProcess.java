@@ -72,10 +72,26 @@ public final class NodeProcess implements AutoCloseable {
 
     /** Starts the node again (after {@link #kill9()} or {@link #terminate()}). */
     public void restart() throws IOException {
+        restart(defaultStartTimeout());
+    }
+
+    /**
+     * How long a start may take until SMTP listens: 90 s, or {@code -Drelay.test.nodeStartSeconds=N}
+     * for a machine too busy to start a JVM in 90 s.
+     */
+    public static Duration defaultStartTimeout() {
+        return Duration.ofSeconds(Long.getLong("relay.test.nodeStartSeconds", 90));
+    }
+
+    /**
+     * Starts the node again, waiting up to {@code listenTimeout} (at least {@link #defaultStartTimeout()})
+     * for SMTP: longer for a node that replays a big spool before it listens.
+     */
+    public void restart(Duration listenTimeout) throws IOException {
         spawn();
         try {
-            // -Drelay.test.nodeStartSeconds=N for a machine too busy to start a JVM in 90 s
-            awaitListening(Duration.ofSeconds(Long.getLong("relay.test.nodeStartSeconds", 90)));
+            Duration d = defaultStartTimeout();
+            awaitListening(listenTimeout.compareTo(d) > 0 ? listenTimeout : d);
         } catch (RuntimeException | IOException e) {
             // never leave a half-started node holding its ports for the next test
             process.destroyForcibly();

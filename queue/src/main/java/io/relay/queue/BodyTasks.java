@@ -1,0 +1,129 @@
+package io.relay.queue;
+
+import com.hazelcast.core.HazelcastInstance;
+import com.hazelcast.core.HazelcastInstanceAware;
+import com.hazelcast.nio.ObjectDataInput;
+import com.hazelcast.nio.ObjectDataOutput;
+import com.hazelcast.nio.serialization.DataSerializable;
+import java.io.IOException;
+import java.util.concurrent.Callable;
+
+/**
+ * The member-to-member operations that move message bodies, run on the target member's
+ * {@value BodyStore#EXECUTOR} executor, which finds that member's {@link BodyStore} in the
+ * Hazelcast user context: {@link Copy} (keep a durable copy), {@link Fetch} (answer a body
+ * this member holds) and {@link Release} (drop the copies of finished messages). Written
+ * field by field ({@link DataSerializable}): a body crosses the wire as its bytes, no Java
+ * serialization.
+ */
+final class BodyTasks {
+    private BodyTasks() {
+    }
+
+    private abstract static class OnStore<T> implements Callable<T>, DataSerializable, HazelcastInstanceAware {
+        private transient HazelcastInstance hazelcast;
+
+        @Override
+        public void setHazelcastInstance(HazelcastInstance instance) {
+            this.hazelcast = instance;
+        }
+
+        BodyStore store() {
+            Object store = hazelcast.getUserContext().get(BodyStore.CONTEXT_KEY);
+            if (!(store instanceof BodyStore s)) {
+                throw new IllegalStateException("no queue on member " + hazelcast.getName());
+            }
+            return s;
+        }
+    }
+
+    /** Keeps a copy of a message accepted on another member; answers once it is fsync'd here. */
+    public static final class Copy extends OnStore<Boolean> {
+        private String id;
+        private String epoch;
+        private byte[] encoded;
+
+        public Copy() {
+        }
+
+        Copy(String id, String epoch, byte[] encoded) {
+            this.id = id;
+            this.epoch = epoch;
+            this.encoded = encoded;
+        }
+
+        @Override
+        public Boolean call() {
+            store().keepCopy(id, epoch, encoded);
+            return Boolean.TRUE;
+        }
+
+        @Override
+        public void writeData(ObjectDataOutput out) throws IOException {
+            out.writeString(id);
+            out.writeString(epoch);
+            out.writeByteArray(encoded);
+        }
+
+        @Override
+        public void readData(ObjectDataInput in) throws IOException {
+            id = in.readString();
+            epoch = in.readString();
+            encoded = in.readByteArray();
+        }
+    }
+
+    /** A body this member holds (accepted here or a copy), encoded; null when it holds none. */
+    public static final class Fetch extends OnStore<byte[]> {
+        private String id;
+
+        public Fetch() {
+        }
+
+        Fetch(String id) {
+            this.id = id;
+        }
+
+        @Override
+        public byte[] call() {
+            return store().localEncoded(id).orElse(null);
+        }
+
+        @Override
+        public void writeData(ObjectDataOutput out) throws IOException {
+            out.writeString(id);
+        }
+
+        @Override
+        public void readData(ObjectDataInput in) throws IOException {
+            id = in.readString();
+        }
+    }
+
+    /** These messages are finished: this member's disk need not keep them (DONE records, no fsync). */
+    public static final class Release extends OnStore<Integer> {
+        private String[] ids;
+
+        public Release() {
+        }
+
+        Release(String[] ids) {
+            this.ids = ids;
+        }
+
+        @Override
+        public Integer call() {
+            return store().releaseLocally(ids);
+        }
+
+        @Override
+        public void writeData(ObjectDataOutput out) throws IOException {
+            out.writeStringArray(ids);
+        }
+
+        @Override
+        public void readData(ObjectDataInput in) throws IOException {
+            ids = in.readStringArray();
+        }
+    }
+}
