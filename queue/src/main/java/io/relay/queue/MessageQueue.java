@@ -1,5 +1,6 @@
 package io.relay.queue;
 
+import java.nio.file.Path;
 import java.util.concurrent.CompletableFuture;
 
 /**
@@ -13,6 +14,15 @@ public interface MessageQueue extends AutoCloseable {
 
     /** A new cluster-unique id, taken at MAIL FROM as Postfix does. */
     QueueId newId();
+
+    /**
+     * Where the SMTP server may stream the content of a large message with this id as it
+     * arrives, to accept it as a {@link MessageBody.OnDisk} at that path; null when this
+     * queue takes contents in the heap only.
+     */
+    default Path incomingBody(QueueId id) {
+        return null;
+    }
 
     /**
      * Stores the message durably. Completes exceptionally with {@link QueueFullException}
