@@ -27,7 +27,8 @@ public interface MessageQueue extends AutoCloseable {
     /**
      * Stores the message durably. Completes exceptionally with {@link QueueFullException}
      * above the high-water marks, or with an I/O error; the message is then not accepted.
-     * Does not block (an event loop may call it); the future may complete on a queue,
+     * Does not block (an event loop may call it), except for a message whose content is on
+     * disk ({@link #incomingBody}): its file is fsync'd first; the future may complete on a queue,
      * journal or Hazelcast thread, so its dependents must not block either.
      */
     CompletableFuture<Void> accept(QueuedMessage message);
