@@ -908,7 +908,11 @@ public final class SpoolJournal implements AutoCloseable {
             }
         }
         Set<String> nowHeld = ConcurrentHashMap.newKeySet();
-        nowHeld.addAll(scan.held);
+        for (String id : scan.held) {
+            if (scan.live.containsKey(id)) { // a HOLD without an owed ACCEPT before it says nothing
+                nowHeld.add(id);
+            }
+        }
         live.forEach((id, l) -> {
             scan.live.put(id, l);
             if (held.contains(id)) {
