@@ -1,5 +1,6 @@
 package io.relay.queue;
 
+import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
@@ -86,7 +87,24 @@ final class Admission {
         }
         String id = message.id().value();
         accepting.add(id);
+        if (message.onDisk()) {
+            // a large message's content file first, fsync'd and in its place before its journal
+            // record exists (the record promises the file); this blocks, and the SMTP server
+            // accepts large messages off its event loops
+            try {
+                message = bodies.settleAccepted(message);
+            } catch (IOException | RuntimeException e) {
+                acceptingCount.decrementAndGet();
+                acceptingBytes.addAndGet(-size);
+                accepting.remove(id);
+                bodies.discardIncoming(id);
+                result.completeExceptionally(e);
+                return result;
+            }
+        }
         byte[] encoded = BinaryCodec.encodeMessage(message);
+        BodyStore.Stored stored = new BodyStore.Stored(encoded,
+                message.body() instanceof MessageBody.OnDisk d ? d.file() : null);
         List<UUID> copies;
         List<UUID> holders;
         try {
@@ -98,6 +116,7 @@ final class Admission {
             acceptingCount.decrementAndGet();
             acceptingBytes.addAndGet(-size);
             accepting.remove(id);
+            bodies.discardIncoming(id);
             result.completeExceptionally(e);
             return result;
         }
@@ -114,7 +133,7 @@ final class Admission {
         journal.accept(message.id(), epoch, encoded).whenComplete(storing);
         int issued = 0;
         try {
-            bodies.replicate(id, encoded, copies).whenComplete(storing);
+            bodies.replicate(id, stored, copies).whenComplete(storing);
             issued++;
             maps.meta().setAsync(id, state).whenCompleteAsync(storing, ON_COMPLETION);
             issued++;

@@ -13,6 +13,8 @@ import java.util.List;
  */
 final class BinaryCodec {
     private static final byte MESSAGE_V1 = 1;
+    /** As V1, but the content is a file beside the journal: the file's length, then the prefix in the heap. */
+    private static final byte MESSAGE_ON_DISK = 2;
     private static final byte META_V1 = 1;
 
     private BinaryCodec() {
@@ -30,12 +32,14 @@ final class BinaryCodec {
         for (int i = 0; i < e.recipients().size(); i++) {
             strings[6 + i] = utf8(e.recipients().get(i));
         }
-        int size = 1 + 1 + 8 + 4 + 4 + message.content().length;
+        MessageBody.OnDisk onDisk = message.body() instanceof MessageBody.OnDisk d ? d : null;
+        byte[] inline = onDisk != null ? onDisk.prefix() : message.content();
+        int size = 1 + 1 + 8 + 4 + 4 + inline.length + (onDisk != null ? 8 : 0);
         for (byte[] s : strings) {
             size += 4 + s.length;
         }
         ByteBuffer out = ByteBuffer.allocate(size);
-        out.put(MESSAGE_V1);
+        out.put(onDisk != null ? MESSAGE_ON_DISK : MESSAGE_V1);
         out.put((byte) ((e.smtpUtf8() ? 1 : 0) | (e.eightBitMime() ? 2 : 0)));
         out.putLong(e.arrivalMillis());
         for (int i = 0; i < 6; i++) {
@@ -45,14 +49,26 @@ final class BinaryCodec {
         for (int i = 6; i < strings.length; i++) {
             putBytes(out, strings[i]);
         }
-        putBytes(out, message.content());
+        if (onDisk != null) {
+            out.putLong(onDisk.fileLength());
+        }
+        putBytes(out, inline);
         return out.array();
     }
 
+    /** Whether an encoded message keeps its content in a file beside the journal. */
+    static boolean onDisk(byte[] encoded) {
+        return encoded.length > 0 && encoded[0] == MESSAGE_ON_DISK;
+    }
+
+    /**
+     * The message; a content on disk comes back as an {@link MessageBody.OnDisk} without its
+     * file (the journal's owner knows where it is).
+     */
     static QueuedMessage decodeMessage(byte[] bytes) {
         ByteBuffer in = ByteBuffer.wrap(bytes);
         byte version = in.get();
-        if (version != MESSAGE_V1) {
+        if (version != MESSAGE_V1 && version != MESSAGE_ON_DISK) {
             throw new IllegalArgumentException("unknown message format version " + version);
         }
         int flags = in.get();
@@ -68,10 +84,13 @@ final class BinaryCodec {
         for (int i = 0; i < count; i++) {
             recipients.add(getString(in));
         }
+        long fileLength = version == MESSAGE_ON_DISK ? in.getLong() : -1;
         byte[] content = getBytes(in);
         Envelope envelope = new Envelope(sender, recipients, clientName, clientAddress, helo, protocol,
                 (flags & 1) != 0, (flags & 2) != 0, arrival);
-        return new QueuedMessage(new QueueId(id), envelope, content);
+        MessageBody body = fileLength >= 0 ? new MessageBody.OnDisk(content, null, fileLength)
+                : new MessageBody.InMemory(content);
+        return new QueuedMessage(new QueueId(id), envelope, body);
     }
 
     static byte[] encodeMeta(QueueMeta meta) {
@@ -159,7 +178,7 @@ final class BinaryCodec {
      */
     static SpoolJournal.Head decodeHead(ByteBuffer in) {
         byte version = in.get();
-        if (version != MESSAGE_V1) {
+        if (version != MESSAGE_V1 && version != MESSAGE_ON_DISK) {
             throw new IllegalArgumentException("unknown message format version " + version);
         }
         in.get();
@@ -174,7 +193,8 @@ final class BinaryCodec {
         for (int i = 0; i < count; i++) {
             recipients.add(getString(in));
         }
-        int size = in.getInt();
+        long fileLength = version == MESSAGE_ON_DISK ? in.getLong() : 0;
+        long size = in.getInt() + fileLength;
         return new SpoolJournal.Head(sender, recipients, arrival, size);
     }
 
@@ -182,7 +202,7 @@ final class BinaryCodec {
     static String decodeSender(byte[] bytes) {
         ByteBuffer in = ByteBuffer.wrap(bytes);
         byte version = in.get();
-        if (version != MESSAGE_V1) {
+        if (version != MESSAGE_V1 && version != MESSAGE_ON_DISK) {
             throw new IllegalArgumentException("unknown message format version " + version);
         }
         in.get();

@@ -7,6 +7,12 @@ import com.hazelcast.core.IExecutorService;
 import com.hazelcast.instance.impl.HazelcastInstanceProxy;
 import com.hazelcast.internal.partition.InternalPartition;
 import com.hazelcast.internal.partition.PartitionReplica;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.LinkedHashSet;
@@ -19,6 +25,8 @@ import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -49,19 +57,89 @@ final class BodyStore {
     /** As Hazelcast's backup timeout: a copy target slower than this is replaced. */
     static final long COPY_TIMEOUT_MILLIS = 5_000;
 
+    /** A large body crosses between members in parts of this size: never whole in either heap. */
+    static final int PART_BYTES = 1 << 20;
+
     private final HazelcastInstance hazelcast;
     private final SpoolJournal accepted;
     private final SpoolJournal copies;
+    private final BodyFiles acceptedFiles;
+    private final BodyFiles copiesFiles;
     private final String epoch;
     private final int backupCount;
     private final Map<UUID, Queue<String>> releases = new ConcurrentHashMap<>();
+    /** Sends the parts of large bodies (blocking, one part in flight per copy); idle threads die. */
+    private final ExecutorService parts = Executors.newCachedThreadPool(r -> {
+        Thread t = new Thread(r, "body-parts");
+        t.setDaemon(true);
+        return t;
+    });
 
-    BodyStore(HazelcastInstance hazelcast, SpoolJournal accepted, SpoolJournal copies, String epoch, int backupCount) {
+    BodyStore(HazelcastInstance hazelcast, SpoolJournal accepted, SpoolJournal copies, BodyFiles acceptedFiles,
+              BodyFiles copiesFiles, String epoch, int backupCount) {
         this.hazelcast = hazelcast;
         this.accepted = accepted;
         this.copies = copies;
+        this.acceptedFiles = acceptedFiles;
+        this.copiesFiles = copiesFiles;
         this.epoch = epoch;
         this.backupCount = backupCount;
+    }
+
+    /**
+     * A message as this node's disk holds it: its encoded record and, when its content is a
+     * file ({@link BinaryCodec#onDisk}), that file.
+     */
+    record Stored(byte[] encoded, Path file) {
+        static Stored inMemory(byte[] encoded) {
+            return new Stored(encoded, null);
+        }
+
+        QueuedMessage message() {
+            QueuedMessage m = BinaryCodec.decodeMessage(encoded);
+            if (m.body() instanceof MessageBody.OnDisk d) {
+                return new QueuedMessage(m.id(), m.envelope(), d.at(file));
+            }
+            return m;
+        }
+
+        long fileLength() {
+            return ((MessageBody.OnDisk) BinaryCodec.decodeMessage(encoded).body()).fileLength();
+        }
+    }
+
+    /** Where the SMTP server streams the content of a large message {@code id} before it is accepted. */
+    Path incomingBody(String id) {
+        return acceptedFiles.incoming(id);
+    }
+
+    /**
+     * Settles a large message's streamed content in this node's spool (fsync'd, before its
+     * journal record is written): answers the message with its body at the settled place.
+     * Blocks for the fsync. Messages in the heap come back as they are.
+     */
+    QueuedMessage settleAccepted(QueuedMessage message) throws IOException {
+        if (!(message.body() instanceof MessageBody.OnDisk d)) {
+            return message;
+        }
+        String id = message.id().value();
+        Path where = d.file();
+        if (!acceptedFiles.incoming(id).equals(where)) {
+            throw new IOException(id + ": content at " + where + ", not in the spool's incoming directory");
+        }
+        return new QueuedMessage(message.id(), message.envelope(), d.at(acceptedFiles.settle(id, d.fileLength())));
+    }
+
+    /** Drops what a refused accept left of a large message's content. */
+    void discardIncoming(String id) {
+        acceptedFiles.discardIncoming(id);
+        acceptedFiles.delete(id);
+    }
+
+    /** Removes body files whose journal record is gone (a replay's or a reconcile's DONE); answers how many. */
+    int sweepFiles() {
+        return acceptedFiles.sweep(id -> accepted.owes(new QueueId(id)))
+                + copiesFiles.sweep(id -> copies.owes(new QueueId(id)));
     }
 
     /** Makes this store reachable by the other members' {@link BodyTasks}. */
@@ -142,11 +220,11 @@ final class BodyStore {
      * re-replication adds the copy when the members change. Never completes exceptionally.
      * Does not block; completes on Hazelcast's threads.
      */
-    CompletableFuture<List<UUID>> replicate(String id, byte[] encoded, List<UUID> targets) {
+    CompletableFuture<List<UUID>> replicate(String id, Stored stored, List<UUID> targets) {
         if (targets.isEmpty()) {
             return CompletableFuture.completedFuture(List.of());
         }
-        Copying copying = new Copying(id, encoded, targets);
+        Copying copying = new Copying(id, stored, targets);
         targets.forEach(copying::copyTo);
         return copying.all;
     }
@@ -154,15 +232,15 @@ final class BodyStore {
     /** One message's copies under way: who was asked, who has it, how many are still out. */
     private final class Copying {
         final String id;
-        final byte[] encoded;
+        final Stored stored;
         final Set<UUID> asked = new LinkedHashSet<>();
         final List<UUID> copied = new ArrayList<>();
         final AtomicInteger left;
         final CompletableFuture<List<UUID>> all = new CompletableFuture<>();
 
-        Copying(String id, byte[] encoded, List<UUID> targets) {
+        Copying(String id, Stored stored, List<UUID> targets) {
             this.id = id;
-            this.encoded = encoded;
+            this.stored = stored;
             this.left = new AtomicInteger(targets.size());
             asked.add(self());
             asked.addAll(targets);
@@ -173,25 +251,25 @@ final class BodyStore {
             Member m = member(target);
             if (m == null) {
                 answer.completeExceptionally(new IllegalStateException("member " + target + " left the cluster"));
+            } else if (stored.file() == null) {
+                submitCopy(m, answer);
             } else {
+                // the parts first, one at a time from a thread of our own, then the record that settles them
                 try {
-                    hazelcast.getExecutorService(EXECUTOR).submitToMember(new BodyTasks.Copy(id, epoch, encoded), m,
-                            new ExecutionCallback<Boolean>() {
-                                @Override
-                                public void onResponse(Boolean response) {
-                                    answer.complete(response);
-                                }
-
-                                @Override
-                                public void onFailure(Throwable t) {
-                                    answer.completeExceptionally(t);
-                                }
-                            });
+                    parts.execute(() -> {
+                        try {
+                            sendParts(m);
+                            submitCopy(m, answer);
+                        } catch (Exception e) {
+                            answer.completeExceptionally(e);
+                        }
+                    });
                 } catch (RuntimeException e) {
                     answer.completeExceptionally(e);
                 }
             }
-            answer.orTimeout(COPY_TIMEOUT_MILLIS, TimeUnit.MILLISECONDS).whenComplete((ok, failure) -> {
+            long timeout = COPY_TIMEOUT_MILLIS * (1 + (stored.file() == null ? 0 : parts(stored.fileLength())));
+            answer.orTimeout(timeout, TimeUnit.MILLISECONDS).whenComplete((ok, failure) -> {
                 // Whatever happens here, this copy's slot is settled: an exception thrown in this
                 // callback (the member shutting down under it) would otherwise be swallowed and
                 // leave the accept, and the SMTP session waiting on it, hanging for good.
@@ -221,6 +299,40 @@ final class BodyStore {
             });
         }
 
+        private void submitCopy(Member m, CompletableFuture<Boolean> answer) {
+            try {
+                hazelcast.getExecutorService(EXECUTOR).submitToMember(new BodyTasks.Copy(id, epoch, stored.encoded()), m,
+                        new ExecutionCallback<Boolean>() {
+                            @Override
+                            public void onResponse(Boolean response) {
+                                answer.complete(response);
+                            }
+
+                            @Override
+                            public void onFailure(Throwable t) {
+                                answer.completeExceptionally(t);
+                            }
+                        });
+            } catch (RuntimeException e) {
+                answer.completeExceptionally(e);
+            }
+        }
+
+        private void sendParts(Member m) throws Exception {
+            IExecutorService executor = hazelcast.getExecutorService(EXECUTOR);
+            long length = stored.fileLength();
+            try (FileChannel ch = FileChannel.open(stored.file(), StandardOpenOption.READ)) {
+                for (long offset = 0; offset < length; offset += PART_BYTES) {
+                    ByteBuffer b = ByteBuffer.allocate((int) Math.min(PART_BYTES, length - offset));
+                    while (b.hasRemaining() && ch.read(b, offset + b.position()) >= 0) {
+                        // until full: a settled body does not shrink
+                    }
+                    executor.submitToMember(new BodyTasks.CopyPart(id, offset, b.array()), m)
+                            .get(COPY_TIMEOUT_MILLIS, TimeUnit.MILLISECONDS);
+                }
+            }
+        }
+
         /** A live member not asked yet, in member order; null when there is none. */
         private synchronized UUID substitute() {
             for (Member m : hazelcast.getCluster().getMembers()) {
@@ -232,9 +344,44 @@ final class BodyStore {
         }
     }
 
-    /** On a copy's target ({@link BodyTasks.Copy}): keeps it in the copies journal, fsync'd before answering. */
+    private static long parts(long length) {
+        return (length + PART_BYTES - 1) / PART_BYTES;
+    }
+
+    /**
+     * On a copy's target ({@link BodyTasks.Copy}): keeps it in the copies journal, fsync'd
+     * before answering; a large body's parts ({@link BodyTasks.CopyPart}) came first and are
+     * settled before the record is written.
+     */
     void keepCopy(String id, String copyEpoch, byte[] encoded) {
+        if (BinaryCodec.onDisk(encoded)) {
+            try {
+                copiesFiles.settle(id, Stored.inMemory(encoded).fileLength());
+            } catch (IOException e) {
+                copiesFiles.discardIncoming(id);
+                throw new UncheckedIOException(e);
+            }
+        }
         copies.accept(new QueueId(id), copyEpoch, encoded).join();
+    }
+
+    /** On a copy's target ({@link BodyTasks.CopyPart}): one part of a large body, before its record. */
+    void keepPart(String id, long offset, byte[] part) {
+        try {
+            copiesFiles.writePart(id, offset, part);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** For {@link BodyTasks.FetchPart}: a part of a large body this node holds, null when it holds none. */
+    byte[] localPart(String id, long offset, int max) {
+        try {
+            byte[] b = acceptedFiles.readPart(id, offset, max);
+            return b != null ? b : copiesFiles.readPart(id, offset, max);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
     /** Whether this node's disk holds the message (accepted here or a copy). */
@@ -245,9 +392,18 @@ final class BodyStore {
 
     /** The encoded message from this node's disk, empty when it holds none. */
     Optional<byte[]> localEncoded(String id) {
+        return localStored(id).map(Stored::encoded);
+    }
+
+    /** The message as this node's disk holds it, empty when it holds none. */
+    Optional<Stored> localStored(String id) {
         QueueId q = new QueueId(id);
         Optional<byte[]> b = accepted.readOwedEncoded(q);
-        return b.isPresent() ? b : copies.readOwedEncoded(q);
+        if (b.isPresent()) {
+            return Optional.of(new Stored(b.get(), BinaryCodec.onDisk(b.get()) ? acceptedFiles.settled(id) : null));
+        }
+        return copies.readOwedEncoded(q)
+                .map(e -> new Stored(e, BinaryCodec.onDisk(e) ? copiesFiles.settled(id) : null));
     }
 
     /**
@@ -256,12 +412,15 @@ final class BodyStore {
      * restart). Blocking (remote reads up to 10 s each): for delivery workers and operators.
      */
     Optional<QueuedMessage> find(String id, Collection<UUID> holders) {
-        return findEncoded(id, holders).map(BinaryCodec::decodeMessage);
+        return findStored(id, holders).map(Stored::message);
     }
 
-    /** As {@link #find}, the message in its {@link BinaryCodec} form. */
-    Optional<byte[]> findEncoded(String id, Collection<UUID> holders) {
-        Optional<byte[]> local = localEncoded(id);
+    /**
+     * As {@link #find}, the message as stored. A large body held only by other members is
+     * first copied to this node's disk, part by part (it becomes one of its copies).
+     */
+    Optional<Stored> findStored(String id, Collection<UUID> holders) {
+        Optional<Stored> local = localStored(id);
         if (local.isPresent()) {
             return local;
         }
@@ -283,8 +442,13 @@ final class BodyStore {
             try {
                 Future<byte[]> f = executor.submitToMember(new BodyTasks.Fetch(id), m);
                 byte[] b = f.get(FETCH_TIMEOUT_MILLIS, TimeUnit.MILLISECONDS);
+                if (b != null && !BinaryCodec.onDisk(b)) {
+                    return Optional.of(Stored.inMemory(b));
+                }
                 if (b != null) {
-                    return Optional.of(b);
+                    fetchParts(executor, m, id, Stored.inMemory(b).fileLength());
+                    keepCopy(id, epoch, b);
+                    return Optional.of(new Stored(b, copiesFiles.settled(id)));
                 }
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
@@ -294,6 +458,62 @@ final class BodyStore {
             }
         }
         return Optional.empty();
+    }
+
+    /**
+     * The message for an operator's view: as {@link #find}, except that a large body held only
+     * elsewhere is not copied here: its headers and the start of its content come back in
+     * the heap ({@value #VIEW_BYTES} bytes after them at most), enough to show its headers.
+     */
+    Optional<QueuedMessage> view(String id, Collection<UUID> holders) {
+        Optional<Stored> local = localStored(id);
+        if (local.isPresent()) {
+            return local.map(Stored::message);
+        }
+        IExecutorService executor = hazelcast.getExecutorService(EXECUTOR);
+        for (Member m : hazelcast.getCluster().getMembers()) {
+            if (m.localMember()) {
+                continue;
+            }
+            try {
+                byte[] b = executor.submitToMember(new BodyTasks.Fetch(id), m).get(FETCH_TIMEOUT_MILLIS,
+                        TimeUnit.MILLISECONDS);
+                if (b == null) {
+                    continue;
+                }
+                QueuedMessage msg = BinaryCodec.decodeMessage(b);
+                if (!(msg.body() instanceof MessageBody.OnDisk d)) {
+                    return Optional.of(msg);
+                }
+                byte[] start = executor.submitToMember(new BodyTasks.FetchPart(id, 0, VIEW_BYTES), m)
+                        .get(FETCH_TIMEOUT_MILLIS, TimeUnit.MILLISECONDS);
+                byte[] shown = java.util.Arrays.copyOf(d.prefix(), d.prefix().length + (start == null ? 0 : start.length));
+                if (start != null) {
+                    System.arraycopy(start, 0, shown, d.prefix().length, start.length);
+                }
+                return Optional.of(new QueuedMessage(msg.id(), msg.envelope(), shown));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return Optional.empty();
+            } catch (Exception e) {
+                LOG.debug("{}: body not viewed on member {}: {}", id, m.getAddress(), e.toString());
+            }
+        }
+        return Optional.empty();
+    }
+
+    private static final int VIEW_BYTES = 64 * 1024;
+
+    private void fetchParts(IExecutorService executor, Member m, String id, long length) throws Exception {
+        for (long offset = 0; offset < length; offset += PART_BYTES) {
+            byte[] part = executor.submitToMember(new BodyTasks.FetchPart(id, offset, PART_BYTES), m)
+                    .get(FETCH_TIMEOUT_MILLIS, TimeUnit.MILLISECONDS);
+            if (part == null || part.length == 0) {
+                copiesFiles.discardIncoming(id);
+                throw new IOException(id + ": member " + m.getAddress() + " no longer holds the body");
+            }
+            keepPart(id, offset, part);
+        }
     }
 
     /**
@@ -311,19 +531,25 @@ final class BodyStore {
         }
     }
 
-    /** DONE in whichever of this node's journals holds them; answers how many it held. */
+    /**
+     * DONE in whichever of this node's journals holds them; answers how many it held. Does not
+     * wait for a journal's scan at start (a release notice runs on a member's executor thread):
+     * an id it cannot tell yet gets its DONE anyway and counts as held.
+     */
     int releaseLocally(String[] ids) {
         int held = 0;
         for (String id : ids) {
             QueueId q = new QueueId(id);
-            if (accepted.owes(q)) {
+            if (accepted.mayOwe(q)) {
                 accepted.done(q);
                 held++;
             }
-            if (copies.owes(q)) {
+            if (copies.mayOwe(q)) {
                 copies.done(q);
                 held++;
             }
+            acceptedFiles.delete(id);
+            copiesFiles.delete(id);
         }
         return held;
     }

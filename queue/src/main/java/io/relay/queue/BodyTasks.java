@@ -12,7 +12,9 @@ import java.util.concurrent.Callable;
  * The member-to-member operations that move message bodies, run on the target member's
  * {@value BodyStore#EXECUTOR} executor, which finds that member's {@link BodyStore} in the
  * Hazelcast user context: {@link Copy} (keep a durable copy), {@link Fetch} (answer a body
- * this member holds) and {@link Release} (drop the copies of finished messages). Written
+ * this member holds) and {@link Release} (drop the copies of finished messages); a large
+ * body ({@link BodyFiles}) travels in parts before its Copy ({@link CopyPart}) or after its
+ * Fetch ({@link FetchPart}), {@value BodyStore#PART_BYTES} bytes each. Written
  * field by field ({@link DataSerializable}): a body crosses the wire as its bytes, no Java
  * serialization.
  */
@@ -97,6 +99,77 @@ final class BodyTasks {
         @Override
         public void readData(ObjectDataInput in) throws IOException {
             id = in.readString();
+        }
+    }
+
+    /** One part of a large body, written to the target's incoming file before the {@link Copy} that settles it. */
+    public static final class CopyPart extends OnStore<Boolean> {
+        private String id;
+        private long offset;
+        private byte[] part;
+
+        public CopyPart() {
+        }
+
+        CopyPart(String id, long offset, byte[] part) {
+            this.id = id;
+            this.offset = offset;
+            this.part = part;
+        }
+
+        @Override
+        public Boolean call() {
+            store().keepPart(id, offset, part);
+            return Boolean.TRUE;
+        }
+
+        @Override
+        public void writeData(ObjectDataOutput out) throws IOException {
+            out.writeString(id);
+            out.writeLong(offset);
+            out.writeByteArray(part);
+        }
+
+        @Override
+        public void readData(ObjectDataInput in) throws IOException {
+            id = in.readString();
+            offset = in.readLong();
+            part = in.readByteArray();
+        }
+    }
+
+    /** Up to {@code max} bytes of a large body this member holds, from {@code offset}; null when it holds none. */
+    public static final class FetchPart extends OnStore<byte[]> {
+        private String id;
+        private long offset;
+        private int max;
+
+        public FetchPart() {
+        }
+
+        FetchPart(String id, long offset, int max) {
+            this.id = id;
+            this.offset = offset;
+            this.max = max;
+        }
+
+        @Override
+        public byte[] call() {
+            return store().localPart(id, offset, max);
+        }
+
+        @Override
+        public void writeData(ObjectDataOutput out) throws IOException {
+            out.writeString(id);
+            out.writeLong(offset);
+            out.writeInt(max);
+        }
+
+        @Override
+        public void readData(ObjectDataInput in) throws IOException {
+            id = in.readString();
+            offset = in.readLong();
+            max = in.readInt();
         }
     }
 

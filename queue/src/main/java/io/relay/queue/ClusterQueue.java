@@ -123,7 +123,18 @@ public final class ClusterQueue implements MessageQueue, QueueOperations {
             journal.close();
             throw new UncheckedIOException("cannot open the copies journal in " + settings.spoolDir(), e);
         }
-        this.bodies = new BodyStore(hazelcast, journal, copies, epoch, member.settings().backupCount());
+        BodyFiles acceptedFiles;
+        BodyFiles copiesFiles;
+        try {
+            acceptedFiles = BodyFiles.open(settings.spoolDir());
+            copiesFiles = BodyFiles.open(settings.spoolDir().resolve(COPIES_DIR));
+        } catch (IOException e) {
+            journal.close();
+            copies.close();
+            throw new UncheckedIOException("cannot open the body files in " + settings.spoolDir(), e);
+        }
+        this.bodies = new BodyStore(hazelcast, journal, copies, acceptedFiles, copiesFiles, epoch,
+                member.settings().backupCount());
         this.housekeeping = Executors.newSingleThreadScheduledExecutor(threads("queue-housekeeping"));
         BooleanSupplier isClosing = () -> closing;
         this.owned = new OwnedEntries(due, fresh, member, maps.meta(), housekeeping, isClosing);
@@ -166,6 +177,11 @@ public final class ClusterQueue implements MessageQueue, QueueOperations {
 
     /** See {@link Admission}: does not block; the last of the spool and map writes completes the future. */
     @Override
+    public java.nio.file.Path incomingBody(QueueId id) {
+        return bodies.incomingBody(id.value());
+    }
+
+    @Override
     public CompletableFuture<Void> accept(QueuedMessage message) {
         return admission.accept(message);
     }
@@ -191,6 +207,10 @@ public final class ClusterQueue implements MessageQueue, QueueOperations {
         Thread replaying = new Thread(() -> {
             try {
                 replay.replay();
+                int swept = bodies.sweepFiles(); // files whose record the replay found finished
+                if (swept > 0) {
+                    LOG.info("spool: removed {} body files of finished messages", swept);
+                }
                 replayed.complete(null);
                 owned.requestRescan("spool replayed");
                 rereplication.request();
@@ -281,6 +301,10 @@ public final class ClusterQueue implements MessageQueue, QueueOperations {
     }
 
     /** The member this queue runs on (tests terminate it to simulate a crash). */
+    BodyStore bodiesForTests() {
+        return bodies;
+    }
+
     ClusterMember clusterMemberForTests() {
         return member;
     }

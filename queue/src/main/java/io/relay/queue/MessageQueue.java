@@ -1,5 +1,6 @@
 package io.relay.queue;
 
+import java.nio.file.Path;
 import java.util.concurrent.CompletableFuture;
 
 /**
@@ -15,9 +16,19 @@ public interface MessageQueue extends AutoCloseable {
     QueueId newId();
 
     /**
+     * Where the SMTP server may stream the content of a large message with this id as it
+     * arrives, to accept it as a {@link MessageBody.OnDisk} at that path; null when this
+     * queue takes contents in the heap only.
+     */
+    default Path incomingBody(QueueId id) {
+        return null;
+    }
+
+    /**
      * Stores the message durably. Completes exceptionally with {@link QueueFullException}
      * above the high-water marks, or with an I/O error; the message is then not accepted.
-     * Does not block (an event loop may call it); the future may complete on a queue,
+     * Does not block (an event loop may call it), except for a message whose content is on
+     * disk ({@link #incomingBody}): its file is fsync'd first; the future may complete on a queue,
      * journal or Hazelcast thread, so its dependents must not block either.
      */
     CompletableFuture<Void> accept(QueuedMessage message);

@@ -61,7 +61,7 @@ final class OperatorViews {
             return Optional.empty();
         }
         QueueMeta meta = BinaryCodec.decodeMeta(state);
-        return Optional.of(Map.entry(meta, bodies.find(id, meta.holders()).orElse(null)));
+        return Optional.of(Map.entry(meta, bodies.view(id, meta.holders()).orElse(null)));
     }
 
     /** Snapshot of this member's owned entries, read from the store, with {@code incoming} accepts in flight. */

@@ -58,6 +58,7 @@ final class Reconciler {
     synchronized void reconcile() {
         boolean suspect = System.currentTimeMillis() - suspectSince < SUSPECT_MILLIS;
         int restored = reconcile(bodies.accepted(), 0, suspect) + reconcile(bodies.copies(), 1, suspect);
+        bodies.sweepFiles(); // the files of the records found finished above
         if (restored > 0) {
             LOG.warn("put {} messages back from this node's disk that the cluster's index no longer had "
                     + "(after a partition loss or a split); some may be delivered twice", restored);

@@ -118,14 +118,16 @@ final class Rereplication {
     /** Copies one message to enough members and writes its new holders; the body is read (or fetched) here. */
     private CompletableFuture<Outcome> copy(String id, QueueMeta m, List<UUID> liveHolders, List<Member> members,
                                             int want, UUID self) {
-        Optional<byte[]> body = bodies.findEncoded(id, m.holders());
+        Optional<BodyStore.Stored> body = bodies.findStored(id, m.holders());
         if (body.isEmpty()) {
             return CompletableFuture.completedFuture(Outcome.UNREACHABLE);
         }
         List<UUID> holders = new ArrayList<>(liveHolders);
         List<UUID> remote = new ArrayList<>();
         if (!holders.contains(self)) {
-            bodies.keepCopy(id, epoch, body.get());
+            if (!bodies.holdsLocally(id)) { // a large body fetched from a holder is already a copy here
+                bodies.keepCopy(id, epoch, body.get().encoded());
+            }
             holders.add(self);
         }
         for (Member candidate : members) {

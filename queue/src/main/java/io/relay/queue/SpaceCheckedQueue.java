@@ -25,6 +25,11 @@ public final class SpaceCheckedQueue implements MessageQueue {
     }
 
     @Override
+    public java.nio.file.Path incomingBody(QueueId id) {
+        return queue.incomingBody(id);
+    }
+
+    @Override
     public CompletableFuture<Void> accept(QueuedMessage message) {
         var shortage = space.shortage();
         if (shortage.isPresent()) {

@@ -10,7 +10,6 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -43,22 +42,32 @@ import org.slf4j.LoggerFactory;
  * every second (losing them in a crash costs at most a duplicate delivery). Segments roll at {@code segmentBytes};
  * the oldest closed segment is deleted once none of its ACCEPTs is owed. Deletion goes
  * oldest first, so a DONE never disappears while the ACCEPT it cancels is still on disk;
- * the few owed entries that pin an old segment are copied forward at each rollover. On
- * open, the journal is replayed (a torn or corrupt tail stops the replay of that segment
- * with a warning) and new writes go to a fresh segment. Bodies are not kept on the heap:
- * owed entries are remembered by file and offset and read back on demand.
+ * the few owed entries that pin an old segment are copied forward at each rollover. Bodies
+ * are not kept on the heap: owed entries are remembered by file and offset and read back on demand.
+ *
+ * <p>Open: new writes go to a fresh segment at once, and the segments found are scanned
+ * ({@link SpoolScan}: a torn or corrupt tail stops the scan of that segment with a warning)
+ * on a thread of their own: a million queued messages take seconds to scan, and the node
+ * serves SMTP meanwhile. Why that is safe: every record written since open lies after every
+ * scanned one, so the writer notes what it writes meanwhile (DONE, DEFER, HOLD and REEPOCH
+ * are written even for ids it does not know yet) and, when the scan is done, applies those
+ * notes to the scan's state on its own thread, as if the scan had read them; only then does
+ * that state become the journal's. Until then the old segments are pinned (neither deleted
+ * nor copied forward), so a crash during the scan finds every record where it was; and the
+ * questions only the scan can answer ({@link #owes}, {@link #readOwedEncoded}, {@link #owed}...)
+ * wait for it when the id is not known yet. {@link #mayOwe} does not wait.
  */
 public final class SpoolJournal implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(SpoolJournal.class);
 
     public static final long DEFAULT_SEGMENT_BYTES = 64L * 1024 * 1024;
-    private static final byte[] MAGIC = "RLYSPL01".getBytes(StandardCharsets.US_ASCII);
-    private static final int MAX_BODY = 512 * 1024 * 1024;
-    private static final byte ACCEPT = 1;
-    private static final byte DONE = 2;
-    private static final byte DEFER = 3;
-    private static final byte HOLD = 4;
-    private static final byte REEPOCH = 5;
+    static final byte[] MAGIC = "RLYSPL01".getBytes(StandardCharsets.US_ASCII);
+    static final int MAX_BODY = 512 * 1024 * 1024;
+    static final byte ACCEPT = 1;
+    static final byte DONE = 2;
+    static final byte DEFER = 3;
+    static final byte HOLD = 4;
+    static final byte REEPOCH = 5;
     /** Owed entries of the oldest segment copied forward per rollover, at most. */
     private static final int RELOCATE_LIMIT = 256;
     private static final long IDLE_FORCE_MILLIS = 1000;
@@ -82,11 +91,19 @@ public final class SpoolJournal implements AutoCloseable {
     private final AtomicInteger syncPending = new AtomicInteger();
     /** Where the writer is: RUNNING, PARKED_LAZY (records waiting to ride along) or PARKED_IDLE. */
     private volatile int parking = RUNNING;
-    private final Map<String, Live> live = new ConcurrentHashMap<>();
+    /** Owed ids; written by the writer only (until the scan is done, those accepted since open). */
+    private volatile Map<String, Live> live = new ConcurrentHashMap<>();
     /** Owed ids whose last HOLD record says held (cleared by a release, a DONE or a re-ACCEPT). */
-    private final Set<String> held = ConcurrentHashMap.newKeySet();
+    private volatile Set<String> held = ConcurrentHashMap.newKeySet();
     private final ArrayDeque<Segment> segments = new ArrayDeque<>();
+    /** The entries the scan found owed; completes when the scan's state is the journal's. */
+    private final CompletableFuture<List<OwedEntry>> scanned = new CompletableFuture<>();
     private volatile List<OwedEntry> owed;
+    /**
+     * Records written since open while the scan runs (the writer's, in order); null once
+     * the scan's state is merged. ACCEPT notes carry no frame (only their id matters).
+     */
+    private List<Append> sinceOpen = new ArrayList<>();
     private final Thread writer;
     private final AtomicLong forces = new AtomicLong();
     private final AtomicLong records = new AtomicLong();
@@ -97,12 +114,15 @@ public final class SpoolJournal implements AutoCloseable {
     private Segment current;
     private long nextSeq;
 
-    private static final class Segment {
+    /** A segment file; {@code live} counts its owed ACCEPTs (the writer's, or the scan's while pinned). */
+    static final class Segment {
         final Path path;
         final long seq;
         FileChannel channel;
         long position;
         int live;
+        /** Found at open and not merged yet: neither deleted nor copied forward. */
+        boolean pinned;
 
         Segment(Path path, long seq) {
             this.path = path;
@@ -110,29 +130,62 @@ public final class SpoolJournal implements AutoCloseable {
         }
     }
 
-    private record Live(Segment segment, long offset, long acceptedAtMillis) {}
+    record Live(Segment segment, long offset, long acceptedAtMillis) {}
 
-    private record Append(byte type, String id, ByteBuffer frame, CompletableFuture<Void> future, boolean sync) {}
+    /** A record to write, or ({@code task} set) work to do on the writer's thread in order with the records. */
+    private record Append(byte type, String id, ByteBuffer frame, CompletableFuture<Void> future, boolean sync,
+                          Runnable task) {}
 
-    private SpoolJournal(Path dir, long segmentBytes, LongConsumer fsyncNanos) throws IOException {
+    private SpoolJournal(Path dir, long segmentBytes, LongConsumer fsyncNanos, Runnable beforeScan) throws IOException {
         this.dir = dir;
         this.segmentBytes = segmentBytes;
         this.fsyncNanos = fsyncNanos;
         Files.createDirectories(dir);
-        this.owed = replay();
+        List<Segment> found = new ArrayList<>();
+        for (Map.Entry<Long, Path> file : listSegments().entrySet()) {
+            Segment segment = new Segment(file.getValue(), file.getKey());
+            segment.position = -1;
+            segment.pinned = true;
+            found.add(segment);
+            segments.addLast(segment);
+            nextSeq = file.getKey() + 1;
+        }
         roll();
+        if (found.isEmpty()) { // nothing to scan: the journal's state is complete now
+            sinceOpen = null;
+            owed = List.of();
+            scanned.complete(owed);
+        }
         this.writer = new Thread(this::writeLoop, "spool-journal-writer");
         writer.setDaemon(true);
         writer.start();
+        if (found.isEmpty()) {
+            return;
+        }
+        Thread scanning = new Thread(() -> {
+            beforeScan.run();
+            scan(found);
+        }, "spool-scan-" + dir.getFileName());
+        scanning.setDaemon(true);
+        scanning.start();
     }
 
-    /** Opens (and replays) the journal in {@code dir}; fsync latencies go to {@code fsyncNanos}. */
+    /**
+     * Opens the journal in {@code dir} for writing at once and scans what it holds in the
+     * background; fsync latencies go to {@code fsyncNanos}.
+     */
     public static SpoolJournal open(Path dir, LongConsumer fsyncNanos) throws IOException {
-        return new SpoolJournal(dir, DEFAULT_SEGMENT_BYTES, fsyncNanos);
+        return new SpoolJournal(dir, DEFAULT_SEGMENT_BYTES, fsyncNanos, () -> { });
     }
 
     public static SpoolJournal open(Path dir, long segmentBytes, LongConsumer fsyncNanos) throws IOException {
-        return new SpoolJournal(dir, segmentBytes, fsyncNanos);
+        return new SpoolJournal(dir, segmentBytes, fsyncNanos, () -> { });
+    }
+
+    /** As {@link #open(Path, long, LongConsumer)}; {@code beforeScan} runs on the scan's thread first (tests hold the scan there). */
+    static SpoolJournal open(Path dir, long segmentBytes, LongConsumer fsyncNanos, Runnable beforeScan)
+            throws IOException {
+        return new SpoolJournal(dir, segmentBytes, fsyncNanos, beforeScan);
     }
 
     /** ACCEPT: completes once the record is fsync'd (group commit). */
@@ -150,7 +203,7 @@ public final class SpoolJournal implements AutoCloseable {
         BinaryCodec.putBytes(frame, id);
         BinaryCodec.putBytes(frame, ep);
         BinaryCodec.putBytes(frame, body);
-        return submit(ACCEPT, queueId.value(), frame, true);
+        return submit(ACCEPT, queueId.value(), frame, true, null);
     }
 
     /**
@@ -166,7 +219,7 @@ public final class SpoolJournal implements AutoCloseable {
         frame.put(REEPOCH);
         BinaryCodec.putBytes(frame, b);
         BinaryCodec.putBytes(frame, ep);
-        return submit(REEPOCH, id.value(), frame, false);
+        return submit(REEPOCH, id.value(), frame, false, null);
     }
 
     /** DONE: the message needs nothing more from this spool. Not fsync'd on its own. */
@@ -175,7 +228,7 @@ public final class SpoolJournal implements AutoCloseable {
         ByteBuffer frame = frame(1 + 4 + b.length);
         frame.put(DONE);
         BinaryCodec.putBytes(frame, b);
-        return submit(DONE, id.value(), frame, false);
+        return submit(DONE, id.value(), frame, false, null);
     }
 
     /** DEFER: advisory delivery state, used if the entry is re-enqueued after a cluster restart. */
@@ -195,7 +248,7 @@ public final class SpoolJournal implements AutoCloseable {
         frame.putLong(nextAttemptMillis);
         frame.putInt(rcpts.size());
         rcpts.forEach(r -> BinaryCodec.putBytes(frame, r));
-        return submit(DEFER, id.value(), frame, false);
+        return submit(DEFER, id.value(), frame, false, null);
     }
 
     /**
@@ -208,26 +261,58 @@ public final class SpoolJournal implements AutoCloseable {
         frame.put(HOLD);
         BinaryCodec.putBytes(frame, b);
         frame.put((byte) (isHeld ? 1 : 0));
-        return submit(HOLD, id.value(), frame, false);
+        return submit(HOLD, id.value(), frame, false, null);
     }
 
-    /** Whether this spool owes the id and its last HOLD record says held. */
+    /** Whether this spool owes the id and its last HOLD record says held (waits for the scan). */
     public boolean isHeld(QueueId id) {
+        awaitScan();
         return held.contains(id.value());
     }
 
-    /** Whether this spool owes the id (ACCEPTed here, no DONE yet). */
+    /**
+     * Whether this spool owes the id (ACCEPTed here, no DONE yet). Blocks while the scan of
+     * the segments found at open runs and the id is not known yet: not for an event loop.
+     */
     public boolean owes(QueueId id) {
-        return live.containsKey(id.value());
+        return live.containsKey(id.value()) || (!scanned.isDone() && awaitScan() && live.containsKey(id.value()));
+    }
+
+    /**
+     * Whether this spool owes the id, or cannot tell yet because the segments found at open
+     * are still being scanned. Does not block: a {@link #done} for such an id is safe (it is
+     * written, and counted against the scan's finding when the scan is done).
+     */
+    public boolean mayOwe(QueueId id) {
+        return !scanned.isDone() || live.containsKey(id.value());
+    }
+
+    /** Whether the segments found at open are scanned (their entries known to {@link #owes}). */
+    public boolean scanned() {
+        return scanned.isDone();
+    }
+
+    /** Waits for the scan of the segments found at open; true, or an exception when it failed. */
+    private boolean awaitScan() {
+        try {
+            scanned.join();
+        } catch (java.util.concurrent.CompletionException e) {
+            throw new IllegalStateException("spool " + dir + " not scanned: " + e.getCause(), e.getCause());
+        }
+        return true;
     }
 
     /** Completes after everything appended so far is fsync'd. */
     public CompletableFuture<Void> flush() {
-        return submit((byte) 0, null, null, true);
+        return submit((byte) 0, null, null, true, null);
     }
 
-    /** The entries found owed when the journal was opened (empty after {@link #forgetOwed}). */
+    /**
+     * The entries found owed when the journal was opened (empty after {@link #forgetOwed});
+     * waits for the scan of the segments found at open.
+     */
     public List<OwedEntry> owed() {
+        awaitScan();
         return owed;
     }
 
@@ -308,11 +393,6 @@ public final class SpoolJournal implements AutoCloseable {
     public record Head(String sender, List<String> recipients, long arrivalMillis, long size) {}
 
     private static final int HEAD_BYTES = 16 * 1024;
-    /**
-     * Replay keeps one String per distinct epoch (a handful) rather than one per record: keys
-     * with this prefix in the replay's epoch map name the shared instances (ids are hex digits).
-     */
-    private static final String EPOCH_NAMES = "epoch:";
 
     /** Reads an owed entry's message back from its segment. */
     public QueuedMessage read(OwedEntry entry) throws IOException {
@@ -339,6 +419,9 @@ public final class SpoolJournal implements AutoCloseable {
     public java.util.Optional<byte[]> readOwedEncoded(QueueId id) {
         for (int tries = 0; tries < 3; tries++) {
             Live l = live.get(id.value());
+            if (l == null && !scanned.isDone() && awaitScan()) {
+                l = live.get(id.value());
+            }
             if (l == null) {
                 return java.util.Optional.empty();
             }
@@ -361,6 +444,7 @@ public final class SpoolJournal implements AutoCloseable {
 
     /** Ids this spool still owes whose ACCEPT was written before {@code cutoffMillis}. */
     public List<QueueId> owedAcceptedBefore(long cutoffMillis) {
+        awaitScan();
         List<QueueId> out = new ArrayList<>();
         live.forEach((id, l) -> {
             if (l.acceptedAtMillis() < cutoffMillis) {
@@ -370,8 +454,9 @@ public final class SpoolJournal implements AutoCloseable {
         return out;
     }
 
-    /** Ids currently owed (ACCEPTed, no DONE written yet). */
+    /** Ids currently owed (ACCEPTed, no DONE written yet); waits for the scan of the segments found at open. */
     public int owedCount() {
+        awaitScan();
         return live.size();
     }
 
@@ -421,7 +506,7 @@ public final class SpoolJournal implements AutoCloseable {
         return frame;
     }
 
-    private CompletableFuture<Void> submit(byte type, String id, ByteBuffer frame, boolean sync) {
+    private CompletableFuture<Void> submit(byte type, String id, ByteBuffer frame, boolean sync, Runnable task) {
         CompletableFuture<Void> future = new CompletableFuture<>();
         if (closed) {
             future.completeExceptionally(new IOException("spool journal is closed"));
@@ -436,7 +521,7 @@ public final class SpoolJournal implements AutoCloseable {
         if (sync) {
             syncPending.incrementAndGet();
         }
-        appends.add(new Append(type, id, frame, future, sync));
+        appends.add(new Append(type, id, frame, future, sync, task));
         int p = parking;
         if (p == PARKED_IDLE || (sync && p == PARKED_LAZY)) {
             LockSupport.unpark(writer);
@@ -500,7 +585,9 @@ public final class SpoolJournal implements AutoCloseable {
                     for (int i = 0; i < batch.size(); i++) {
                         Append a = batch.get(i);
                         try {
-                            if (a.frame() != null && write(a)) {
+                            if (a.task() != null) {
+                                a.task().run();
+                            } else if (a.frame() != null && write(a)) {
                                 dirty = true;
                             }
                         } catch (IOException | RuntimeException e) {
@@ -558,9 +645,12 @@ public final class SpoolJournal implements AutoCloseable {
         return null;
     }
 
-    /** Writes one record; returns false when it was skipped (a DONE/DEFER for an id not owed here). */
+    /**
+     * Writes one record; returns false when it was skipped (a DONE/DEFER for an id not owed
+     * here; while the scan runs, one for an id not known yet is written and noted).
+     */
     private boolean write(Append a) throws IOException {
-        if (a.type() != ACCEPT && !live.containsKey(a.id())) {
+        if (a.type() != ACCEPT && !live.containsKey(a.id()) && sinceOpen == null) {
             return false;
         }
         int length = a.frame().remaining();
@@ -583,6 +673,9 @@ public final class SpoolJournal implements AutoCloseable {
         long offset = current.position;
         appendFrame(current, a.frame());
         records.incrementAndGet();
+        if (sinceOpen != null) {
+            sinceOpen.add(a.type() == ACCEPT ? new Append(ACCEPT, a.id(), null, null, false, null) : a);
+        }
         if (a.type() == ACCEPT) {
             track(a.id(), new Live(current, offset, System.currentTimeMillis()));
             held.remove(a.id());
@@ -679,7 +772,7 @@ public final class SpoolJournal implements AutoCloseable {
     /** Copies the few owed ACCEPTs of the oldest closed segment forward so it can be deleted. */
     private void relocateOldest() throws IOException {
         Segment oldest = segments.peekFirst();
-        if (oldest == null || oldest == current || oldest.live == 0 || oldest.live > RELOCATE_LIMIT) {
+        if (oldest == null || oldest == current || oldest.pinned || oldest.live == 0 || oldest.live > RELOCATE_LIMIT) {
             return;
         }
         List<Map.Entry<String, Live>> moving = new ArrayList<>();
@@ -731,7 +824,8 @@ public final class SpoolJournal implements AutoCloseable {
     }
 
     private void deleteFreedSegments() {
-        while (segments.size() > 1 && segments.peekFirst() != current && segments.peekFirst().live <= 0) {
+        while (segments.size() > 1 && segments.peekFirst() != current && !segments.peekFirst().pinned
+                && segments.peekFirst().live <= 0) {
             Segment gone = segments.removeFirst();
             try {
                 Files.deleteIfExists(gone.path);
@@ -769,158 +863,68 @@ public final class SpoolJournal implements AutoCloseable {
         return found;
     }
 
-    private List<OwedEntry> replay() throws IOException {
-        Map<String, String> epochs = new java.util.HashMap<>();
-        Map<String, Deferral> deferrals = new ConcurrentHashMap<>();
-        long mtime = System.currentTimeMillis();
-        for (Map.Entry<Long, Path> file : listSegments().entrySet()) {
-            Segment segment = new Segment(file.getValue(), file.getKey());
-            segment.position = -1;
-            segments.addLast(segment);
-            nextSeq = file.getKey() + 1;
-            replaySegment(segment, epochs, deferrals, mtime);
-        }
-        List<OwedEntry> result = new ArrayList<>();
-        held.retainAll(live.keySet());
-        live.forEach((id, l) -> result.add(new OwedEntry(new QueueId(id), epochs.get(id), l.segment().path,
-                l.offset(), deferrals.get(id), held.contains(id))));
-        result.sort((a, b) -> a.id().value().compareTo(b.id().value()));
-        // Segments with nothing owed can go now; they are all closed.
-        for (Iterator<Segment> it = segments.iterator(); it.hasNext(); ) {
-            Segment s = it.next();
-            if (s.live > 0) {
-                break;
-            }
-            Files.deleteIfExists(s.path);
-            it.remove();
-        }
-        return List.copyOf(result);
-    }
-
-    private void replaySegment(Segment segment, Map<String, String> epochs, Map<String, Deferral> deferrals,
-                               long mtime) throws IOException {
-        try (FileChannel ch = FileChannel.open(segment.path, StandardOpenOption.READ)) {
-            long size = ch.size();
-            ByteBuffer magic = ByteBuffer.allocate(MAGIC.length);
-            readFully(ch, magic, 0);
-            if (magic.hasRemaining() || !java.util.Arrays.equals(magic.array(), MAGIC)) {
-                LOG.warn("spool segment {} has no valid header; skipped", segment.path);
+    /**
+     * The scan thread: reads the segments found at open, then hands its state to the writer,
+     * which applies what it wrote since open and makes that state the journal's.
+     */
+    private void scan(List<Segment> found) {
+        long start = System.nanoTime();
+        SpoolScan scan = new SpoolScan(System.currentTimeMillis());
+        try {
+            if (!scan.scan(found, () -> closed)) {
+                scanned.completeExceptionally(new IOException("spool journal closed during its scan"));
                 return;
             }
-            long pos = MAGIC.length;
-            FrameReader frames = new FrameReader(ch, size);
-            while (pos < size) {
-                ByteBuffer body = frames.body(pos);
-                if (body == null) {
-                    LOG.warn("spool segment {}: torn or corrupt record at offset {}; replay of this segment stops there",
-                            segment.path, pos);
-                    return;
-                }
-                int length = body.remaining();
-                try {
-                    byte type = body.get();
-                    String id = BinaryCodec.getString(body);
-                    if (type == ACCEPT) {
-                        epochs.put(id, epochs.computeIfAbsent(EPOCH_NAMES + BinaryCodec.getString(body),
-                                k -> k.substring(EPOCH_NAMES.length())));
-                        deferrals.remove(id);
-                        held.remove(id);
-                        track(id, new Live(segment, pos, mtime));
-                    } else if (type == DONE) {
-                        Live gone = live.remove(id);
-                        if (gone != null) {
-                            gone.segment().live--;
-                        }
-                        epochs.remove(id);
-                        deferrals.remove(id);
-                        held.remove(id);
-                    } else if (type == REEPOCH) {
-                        if (live.containsKey(id)) {
-                            epochs.put(id, epochs.computeIfAbsent(EPOCH_NAMES + BinaryCodec.getString(body),
-                                    k -> k.substring(EPOCH_NAMES.length())));
-                        }
-                    } else if (type == HOLD) {
-                        if (body.get() != 0) {
-                            held.add(id);
-                        } else {
-                            held.remove(id);
-                        }
-                    } else if (type == DEFER) {
-                        int attempts = body.getInt();
-                        long next = body.getLong();
-                        int n = body.getInt();
-                        List<String> pending = new ArrayList<>(n);
-                        for (int i = 0; i < n; i++) {
-                            pending.add(BinaryCodec.getString(body));
-                        }
-                        deferrals.put(id, new Deferral(attempts, next, pending));
-                    }
-                } catch (RuntimeException e) {
-                    LOG.warn("spool segment {}: undecodable record at offset {}; replay of this segment stops there",
-                            segment.path, pos);
-                    return;
-                }
-                pos += 8 + length;
+            submit((byte) 0, null, null, false, () -> merge(scan, found)).join();
+            List<OwedEntry> result = scan.owed(java.util.Set.copyOf(found));
+            owed = result;
+            scanned.complete(result);
+            if (!found.isEmpty()) {
+                LOG.info("spool {}: {} owed records in {} segments ({} MB), scanned in {} ms", dir, result.size(),
+                        found.size(), scan.bytes() >> 20, (System.nanoTime() - start) / 1_000_000);
             }
+        } catch (IOException | RuntimeException e) {
+            if (!closed) {
+                LOG.error("spool {}: scan failed: {}; what it holds is kept and scanned again at the next start",
+                        dir, e.toString());
+            }
+            scanned.completeExceptionally(e);
         }
     }
 
     /**
-     * A segment's frames read in order through one 4 MiB buffer: two reads per frame made the
-     * open of a spool with a million messages take tens of seconds.
+     * On the writer's thread: applies the records written since open to the scan's state
+     * (they all come after what it scanned) and makes that state the journal's.
      */
-    private static final class FrameReader {
-        private final FileChannel ch;
-        private final long size;
-        private ByteBuffer buf = ByteBuffer.allocate(4 << 20);
-        /** The file offset of {@code buf}'s first byte. */
-        private long start;
-
-        FrameReader(FileChannel ch, long size) {
-            this.ch = ch;
-            this.size = size;
-            buf.limit(0);
+    private void merge(SpoolScan scan, List<Segment> found) {
+        for (Append a : sinceOpen) {
+            if (a.type() == ACCEPT || a.type() == DONE) {
+                scan.forget(a.id()); // the writer's live map has a re-ACCEPTed id's new place
+            } else if (scan.live.containsKey(a.id())) {
+                ByteBuffer body = a.frame().duplicate();
+                body.position(8 + 1);
+                BinaryCodec.getString(body);
+                scan.apply(a.type(), a.id(), body, null, -1);
+            }
         }
-
-        /** The body of the frame at {@code pos}, or null when it is torn, oversized or fails its CRC. */
-        ByteBuffer body(long pos) throws IOException {
-            if (size - pos < 8 || !fill(pos, 8)) {
-                return null;
+        Set<String> nowHeld = ConcurrentHashMap.newKeySet();
+        for (String id : scan.held) {
+            if (scan.live.containsKey(id)) { // a HOLD without an owed ACCEPT before it says nothing
+                nowHeld.add(id);
             }
-            int at = (int) (pos - start);
-            int length = buf.getInt(at);
-            int crc = buf.getInt(at + 4);
-            if (length <= 0 || length > MAX_BODY || pos + 8 + length > size || !fill(pos, 8 + length)) {
-                return null;
-            }
-            at = (int) (pos - start);
-            CRC32C check = new CRC32C();
-            check.update(buf.array(), at + 8, length);
-            if ((int) check.getValue() != crc) {
-                return null;
-            }
-            return ByteBuffer.wrap(buf.array(), at + 8, length).slice();
         }
-
-        /** Makes {@code [pos, pos + n)} readable in the buffer; false at a short file. */
-        private boolean fill(long pos, int n) throws IOException {
-            if (pos >= start && pos + n <= start + buf.limit()) {
-                return true;
+        live.forEach((id, l) -> {
+            scan.live.put(id, l);
+            if (held.contains(id)) {
+                nowHeld.add(id);
             }
-            if (n > buf.capacity()) {
-                buf = ByteBuffer.allocate(n);
-            }
-            buf.clear();
-            start = pos;
-            while (buf.hasRemaining()) {
-                int r = ch.read(buf, start + buf.position());
-                if (r < 0) {
-                    break;
-                }
-            }
-            buf.flip();
-            return buf.limit() >= n;
+        });
+        live = scan.live;
+        held = nowHeld;
+        for (Segment s : found) {
+            s.pinned = false;
         }
+        sinceOpen = null;
     }
 
     /** The body of the frame at {@code pos}, or null when it is torn, oversized or fails its CRC. */

@@ -1,6 +1,7 @@
 package io.relay.queue;
 
 import static io.relay.queue.TestClusters.await;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -163,5 +164,117 @@ class BodyReplicationTest {
         assertEquals(ids, hb2.deliveries.keySet());
         assertTrue(hb2.noneTwice());
         await("copies released", Duration.ofSeconds(30), () -> b2.copiesJournal().owedCount() == 0);
+    }
+
+    /**
+     * Streaming DATA's queue side (issue 17, item 2): a large message's content is a file on
+     * the accepting member's disk, and its copy a file on another member's, sent in parts of
+     * {@link BodyStore#PART_BYTES}; a member holding neither fetches it in parts onto its own
+     * disk; the delivery reads it from the file; when it is finished every file is removed.
+     */
+    @Test
+    void aLargeBodyTravelsInPartsAndIsAFileOnEachDiskUntilDelivered() throws Exception {
+        String name = TestClusters.clusterName();
+        int pa = TestClusters.freePort();
+        int pb = TestClusters.freePort();
+        int pc = TestClusters.freePort();
+        ClusterQueue a = open(TestClusters.alone(name, pa), "a");
+        ClusterQueue b = open(TestClusters.joining(name, pb, pa), "b");
+        ClusterQueue c = open(TestClusters.joining(name, pc, pa, pb), "c");
+        List<DigestingHandler> handlers = List.of(new DigestingHandler(), new DigestingHandler(), new DigestingHandler());
+        a.start(handlers.get(0));
+        b.start(handlers.get(1));
+        c.start(handlers.get(2));
+        await("three members, partitions safe", Duration.ofSeconds(30), () -> a.clusterMemberForTests().clusterSafe()
+                && a.clusterMemberForTests().memberCount() == 3);
+
+        QueueId id = a.newId();
+        Path incoming = a.incomingBody(id);
+        byte[] content = new byte[3 * BodyStore.PART_BYTES + 12_345]; // not a whole number of parts
+        for (int i = 0; i < content.length; i++) {
+            content[i] = (byte) (i % 78 == 76 ? '\r' : i % 78 == 77 ? '\n' : 'a' + i % 23);
+        }
+        Files.write(incoming, content);
+        byte[] prefix = "Received: by test\r\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+        QueuedMessage m = new QueuedMessage(id, TestClusters.message(id, 10).envelope(),
+                new MessageBody.OnDisk(prefix, incoming, content.length));
+        a.accept(m).get(30, TimeUnit.SECONDS);
+        byte[] whole = new byte[prefix.length + content.length];
+        System.arraycopy(prefix, 0, whole, 0, prefix.length);
+        System.arraycopy(content, 0, whole, prefix.length, content.length);
+        String expected = sha256(whole);
+
+        assertFalse(Files.exists(incoming), "moved out of incoming");
+        Path onA = dir.resolve("a/bodies").resolve(id.value());
+        assertEquals(content.length, Files.size(onA), "the accepting member's file");
+        Path onB = dir.resolve("b/copies/bodies").resolve(id.value());
+        Path onC = dir.resolve("c/copies/bodies").resolve(id.value());
+        assertTrue(Files.exists(onB) ^ Files.exists(onC), "one copy, on B or C");
+        boolean holderIsB = Files.exists(onB);
+        ClusterQueue other = holderIsB ? c : b;
+        Path holderFile = holderIsB ? onB : onC;
+        Path otherFile = holderIsB ? onC : onB;
+        assertArrayEquals(content, Files.readAllBytes(holderFile), "the copy, byte for byte");
+
+        // a member that holds nothing gets it in parts, onto its own disk
+        QueueMeta meta = BinaryCodec.decodeMeta(a.clusterMemberForTests().hazelcast()
+                .<String, byte[]>getMap(ClusterMember.META_MAP).get(id.value()));
+        QueuedMessage fetched = other.bodiesForTests().find(id.value(), meta.holders()).orElseThrow();
+        assertEquals(expected, sha256(fetched.body()));
+        assertArrayEquals(content, Files.readAllBytes(otherFile));
+        // an operator's view of it anywhere shows its headers without copying it
+        assertTrue(new String(a.find(id.value()).orElseThrow().getValue().body().head(64),
+                java.nio.charset.StandardCharsets.US_ASCII).startsWith("Received: by test"));
+
+        handlers.forEach(h -> h.deferAll = false);
+        await("delivered", Duration.ofSeconds(60), () -> handlers.stream().mapToInt(h -> h.digests.size()).sum() == 1);
+        for (DigestingHandler h : handlers) {
+            h.digests.values().forEach(d -> assertEquals(expected, d, "delivered byte for byte from the file"));
+        }
+        await("the accepting member's file and the copy removed", Duration.ofSeconds(30),
+                () -> !Files.exists(onA) && !Files.exists(holderFile));
+        DigestingHandler otherHandler = handlers.get(other == b ? 1 : 2);
+        if (!otherHandler.digests.isEmpty()) { // the member that fetched it delivered it: its own copy goes too
+            await("the fetched copy removed", Duration.ofSeconds(30), () -> !Files.exists(otherFile));
+        }
+    }
+
+    /** Defers until told otherwise, then delivers, reading each body through its stream and keeping its SHA-256. */
+    private static final class DigestingHandler implements DeliveryHandler {
+        final java.util.Map<String, String> digests = new java.util.concurrent.ConcurrentHashMap<>();
+        volatile boolean deferAll = true;
+
+        @Override
+        public List<RecipientOutcome> deliver(DeliveryAttempt attempt) {
+            if (deferAll) {
+                return attempt.recipients().stream()
+                        .<RecipientOutcome>map(r -> new RecipientOutcome.Deferred(r, "451 4.3.0 try later")).toList();
+            }
+            try {
+                digests.put(attempt.message().id().value(), sha256(attempt.message().body()));
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+            return attempt.recipients().stream().<RecipientOutcome>map(RecipientOutcome.Delivered::new).toList();
+        }
+
+        @Override
+        public void expired(QueuedMessage message, List<RecipientOutcome.Deferred> lastOutcomes) {
+        }
+    }
+
+    private static String sha256(MessageBody body) throws Exception {
+        java.security.MessageDigest sha = java.security.MessageDigest.getInstance("SHA-256");
+        try (java.io.InputStream in = body.open()) {
+            byte[] buf = new byte[65_536];
+            for (int n; (n = in.read(buf)) > 0; ) {
+                sha.update(buf, 0, n);
+            }
+        }
+        return java.util.HexFormat.of().formatHex(sha.digest());
+    }
+
+    private static String sha256(byte[] b) throws Exception {
+        return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(b));
     }
 }

@@ -2,6 +2,7 @@ package io.relay.queue;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.time.Duration;
@@ -57,6 +58,31 @@ class QueueIdsAndCodecTest {
         QueueMeta meta = new QueueMeta(List.of("b@x.test"), 3, 99L, 1234567L, "451 4.7.1 later", 22);
         assertEquals(meta, BinaryCodec.decodeMeta(BinaryCodec.encodeMeta(meta)));
         assertEquals("", BinaryCodec.decodeSender(BinaryCodec.encodeMessage(m)));
+    }
+
+    /** A large message's record holds its envelope, our headers and its file's length; the head reads its whole size. */
+    @Test
+    void aMessageOnDiskRoundTripsWithoutItsFile() {
+        byte[] prefix = "Received: from x\r\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+        QueuedMessage m = new QueuedMessage(new QueueId("0123456789ABCDEF"),
+                new Envelope("s@x.test", List.of("b@x.test"), "unknown", "::1", "h", "ESMTP", false, true, 7L),
+                new MessageBody.OnDisk(prefix, java.nio.file.Path.of("/spool/bodies/0123456789ABCDEF"), 40_000_000L));
+        byte[] encoded = BinaryCodec.encodeMessage(m);
+        assertTrue(BinaryCodec.onDisk(encoded));
+        assertTrue(encoded.length < 200, "no content in the record: " + encoded.length);
+        QueuedMessage back = BinaryCodec.decodeMessage(encoded);
+        assertEquals(m.envelope(), back.envelope());
+        MessageBody.OnDisk body = (MessageBody.OnDisk) back.body();
+        assertArrayEquals(prefix, body.prefix());
+        assertEquals(40_000_000L, body.fileLength());
+        assertEquals(null, body.file(), "where the file is, is the reading node's business");
+        assertEquals(prefix.length + 40_000_000L, back.size());
+        assertEquals(prefix.length + 40_000_000L, BinaryCodec.decodeHead(
+                java.nio.ByteBuffer.wrap(encoded)).size());
+        assertEquals("s@x.test", BinaryCodec.decodeSender(encoded));
+        org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class, back::content,
+                "a body on disk is never loaded whole by content()");
+        assertFalse(BinaryCodec.onDisk(BinaryCodec.encodeMessage(new QueuedMessage(m.id(), m.envelope(), prefix))));
     }
 
     @Test

@@ -243,7 +243,16 @@ final class QueueEndpoint implements AdminRequestHandler.Endpoint {
         var env = msg.envelope();
         return new Detail(id, state(m), env.sender(), env.recipients(), m.pending(),
                 env.clientName() + "[" + env.clientAddress() + "]", env.heloName(), env.protocol(), m.size(), arrival,
-                m.attempts(), next, m.lastReason(), headers(msg.content()));
+                m.attempts(), next, m.lastReason(), headers(head(msg)));
+    }
+
+    /** The start of the content, enough for its headers (a large message's file is read no further). */
+    private static byte[] head(QueuedMessage msg) {
+        try {
+            return msg.body().head(HEADER_BYTES);
+        } catch (java.io.IOException e) {
+            return new byte[0];
+        }
     }
 
     /** The header lines (continuations joined), up to the blank line or {@link #HEADER_BYTES}. */

@@ -400,7 +400,7 @@ public final class Dispatcher implements DeliveryHandler {
             // Through the hop's breaker (suspended: deferred without connecting, relay=none), with
             // connection retries; throttling replies pause the lane.
             SmtpDelivery d = guard.deliver(route.laneKey(), hop, rcptsNow, () -> smtp.deliver(hop, policy,
-                    env.sender(), rcptsNow, message.content(), env.smtpUtf8(), env.eightBitMime(), gate));
+                    env.sender(), rcptsNow, message.body(), env.smtpUtf8(), env.eightBitMime(), gate));
             List<String> again = new ArrayList<>();
             for (RecipientResult r : d.results()) {
                 boolean heldBack = d.held() != null && r.status() == RecipientResult.Status.DEFERRED;
@@ -437,10 +437,18 @@ public final class Dispatcher implements DeliveryHandler {
         Path target = dir.resolve(message.id().value() + ".eml");
         try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                 StandardOpenOption.TRUNCATE_EXISTING)) {
-            ByteBuffer[] bufs = {ByteBuffer.wrap(head.toString().getBytes(StandardCharsets.UTF_8)),
-                    ByteBuffer.wrap(message.content())};
-            while (bufs[0].hasRemaining() || bufs[1].hasRemaining()) {
-                ch.write(bufs);
+            ByteBuffer first = ByteBuffer.wrap(head.toString().getBytes(StandardCharsets.UTF_8));
+            while (first.hasRemaining()) {
+                ch.write(first);
+            }
+            try (java.io.InputStream in = message.body().open()) { // a large message is copied as it is read
+                byte[] buf = new byte[64 * 1024];
+                for (int n; (n = in.read(buf)) > 0; ) {
+                    ByteBuffer b = ByteBuffer.wrap(buf, 0, n);
+                    while (b.hasRemaining()) {
+                        ch.write(b);
+                    }
+                }
             }
             // The file is the delivery: it must be on disk before the queue forgets the message.
             ch.force(true);

@@ -85,7 +85,7 @@ public final class DsnBuilder {
 
             MimeBodyPart headers = new MimeBodyPart();
             headers.setDataHandler(new DataHandler(new ByteArrayDataSource(
-                    originalHeaders(original.content()), "text/rfc822-headers")));
+                    originalHeaders(original.body().head(HEADER_BYTES)), "text/rfc822-headers")));
             headers.setDescription("Undelivered Message Headers");
             report.addBodyPart(headers);
 
@@ -135,6 +135,9 @@ public final class DsnBuilder {
         }
         return b.toString();
     }
+
+    /** Of a large message on disk only its start is read: the header section, or this much of it. */
+    private static final int HEADER_BYTES = 256 * 1024;
 
     private static byte[] originalHeaders(byte[] content) throws MessagingException, UnsupportedEncodingException {
         InternetHeaders h = new InternetHeaders(new ByteArrayInputStream(content));

@@ -1,5 +1,6 @@
 package io.relay.node.delivery;
 
+import io.relay.queue.MessageBody;
 import io.relay.routing.Credentials;
 import io.relay.routing.NextHop;
 import io.relay.routing.TlsLevel;
@@ -129,11 +130,12 @@ public final class SmtpClient implements AutoCloseable {
     /** Delivers {@code content} (CRLF lines, not dot-stuffed) to {@code recipients} via {@code hop}. */
     public SmtpDelivery deliver(NextHop hop, Policy policy, String sender, List<String> recipients, byte[] content,
                                 boolean smtpUtf8, boolean eightBitMime) {
-        return deliver(hop, policy, sender, recipients, content, smtpUtf8, eightBitMime, TransactionGate.OPEN);
+        return deliver(hop, policy, sender, recipients, new MessageBody.InMemory(content), smtpUtf8, eightBitMime,
+                TransactionGate.OPEN);
     }
 
-    /** As above, asking {@code gate} right before MAIL FROM. */
-    public SmtpDelivery deliver(NextHop hop, Policy policy, String sender, List<String> recipients, byte[] content,
+    /** As above, for a content in the heap or on disk, asking {@code gate} right before MAIL FROM. */
+    public SmtpDelivery deliver(NextHop hop, Policy policy, String sender, List<String> recipients, MessageBody content,
                                 boolean smtpUtf8, boolean eightBitMime, TransactionGate gate) {
         long start = System.nanoTime();
         List<RecipientResult> early = new ArrayList<>();
@@ -523,13 +525,13 @@ public final class SmtpClient implements AutoCloseable {
         private final Connection c;
         private final String sender;
         private final List<String> rcpts;
-        private final byte[] content;
+        private final MessageBody content;
         private final boolean smtpUtf8;
         private final boolean eightBit;
         int roundTrips;
         boolean reusable;
 
-        Transaction(Connection c, String sender, List<String> rcpts, byte[] content, boolean smtpUtf8,
+        Transaction(Connection c, String sender, List<String> rcpts, MessageBody content, boolean smtpUtf8,
                     boolean eightBit) {
             this.c = c;
             this.sender = sender;
@@ -553,7 +555,7 @@ public final class SmtpClient implements AutoCloseable {
                 }
                 StringBuilder mail = new StringBuilder("MAIL FROM:<").append(sender).append('>');
                 if (c.extensions.containsKey("SIZE")) {
-                    mail.append(" SIZE=").append(content.length);
+                    mail.append(" SIZE=").append(content.length());
                 }
                 if (eightBit && c.extensions.containsKey("8BITMIME")) {
                     mail.append(" BODY=8BITMIME");
@@ -613,7 +615,13 @@ public final class SmtpClient implements AutoCloseable {
                         c.flush();
                         c.read();
                     } else {
-                        c.writeRaw(dotStuffed(content));
+                        if (content instanceof MessageBody.InMemory m) {
+                            c.writeRaw(dotStuffed(m.bytes()));
+                        } else { // on disk: streamed from the file, never whole in the heap
+                            try (InputStream in = content.open()) {
+                                writeDotStuffed(in, c.out);
+                            }
+                        }
                         c.flush();
                         SmtpReply fin = c.read();
                         for (String r : accepted) {
@@ -658,14 +666,64 @@ public final class SmtpClient implements AutoCloseable {
             }
         }
 
-        private static boolean has8Bit(byte[] b) {
-            for (byte x : b) {
-                if (x < 0) {
+        private static boolean has8Bit(MessageBody body) {
+            if (body instanceof MessageBody.InMemory m) {
+                return has8Bit(m.bytes(), m.bytes().length);
+            }
+            // a large message on disk is read once more for it: rare, and cheaper than a wrong BODY=
+            try (InputStream in = body.open()) {
+                byte[] buf = new byte[64 * 1024];
+                for (int n; (n = in.read(buf)) > 0; ) {
+                    if (has8Bit(buf, n)) {
+                        return true;
+                    }
+                }
+                return false;
+            } catch (IOException e) {
+                return true; // unknown: declaring 8BITMIME is the safe side when the server offers it
+            }
+        }
+
+        private static boolean has8Bit(byte[] b, int n) {
+            for (int i = 0; i < n; i++) {
+                if (b[i] < 0) {
                     return true;
                 }
             }
             return false;
         }
+    }
+
+    /**
+     * Writes {@code content} with RFC 5321 dot-stuffing and the final CRLF "." CRLF, as
+     * {@link #dotStuffed} does, reading it as it goes (the line state carries across reads).
+     */
+    static void writeDotStuffed(InputStream content, OutputStream out) throws IOException {
+        byte[] buf = new byte[64 * 1024];
+        boolean lineStart = true;
+        boolean empty = true;
+        int last = '\n';
+        for (int n; (n = content.read(buf)) > 0; ) {
+            empty = false;
+            int from = 0;
+            for (int i = 0; i < n; i++) {
+                if (lineStart && buf[i] == '.') {
+                    out.write(buf, from, i - from);
+                    out.write('.');
+                    from = i;
+                }
+                lineStart = buf[i] == '\n';
+            }
+            out.write(buf, from, n - from);
+            last = buf[n - 1];
+        }
+        if (!empty && last != '\n') {
+            out.write('\r');
+            out.write('\n');
+        }
+        out.write('.');
+        out.write('\r');
+        out.write('\n');
     }
 
     /** The content with RFC 5321 dot-stuffing, ending in CRLF "." CRLF. */

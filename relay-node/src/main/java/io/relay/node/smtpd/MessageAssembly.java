@@ -12,7 +12,8 @@ import java.util.Locale;
  * Date when the client left them out, and counts Received headers for the mail-loop limit.
  *
  * <p>Strategy: one pass over the header section only (up to the first empty line), comparing
- * header names byte-wise; the body is copied once with the new headers in front.
+ * header names byte-wise; the body is copied once with the new headers in front, or, for a
+ * large message on disk, left where it is ({@link #prefix}: the new headers go before it).
  * Settings: {@code smtpd.hostname}, {@code smtpd.hopcount-limit}.
  */
 public final class MessageAssembly {
@@ -32,6 +33,9 @@ public final class MessageAssembly {
         /** @param messageId the Message-ID as found or added, for the cleanup log line */
         record Assembled(byte[] content, String messageId) implements Result {}
 
+        /** The headers to put before a content kept elsewhere (on disk), and the Message-ID. */
+        record Prefixed(byte[] prefix, String messageId) implements Result {}
+
         record TooManyHops(int hops) implements Result {}
     }
 
@@ -43,7 +47,25 @@ public final class MessageAssembly {
      */
     public Result assemble(byte[] original, String id, String heloName, String clientIp, String protocol,
                            String recipient, Instant now) {
-        HeaderFacts facts = scan(original);
+        Result r = prefix(original, id, heloName, clientIp, protocol, recipient, now);
+        if (!(r instanceof Result.Prefixed p)) {
+            return r;
+        }
+        byte[] head = p.prefix();
+        byte[] out = new byte[head.length + original.length];
+        System.arraycopy(head, 0, out, 0, head.length);
+        System.arraycopy(original, 0, out, head.length, original.length);
+        return new Result.Assembled(out, p.messageId());
+    }
+
+    /**
+     * As {@link #assemble}, for a content that stays where it is: {@code head} is its start
+     * (the header section, or as much of it as the caller read: Received headers beyond it
+     * are not counted), and the result is the headers to put before it.
+     */
+    public Result prefix(byte[] head, String id, String heloName, String clientIp, String protocol,
+                         String recipient, Instant now) {
+        HeaderFacts facts = scan(head);
         if (facts.received > hopcountLimit) {
             return new Result.TooManyHops(facts.received);
         }
@@ -66,11 +88,7 @@ public final class MessageAssembly {
         if (!facts.date) {
             h.append("Date: ").append(date).append("\r\n");
         }
-        byte[] head = h.toString().getBytes(StandardCharsets.UTF_8);
-        byte[] out = new byte[head.length + original.length];
-        System.arraycopy(head, 0, out, 0, head.length);
-        System.arraycopy(original, 0, out, head.length, original.length);
-        return new Result.Assembled(out, messageId);
+        return new Result.Prefixed(h.toString().getBytes(StandardCharsets.UTF_8), messageId);
     }
 
     private record HeaderFacts(int received, String messageId, boolean date) {}

@@ -4,7 +4,12 @@ import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.util.ByteProcessor;
 import io.netty.handler.codec.ByteToMessageDecoder;
+import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CharsetDecoder;
 import java.nio.charset.CodingErrorAction;
@@ -20,7 +25,11 @@ import java.util.List;
  * content goes into one growable byte[] (no per-line allocation, no regex) whose every
  * allocation is reserved in the node's {@link ReceiveMemory}; past the size limit, or when
  * the budget has no room, the buffer is let go and the bytes are counted and dropped until
- * the final dot. A bare CR ends framing for good. A line ending in a bare LF, in DATA or a
+ * the final dot. Given a file ({@link #startData(Path)}), a message larger than
+ * {@link #SPILL_AT} streams there as it arrives, the buffer (at most {@link #SPILL_AT})
+ * serving as the write buffer: a 40 MB message holds 256 KiB of heap while it is received,
+ * and comes out as {@link SmtpInput.MessageFile}. A file that cannot be written (disk full)
+ * is dropped like a buffer the budget refused. A bare CR ends framing for good. A line ending in a bare LF, in DATA or a
  * command, either ends framing (Postfix's smtpd_forbid_bare_newline=reject) or is taken as
  * if it ended in CRLF (normalize, stored with CRLF); the end of DATA is only
  * {@code <CR><LF>.<CR><LF>}, so a lone dot next to a bare LF is content (the dot kept, and
@@ -33,6 +42,7 @@ import java.util.List;
  * {@code smtpd.forbid-bare-newline}, {@code smtpd.receive-memory-limit}.
  */
 public final class SmtpFramer extends ByteToMessageDecoder {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(SmtpFramer.class);
     private static final byte CR = '\r';
     private static final byte LF = '\n';
 
@@ -43,6 +53,8 @@ public final class SmtpFramer extends ByteToMessageDecoder {
     private enum Mode { COMMAND, SKIP_LINE, DATA, DEAD }
 
     private static final byte[] NONE = new byte[0];
+    /** Content beyond this goes to the file, when there is one: the largest buffer a session holds. */
+    static final int SPILL_AT = ReceiveMemory.SMALL;
 
     private final int lineLengthLimit;
     private final long sizeLimit;
@@ -66,6 +78,10 @@ public final class SmtpFramer extends ByteToMessageDecoder {
     private boolean afterCrlf;   // the line started after CRLF (or at the start of DATA)
     private boolean dotLine;
     private boolean pendingCr;
+    /** Where a large message streams (null: all in the buffer), the open file once it does, and bytes written. */
+    private Path spillPath;
+    private FileChannel spill;
+    private long spilled;
 
     /** A framer that normalizes bare LF and has no memory bound (tools, benchmarks). */
     public SmtpFramer(int lineLengthLimit, long sizeLimit) {
@@ -85,6 +101,13 @@ public final class SmtpFramer extends ByteToMessageDecoder {
      * and stays in command mode.
      */
     public boolean startData() {
+        return startData(null);
+    }
+
+    /** As {@link #startData()}, letting a large message stream to {@code spillTo} (null: never). */
+    public boolean startData(Path spillTo) {
+        discardSpill();
+        spillPath = spillTo;
         if (content.length == 0) {
             int first = (int) Math.min(FIRST_BUFFER, sizeLimit + 1);
             if (!memory.tryReserve(first)) {
@@ -127,6 +150,7 @@ public final class SmtpFramer extends ByteToMessageDecoder {
     @Override
     protected void handlerRemoved0(ChannelHandlerContext ctx) {
         dropBuffer();
+        discardSpill();
     }
 
     @Override
@@ -276,8 +300,10 @@ public final class SmtpFramer extends ByteToMessageDecoder {
         SmtpInput message;
         if (oversized) {
             message = new SmtpInput.MessageContent(null, received);
-        } else if (noRoom) {
+        } else if (noRoom || (spill != null && !flushSpill())) {
             message = new SmtpInput.NoReceiveMemory(received);
+        } else if (spill != null) {
+            message = closeSpill();
         } else {
             message = new SmtpInput.MessageContent(Arrays.copyOf(content, length), received);
         }
@@ -294,9 +320,78 @@ public final class SmtpFramer extends ByteToMessageDecoder {
         length = 0;
     }
 
+    /**
+     * Writes the buffer out to the spill file (opened at the first call) and empties it.
+     * False, with the message dropped, when the file cannot be written: the client gets
+     * 452 4.3.1 at the final dot, as when the receive budget is short.
+     */
+    private boolean flushSpill() {
+        try {
+            if (spill == null) {
+                spill = FileChannel.open(spillPath, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                        StandardOpenOption.TRUNCATE_EXISTING);
+                spilled = 0;
+            }
+            // On the event loop: a write into the page cache (no fsync; the queue syncs it at accept).
+            ByteBuffer b = ByteBuffer.wrap(content, 0, length);
+            while (b.hasRemaining()) {
+                spilled += spill.write(b, spilled);
+            }
+            length = 0;
+            return true;
+        } catch (IOException e) {
+            LOG.warn("cannot write the content of a large message to {}: {}", spillPath, e.toString());
+            noRoom = true;
+            dropping = true;
+            discardSpill();
+            return false;
+        }
+    }
+
+    /** The spilled message, its file closed and handed on: from now on it is the session's. */
+    private SmtpInput closeSpill() {
+        Path file = spillPath;
+        long size = spilled;
+        try {
+            spill.close();
+        } catch (IOException e) {
+            LOG.warn("cannot close {}: {}", file, e.toString());
+            discardSpill();
+            return new SmtpInput.NoReceiveMemory(received);
+        }
+        spill = null;
+        spillPath = null;
+        return new SmtpInput.MessageFile(file, size, received);
+    }
+
+    /** Closes and removes a spill file that will not become a message. */
+    private void discardSpill() {
+        if (spill != null) {
+            try {
+                spill.close();
+            } catch (IOException ignored) {
+                // removed below either way
+            }
+            spill = null;
+            try {
+                Files.deleteIfExists(spillPath);
+            } catch (IOException e) {
+                LOG.debug("cannot remove {}: {}", spillPath, e.toString());
+            }
+        }
+    }
+
+    /** Makes room for {@code more} bytes: into the spill file past {@link #SPILL_AT}, else a bigger buffer. */
+    private boolean room(int more) {
+        if (spillPath != null && (spill != null || (long) length + more > SPILL_AT)) {
+            return flushSpill();
+        }
+        return grow(more);
+    }
+
     /** Grows the buffer to take {@code more} bytes; false (and the message dropped) when the budget refuses. */
     private boolean grow(int more) {
-        long cap = Math.min(sizeLimit + 1, Integer.MAX_VALUE - 8);
+        long cap = Math.min(spillPath != null ? SPILL_AT : sizeLimit + 1, Integer.MAX_VALUE - 8);
         int size = (int) Math.min(Math.max(Math.max((long) length + more, 16), (long) content.length * 2), cap);
         // the old and the new array are both alive during the copy: reserve the new one whole
         if (!memory.tryReserve(size)) {
@@ -312,6 +407,7 @@ public final class SmtpFramer extends ByteToMessageDecoder {
     }
 
     private void fail(ByteBuf in, List<Object> out, String which) {
+        discardSpill();
         mode = Mode.DEAD;
         in.skipBytes(in.readableBytes());
         out.add(new SmtpInput.BareNewline(which));
@@ -326,7 +422,22 @@ public final class SmtpFramer extends ByteToMessageDecoder {
             tooBig();
             return;
         }
-        if (length + run > content.length && !grow(run)) {
+        if (length + run > content.length && !room(run)) {
+            return;
+        }
+        if (run > content.length - length) { // longer than the whole buffer: straight to the file
+            try {
+                for (int done = 0; done < run; ) {
+                    int n = in.getBytes(index + done, spill, spilled, run - done);
+                    done += n;
+                    spilled += n;
+                }
+            } catch (IOException e) {
+                LOG.warn("cannot write the content of a large message to {}: {}", spillPath, e.toString());
+                noRoom = true;
+                dropping = true;
+                discardSpill();
+            }
             return;
         }
         in.getBytes(index, content, length, run);
@@ -342,7 +453,7 @@ public final class SmtpFramer extends ByteToMessageDecoder {
             tooBig();
             return;
         }
-        if (length == content.length && !grow(1)) {
+        if (length == content.length && !room(1)) {
             return;
         }
         content[length++] = b;
@@ -353,5 +464,6 @@ public final class SmtpFramer extends ByteToMessageDecoder {
         oversized = true;
         dropping = true;
         dropBuffer();
+        discardSpill();
     }
 }

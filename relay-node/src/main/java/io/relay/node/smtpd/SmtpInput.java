@@ -31,6 +31,15 @@ public sealed interface SmtpInput {
     }
 
     /**
+     * The DATA content of a large message, streamed to a file as it arrived (dot-unstuffed,
+     * lines ending in CRLF); the file is the session's to accept or remove.
+     *
+     * @param length bytes in the file
+     * @param size   bytes received (unstuffed)
+     */
+    record MessageFile(java.nio.file.Path file, long length, long size) implements SmtpInput {}
+
+    /**
      * The message was read to its final dot, but the node's receive budget ({@link ReceiveMemory})
      * had no room for it: its bytes were dropped, the client gets 452 4.3.1.
      *

@@ -10,13 +10,17 @@ import io.netty.handler.timeout.IdleStateEvent;
 import io.relay.node.log.MailLog;
 import io.relay.node.metrics.RejectReason;
 import io.relay.queue.Envelope;
+import io.relay.queue.MessageBody;
 import io.relay.queue.MessageQueue;
 import io.relay.queue.QueueFullException;
 import io.relay.queue.QueueId;
 import io.relay.queue.QueuedMessage;
+import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
@@ -45,6 +49,8 @@ final class SmtpSession extends ChannelInboundHandlerAdapter {
     private static final Logger LOG = LoggerFactory.getLogger(SmtpSession.class);
     /** Messages up to this size are handed to the queue on the event loop, larger ones on the blocking executor. */
     static final int ACCEPT_ON_LOOP_MAX_BYTES = 256 * 1024;
+    /** How much of a large message's start is read back for its headers (Received count, Message-ID, Date). */
+    static final int HEADER_SCAN_BYTES = 64 * 1024;
 
     private final SessionServices services;
     private final SmtpFramer framer;
@@ -105,6 +111,9 @@ final class SmtpSession extends ChannelInboundHandlerAdapter {
         } else if (input instanceof SmtpInput.MessageContent m) {
             lastCommand = "END-OF-MESSAGE";
             endOfData(m);
+        } else if (input instanceof SmtpInput.MessageFile f) {
+            lastCommand = "END-OF-MESSAGE";
+            endOfData(f);
         } else if (input instanceof SmtpInput.NoReceiveMemory) {
             lastCommand = "END-OF-MESSAGE";
             finishData(reject(RejectReason.MEMORY, "END-OF-MESSAGE", CommandHandlers.STORAGE, state.sender,
@@ -218,9 +227,52 @@ final class SmtpSession extends ChannelInboundHandlerAdapter {
             return;
         }
         MessageAssembly.Result.Assembled assembled = (MessageAssembly.Result.Assembled) result;
-        Envelope envelope = new Envelope(state.sender, state.recipients, "unknown", clientIp, state.helo,
+        store(new QueuedMessage(new QueueId(id), envelope(now), assembled.content()), assembled.messageId());
+    }
+
+    /** A large message, streamed to a file as it arrived: its headers are read back, the rest stays on disk. */
+    private void endOfData(SmtpInput.MessageFile f) {
+        String id = state.queueId;
+        String rcpt = state.recipients.size() == 1 ? state.recipients.get(0) : null;
+        var now = services.clock().instant();
+        MessageAssembly.Result result;
+        try {
+            // a read of the file's first 64 KiB from the page cache it was just written to
+            byte[] head = new MessageBody.OnDisk(new byte[0], f.file(), f.length()).head(HEADER_SCAN_BYTES);
+            result = services.assembly().prefix(head, id, state.helo, clientIp, state.protocol(), rcpt, now);
+        } catch (IOException e) {
+            LOG.warn("{}: cannot read back the content of a large message: {}", id, e.toString());
+            deleteQuietly(f.file());
+            finishData(reject(RejectReason.OTHER, "END-OF-MESSAGE", "451 4.3.0 Error: queue file write error",
+                    state.sender, state.recipients.get(0)));
+            return;
+        }
+        if (result instanceof MessageAssembly.Result.TooManyHops) {
+            deleteQuietly(f.file());
+            finishData(reject(RejectReason.HOPS, "END-OF-MESSAGE", "554 5.4.6 Error: too many hops", state.sender,
+                    state.recipients.get(0)));
+            return;
+        }
+        MessageAssembly.Result.Prefixed p = (MessageAssembly.Result.Prefixed) result;
+        store(new QueuedMessage(new QueueId(id), envelope(now),
+                new MessageBody.OnDisk(p.prefix(), f.file(), f.length())), p.messageId());
+    }
+
+    private Envelope envelope(java.time.Instant now) {
+        return new Envelope(state.sender, state.recipients, "unknown", clientIp, state.helo,
                 state.protocol(), state.smtpUtf8, state.eightBitMime, now.toEpochMilli());
-        QueuedMessage message = new QueuedMessage(new QueueId(id), envelope, assembled.content());
+    }
+
+    private static void deleteQuietly(Path file) {
+        try {
+            Files.deleteIfExists(file);
+        } catch (IOException e) {
+            LOG.debug("cannot remove {}: {}", file, e.toString());
+        }
+    }
+
+    /** Hands the message to the queue, reading no more commands until it answers. */
+    private void store(QueuedMessage message, String messageId) {
         framer.pause(true);
         ctx.channel().config().setAutoRead(false);
         MessageQueue queue = services.queue();
@@ -229,20 +281,23 @@ final class SmtpSession extends ChannelInboundHandlerAdapter {
             // accept() only encodes the message and hands it to the spool and the cluster store
             // (it waits for neither): on the event loop for all but large messages, whose copies
             // would hold up the loop's other sessions.
-            stored = message.size() <= ACCEPT_ON_LOOP_MAX_BYTES ? queue.accept(message)
+            stored = !message.onDisk() && message.size() <= ACCEPT_ON_LOOP_MAX_BYTES ? queue.accept(message)
                     : CompletableFuture.supplyAsync(() -> queue.accept(message), services.blockingExecutor())
                             .thenCompose(f -> f);
         } catch (RuntimeException e) { // executor refused, queue closing
             stored = CompletableFuture.failedFuture(e);
         }
-        stored.whenCompleteAsync((v, failure) -> stored(message, assembled.messageId(), failure), ctx.executor());
+        stored.whenCompleteAsync((v, failure) -> stored(message, messageId, failure), ctx.executor());
     }
 
     private void stored(QueuedMessage message, String messageId, Throwable failure) {
+        Throwable cause = unwrap(failure);
+        if (cause != null && message.body() instanceof MessageBody.OnDisk d) {
+            deleteQuietly(d.file()); // still in the incoming directory: the queue did not take it
+        }
         if (!ctx.channel().isActive()) {
             return;
         }
-        Throwable cause = unwrap(failure);
         boolean ok;
         if (cause == null) {
             String id = message.id().value();
@@ -372,7 +427,7 @@ final class SmtpSession extends ChannelInboundHandlerAdapter {
 
     /** Switches the framer to DATA; false when the node's receive budget has no room (answer 452). */
     boolean startData() {
-        return framer.startData();
+        return framer.startData(services.queue().incomingBody(new QueueId(state.queueId)));
     }
 
     /** Answers 220 in clear text, then everything after is TLS; EHLO and the transaction are forgotten. */

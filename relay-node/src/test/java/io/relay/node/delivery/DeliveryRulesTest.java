@@ -34,6 +34,28 @@ class DeliveryRulesTest {
                 "a\r\n.\r\n.".getBytes(StandardCharsets.US_ASCII)), StandardCharsets.US_ASCII));
     }
 
+    /** A large message on disk is stuffed as it is read: the same bytes as the in-heap form, whatever the reads' sizes. */
+    @Test
+    void streamedDotStuffingEqualsTheInHeapForm() throws Exception {
+        List<String> cases = List.of("", "x", ".", "..", ".a\r\nb.\r\n..c\r\n", "a\r\n.\r\n.", "a\r\n",
+                "\r\n.\r\n", ".".repeat(70_000) + "\r\n." + "z".repeat(65_535) + "\r\n.\r\n");
+        for (String c : cases) {
+            byte[] in = c.getBytes(StandardCharsets.US_ASCII);
+            for (int read : new int[] {1, 2, 3, 7, 65_536}) {
+                java.io.InputStream src = new java.io.ByteArrayInputStream(in) {
+                    @Override
+                    public synchronized int read(byte[] b, int off, int len) {
+                        return super.read(b, off, Math.min(len, read)); // short reads, as a file or socket gives
+                    }
+                };
+                java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+                SmtpClient.writeDotStuffed(src, out);
+                assertEquals(new String(SmtpClient.dotStuffed(in), StandardCharsets.US_ASCII),
+                        out.toString(StandardCharsets.US_ASCII), "case of " + in.length + " bytes, reads of " + read);
+            }
+        }
+    }
+
     @Test
     void enhancedStatusComesFromTheReplyOrItsClass() {
         assertEquals("5.1.1", new SmtpReply(550, List.of("5.1.1 no such user")).dsn());

@@ -36,7 +36,13 @@ import org.junit.jupiter.api.io.TempDir;
  * sessions and streams 9 MB of DATA in each without the final dot, against a node with a
  * 256 MB heap and no memory setting (the receive budget defaults to a quarter of the heap).
  * The node stays up, mail from mynetworks during and after the attack is answered 250 and
- * delivered once each, and the attack's messages beyond the budget get 452 4.3.1.
+ * delivered once each.
+ *
+ * <p>Before issue 17 the attack's messages beyond the budget got 452 4.3.1. Since streaming
+ * DATA (issue 17, item 2) a message's content beyond 256 KiB goes to the spool as it arrives,
+ * so each of these sessions holds at most 256 KiB of heap, the budget is never reached, and
+ * every attack message is taken (the disk has room) and delivered once. The budget's own
+ * 452 is covered where contents stay in the heap (SmtpFramerTest).
  */
 class FirstHourDataMemoryTest {
     private static final int ATTACKERS = 32;
@@ -90,8 +96,7 @@ class FirstHourDataMemoryTest {
                 int attack250 = attackReplies.getOrDefault("250", 0);
                 int attack452 = attackReplies.getOrDefault("452", 0) + attackReplies.getOrDefault("452@DATA", 0);
                 assertEquals(ATTACKERS, attack250 + attack452, "each attack session got 250 or 452: " + attackReplies);
-                assertTrue(attack452 > 0, "messages beyond the receive budget got 452: " + attackReplies);
-                assertTrue(attack250 > 0, "messages within the budget were taken: " + attackReplies);
+                assertEquals(ATTACKERS, attack250, "streamed to disk, every message was taken: " + attackReplies);
 
                 Map<String, Integer> after = new HashMap<>();
                 for (int i = 0; i < LEGIT_AFTER; i++) {
@@ -125,8 +130,6 @@ class FirstHourDataMemoryTest {
                 assertEquals(attack250, attackDelivered, "attack messages answered 250 are delivered");
                 assertEquals(expected, upstream.messages().size(), "no duplicates, nothing lost: " + delivered);
 
-                String log = node.mailLog();
-                assertTrue(log.contains("452 4.3.1 Insufficient system storage"), "the 452 is in the mail log");
                 assertTrue(!node.stderr().contains("OutOfMemoryError"), NodeProcess.tail(nodeDir.resolve("node.err"), 30));
             }
         }

@@ -23,7 +23,8 @@ import java.util.function.Predicate;
 public final class AiosmtpdUpstream implements AutoCloseable {
     /** One message as the upstream received it (content after dot-unstuffing). */
     public record Received(String sender, List<String> recipients, List<String> mailOptions, byte[] content,
-                           boolean tls, String authUser) {
+                           boolean tls, String authUser, String sha256, long size,
+                           String bodySha256) {
         public String text() {
             return new String(content, StandardCharsets.UTF_8);
         }
@@ -58,7 +59,8 @@ public final class AiosmtpdUpstream implements AutoCloseable {
             JsonNode auth = n.get("auth");
             out.add(new Received(n.get("mail_from").asText(), rcpts, opts,
                     Base64.getDecoder().decode(n.get("content_b64").asText()), n.get("tls").asBoolean(),
-                    auth == null || auth.isNull() ? null : auth.asText()));
+                    auth == null || auth.isNull() ? null : auth.asText(), n.path("sha256").asText(""),
+                    n.path("size").asLong(-1), n.path("body_sha256").asText("")));
         }
         return out;
     }
@@ -186,6 +188,18 @@ public final class AiosmtpdUpstream implements AutoCloseable {
          */
         public Builder throttleFirst(int n) {
             args.addAll(List.of("--throttle", Integer.toString(n)));
+            return this;
+        }
+
+        /** Keeps only each message's SHA-256 and size, not its content (for messages of tens of MB). */
+        public Builder digestsOnly() {
+            args.add("--digest-only");
+            return this;
+        }
+
+        /** Takes messages up to this many bytes (aiosmtpd's own default is 32 MiB). */
+        public Builder dataSizeLimit(long bytes) {
+            args.addAll(List.of("--data-size-limit", Long.toString(bytes)));
             return this;
         }
 
