@@ -13,7 +13,7 @@ import java.util.Map;
  * main.cf (smtpd_* inbound, smtp_* outbound). Field defaults are those of a configuration
  * file (loopback listeners; {@code smtp} delivery, as Postfix); {@link ConfigLoader#embeddedDefaults()}
  * swaps in the developer's file: transport when there is no file. Every key is
- * documented in README.md. {@link ConfigLoader} binds and validates it.
+ * documented in docs/configuration.md. {@link ConfigLoader} binds and validates it.
  */
 public final class RelayConfig {
     public Smtpd smtpd = new Smtpd();
