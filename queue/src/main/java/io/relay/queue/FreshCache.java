@@ -22,17 +22,23 @@ final class FreshCache {
     private final AtomicLong bytes = new AtomicLong();
 
     void keep(QueuedMessage message, byte[] state) {
-        if (bytes.get() + message.size() <= MAX_BYTES
+        long heap = heapBytes(message);
+        if (bytes.get() + heap <= MAX_BYTES
                 && fresh.putIfAbsent(message.id().value(), new Fresh(message, state)) == null) {
-            bytes.addAndGet(message.size());
+            bytes.addAndGet(heap);
         }
+    }
+
+    /** What the message holds in the heap: a large message's content is a file, only its prefix is here. */
+    private static long heapBytes(QueuedMessage message) {
+        return message.body() instanceof MessageBody.OnDisk d ? d.prefix().length : message.size();
     }
 
     /** Removes and answers the kept message, null when none. */
     Fresh take(String id) {
         Fresh f = fresh.remove(id);
         if (f != null) {
-            bytes.addAndGet(-f.message().size());
+            bytes.addAndGet(-heapBytes(f.message()));
         }
         return f;
     }
