@@ -258,8 +258,9 @@ final class BodyStore {
                 try {
                     parts.execute(() -> {
                         try {
-                            sendParts(m);
-                            submitCopy(m, answer);
+                            if (sendParts(m, answer)) {
+                                submitCopy(m, answer);
+                            }
                         } catch (Exception e) {
                             answer.completeExceptionally(e);
                         }
@@ -318,11 +319,19 @@ final class BodyStore {
             }
         }
 
-        private void sendParts(Member m) throws Exception {
+        /**
+         * Sends the parts one at a time; false once the copy was given up (timed out and
+         * replaced): the rest is not sent and no record settles it, so the target does not
+         * keep a copy the index never lists (its partial file goes at its next start).
+         */
+        private boolean sendParts(Member m, CompletableFuture<Boolean> answer) throws Exception {
             IExecutorService executor = hazelcast.getExecutorService(EXECUTOR);
             long length = stored.fileLength();
             try (FileChannel ch = FileChannel.open(stored.file(), StandardOpenOption.READ)) {
                 for (long offset = 0; offset < length; offset += PART_BYTES) {
+                    if (answer.isDone()) {
+                        return false;
+                    }
                     ByteBuffer b = ByteBuffer.allocate((int) Math.min(PART_BYTES, length - offset));
                     while (b.hasRemaining() && ch.read(b, offset + b.position()) >= 0) {
                         // until full: a settled body does not shrink
@@ -331,6 +340,7 @@ final class BodyStore {
                             .get(COPY_TIMEOUT_MILLIS, TimeUnit.MILLISECONDS);
                 }
             }
+            return !answer.isDone();
         }
 
         /** A live member not asked yet, in member order; null when there is none. */
