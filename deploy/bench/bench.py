@@ -33,6 +33,11 @@ drain rate (and over (a)'s end-to-end rate), the heap's peak and after-GC peak (
 its live size after full GCs (jcmd GC.run + GC.heap_info) idle and with the queue full: bytes
 of heap per queued message. Postfix's same bursts beside (f) and (f100k). See burst_relay.
 
+Issue 18 (only when named in --only): (g) scale-out at equal CPU, 1, 2 and 3 nodes behind haproxy,
+each JVM in a cgroup v1 cpu group with the same CFS quota for the measured run; see measure_scaleout.
+A second Postfix, "postfix-system": Debian's system setup of ../shared/bench/postfix-peer.sh run as
+a separate instance (SYSTEM_POSTFIX_MAIN), beside the private one; ratios against each.
+
 Subcommands: `run` (the benchmark; needs root), `report` (table, CSV and PNG from a
 bench.json), `selftest` (the parsing and report logic on canned input, for CI).
 """
