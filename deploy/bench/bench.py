@@ -2442,6 +2442,33 @@ def burst_panels(results, bursts, heap_ax, restart_ax):
     restart_ax.legend(fontsize=8)
 
 
+def scaleout_panels(results, rate_ax, cpu_ax):
+    """(g): end-to-end msg/s by node count beside N x the 1-node rate (ideal scale-out), and the
+    nodes' CPU per 1000 messages summed, per variant."""
+    colors = {"g": "#1f77b4", "g-reuse": "#2ca02c"}
+    for s in SCALEOUT:
+        pts = [(v["nodes"], v) for label, v, _ in scaleout_rows(results) if label.startswith(s + ":") and "error" not in v]
+        if not pts:
+            continue
+        xs = [n for n, _ in pts]
+        rate_ax.plot(xs, [v["e2e_per_s"] for _, v in pts], "o-", color=colors[s], label=s)
+        one = next((v["e2e_per_s"] for n, v in pts if n == 1), None)
+        if one:
+            rate_ax.plot(xs, [n * one for n in xs], ":", color=colors[s], label="%s: N x 1 node" % s)
+        for n, v in pts:
+            if v.get("efficiency"):
+                rate_ax.annotate("%.2f" % v["efficiency"], (n, v["e2e_per_s"]), textcoords="offset points", xytext=(4, -10), fontsize=7)
+        cpu_ax.plot(xs, [v["cpu_per_1000"] for _, v in pts], "o-", color=colors[s], label=s)
+    for ax, title in ((rate_ax, "(g) end-to-end msg/s at %s CPU per node (efficiency)" % mb(
+            next((results["scenarios"][s].get("quota_cpus") for s in SCALEOUT if s in results["scenarios"]), None), "%.2f")),
+                      (cpu_ax, "(g) nodes' CPU s per 1000 messages, summed")):
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("nodes", fontsize=8)
+        ax.set_xticks([1, 2, 3])
+        ax.set_ylim(bottom=0)
+        ax.legend(fontsize=8)
+
+
 def write_png(results, path):
     import matplotlib
     matplotlib.use("Agg")
@@ -2450,7 +2477,11 @@ def write_png(results, path):
     panels = [("e2e_per_s", "end-to-end messages/s (e, f, f100k, r: drain)"), ("accepted_per_s", "accepted messages/s"),
               ("p99_ms", "p99 accept latency, ms (at half the rate)"), ("cpu_per_1000", "CPU seconds per 1000 messages")]
     bursts = [s for s in scen if s in BURSTS and "error" not in results["scenarios"][s]["relay"]]
-    fig, axes = plt.subplots(3 if bursts else 2, 2, figsize=(12, 12 if bursts else 8))
+    scale = scaleout_rows(results)
+    nrows = 2 + bool(bursts) + bool(scale)
+    fig, axes = plt.subplots(nrows, 2, figsize=(12, 4 * nrows))
+    if scale:
+        scaleout_panels(results, axes[nrows - 1][0], axes[nrows - 1][1])
     systems = [x for x in (("relay", "#1f77b4"), ("postfix", "#ff7f0e"), ("postfix-system", "#d62728"))
                if any(results["scenarios"][s].get(x[0]) for s in scen)]
     width = 0.76 / max(1, len(systems))
