@@ -1217,9 +1217,9 @@ def measure_scaleout(ctx, scen, count):
     sink = Sink(ctx.procs, ctx.work, group=load["smtp-sink"])
     sink.start()
     name = "scale-%s-%dn-%d" % (scen, count, ctx.round)
-    nodes = RelayNodes(ctx, name, count, sink.port, proxy=True, per_node_groups=True)
-    lb, quotas, stat0 = None, [], []
+    nodes, lb, quotas, stat0 = None, None, [], []
     try:
+        nodes = RelayNodes(ctx, name, count, sink.port, proxy=True, per_node_groups=True)
         lb = Haproxy(ctx, nodes)
         load["haproxy"] = lb.group
         quotas = [CpuQuota("%s-node%d" % (name, i), ctx.quota) for i in range(count)]
@@ -1251,13 +1251,14 @@ def measure_scaleout(ctx, scen, count):
     finally:
         if lb:
             lb.stop()
-        nodes.stop()
+        if nodes:
+            nodes.stop()
+            remove_spools(nodes.dir, ctx.keep)
         for q in quotas:
             q.remove()
         stop_process(sink.proc, 5)
         for g in (load["smtp-source"], load["smtp-sink"]):
             g.remove()
-        remove_spools(nodes.dir, ctx.keep)
 
 
 def median_thread_cpu(runs):
