@@ -1937,7 +1937,7 @@ def run_scaleout(ctx, args, scen, entry, save):
                 r = {"error": str(e)[:300]}
             log("  " + json.dumps({k: round(v, 2) if isinstance(v, float) else v for k, v in r.items() if k != "thread_cpu"}))
             runs[n].append(r)
-            if n == 1 and "error" not in r and not args.g_messages:
+            if n == 1 and "error" not in r and not args.g_messages and not args.quick:
                 # N nodes are at most N times as fast as one: this many per node lasts >= G_SECONDS
                 want = int(-(-r["e2e_per_s"] * G_SECONDS // 1000) * 1000)
                 if want > ctx.counts[scen]:
