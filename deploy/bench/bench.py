@@ -142,7 +142,9 @@ class Group:
         """The command, started inside the group (its children stay in it)."""
         if not self.path:
             return cmd
-        return ["/bin/sh", "-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', self.path] + cmd
+        # and in the other hierarchies' groups of `also` (g: the load generator's cpu group)
+        also = "".join("echo $$ > '%s/cgroup.procs' && " % p for p in getattr(self, "also", []))
+        return ["/bin/sh", "-c", 'echo $$ > "$0/cgroup.procs" && %sexec "$@"' % also, self.path] + cmd
 
     def add_root(self, pid):
         self.roots.append(pid)
@@ -234,18 +236,30 @@ class GroupSet:
 
 class CpuQuota:
     """A cgroup v1 `cpu` group with a CFS quota (/sys/fs/cgroup/cpu/relay-bench-PID/NAME; the cpu
-    controller is mounted apart from cpuacct here, so a process is in both kinds of group at once).
-    A process written to its cgroup.procs moves with all its threads (v1 moves the thread group)."""
+    controller is mounted apart from cpuacct here, so a process is in both kinds of group at once),
+    or without one (cpus None: the load generator's). A process written to its cgroup.procs moves
+    with all its threads (v1 moves the thread group).
+
+    The quota is a ceiling, not a guarantee: on a shared machine every runnable thread outside
+    any group weighs as much as a whole group (1024), so a busy many-threaded JVM next door would
+    keep the nodes below their quotas. relay-bench-PID gets cpu.shares BASE_SHARES: under
+    contention this run's groups come first, up to their quotas (at most N x quota plus the load
+    generator; the rest of the machine keeps what is left)."""
     BASE = "/sys/fs/cgroup/cpu/relay-bench-%d" % os.getpid()
     PERIOD_US = 100000
+    BASE_SHARES = 10240
 
     def __init__(self, name, cpus):
         self.cpus = cpus
         self.path = os.path.join(CpuQuota.BASE, name)
         try:
+            if not os.path.isdir(CpuQuota.BASE):
+                os.makedirs(CpuQuota.BASE)
+                write_file(os.path.join(CpuQuota.BASE, "cpu.shares"), str(CpuQuota.BASE_SHARES))
             os.makedirs(self.path, exist_ok=True)
             write_file(os.path.join(self.path, "cpu.cfs_period_us"), str(CpuQuota.PERIOD_US))
-            write_file(os.path.join(self.path, "cpu.cfs_quota_us"), str(int(round(cpus * CpuQuota.PERIOD_US))))
+            if cpus is not None:
+                write_file(os.path.join(self.path, "cpu.cfs_quota_us"), str(int(round(cpus * CpuQuota.PERIOD_US))))
         except OSError as e:
             raise BenchError("cannot make the cpu cgroup %s (cgroup v1 cpu controller at /sys/fs/cgroup/cpu): %s"
                              % (self.path, e))
@@ -1212,15 +1226,19 @@ def measure_scaleout(ctx, scen, count):
     warm up (JIT) without the quota; it goes on just before the measured run: each JVM's pid is
     written to its cpu group's cgroup.procs (all its threads move). No latency probe: (g) is
     about throughput."""
+    name = "scale-%s-%dn-%d" % (scen, count, ctx.round)
     load = {"haproxy": None, "smtp-source": Group("g-source-%d" % ctx.round),
             "smtp-sink": Group("g-sink-%d" % ctx.round)}
+    # the load generator and haproxy: no quota, but in this run's cpu hierarchy (see CpuQuota)
+    load_cpu = CpuQuota("%s-load" % name, None)
+    load["smtp-source"].also = load["smtp-sink"].also = [load_cpu.path]
     sink = Sink(ctx.procs, ctx.work, group=load["smtp-sink"])
     sink.start()
-    name = "scale-%s-%dn-%d" % (scen, count, ctx.round)
     nodes, lb, quotas, stat0 = None, None, [], []
     try:
         nodes = RelayNodes(ctx, name, count, sink.port, proxy=True, per_node_groups=True)
         lb = Haproxy(ctx, nodes)
+        load_cpu.move(lb.proc.pid)
         load["haproxy"] = lb.group
         quotas = [CpuQuota("%s-node%d" % (name, i), ctx.quota) for i in range(count)]
 
@@ -1235,7 +1253,7 @@ def measure_scaleout(ctx, scen, count):
         stat1 = [q.stat() for q in quotas]
         diff = lambda a, b, k: b.get(k, 0) - a.get(k, 0)
         r.update({
-            "nodes": count, "quota_cpus": ctx.quota,
+            "nodes": count, "quota_cpus": ctx.quota, "cpu_shares": CpuQuota.BASE_SHARES,
             "node_cores": [c / r["run_s"] for c in r["node_cpu_s"]],
             "node_cpu_per_1000": [c / d * 1000 if d else None for c, d in zip(r["node_cpu_s"], r["node_delivered"])],
             # the share of CFS periods in which a node used up its quota: near 1, the quota is what limits
@@ -1254,9 +1272,9 @@ def measure_scaleout(ctx, scen, count):
         if nodes:
             nodes.stop()
             remove_spools(nodes.dir, ctx.keep)
-        for q in quotas:
-            q.remove()
         stop_process(sink.proc, 5)
+        for q in quotas + [load_cpu]:
+            q.remove()
         for g in (load["smtp-source"], load["smtp-sink"]):
             g.remove()
 
