@@ -1128,7 +1128,8 @@ def throughput(ctx, system, port, scen, n, warm_per_jvm=None, before_measure=Non
     # the JIT compiles the hot paths during the first ~20k messages (a third of the CPU then):
     # warm up with as many messages as the run, at most the configured warm-up, per JVM (each
     # node of a cluster compiles the same code from the share of the traffic it gets)
-    warm = min(warm_per_jvm or ctx.counts["warmup"], n) * getattr(system, "count", 1)
+    # (g): a fixed warm-up per node whatever the run's count (the 1-node run sends the fewest)
+    warm = (warm_per_jvm or min(ctx.counts["warmup"], n)) * getattr(system, "count", 1)
     source_group = (load or {}).get("smtp-source")
     smtp_source(port, warm, sessions, size, rcpts, reuse, group=source_group)
     sent.wait_for(warm * rcpts, 600, "warm-up deliveries")
