@@ -33,6 +33,11 @@ drain rate (and over (a)'s end-to-end rate), the heap's peak and after-GC peak (
 its live size after full GCs (jcmd GC.run + GC.heap_info) idle and with the queue full: bytes
 of heap per queued message. Postfix's same bursts beside (f) and (f100k). See burst_relay.
 
+Issue 18 (only when named in --only): (g) scale-out at equal CPU, 1, 2 and 3 nodes behind haproxy,
+each JVM in a cgroup v1 cpu group with the same CFS quota for the measured run; see measure_scaleout.
+A second Postfix, "postfix-system": Debian's system setup of ../shared/bench/postfix-peer.sh run as
+a separate instance (SYSTEM_POSTFIX_MAIN), beside the private one; ratios against each.
+
 Subcommands: `run` (the benchmark; needs root), `report` (table, CSV and PNG from a
 bench.json), `selftest` (the parsing and report logic on canned input, for CI).
 """
@@ -72,17 +77,27 @@ SCENARIOS = {
     "f": ("burst of 4 KB, -Xmx1g, upstream down", 20, 4096, 1, False),
     "f100k": ("burst of 100 KB, -Xmx1g, upstream down", 20, 102400, 1, False),
     "r": ("restart with the burst queued, -Xmx1g", 20, 4096, 1, False),
+    "g": ("scale-out at equal CPU, 4 KB, 1 msg/conn", 20, 4096, 1, False),
+    "g-reuse": ("scale-out at equal CPU, 4 KB, reused conn (-d)", 20, 4096, 1, True),
 }
 SHORT = {"a": "4 KB,\n1 msg/conn", "b": "reused conn,\n10 rcpt", "c": "100 KB", "d": "3 nodes +\nhaproxy", "e": "queue\nbuild-up",
-         "f": "burst 4 KB\n-Xmx1g", "f100k": "burst 100 KB\n-Xmx1g", "r": "restart\nqueue full"}
+         "f": "burst 4 KB\n-Xmx1g", "f100k": "burst 100 KB\n-Xmx1g", "r": "restart\nqueue full",
+         "g": "scale-out\n1 msg/conn", "g-reuse": "scale-out\nreused conn"}
+# g, g-reuse: messages per node (a run with N nodes sends N times as many, to last >= 20 s at the
+# quota; raised after the first 1-node run when it was faster than that: G_SECONDS), and the
+# warm-up per node (without the quota; see measure_scaleout)
 FULL = {"a": 20000, "b": 10000, "c": 4000, "d": 20000, "e": 200000, "f": 1000000, "f100k": 100000, "r": 1000000,
-        "warmup": 20000, "probe": 20.0}
+        "g": 10000, "g-reuse": 12000, "g-warmup": 10000, "warmup": 20000, "probe": 20.0}
 QUICK = {"a": 2000, "b": 1000, "c": 500, "d": 2000, "e": 10000, "f": 20000, "f100k": 2000, "r": 20000,
-         "warmup": 500, "probe": 4.0}
+         "g": 300, "g-reuse": 300, "g-warmup": 300, "warmup": 500, "probe": 4.0}
 # the burst scenarios (issue 17): one node, the upstream down while the burst is accepted
 BURSTS = ("f", "f100k", "r")
 # the relay's -Xmx per scenario (RELAY_BENCH_JVM_OPTS comes after it, so it can override it)
 HEAP = {"f": "1g", "f100k": "1g", "r": "1g"}
+# scale-out at equal CPU (issue 18), only when named in --only ("g" names both variants)
+SCALEOUT = ("g", "g-reuse")
+DEFAULT_QUOTA = 0.25  # CPUs per node (cpu.cfs_quota_us / cpu.cfs_period_us); deploy/README.md says why
+G_SECONDS = 25  # the measured run's length (g) aimed at: messages per node >= the 1-node rate x this
 DEFAULT_HEAP = "2g"
 # The INFO line (on the node's stderr) that says the spool replay at start is finished
 # (queue/.../SpoolReplay.java: "spool replay: N entries re-enqueued under epoch ..."); (r)
@@ -127,7 +142,9 @@ class Group:
         """The command, started inside the group (its children stay in it)."""
         if not self.path:
             return cmd
-        return ["/bin/sh", "-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', self.path] + cmd
+        # and in the other hierarchies' groups of `also` (g: the load generator's cpu group)
+        also = "".join("echo $$ > '%s/cgroup.procs' && " % p for p in getattr(self, "also", []))
+        return ["/bin/sh", "-c", 'echo $$ > "$0/cgroup.procs" && %sexec "$@"' % also, self.path] + cmd
 
     def add_root(self, pid):
         self.roots.append(pid)
@@ -179,9 +196,115 @@ class Group:
                 time.sleep(0.1)
 
 
+class GroupSet:
+    """Several Groups read as one (a cluster whose nodes each have their own cpuacct group, so that
+    the CPU of each node can be told apart): the same interface as Group, summed."""
+
+    def __init__(self, name, groups):
+        self.name, self.groups = name, groups
+        self.path = groups[0].path if groups else None
+
+    @property
+    def mode(self):
+        return self.groups[0].mode
+
+    def pids(self):
+        return [p for g in self.groups for p in g.pids()]
+
+    def cpu_seconds(self):
+        return sum(self.cpu_each())
+
+    def cpu_each(self):
+        return [g.cpu_seconds() for g in self.groups]
+
+    def sample_cpu(self):
+        for g in self.groups:
+            g.sample_cpu()
+
+    def memory_kb(self, with_pss=True):
+        rss = pss = 0
+        for g in self.groups:
+            r, p = g.memory_kb(with_pss)
+            rss += r
+            pss += p or 0
+        return rss, pss if with_pss else None
+
+    def remove(self):
+        for g in self.groups:
+            g.remove()
+
+
+class CpuQuota:
+    """A cgroup v1 `cpu` group with a CFS quota (/sys/fs/cgroup/cpu/relay-bench-PID/NAME; the cpu
+    controller is mounted apart from cpuacct here, so a process is in both kinds of group at once),
+    or without one (cpus None: the load generator's). A process written to its cgroup.procs moves
+    with all its threads (v1 moves the thread group).
+
+    The quota is a ceiling, not a guarantee: on a shared machine every runnable thread outside
+    any group weighs as much as a whole group (1024), so a busy many-threaded JVM next door would
+    keep the nodes below their quotas. relay-bench-PID gets cpu.shares BASE_SHARES: under
+    contention this run's groups come first, up to their quotas (at most N x quota plus the load
+    generator; the rest of the machine keeps what is left)."""
+    BASE = "/sys/fs/cgroup/cpu/relay-bench-%d" % os.getpid()
+    PERIOD_US = 100000
+    BASE_SHARES = 10240
+
+    def __init__(self, name, cpus):
+        self.cpus = cpus
+        self.path = os.path.join(CpuQuota.BASE, name)
+        try:
+            if not os.path.isdir(CpuQuota.BASE):
+                os.makedirs(CpuQuota.BASE)
+                write_file(os.path.join(CpuQuota.BASE, "cpu.shares"), str(CpuQuota.BASE_SHARES))
+            os.makedirs(self.path, exist_ok=True)
+            write_file(os.path.join(self.path, "cpu.cfs_period_us"), str(CpuQuota.PERIOD_US))
+            if cpus is not None:
+                write_file(os.path.join(self.path, "cpu.cfs_quota_us"), str(int(round(cpus * CpuQuota.PERIOD_US))))
+        except OSError as e:
+            raise BenchError("cannot make the cpu cgroup %s (cgroup v1 cpu controller at /sys/fs/cgroup/cpu): %s"
+                             % (self.path, e))
+
+    def move(self, pid):
+        write_file(os.path.join(self.path, "cgroup.procs"), str(pid))
+
+    def stat(self):
+        """cpu.stat: nr_periods, nr_throttled, throttled_time (ns)."""
+        out = {}
+        for line in read_text(os.path.join(self.path, "cpu.stat")).splitlines():
+            k, _, v = line.partition(" ")
+            if v.strip().isdigit():
+                out[k] = int(v)
+        return out
+
+    def remove(self):
+        if not os.path.isdir(self.path):
+            return
+        for _ in range(100):
+            try:
+                os.rmdir(self.path)
+                return
+            except OSError:
+                time.sleep(0.1)  # a process still leaving (the JVM's last threads)
+        log("cannot remove %s" % self.path)
+
+
+def write_file(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def machine_cpu():
+    """(busy, total) jiffies of the whole machine from /proc/stat (busy: all but idle and iowait)."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    total = sum(fields[:8])  # guest time is already in user
+    return total - fields[3] - fields[4], total
+
+
 def remove_groups():
     """Removes this run's cgroups, ending any process still in one (all of them were started by this run)."""
     if not Group.usable or not os.path.isdir(Group.BASE):
+        remove_quota_groups()
         return
     for name in os.listdir(Group.BASE):
         path = os.path.join(Group.BASE, name)
@@ -193,6 +316,23 @@ def remove_groups():
         os.rmdir(Group.BASE)
     except OSError as e:
         log("cannot remove %s: %s" % (Group.BASE, e))
+    remove_quota_groups()
+
+
+def remove_quota_groups():
+    """This run's cpu groups (only this run's directory: other benchmarks' groups are theirs)."""
+    if not os.path.isdir(CpuQuota.BASE):
+        return
+    for name in os.listdir(CpuQuota.BASE):
+        path = os.path.join(CpuQuota.BASE, name)
+        if os.path.isdir(path):
+            q = CpuQuota.__new__(CpuQuota)
+            q.path = path
+            q.remove()  # its JVMs were ended with their cpuacct groups
+    try:
+        os.rmdir(CpuQuota.BASE)
+    except OSError:
+        pass
 
 
 def process_tree(roots):
@@ -540,29 +680,37 @@ class Procs:
 
 
 class Sink:
-    def __init__(self, procs, work, port=None):
+    def __init__(self, procs, work, port=None, group=None):
         self.port = port or free_port()
         self.out = open(os.path.join(work, "sink-%d.out" % self.port), "w")
         self.proc = None
         self.procs = procs
+        self.group = group  # (g) measures the load generator's own CPU
 
     def start(self):
+        cmd = ["smtp-sink", "-u", "nobody", "127.0.0.1:%d" % self.port, "512"]
         self.proc = self.procs.add(subprocess.Popen(
-            ["smtp-sink", "-u", "nobody", "127.0.0.1:%d" % self.port, "512"],
+            self.group.wrap(cmd) if self.group else cmd,
             stdout=self.out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL))
         wait_greeting(self.port, self.proc, 10, "smtp-sink")
 
 
 class RelayNodes:
-    """One relay node, or a cluster of them, each in the same cgroup."""
+    """One relay node, or a cluster of them, each in the same cgroup (per_node_groups: each node
+    in a cgroup of its own, `group` their sum)."""
 
     def __init__(self, ctx, name, count, sink_port, extra_yaml="", gc_log=False, admin=False, proxy=False,
-                 xmx=DEFAULT_HEAP):
+                 xmx=DEFAULT_HEAP, per_node_groups=False):
         self.ctx, self.count, self.xmx, self.gc_log = ctx, count, xmx, gc_log
         t_start = time.time()
         self.dir = os.path.join(ctx.work, name)
         os.makedirs(self.dir)
-        self.group = Group(name)
+        if per_node_groups:
+            self.node_groups = [Group("%s-node%d" % (name, i)) for i in range(count)]
+            self.group = GroupSet(name, self.node_groups)
+        else:
+            self.group = Group(name)
+            self.node_groups = [self.group] * count
         self.smtp = [free_port() for _ in range(count)]
         self.health = [free_port() for _ in range(count)]
         self.cluster = [free_port() for _ in range(count)]
@@ -619,11 +767,11 @@ class RelayNodes:
             self.gc_logs[i] = os.path.join(d, "gc%s.log" % tag)
             jvm.append("-Xlog:gc:file=%s" % self.gc_logs[i])
         self.errs[i] = os.path.join(d, "node%s.err" % tag)
-        cmd = self.group.wrap(jvm + ["-jar", JAR, "--config", os.path.join(d, "relay.yaml")])
+        cmd = self.node_groups[i].wrap(jvm + ["-jar", JAR, "--config", os.path.join(d, "relay.yaml")])
         t0 = time.time()
         p = subprocess.Popen(cmd, stdout=open(os.path.join(d, "node%s.out" % tag), "w"),
                              stderr=open(self.errs[i], "w"), stdin=subprocess.DEVNULL)
-        self.group.add_root(p.pid)
+        self.node_groups[i].add_root(p.pid)
         self.ctx.procs.add(p, lambda p=p: stop_process(p, 30))
         self.procs[i] = p
         return t0
@@ -760,11 +908,53 @@ postlog   unix-dgram n  -       n       -       1       postlogd
 """
 
 
-class Postfix:
-    """A private Postfix instance (master -d under setsid), its processes in one cgroup."""
+# "postfix-system" (issue 18): Debian's system Postfix as ../shared/bench/postfix-peer.sh sets it up
+# (its main.cf word for word, Debian's master.cf with the SMTP listener moved and unchrooted, every
+# other service chrooted as Debian ships it), run as a separate instance so that the machine's own
+# /etc/postfix is neither read nor changed: its own config directory, queue and data directory and
+# maillog in the work directory (the lines after the blank one), the chroot prepared by Debian's
+# own /usr/lib/postfix/configure-instance.sh.
+SYSTEM_POSTFIX_MAIN = """\
+compatibility_level = 3.6
+myhostname = peer-relay.test
+mydomain = test
+inet_interfaces = loopback-only
+inet_protocols = ipv4
+mydestination =
+mynetworks = 127.0.0.0/8
+relayhost = [127.0.0.1]:{sink}
+smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
+maillog_file = {dir}/maillog
+default_destination_concurrency_limit = 50
+smtp_destination_concurrency_limit = 50
+alias_maps =
+alias_database =
 
-    def __init__(self, ctx, name, sink_port, extra=""):
-        self.ctx = ctx
+queue_directory = {dir}/spool
+data_directory = {dir}/data
+"""
+DEBIAN_MASTER = ("/usr/share/postfix/master.cf.dist", "/etc/postfix/master.cf")
+DEBIAN_SMTPD = re.compile(r"^smtp\s+inet\s+n\s+-\s+\S+\s+-\s+-\s+smtpd$", re.M)
+CONFIGURE_INSTANCE = "/usr/lib/postfix/configure-instance.sh"
+POSTFIXES = ("postfix", "postfix-system")
+
+
+def system_master_cf(port):
+    """Debian's master.cf as the package installs it, the `smtp inet` listener on 127.0.0.1:PORT
+    and unchrooted (postfix-peer.sh's sed)."""
+    for path in DEBIAN_MASTER:
+        text = read_text(path)
+        if DEBIAN_SMTPD.search(text):
+            return DEBIAN_SMTPD.sub("127.0.0.1:%d      inet  n       -       n       -       -       smtpd" % port, text, 1)
+    raise BenchError("no Debian master.cf with an `smtp inet ... smtpd` line in %s" % " or ".join(DEBIAN_MASTER))
+
+
+class Postfix:
+    """A Postfix instance of its own (master -d under setsid), its processes in one cgroup: the
+    harness's private one (flavor "postfix"), or Debian's system setup (flavor "postfix-system")."""
+
+    def __init__(self, ctx, name, sink_port, extra="", flavor="postfix"):
+        self.ctx, self.flavor = ctx, flavor
         self.dir = os.path.join(ctx.work, name)
         self.etc = os.path.join(self.dir, "etc")
         os.makedirs(self.etc)
@@ -774,12 +964,19 @@ class Postfix:
         shutil.chown(data, "postfix")
         self.port = free_port()
         self.maillog = os.path.join(self.dir, "maillog")
+        system = flavor == "postfix-system"
         with open(os.path.join(self.etc, "main.cf"), "w") as f:
-            f.write(POSTFIX_MAIN.format(dir=self.dir, sink=sink_port) + extra)
+            f.write((SYSTEM_POSTFIX_MAIN if system else POSTFIX_MAIN).format(dir=self.dir, sink=sink_port) + extra)
         with open(os.path.join(self.etc, "master.cf"), "w") as f:
-            f.write(POSTFIX_MASTER.format(port=self.port))
+            f.write(system_master_cf(self.port) if system else POSTFIX_MASTER.format(port=self.port))
         self.env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C", "MAIL_CONFIG": self.etc}
         self.run(["postfix", "-c", self.etc, "check"])
+        if system:
+            # the chrooted daemons' etc/, libraries and devices in the queue directory, as Debian's
+            # postfix.service prepares them (MAIL_CONFIG points its postconf at this instance)
+            self.run(["/bin/sh", CONFIGURE_INSTANCE, "-"])
+        with open(os.path.join(self.dir, "postconf-n.txt"), "w") as f:
+            f.write(self.run(["postconf", "-c", self.etc, "-n"]))
         daemons = self.run(["postconf", "-c", self.etc, "-h", "daemon_directory"]).strip()
         self.group = Group(name)
         cmd = self.group.wrap(["setsid", "-w", daemons + "/master", "-c", self.etc, "-d"])
@@ -895,13 +1092,15 @@ class Haproxy:
 
 # ---------------------------------------------------------------- the scenarios
 
-def smtp_source(port, n, sessions, size, rcpts, reuse, sender=SENDER, check=True):
+def smtp_source(port, n, sessions, size, rcpts, reuse, sender=SENDER, check=True, group=None):
     cmd = ["smtp-source", "-s", str(sessions), "-m", str(n), "-l", str(size), "-f", sender, "-t", RCPT]
     if rcpts > 1:
         cmd += ["-r", str(rcpts)]
     if reuse:
         cmd.append("-d")
     cmd.append("127.0.0.1:%d" % port)
+    if group:
+        cmd = group.wrap(cmd)
     t0 = time.time()
     r = subprocess.run(cmd, capture_output=True, text=True)
     t1 = time.time()
@@ -920,25 +1119,52 @@ def probe(port, rate, seconds, sessions, size, rcpts, reuse):
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
-def throughput(ctx, system, port, scen, n):
-    """Warm-up, then N messages with smtp-source; returns the figures of the run."""
+def throughput(ctx, system, port, scen, n, warm_per_jvm=None, before_measure=None, load=None):
+    """Warm-up, then N messages with smtp-source; returns the figures of the run. (g): `before_measure`
+    runs between the two (the CPU quotas go on), and `load` {name: Group} (haproxy, smtp-source,
+    smtp-sink) has its CPU over the measured run reported in cores, beside the machine's."""
     _, sessions, size, rcpts, reuse = SCENARIOS[scen]
     sent = system.sent()
     # the JIT compiles the hot paths during the first ~20k messages (a third of the CPU then):
     # warm up with as many messages as the run, at most the configured warm-up, per JVM (each
     # node of a cluster compiles the same code from the share of the traffic it gets)
-    warm = min(ctx.counts["warmup"], n) * getattr(system, "count", 1)
-    smtp_source(port, warm, sessions, size, rcpts, reuse)
+    # (g): a fixed warm-up per node whatever the run's count (the 1-node run sends the fewest)
+    warm = (warm_per_jvm or min(ctx.counts["warmup"], n)) * getattr(system, "count", 1)
+    source_group = (load or {}).get("smtp-source")
+    smtp_source(port, warm, sessions, size, rcpts, reuse, group=source_group)
     sent.wait_for(warm * rcpts, 600, "warm-up deliveries")
+    if before_measure:
+        before_measure()
     base = sent.update()
     java = [p for p in system.group.pids() if ctx.thread_cpu and proc_comm(p) == "java"]
     threads0 = thread_ticks(java)
+    each0 = system.group.cpu_each() if hasattr(system.group, "cpu_each") else None
+    per_node = [LogCounter(path, " status=sent ") for path in system.logs] if each0 is not None else []
+    delivered0 = [c.update() for c in per_node]
+    load0 = {k: g.cpu_seconds() for k, g in (load or {}).items()}
+    machine0 = machine_cpu()
     cpu0 = system.group.cpu_seconds()
-    t0, t1, _ = smtp_source(port, n, sessions, size, rcpts, reuse)
+    t0, t1, _ = smtp_source(port, n, sessions, size, rcpts, reuse, group=source_group)
     t2 = sent.wait_for(base + n * rcpts, 1800, "deliveries")
     cpu1 = system.group.cpu_seconds()
+    machine1 = machine_cpu()
     r = {"accepted_per_s": n / (t1 - t0), "e2e_per_s": n / (t2 - t0), "cpu_per_1000": (cpu1 - cpu0) / n * 1000,
          "messages": n, "cpu_mode": system.group.mode}
+    if load is not None:
+        wall = t2 - t0
+        r["run_s"] = wall
+        r["nodes_cores"] = (cpu1 - cpu0) / wall
+        for k, g in load.items():
+            r["%s_cores" % k] = (g.cpu_seconds() - load0[k]) / wall
+        r["load_cores"] = sum(r["%s_cores" % k] for k in load)
+        r["load_cpu_per_1000"] = r["load_cores"] * wall / n * 1000
+        # the whole machine's busy cores over the run: ours, and whatever else ran beside it
+        r["machine_busy_cores"] = (machine1[0] - machine0[0]) / max(1, machine1[1] - machine0[1]) * (os.cpu_count() or 1)
+        r["others_cores"] = max(0.0, r["machine_busy_cores"] - r["nodes_cores"] - r["load_cores"])
+        r["headroom_cores"] = (os.cpu_count() or 1) - r["machine_busy_cores"]
+    if each0 is not None:
+        r["node_cpu_s"] = [b - a for a, b in zip(each0, system.group.cpu_each())]
+        r["node_delivered"] = [c.update() - d0 for c, d0 in zip(per_node, delivered0)]
     if java:
         r["thread_cpu"] = thread_cpu(threads0, thread_ticks(java), n)
         log("  CPU s/1000 messages by thread: " + ", ".join("%s %.3f" % (t["threads"], t["cpu_per_1000"])
@@ -993,10 +1219,84 @@ def measure_cluster(ctx):
         stop_process(sink.proc, 5)
 
 
-def measure_postfix(ctx, scen):
+def measure_scaleout(ctx, scen, count):
+    """(g): `count` nodes behind haproxy, each JVM in a cpuacct group of its own and, for the
+    measured run, in a cpu group of its own with the same CFS quota (ctx.quota CPUs); haproxy,
+    smtp-source and smtp-sink outside the quotas, each in a cpuacct group so that their cores are
+    reported beside the nodes' (the load generator must not be what limits). The nodes start and
+    warm up (JIT) without the quota; it goes on just before the measured run: each JVM's pid is
+    written to its cpu group's cgroup.procs (all its threads move). No latency probe: (g) is
+    about throughput."""
+    name = "scale-%s-%dn-%d" % (scen, count, ctx.round)
+    load = {"haproxy": None, "smtp-source": Group("g-source-%d" % ctx.round),
+            "smtp-sink": Group("g-sink-%d" % ctx.round)}
+    # the load generator and haproxy: no quota, but in this run's cpu hierarchy (see CpuQuota)
+    load_cpu = CpuQuota("%s-load" % name, None)
+    load["smtp-source"].also = load["smtp-sink"].also = [load_cpu.path]
+    sink = Sink(ctx.procs, ctx.work, group=load["smtp-sink"])
+    sink.start()
+    nodes, lb, quotas, stat0 = None, None, [], []
+    try:
+        nodes = RelayNodes(ctx, name, count, sink.port, proxy=True, per_node_groups=True)
+        lb = Haproxy(ctx, nodes)
+        load_cpu.move(lb.proc.pid)
+        load["haproxy"] = lb.group
+        quotas = [CpuQuota("%s-node%d" % (name, i), ctx.quota) for i in range(count)]
+
+        def cap():
+            for q, p in zip(quotas, nodes.procs):
+                q.move(java_pid(p))
+            stat0.extend(q.stat() for q in quotas)
+
+        n = ctx.counts[scen] * count
+        r = throughput(ctx, nodes, lb.port, scen, n, warm_per_jvm=ctx.counts["g-warmup"], before_measure=cap, load=load)
+        nodes.check_alive("after the measured run")
+        stat1 = [q.stat() for q in quotas]
+        diff = lambda a, b, k: b.get(k, 0) - a.get(k, 0)
+        r.update({
+            "nodes": count, "quota_cpus": ctx.quota, "cpu_shares": CpuQuota.BASE_SHARES,
+            "node_cores": [c / r["run_s"] for c in r["node_cpu_s"]],
+            "node_cpu_per_1000": [c / d * 1000 if d else None for c, d in zip(r["node_cpu_s"], r["node_delivered"])],
+            # the share of CFS periods in which a node used up its quota: near 1, the quota is what limits
+            "node_throttled": [diff(a, b, "nr_throttled") / max(1, diff(a, b, "nr_periods")) for a, b in zip(stat0, stat1)],
+            "quota_use": r["nodes_cores"] / (count * ctx.quota),
+            "peak_rss_mb": nodes.peak_rss_kb() / 1024})
+        log("  %d node(s) at %.2f CPU each: %.0f msg/s end to end, nodes %.2f cores (%.0f%% of their quotas, "
+            "throttled in %s of the periods), haproxy+smtp-source+smtp-sink %.2f cores, machine busy %.2f of %d"
+            % (count, ctx.quota, r["e2e_per_s"], r["nodes_cores"], 100 * r["quota_use"],
+               "/".join("%.0f%%" % (100 * t) for t in r["node_throttled"]), r["load_cores"],
+               r["machine_busy_cores"], os.cpu_count() or 1))
+        return r
+    finally:
+        if lb:
+            lb.stop()
+        if nodes:
+            nodes.stop()
+            remove_spools(nodes.dir, ctx.keep)
+        stop_process(sink.proc, 5)
+        for q in quotas + [load_cpu]:
+            q.remove()
+        for g in (load["smtp-source"], load["smtp-sink"]):
+            g.remove()
+
+
+def median_thread_cpu(runs):
+    """thread_cpu of several runs: the median per thread kind (0 in a run without it), largest first."""
+    kinds = {}
+    for i, r in enumerate(runs):
+        for t in r.get("thread_cpu") or []:
+            kinds.setdefault(t["threads"], [[0.0] * len(runs), [0.0] * len(runs)])
+            kinds[t["threads"]][0][i] = t["cpu_per_1000"]
+            kinds[t["threads"]][1][i] = t["system_per_1000"]
+    rows = [{"threads": k, "cpu_per_1000": round(statistics.median(c), 3), "system_per_1000": round(statistics.median(sy), 3)}
+            for k, (c, sy) in kinds.items()]
+    return sorted([x for x in rows if x["cpu_per_1000"]], key=lambda x: -x["cpu_per_1000"])
+
+
+def measure_postfix(ctx, scen, flavor="postfix"):
     sink = Sink(ctx.procs, ctx.work)
     sink.start()
-    pf = Postfix(ctx, "postfix-%s-%d" % (scen, ctx.round), sink.port)
+    pf = Postfix(ctx, "%s-%s-%d" % (flavor, scen, ctx.round), sink.port, flavor=flavor)
     try:
         r = throughput(ctx, pf, pf.port, scen, ctx.counts[scen])
         r.update(latency(ctx, pf.port, scen, r["e2e_per_s"]))
@@ -1117,7 +1417,7 @@ def remove_spools(path, keep_logs):
                 dirs.remove(d)
 
 
-def build_up_postfix(ctx, n=None, scen="e"):
+def build_up_postfix(ctx, n=None, scen="e", flavor="postfix"):
     """Postfix's build-up, for (e) and the bursts: N messages of the scenario's shape with the
     sink down (`-A`: smtp-source goes on after a refusal and prints it), then the sink up and
     `postqueue -f`. Postfix at its defaults otherwise: message_size_limit 10 MB, queue_minfree 0
@@ -1127,7 +1427,7 @@ def build_up_postfix(ctx, n=None, scen="e"):
     _, sessions, size, rcpts, reuse = SCENARIOS[scen]
     sink = Sink(ctx.procs, ctx.work)
     extra = "minimal_backoff_time = 3600s\nmaximal_backoff_time = 4000s\nqueue_run_delay = 3600s\n"
-    pf = Postfix(ctx, "buildup-postfix-%s-%d" % (scen, ctx.round), sink.port, extra)
+    pf = Postfix(ctx, "buildup-%s-%s-%d" % (flavor, scen, ctx.round), sink.port, extra, flavor)
     notes = []
     try:
         deferred = LogCounter(pf.maillog, " status=deferred ")
@@ -1515,9 +1815,13 @@ def run_bench(args):
     for f in (JAR, os.path.join(PROBE_CP, "io", "relay", "bench", "LatencyProbe.class")):
         if not os.path.exists(f):
             raise BenchError("%s is missing: build first (mvn -B -q -DskipTests package)" % f)
-    scenarios = [s for s in args.only.split(",") if s]
-    if "d" in scenarios and not shutil.which("haproxy", path=os.environ.get("PATH", "") + ":/usr/sbin"):
-        raise BenchError("haproxy is missing (apt-get install haproxy) for scenario d")
+    scenarios = only_scenarios(args.only)
+    if ("d" in scenarios or set(SCALEOUT) & set(scenarios)) and not shutil.which("haproxy", path=os.environ.get("PATH", "") + ":/usr/sbin"):
+        raise BenchError("haproxy is missing (apt-get install haproxy) for scenarios d and g")
+    systems = args.systems.split(",")
+    for x in systems:
+        if x not in ("relay",) + POSTFIXES:
+            raise BenchError("unknown system %r (relay, %s)" % (x, ", ".join(POSTFIXES)))
     counts = dict(QUICK if args.quick else FULL)
     if args.messages:
         for s in "abcd":
@@ -1527,12 +1831,18 @@ def run_bench(args):
     if args.scale:
         for s in BURSTS:
             counts[s] = max(1, int(round(counts[s] * args.scale)))
+    if args.g_messages:
+        for s in SCALEOUT:
+            counts[s] = args.g_messages
+    if args.g_warmup:
+        counts["g-warmup"] = args.g_warmup
     os.makedirs(args.results, exist_ok=True)
     work = tempfile.mkdtemp(prefix="relay-bench.", dir="/var/tmp")
     os.chmod(work, 0o755)
     ctx = Context(work, counts)
     ctx.thread_cpu = args.thread_cpu
     ctx.keep = args.keep
+    ctx.quota = args.g_quota
     results = {"started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), "quick": args.quick,
                "runs": args.runs, "counts": counts, "host": host_info(), "scenarios": {}}
     previous = os.path.join(args.results, "bench.json")
@@ -1560,12 +1870,16 @@ def run_bench(args):
             if args.merge and scen in results["scenarios"]:
                 entry = dict(results["scenarios"][scen], **entry)  # the other system's figures stay
             results["scenarios"][scen] = entry
-            for system in [x for x in ("relay", "postfix") if x in args.systems.split(",")]:
-                if scen == "r" and system == "postfix":
+            if scen in SCALEOUT:
+                if "relay" in systems:
+                    run_scaleout(ctx, args, scen, entry, save)
+                continue
+            for system in [x for x in ("relay",) + POSTFIXES if x in systems]:
+                if scen == "r" and system != "relay":
                     continue  # the restart is the relay's: Postfix's queue is its files, read lazily by qmgr
-                if scen == "d" and system == "postfix":
-                    if "a" in results["scenarios"]:
-                        entry["postfix"] = dict(results["scenarios"]["a"]["postfix"], note="Postfix of scenario a")
+                if scen == "d" and system != "relay":
+                    if (results["scenarios"].get("a") or {}).get(system):
+                        entry[system] = dict(results["scenarios"]["a"][system], note="Postfix of scenario a")
                         continue
                 runs = []
                 for i in range(args.runs):
@@ -1574,15 +1888,15 @@ def run_bench(args):
                     try:
                         if scen == "e":
                             r = build_up_relay(ctx) if system == "relay" else \
-                                build_up_postfix(ctx, args.postfix_queue_messages)
+                                build_up_postfix(ctx, args.postfix_queue_messages, "e", system)
                         elif scen in BURSTS:
-                            r = burst_relay(ctx, scen) if system == "relay" else build_up_postfix(ctx, None, scen)
+                            r = burst_relay(ctx, scen) if system == "relay" else build_up_postfix(ctx, None, scen, system)
                         elif scen == "d" and system == "relay":
                             r = measure_cluster(ctx)
                         elif system == "relay":
                             r = measure_relay(ctx, scen)
                         else:
-                            r = measure_postfix(ctx, "a" if scen == "d" else scen)
+                            r = measure_postfix(ctx, "a" if scen == "d" else scen, system)
                     except (BenchError, OSError, subprocess.SubprocessError, ValueError) as e:
                         # one failed measurement (a node that died, a timeout) is a result too
                         log("  failed: %s" % e)
@@ -1607,8 +1921,59 @@ def run_bench(args):
         else:
             shutil.rmtree(work, ignore_errors=True)
     results["finished"] = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+    try:
+        results["host"]["loadavg_at_end"] = open("/proc/loadavg").read().split()[:3]
+    except OSError:
+        pass
     save()
     report(results, args.results, png=not args.no_png)
+
+
+def only_scenarios(only):
+    """--only's names in order; "g" names both scale-out variants (g and g-reuse), "g-conn" the first alone."""
+    out = []
+    for s in only.split(","):
+        for x in {"g": SCALEOUT, "g-conn": ("g",)}.get(s, (s,)):
+            if x and x not in out:
+                out.append(x)
+    return out
+
+
+def run_scaleout(ctx, args, scen, entry, save):
+    """(g) or (g-reuse): --runs rounds of 1, 2, 3 nodes (--g-nodes), the node counts taking turns
+    within a round (the machine's noise then falls on all of them alike); medians per node count."""
+    counts = [int(x) for x in args.g_nodes.split(",") if x]
+    entry.update({"quota_cpus": ctx.quota, "messages_per_node": ctx.counts[scen], "warmup_per_node": ctx.counts["g-warmup"],
+                  "cpus": os.cpu_count(), "nodes": entry.get("nodes", {}) if args.merge else {}})
+    runs = {n: [] for n in counts}
+    for i in range(args.runs):
+        for n in counts:
+            ctx.round += 1
+            log("scenario %s, %d node(s) at %.2f CPU each, run %d of %d: %d messages"
+                % (scen, n, ctx.quota, i + 1, args.runs, ctx.counts[scen] * n))
+            try:
+                r = measure_scaleout(ctx, scen, n)
+            except (BenchError, OSError, subprocess.SubprocessError, ValueError) as e:
+                log("  failed: %s" % e)
+                r = {"error": str(e)[:300]}
+            log("  " + json.dumps({k: round(v, 2) if isinstance(v, float) else v for k, v in r.items() if k != "thread_cpu"}))
+            runs[n].append(r)
+            if n == 1 and "error" not in r and not args.g_messages and not args.quick:
+                # N nodes are at most N times as fast as one: this many per node lasts >= G_SECONDS
+                want = int(-(-r["e2e_per_s"] * G_SECONDS // 1000) * 1000)
+                if want > ctx.counts[scen]:
+                    log("  %s: %d messages per node from now on (%d msg/s x %d s)" % (scen, want, r["e2e_per_s"], G_SECONDS))
+                    ctx.counts[scen] = want
+                    entry["messages_per_node"] = want
+            good = [x for x in runs[n] if "error" not in x]
+            m = median_of(good) if good else dict(runs[n][-1])
+            if good and any("thread_cpu" in x for x in good):
+                m["thread_cpu"] = median_thread_cpu(good)
+            if len(good) < len(runs[n]) and good:
+                m["note"] = "%d of %d runs failed: %s" % (len(runs[n]) - len(good), len(runs[n]),
+                                                          [x for x in runs[n] if "error" in x][-1]["error"])
+            entry["nodes"][str(n)] = m
+            save()
 
 
 def host_info():
@@ -1635,15 +2000,22 @@ def rows_of(results):
     """The table: (scenario, system, values by column key, note) per row, ratios included."""
     rows = []
     scen = results["scenarios"]
+    ok = lambda r: r if r and "error" not in r else None
     for s, entry in scen.items():
-        ours, pf = entry.get("relay"), entry.get("postfix")
-        ok = lambda r: r if r and "error" not in r else None
+        if s in SCALEOUT:
+            continue  # their own table (scaleout_tables)
+        ours = entry.get("relay")
         label = "%s: %s" % (s, entry["title"])
-        for system, r in (("relay", ours), ("postfix", pf)):
-            if r:
-                rows.append((label, system, r, note_of(s, system, r, results)))
-        if ok(ours) and ok(pf):
-            rows.append((label, "ratio relay/postfix", ratios(ours, pf), ""))
+        for system in ("relay",) + POSTFIXES:
+            if entry.get(system):
+                rows.append((label, system, entry[system], note_of(s, system, entry[system], results)))
+        # against each Postfix that ran, the faster one (end to end) first and named so: the
+        # ratio to quote is the one against the better Postfix
+        pfs = sorted([x for x in POSTFIXES if ok(entry.get(x))], key=lambda x: -(entry[x].get("e2e_per_s") or 0))
+        for j, x in enumerate(pfs):
+            if ok(ours):
+                rows.append((label, "ratio relay/%s" % x, ratios(ours, entry[x]),
+                             ("the faster Postfix" if j == 0 else "the slower Postfix") if len(pfs) > 1 else ""))
         if s == "d" and ok(ours) and "a" in scen and ok(scen["a"].get("relay")):
             rows.append((label, "ratio cluster/one node (a)", ratios(ours, scen["a"]["relay"]), ""))
     return rows
@@ -1752,7 +2124,7 @@ def burst_notes(scen, system, r, results):
         out.append("accept %.2fx, drain %s of (c)'s %.0f msg/s (100 KB) end to end" % (
             r.get("accepted_per_s", 0) / c["e2e_per_s"],
             "%.2fx" % (r["e2e_per_s"] / c["e2e_per_s"]) if r.get("e2e_per_s") else "?", c["e2e_per_s"]))
-    if system == "postfix":
+    if system != "relay":
         out.append("Postfix at its defaults (nothing needed changing for it to accept)")
         return out
     out.append("heap (-Xmx%s): peak %s MB, after-GC peak %s MB, live %s -> %s MB = %s B/queued message"
@@ -1807,7 +2179,7 @@ def burst_rows(results):
     for s, entry in results.get("scenarios", {}).items():
         if s not in BURSTS:
             continue
-        for system in ("relay", "postfix"):
+        for system in ("relay",) + POSTFIXES:
             r = entry.get(system)
             if not r or "error" in r:
                 continue
@@ -1829,6 +2201,140 @@ def restart_rows(results):
             vals[k] = r.get(k if k != "accepted" else "counted", r.get(k))
         rows.append((label, vals))
     return rows
+
+
+# (g): one row per variant and cluster size; efficiency and "x 1 node" against the 1-node row of the same variant
+SCALE_COLUMNS = [("nodes", "nodes", "%d"), ("quota_cpus", "CPU/node", "%.2f"), ("messages", "messages", "%d"),
+                 ("run_s", "run s", "%.0f"), ("e2e_per_s", "end-to-end msg/s", "%.0f"), ("efficiency", "efficiency", "%.2f"),
+                 ("cpu_per_1000", "CPU s/1000 msg (nodes)", "%.2f"), ("jit_per_1000", "of it JIT", "%.2f"),
+                 ("cpu_vs_one", "x 1 node", "%.2fx"),
+                 ("node_cpu_per_1000", "per node", "%.2f"), ("nodes_cores", "nodes' cores", "%.2f"),
+                 ("quota_pct", "of quota", "%.0f%%"), ("throttled_pct", "throttled", "%.0f%%"),
+                 ("haproxy_cores", "haproxy cores", "%.2f"), ("smtp-source_cores", "smtp-source cores", "%.2f"),
+                 ("smtp-sink_cores", "smtp-sink cores", "%.2f"), ("others_cores", "others' cores", "%.2f"),
+                 ("headroom_cores", "idle cores", "%.2f")]
+
+
+def scaleout_rows(results):
+    """(scenario label, values by SCALE_COLUMNS key, note) for each variant of (g) and node count."""
+    rows = []
+    for s in SCALEOUT:
+        entry = results.get("scenarios", {}).get(s)
+        if not entry:
+            continue
+        nodes = entry.get("nodes", {})
+        one = nodes.get("1") if "error" not in nodes.get("1", {"error": 1}) else None
+        for key in sorted(nodes, key=int):
+            r = nodes[key]
+            vals = dict(r)
+            if "error" not in r:
+                n = r.get("nodes", int(key))
+                if one and one.get("e2e_per_s"):
+                    vals["efficiency"] = r["e2e_per_s"] / (n * one["e2e_per_s"])
+                if one and one.get("cpu_per_1000"):
+                    vals["cpu_vs_one"] = r["cpu_per_1000"] / one["cpu_per_1000"]
+                if isinstance(r.get("quota_use"), (int, float)):
+                    vals["quota_pct"] = 100 * r["quota_use"]
+                if r.get("thread_cpu"):
+                    # the JIT still compiling in the measured run takes the quota's CPU from the work
+                    vals["jit_per_1000"] = sum(t["cpu_per_1000"] for t in r["thread_cpu"] if "CompilerThread" in t["threads"])
+                if r.get("node_throttled"):
+                    vals["throttled_pct"] = [100 * t for t in r["node_throttled"]]
+            notes = []
+            if r.get("error"):
+                notes.append("FAILED: " + r["error"])
+            if isinstance(r.get("quota_use"), (int, float)) and r["quota_use"] < 0.9:
+                notes.append("the nodes used only %.0f%% of their quotas: something else limited" % (100 * r["quota_use"]))
+            if isinstance(r.get("run_s"), (int, float)) and r["run_s"] < 20:
+                notes.append("run shorter than 20 s")
+            if r.get("note"):
+                notes.append(r["note"])
+            if r.get("runs", 1) > 1:
+                notes.append("median of %d, e2e %s" % (r["runs"], r.get("e2e_per_s_all")))
+            rows.append(("%s: %s" % (s, entry["title"]), vals, "; ".join(notes)))
+    return rows
+
+
+def scaleout_threads(results, top=8):
+    """(column labels, rows of (thread kind, CPU s/1000 per column)): the thread kinds summed over
+    the nodes, the `top` largest of each column."""
+    cols = []
+    for s in SCALEOUT:
+        for key, r in sorted(((results.get("scenarios", {}).get(s) or {}).get("nodes", {})).items(), key=lambda kv: int(kv[0])):
+            if r.get("thread_cpu"):
+                cols.append(("%s %sn" % (s, key), {t["threads"]: t["cpu_per_1000"] for t in r["thread_cpu"]}))
+    kinds = []
+    for _, by_kind in cols:
+        for k in sorted(by_kind, key=lambda k: -by_kind[k])[:top]:
+            if k not in kinds:
+                kinds.append(k)
+    kinds.sort(key=lambda k: -max(c.get(k, 0) for _, c in cols))
+    return [c[0] for c in cols], [(k, [c.get(k) for _, c in cols]) for k in kinds]
+
+
+def scale_cell(v, f):
+    if isinstance(v, list):
+        return "/".join(fmt_cell(x, f) for x in v) if v else "-"
+    return fmt_cell(v, f)
+
+
+def scaleout_tables(results, markdown=False):
+    """(g)'s table and its CPU by thread kind, as text or Markdown; "" when (g) did not run."""
+    rows = scaleout_rows(results)
+    if not rows:
+        return ""
+    entry = next(results["scenarios"][s] for s in SCALEOUT if s in results.get("scenarios", {}))
+    title = ("(g) scale-out at equal CPU: N nodes behind haproxy, each JVM in a cpu cgroup with a CFS quota of "
+             "%.2f CPU for the measured run (warm-up, %s messages per node, without it); haproxy, smtp-source and "
+             "smtp-sink outside the quotas. efficiency = msg/s(N) / (N x msg/s(1)); CPU s/1000 msg (nodes) summed over "
+             "the nodes, per node each node's CPU per 1000 messages it delivered; cores over the measured run (%s CPUs); "
+             "idle cores = the machine's CPUs minus everything busy on it" % (entry.get("quota_cpus", 0),
+                                                                          entry.get("warmup_per_node", "?"), entry.get("cpus", "?")))
+    head = ["scenario"] + [c[1] for c in SCALE_COLUMNS] + ["notes"]
+    lines = [[label] + [scale_cell(v.get(k), f) for k, _, f in SCALE_COLUMNS] + [note] for label, v, note in rows]
+    cols, kinds = scaleout_threads(results)
+    out = []
+    if markdown:
+        out.append("%s\n\n| %s |\n|---|%s---|\n%s" % (title, " | ".join(head), "---:|" * len(SCALE_COLUMNS),
+                                                    "\n".join("| " + " | ".join(l) + " |" for l in lines)))
+        if kinds:
+            out.append("(g) CPU s per 1000 messages by thread kind, summed over the nodes (medians per kind)\n\n"
+                       "| threads | %s |\n|---|%s\n%s" % (" | ".join(cols), "---:|" * len(cols),
+                                                          "\n".join("| %s | %s |" % (k, " | ".join(fmt_cell(v, "%.3f") for v in vs))
+                                                                    for k, vs in kinds)))
+    else:
+        widths = [max(len(str(r[i])) for r in [head] + lines) for i in range(len(head) - 1)]
+        text = []
+        for r in [head] + lines:
+            text.append("  ".join(str(c).ljust(widths[i]) if i < 1 else str(c).rjust(widths[i])
+                                  for i, c in enumerate(r[:-1])) + ("  " + r[-1] if r[-1] else ""))
+            if r is head:
+                text.append("-" * len(text[0]))
+        out.append(title + "\n" + "\n".join(text))
+        if kinds:
+            out.append("(g) CPU s per 1000 messages by thread kind, summed over the nodes (medians per kind)\n"
+                       + plain_table(["threads", ""] + cols, [[k, ""] + [fmt_cell(v, "%.3f") for v in vs] for k, vs in kinds]))
+    return "\n\n".join(out)
+
+
+def write_scaleout_csv(results, path):
+    rows = scaleout_rows(results)
+    if not rows:
+        return False
+    extra = ["accepted_per_s", "machine_busy_cores", "load_cores", "load_cpu_per_1000", "node_cores", "node_cpu_s",
+             "node_delivered", "peak_rss_mb", "runs", "e2e_per_s_all"]
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["scenario"] + [c[0] for c in SCALE_COLUMNS] + extra + ["top_threads", "notes"])
+        for label, v, note in rows:
+            def cell(k):
+                x = v.get(k)
+                if isinstance(x, list):
+                    return " ".join("%.3f" % y if isinstance(y, float) else str(y) for y in x)
+                return ("%.3f" % x) if isinstance(x, float) else (str(x) if isinstance(x, int) else "")
+            top = " ".join("%s=%.3f" % (t["threads"], t["cpu_per_1000"]) for t in (v.get("thread_cpu") or [])[:6])
+            w.writerow([label.split(":")[0]] + [cell(k) for k, _, _ in SCALE_COLUMNS] + [cell(k) for k in extra] + [top, note])
+    return True
 
 
 def fmt_cell(v, f):
@@ -1971,23 +2477,56 @@ def burst_panels(results, bursts, heap_ax, restart_ax):
     restart_ax.legend(fontsize=8)
 
 
+def scaleout_panels(results, rate_ax, cpu_ax):
+    """(g): end-to-end msg/s by node count beside N x the 1-node rate (ideal scale-out), and the
+    nodes' CPU per 1000 messages summed, per variant."""
+    colors = {"g": "#1f77b4", "g-reuse": "#2ca02c"}
+    for s in SCALEOUT:
+        pts = [(v["nodes"], v) for label, v, _ in scaleout_rows(results) if label.startswith(s + ":") and "error" not in v]
+        if not pts:
+            continue
+        xs = [n for n, _ in pts]
+        rate_ax.plot(xs, [v["e2e_per_s"] for _, v in pts], "o-", color=colors[s], label=s)
+        one = next((v["e2e_per_s"] for n, v in pts if n == 1), None)
+        if one:
+            rate_ax.plot(xs, [n * one for n in xs], ":", color=colors[s], label="%s: N x 1 node" % s)
+        for n, v in pts:
+            if v.get("efficiency"):
+                rate_ax.annotate("%.2f" % v["efficiency"], (n, v["e2e_per_s"]), textcoords="offset points", xytext=(4, -10), fontsize=7)
+        cpu_ax.plot(xs, [v["cpu_per_1000"] for _, v in pts], "o-", color=colors[s], label=s)
+    for ax, title in ((rate_ax, "(g) end-to-end msg/s at %s CPU per node (efficiency)" % mb(
+            next((results["scenarios"][s].get("quota_cpus") for s in SCALEOUT if s in results["scenarios"]), None), "%.2f")),
+                      (cpu_ax, "(g) nodes' CPU s per 1000 messages, summed")):
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("nodes", fontsize=8)
+        ax.set_xticks([1, 2, 3])
+        ax.set_ylim(bottom=0)
+        ax.legend(fontsize=8)
+
+
 def write_png(results, path):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    scen = [s for s, e in results["scenarios"].items() if e.get("relay")]
+    scen = [s for s, e in results["scenarios"].items() if e.get("relay") and s not in SCALEOUT]
     panels = [("e2e_per_s", "end-to-end messages/s (e, f, f100k, r: drain)"), ("accepted_per_s", "accepted messages/s"),
               ("p99_ms", "p99 accept latency, ms (at half the rate)"), ("cpu_per_1000", "CPU seconds per 1000 messages")]
     bursts = [s for s in scen if s in BURSTS and "error" not in results["scenarios"][s]["relay"]]
-    fig, axes = plt.subplots(3 if bursts else 2, 2, figsize=(12, 12 if bursts else 8))
-    width = 0.38
+    scale = scaleout_rows(results)
+    nrows = 2 + bool(bursts) + bool(scale)
+    fig, axes = plt.subplots(nrows, 2, figsize=(12, 4 * nrows))
+    if scale:
+        scaleout_panels(results, axes[nrows - 1][0], axes[nrows - 1][1])
+    systems = [x for x in (("relay", "#1f77b4"), ("postfix", "#ff7f0e"), ("postfix-system", "#d62728"))
+               if any(results["scenarios"][s].get(x[0]) for s in scen)]
+    width = 0.76 / max(1, len(systems))
     if bursts:
         burst_panels(results, bursts, axes[2][0], axes[2][1])
     for ax, (key, title) in zip(axes.flat, panels):
         xs = range(len(scen))
-        for j, (system, color) in enumerate((("relay", "#1f77b4"), ("postfix", "#ff7f0e"))):
+        for j, (system, color) in enumerate(systems):
             vals = [results["scenarios"][s].get(system, {}).get(key) or 0 for s in scen]
-            bars = ax.bar([x + (j - 0.5) * width for x in xs], vals, width, label=system, color=color)
+            bars = ax.bar([x + (j - (len(systems) - 1) / 2) * width for x in xs], vals, width, label=system, color=color)
             for b, v in zip(bars, vals):
                 if v:
                     ax.annotate(("%.0f" if v >= 100 else "%.1f" if v >= 1 else "%.2f") % v,
@@ -2010,12 +2549,17 @@ def report(results, outdir, png=True):
     bursts = burst_tables(results)
     if bursts:
         text += "\n\n" + bursts
+    scale = scaleout_tables(results)
+    if scale:
+        text += "\n\n" + scale
     with open(os.path.join(outdir, "bench.txt"), "w") as f:
-        f.write(text + "\n")
+        f.write("Measured %s to %s; load average at start %s\n\n%s\n"
+                % (results.get("started", "?"), results.get("finished", "?"), load_text(results), text))
     write_csv(results, os.path.join(outdir, "bench.csv"))
-    burst_csv = os.path.join(outdir, "bench-bursts.csv")
-    if not write_burst_csv(results, burst_csv) and os.path.exists(burst_csv):
-        os.remove(burst_csv)  # a stale one from an earlier run would read as this run's
+    for name, writer in (("bench-bursts.csv", write_burst_csv), ("bench-scaleout.csv", write_scaleout_csv)):
+        path = os.path.join(outdir, name)
+        if not writer(results, path) and os.path.exists(path):
+            os.remove(path)  # a stale one from an earlier run would read as this run's
     counts = results.get("counts", {})
     ran = results.get("scenarios", {})
     burst_counts = ", ".join("%s in %s" % (counts.get(k, "?"), k) for k in BURSTS if k in ran)
@@ -2024,15 +2568,25 @@ def report(results, outdir, png=True):
                 % (results.get("started", "?"), results.get("finished", "?"),
                    "/".join(str(counts.get(k, "?")) for k in "abcd"), counts.get("e", "?"),
                    "; bursts of " + burst_counts if burst_counts else "",
-                   " ".join(results.get("host", {}).get("loadavg_at_start", [])), markdown_table(results),
-                   "\n" + burst_tables(results, markdown=True) + "\n" if bursts else ""))
+                   load_text(results), markdown_table(results),
+                   "".join("\n" + x + "\n" for x in (burst_tables(results, markdown=True), scaleout_tables(results, markdown=True)) if x)))
     print(text)
     if png:
         try:
             write_png(results, os.path.join(outdir, "bench.png"))
         except ImportError:
             log("no chart: python3-matplotlib is not installed (apt-get install python3-matplotlib)")
-    log("wrote %s/bench.{txt,md,csv%s}%s" % (outdir, ",png" if png else "", " and bench-bursts.csv" if bursts else ""))
+    log("wrote %s/bench.{txt,md,csv%s}%s%s" % (outdir, ",png" if png else "", " and bench-bursts.csv" if bursts else "",
+                                             " and bench-scaleout.csv" if scale else ""))
+
+
+def load_text(results):
+    """The load average at the start, and at the end when the run recorded it."""
+    host = results.get("host", {})
+    out = " ".join(host.get("loadavg_at_start", []))
+    if host.get("loadavg_at_end"):
+        out += ", at the end " + " ".join(host["loadavg_at_end"])
+    return out
 
 
 # ---------------------------------------------------------------- selftest (CI)
@@ -2093,6 +2647,7 @@ def selftest(outdir):
                                                     "peak_rss_mb": 2500.0, "heap_peak_mb": 1900.0, "heap_live_mb": 1100.0,
                                                     "heap_capacity_mb": 2048.0, "queued": 200000, "rejected_452": 0}}}}
     selftest_bursts(canned)
+    selftest_scaleout(canned)
     report(canned, outdir, png=False)
     with open(os.path.join(outdir, "bench.csv")) as f:
         rows = list(csv.DictReader(f))
@@ -2113,7 +2668,48 @@ def selftest(outdir):
     assert "live MB 330 vs 250 (1.32x, NOT within 20%)" in text, text
     assert "kill -9 (stopped in 0.0 s): SMTP greeting 4.2 s" in text, text
     assert "1000000 accepted before the restarts: 1000000 delivered, 0 lost, 0 duplicates" in text, text
+    with open(os.path.join(outdir, "bench-scaleout.csv")) as f:
+        srows = {(r["scenario"], r["nodes"]): r for r in csv.DictReader(f)}
+    assert srows[("g", "3")]["efficiency"] == "0.800" and srows[("g", "3")]["cpu_vs_one"] == "1.250", srows[("g", "3")]
+    assert srows[("g", "2")]["node_cpu_per_1000"] == "1.000 1.100", srows[("g", "2")]
+    assert srows[("g-reuse", "1")]["efficiency"] == "1.000", srows[("g-reuse", "1")]
+    assert "hz.partition-operation.thread=0.300" in srows[("g", "3")]["top_threads"], srows[("g", "3")]
+    assert "ratio relay/postfix-system" in text and "the faster Postfix" in text, text
+    assert "(g) CPU s per 1000 messages by thread kind" in text and "0.80" in text, text
+    with open(os.path.join(outdir, "bench.md")) as f:
+        md = f.read()
+    assert "| g: " in md and "| threads | g 1n | g 2n | g 3n | g-reuse 1n |" in md, md
     print("selftest: 1 passed, 0 failed")
+
+
+def selftest_scaleout(canned):
+    """(g)'s figures on canned runs: the medians per thread kind, the cgroup helpers' parsing;
+    adds canned (g) and a faster system Postfix in (a) to `canned`."""
+    runs = [{"thread_cpu": [{"threads": "a", "cpu_per_1000": 1.0, "system_per_1000": 0.1},
+                            {"threads": "b", "cpu_per_1000": 0.2, "system_per_1000": 0.0}]},
+            {"thread_cpu": [{"threads": "a", "cpu_per_1000": 3.0, "system_per_1000": 0.3}]},
+            {"thread_cpu": [{"threads": "a", "cpu_per_1000": 2.0, "system_per_1000": 0.2},
+                            {"threads": "b", "cpu_per_1000": 0.4, "system_per_1000": 0.0}]}]
+    assert median_thread_cpu(runs) == [{"threads": "a", "cpu_per_1000": 2.0, "system_per_1000": 0.2},
+                                       {"threads": "b", "cpu_per_1000": 0.2, "system_per_1000": 0.0}], median_thread_cpu(runs)
+    assert only_scenarios("a,g") == ["a", "g", "g-reuse"] and only_scenarios("g-conn,g-reuse") == ["g", "g-reuse"]
+    assert DEBIAN_SMTPD.search("x\nsmtp      inet  n       -       y       -       -       smtpd\ny")
+    busy, total = machine_cpu()
+    assert 0 <= busy <= total
+    threads = lambda *kv: [{"threads": k, "cpu_per_1000": v, "system_per_1000": 0.0} for k, v in kv]
+    node = lambda n, e2e, cpu, each, th: {
+        "nodes": n, "quota_cpus": 0.25, "messages": 6000 * n, "run_s": 6000 * n / e2e, "e2e_per_s": e2e,
+        "accepted_per_s": e2e, "cpu_per_1000": cpu, "node_cpu_per_1000": each, "nodes_cores": 0.25 * n * 0.98,
+        "quota_use": 0.98, "node_throttled": [0.9] * n, "haproxy_cores": 0.1 * n, "smtp-source_cores": 0.1 * n,
+        "smtp-sink_cores": 0.05 * n, "load_cores": 0.25 * n, "others_cores": 0.1, "headroom_cores": 2 - 0.5 * n - 0.1,
+        "machine_busy_cores": 0.5 * n + 0.1, "thread_cpu": th}
+    canned["scenarios"]["g"] = {"title": SCENARIOS["g"][0], "quota_cpus": 0.25, "warmup_per_node": 10000, "cpus": 2,
+                                "nodes": {"1": node(1, 250.0, 0.8, [0.8], threads(("queue-delivery", 0.3), ("hz.partition-operation.thread", 0.05))),
+                                          "2": node(2, 450.0, 0.9, [1.0, 1.1], threads(("queue-delivery", 0.3), ("hz.partition-operation.thread", 0.2))),
+                                          "3": node(3, 600.0, 1.0, [1.0, 1.0, 1.0], threads(("queue-delivery", 0.3), ("hz.partition-operation.thread", 0.3)))}}
+    canned["scenarios"]["g-reuse"] = {"title": SCENARIOS["g-reuse"][0], "quota_cpus": 0.25, "warmup_per_node": 10000,
+                                      "cpus": 2, "nodes": {"1": node(1, 300.0, 0.7, [0.7], threads(("queue-delivery", 0.3)))}}
+    canned["scenarios"]["a"]["postfix-system"] = dict(canned["scenarios"]["a"]["postfix"], e2e_per_s=1000.0)
 
 
 CANNED_SOURCE = """smtp-source: warning: sender rejected: 452 4.3.1 Insufficient system storage
@@ -2185,8 +2781,11 @@ def main():
     r = sub.add_parser("run", help="run the benchmark (root)")
     r.add_argument("--quick", action="store_true", help="small counts: a smoke check, not a measurement")
     r.add_argument("--only", default="a,b,c,d,e",
-                   help="scenarios, e.g. a,d (default a,b,c,d,e; the bursts f, f100k, r only when named)")
-    r.add_argument("--systems", default="relay,postfix", help="measure only some: relay, postfix (with --merge)")
+                   help="scenarios, e.g. a,d (default a,b,c,d,e; the bursts f, f100k, r and the scale-out g "
+                        "(= g-conn,g-reuse) only when named)")
+    r.add_argument("--systems", default="relay,postfix",
+                   help="relay, postfix (the harness's private instance), postfix-system (Debian's system setup "
+                        "as ../shared/bench/postfix-peer.sh, a separate instance); some of them with --merge")
     r.add_argument("--runs", type=int, default=1,
                    help="runs of each scenario a-d, f, f100k, r (e: one); the table shows medians")
     r.add_argument("--messages", type=int, help="messages per run of a-d (default 20000/10000/4000/20000)")
@@ -2200,6 +2799,14 @@ def main():
     r.add_argument("--keep", action="store_true", help="keep the work directory (configs, logs)")
     r.add_argument("--thread-cpu", action="store_true",
                    help="also CPU per 1000 messages by thread kind over the measured run (bench.json, log)")
+    r.add_argument("--g-nodes", default="1,2,3", help="(g): the cluster sizes measured (default 1,2,3)")
+    r.add_argument("--g-quota", type=float, default=DEFAULT_QUOTA,
+                   help="(g): CPUs per node, its cgroup's cpu.cfs_quota_us / 100000 (default %.2f)" % DEFAULT_QUOTA)
+    r.add_argument("--g-messages", type=int,
+                   help="(g): messages per node and run (default %d, with -d %d; N nodes get N times as many)"
+                        % (FULL["g"], FULL["g-reuse"]))
+    r.add_argument("--g-warmup", type=int,
+                   help="(g): warm-up messages per node, without the quota (default %d)" % FULL["g-warmup"])
     r.add_argument("--merge", action="store_true",
                    help="keep the other scenarios of the results directory's bench.json (re-measure some)")
     rep = sub.add_parser("report", help="table, CSV and PNG from a bench.json")

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The benchmark (issue 8): the relay beside Postfix, measured in one run on this machine.
-#   deploy/bench/run.sh [--quick] [--only a,b,c,d,e,f,f100k,r] [--runs N] [--scale X] [--jmh] [--no-build] [--keep] ...
+#   deploy/bench/run.sh [--quick] [--only a,b,c,d,e,f,f100k,r,g] [--runs N] [--scale X] [--jmh] [--no-build] [--keep] ...
 # Scenarios: (a) 20 sessions, 4 KB, one message per connection; (b) 20 sessions reusing
 # their connections (smtp-source -d), 10 recipients per message; (c) 100 KB messages;
 # (d) the 3-node cluster behind haproxy (deploy/haproxy/haproxy.cfg); (e) queue build-up:
@@ -16,6 +16,13 @@
 #   (SIGTERM), started again: seconds until SMTP greets, /readyz is 200 and the spool replay's
 #   line is logged; then the drain, every message counted (delivered/lost/duplicates). Their
 #   own table in bench.{txt,md} and bench-bursts.csv. --scale 0.02 tries them with 20000/2000.
+# (g) scale-out at equal CPU (issue 18), only when named (--only a,g): 1, 2, 3 nodes behind haproxy,
+#   4 KB, one message per connection (g) and reused connections (g-reuse), each JVM in a cgroup v1
+#   cpu group with the same quota (--g-quota, 0.25 CPU) for the measured run; throughput, scale-out
+#   efficiency, CPU per message per node, the load generator's cores and the machine's idle cores.
+#   Their own table in bench.{txt,md} and bench-scaleout.csv.
+# --systems relay,postfix,postfix-system adds Debian's system Postfix as ../shared/bench/postfix-peer.sh
+#   sets it up (a separate instance; /etc/postfix untouched) beside the private one.
 # --jmh also runs the JMH microbenchmarks (deploy/src/main/java/io/relay/bench) and writes
 # jmh.txt and jmh.json next to them; --jmh-only runs just those.
 # Needs root, a JDK 17, Maven, and Debian's postfix, haproxy and python3-matplotlib
@@ -32,7 +39,7 @@ while [ $# -gt 0 ]; do
     --jmh-only) jmh=1; bench=0 ;;
     --quick) quick=1; args+=("$1") ;;
     --results) results=$2; args+=("$1" "$2"); shift ;;
-    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; /usr/bin/python3 deploy/bench/bench.py run --help; exit 0 ;;
+    -h|--help) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; /usr/bin/python3 deploy/bench/bench.py run --help; exit 0 ;;
     *) args+=("$1") ;;
   esac
   shift
