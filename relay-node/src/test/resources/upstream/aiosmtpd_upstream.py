@@ -8,6 +8,7 @@ new connection is appended to the --record JSONL file (with its time, "at", in e
 seconds), which the Java side reads back.
 """
 import argparse
+import os
 import hashlib
 import base64
 import json
@@ -66,6 +67,10 @@ class Upstream:
         return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if self.args.hold_file and os.path.exists(self.args.hold_file):
+            # "down" while the file exists, but listening: a port held from the start cannot be
+            # taken by another process meanwhile
+            return "451 4.3.0 <{}>: upstream on hold, try again later".format(address)
         if self.reject and self.reject.search(address):
             return "550 5.1.1 <{}>: Recipient address rejected: no such user".format(address)
         n = self.attempts.get(address, 0)
@@ -113,6 +118,7 @@ def main():
     p.add_argument("--reject")
     p.add_argument("--throttle", type=int, default=0)
     p.add_argument("--digest-only", action="store_true")
+    p.add_argument("--hold-file")
     p.add_argument("--data-size-limit", type=int, default=0)
     args = p.parse_args()
 

@@ -191,6 +191,12 @@ public final class AiosmtpdUpstream implements AutoCloseable {
             return this;
         }
 
+        /** Every RCPT gets 451 4.3.0 while {@code file} exists: an upstream "down" that still holds its port. */
+        public Builder holdWhileExists(Path file) {
+            args.addAll(List.of("--hold-file", file.toString()));
+            return this;
+        }
+
         /** Keeps only each message's SHA-256 and size, not its content (for messages of tens of MB). */
         public Builder digestsOnly() {
             args.add("--digest-only");
