@@ -94,12 +94,7 @@ final class Admission {
             try {
                 message = bodies.settleAccepted(message);
             } catch (IOException | RuntimeException e) {
-                acceptingCount.decrementAndGet();
-                acceptingBytes.addAndGet(-size);
-                accepting.remove(id);
-                bodies.discardIncoming(id);
-                result.completeExceptionally(e);
-                return result;
+                return refused(id, size, e, result);
             }
         }
         byte[] encoded = BinaryCodec.encodeMessage(message);
@@ -113,12 +108,7 @@ final class Admission {
             holders.add(bodies.self());
             holders.addAll(copies);
         } catch (RuntimeException e) { // the member is shutting down
-            acceptingCount.decrementAndGet();
-            acceptingBytes.addAndGet(-size);
-            accepting.remove(id);
-            bodies.discardIncoming(id);
-            result.completeExceptionally(e);
-            return result;
+            return refused(id, size, e, result);
         }
         byte[] state = BinaryCodec.encodeMeta(QueueMeta.fresh(message,
                 hops.nextHops(message.envelope().sender(), message.envelope().recipients()), holders));
@@ -142,6 +132,16 @@ final class Admission {
                 storing.accept(null, e);
             }
         }
+        return result;
+    }
+
+    /** Gives back what an accept refused before its writes started had counted, and its incoming file. */
+    private CompletableFuture<Void> refused(String id, long size, Throwable e, CompletableFuture<Void> result) {
+        acceptingCount.decrementAndGet();
+        acceptingBytes.addAndGet(-size);
+        accepting.remove(id);
+        bodies.discardIncoming(id);
+        result.completeExceptionally(e);
         return result;
     }
 
