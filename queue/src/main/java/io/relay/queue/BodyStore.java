@@ -22,7 +22,9 @@ import java.util.Optional;
 import java.util.Queue;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutorService;
@@ -39,7 +41,8 @@ import org.slf4j.LoggerFactory;
  * the synchronous copies it keeps of messages other members accepted. A message's index
  * entry ({@link QueueMeta#holders}) lists the members whose disks hold it, the accepting
  * member first. Bodies travel over Hazelcast's member-to-member executor
- * ({@value #EXECUTOR}, {@link BodyTasks}): a copy at accept, a fetch when the member that
+ * ({@value #EXECUTOR}, {@link BodyTasks}): a copy at accept (small ones batched per target,
+ * {@link CopyBatches}), a fetch when the member that
  * delivers a message holds none (it took the partition over from a dead member), and
  * batched release notices when a message is finished.
  *
@@ -68,6 +71,7 @@ final class BodyStore {
     private final String epoch;
     private final int backupCount;
     private final Map<UUID, Queue<String>> releases = new ConcurrentHashMap<>();
+    private final CopyBatches batches;
     /** Sends the parts of large bodies (blocking, one part in flight per copy); idle threads die. */
     private final ExecutorService parts = Executors.newCachedThreadPool(r -> {
         Thread t = new Thread(r, "body-parts");
@@ -76,7 +80,7 @@ final class BodyStore {
     });
 
     BodyStore(HazelcastInstance hazelcast, SpoolJournal accepted, SpoolJournal copies, BodyFiles acceptedFiles,
-              BodyFiles copiesFiles, String epoch, int backupCount) {
+              BodyFiles copiesFiles, String epoch, int backupCount, QueueEvents events) {
         this.hazelcast = hazelcast;
         this.accepted = accepted;
         this.copies = copies;
@@ -84,6 +88,7 @@ final class BodyStore {
         this.copiesFiles = copiesFiles;
         this.epoch = epoch;
         this.backupCount = backupCount;
+        this.batches = new CopyBatches(hazelcast, epoch, events);
     }
 
     /**
@@ -252,7 +257,7 @@ final class BodyStore {
             if (m == null) {
                 answer.completeExceptionally(new IllegalStateException("member " + target + " left the cluster"));
             } else if (stored.file() == null) {
-                submitCopy(m, answer);
+                batches.copy(m, id, stored.encoded(), answer);
             } else {
                 // the parts first, one at a time from a thread of our own, then the record that settles them
                 try {
@@ -373,6 +378,27 @@ final class BodyStore {
             }
         }
         copies.accept(new QueueId(id), copyEpoch, encoded).join();
+    }
+
+    /**
+     * On a copy batch's target ({@link BodyTasks.CopyBatch}): keeps small messages' copies in
+     * the copies journal (one group commit for them all); answers which are fsync'd.
+     */
+    boolean[] keepCopies(String[] ids, String copyEpoch, byte[][] encoded) {
+        List<CompletableFuture<Void>> written = new ArrayList<>(ids.length);
+        for (int i = 0; i < ids.length; i++) {
+            written.add(copies.accept(new QueueId(ids[i]), copyEpoch, encoded[i]));
+        }
+        boolean[] kept = new boolean[ids.length];
+        for (int i = 0; i < ids.length; i++) {
+            try {
+                written.get(i).join();
+                kept[i] = true;
+            } catch (CompletionException | CancellationException e) {
+                LOG.debug("{}: copy not kept: {}", ids[i], e.toString());
+            }
+        }
+        return kept;
     }
 
     /** On a copy's target ({@link BodyTasks.CopyPart}): one part of a large body, before its record. */

@@ -11,7 +11,7 @@ import java.util.concurrent.Callable;
 /**
  * The member-to-member operations that move message bodies, run on the target member's
  * {@value BodyStore#EXECUTOR} executor, which finds that member's {@link BodyStore} in the
- * Hazelcast user context: {@link Copy} (keep a durable copy), {@link Fetch} (answer a body
+ * Hazelcast user context: {@link Copy} (keep a durable copy; small ones in a {@link CopyBatch}), {@link Fetch} (answer a body
  * this member holds) and {@link Release} (drop the copies of finished messages); a large
  * body ({@link BodyFiles}) travels in parts before its Copy ({@link CopyPart}) or after its
  * Fetch ({@link FetchPart}), {@value BodyStore#PART_BYTES} bytes each. Written
@@ -72,6 +72,52 @@ final class BodyTasks {
             id = in.readString();
             epoch = in.readString();
             encoded = in.readByteArray();
+        }
+    }
+
+    /**
+     * Copies of several small messages accepted on another member ({@link CopyBatches}):
+     * answers, per message, whether it is fsync'd here (one group commit for the batch).
+     */
+    public static final class CopyBatch extends OnStore<boolean[]> {
+        private String epoch;
+        private String[] ids;
+        private byte[][] encoded;
+
+        public CopyBatch() {
+        }
+
+        CopyBatch(String epoch, String[] ids, byte[][] encoded) {
+            this.epoch = epoch;
+            this.ids = ids;
+            this.encoded = encoded;
+        }
+
+        @Override
+        public boolean[] call() {
+            return store().keepCopies(ids, epoch, encoded);
+        }
+
+        @Override
+        public void writeData(ObjectDataOutput out) throws IOException {
+            out.writeString(epoch);
+            out.writeInt(ids.length);
+            for (int i = 0; i < ids.length; i++) {
+                out.writeString(ids[i]);
+                out.writeByteArray(encoded[i]);
+            }
+        }
+
+        @Override
+        public void readData(ObjectDataInput in) throws IOException {
+            epoch = in.readString();
+            int n = in.readInt();
+            ids = new String[n];
+            encoded = new byte[n][];
+            for (int i = 0; i < n; i++) {
+                ids[i] = in.readString();
+                encoded[i] = in.readByteArray();
+            }
         }
     }
 

@@ -134,7 +134,7 @@ public final class ClusterQueue implements MessageQueue, QueueOperations {
             throw new UncheckedIOException("cannot open the body files in " + settings.spoolDir(), e);
         }
         this.bodies = new BodyStore(hazelcast, journal, copies, acceptedFiles, copiesFiles, epoch,
-                member.settings().backupCount());
+                member.settings().backupCount(), events);
         this.housekeeping = Executors.newSingleThreadScheduledExecutor(threads("queue-housekeeping"));
         BooleanSupplier isClosing = () -> closing;
         this.owned = new OwnedEntries(due, fresh, member, maps.meta(), housekeeping, isClosing);

@@ -20,6 +20,10 @@ public interface QueueEvents {
     default void fsyncNanos(long nanos) {
     }
 
+    /** One copy operation went to another member carrying this many messages' copies ({@link CopyBatches}). */
+    default void copyBatch(int messages) {
+    }
+
     /** Pending recipients were postponed by {@code delayMillis} without counting an attempt (busy or paused next hop). */
     default void postponed(QueueId id, int pendingRecipients, long delayMillis) {
     }

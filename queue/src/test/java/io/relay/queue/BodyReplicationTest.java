@@ -132,6 +132,52 @@ class BodyReplicationTest {
     }
 
     @Test
+    void theCopiesOfConcurrentAcceptsTravelTogetherAndEachIsKept() throws Exception {
+        String name = TestClusters.clusterName();
+        int pa = TestClusters.freePort();
+        int pb = TestClusters.freePort();
+        List<Integer> batches = java.util.Collections.synchronizedList(new ArrayList<>());
+        QueueEvents counting = new QueueEvents() {
+            @Override
+            public void copyBatch(int messages) {
+                batches.add(messages);
+            }
+        };
+        ClusterQueue a = new ClusterQueue(ClusterMember.start(TestClusters.alone(name, pa)),
+                TestClusters.settings(dir.resolve("a")), counting);
+        opened.add(a);
+        ClusterQueue b = open(TestClusters.joining(name, pb, pa), "b");
+        TestClusters.RecordingHandler ha = new TestClusters.RecordingHandler();
+        TestClusters.RecordingHandler hb = new TestClusters.RecordingHandler();
+        ha.deferAll = true;
+        hb.deferAll = true;
+        a.start(ha);
+        b.start(hb);
+        await("two members, partitions safe", Duration.ofSeconds(30), () -> a.clusterMemberForTests().clusterSafe()
+                && a.clusterMemberForTests().memberCount() == 2);
+
+        // one accept first: the first copy operation also sets up the executor on both members
+        acceptAll(a, 1);
+        batches.clear();
+        // 200 accepts at once, as 200 sessions finishing DATA together
+        acceptAll(a, 200);
+        assertEquals(201, b.copiesJournal().owedCount(), "every 250 has its copy fsync'd on B");
+        List<String> oneHolder = a.clusterEntries(null, null).stream()
+                .filter(e -> !e.meta().holders().equals(List.of(uuid(a), uuid(b)))).map(e -> e.id().value()).toList();
+        assertEquals(List.of(), oneHolder, "index entries not listing both holders; batches " + batches);
+        int copies = batches.stream().mapToInt(Integer::intValue).sum();
+        assertEquals(200, copies, "copies sent " + batches);
+        // without batching there would be 200 operations; the first go alone, the rest wait and go together
+        assertTrue(batches.size() <= 20, batches.size() + " copy operations for 200 copies: " + batches);
+
+        // a lone accept is not held back waiting for company
+        batches.clear();
+        acceptAll(a, 1);
+        assertEquals(List.of(1), batches);
+        assertEquals(202, b.copiesJournal().owedCount());
+    }
+
+    @Test
     void aCopyAloneBringsTheMessageBackAfterTheWholeClusterRestartsWithoutTheAcceptingDisk() throws Exception {
         String name = TestClusters.clusterName();
         int pa = TestClusters.freePort();

@@ -5,8 +5,9 @@ import java.util.Objects;
 
 /**
  * The queue's hooks as metrics: each spool group-commit fsync goes into
- * {@code relay_spool_fsync_duration_seconds}. Called on the journal's writer thread; the
- * histogram update is lock-free, so it never holds up the next commit.
+ * {@code relay_spool_fsync_duration_seconds} (called on the journal's writer thread; the
+ * histogram update is lock-free, so it never holds up the next commit), each copy operation's
+ * size into {@code relay_queue_copy_batch_messages}.
  */
 public final class QueueMetricsEvents implements QueueEvents {
     private final RelayMetrics metrics;
@@ -18,5 +19,10 @@ public final class QueueMetricsEvents implements QueueEvents {
     @Override
     public void fsyncNanos(long nanos) {
         metrics.spoolFsync(nanos);
+    }
+
+    @Override
+    public void copyBatch(int messages) {
+        metrics.copyBatch(messages);
     }
 }

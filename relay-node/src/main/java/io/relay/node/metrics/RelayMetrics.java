@@ -50,6 +50,7 @@ public final class RelayMetrics {
     private final Counter rateLimitWaitSeconds;
     private final Gauge breakerState;
     private final Histogram spoolFsync;
+    private final Histogram copyBatch;
 
     private volatile Supplier<? extends Map<QueueState, ? extends Number>> queueDepth;
     private volatile Supplier<Duration> oldestMessageAge;
@@ -106,6 +107,11 @@ public final class RelayMetrics {
         spoolFsync = Histogram.builder().name("relay_spool_fsync_duration_seconds").unit(Unit.SECONDS)
                 .help("Latency of one spool fsync (shared by the sessions that waited for it)")
                 .classicOnly().classicUpperBounds(FSYNC_BOUNDS).withoutExemplars().register(registry);
+
+        // _count is the copy operations sent to other members, _sum the copies they carried
+        copyBatch = Histogram.builder().name("relay_queue_copy_batch_messages")
+                .help("Messages' copies carried by one copy operation to another member (small bodies are batched per member)")
+                .classicOnly().classicUpperBounds(1, 2, 4, 8, 16, 32, 64, 128, 256, 512).withoutExemplars().register(registry);
 
         GaugeWithCallback.builder().name("relay_queue_messages")
                 .help("Messages in the queue, by state")
@@ -245,6 +251,11 @@ public final class RelayMetrics {
     /** One spool fsync took {@code nanos}. */
     public void spoolFsync(long nanos) {
         spoolFsync.observe(Math.max(0, nanos) / 1e9);
+    }
+
+    /** One copy operation to another member carried this many messages' copies. */
+    public void copyBatch(int messages) {
+        copyBatch.observe(messages);
     }
 
     /**
