@@ -1119,11 +1119,13 @@ def probe(port, rate, seconds, sessions, size, rcpts, reuse):
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
-def throughput(ctx, system, port, scen, n, warm_per_jvm=None, before_measure=None, load=None):
+def throughput(ctx, system, port, scen, n, warm_per_jvm=None, before_measure=None, load=None, sessions=None):
     """Warm-up, then N messages with smtp-source; returns the figures of the run. (g): `before_measure`
     runs between the two (the CPU quotas go on), and `load` {name: Group} (haproxy, smtp-source,
-    smtp-sink) has its CPU over the measured run reported in cores, beside the machine's."""
-    _, sessions, size, rcpts, reuse = SCENARIOS[scen]
+    smtp-sink) has its CPU over the measured run reported in cores, beside the machine's; `sessions`
+    overrides the scenario's concurrency."""
+    _, default_sessions, size, rcpts, reuse = SCENARIOS[scen]
+    sessions = sessions or default_sessions
     sent = system.sent()
     # the JIT compiles the hot paths during the first ~20k messages (a third of the CPU then):
     # warm up with as many messages as the run, at most the configured warm-up, per JVM (each
@@ -1249,7 +1251,14 @@ def measure_scaleout(ctx, scen, count):
             stat0.extend(q.stat() for q in quotas)
 
         n = ctx.counts[scen] * count
-        r = throughput(ctx, nodes, lb.port, scen, n, warm_per_jvm=ctx.counts["g-warmup"], before_measure=cap, load=load)
+        # N nodes get N times the work: N times the messages and, unless --g-fixed-sessions, N times
+        # the concurrent sessions, so each node sees the concurrency the single node saw (with 20
+        # sessions shared by 3 nodes each would batch its fsyncs, copies and event-loop wakeups over
+        # a third as many sessions, which is not what adding nodes to a growing load looks like)
+        sessions = SCENARIOS[scen][1] * (1 if ctx.g_fixed_sessions else count)
+        r = throughput(ctx, nodes, lb.port, scen, n, warm_per_jvm=ctx.counts["g-warmup"], before_measure=cap, load=load,
+                       sessions=sessions)
+        r["sessions"] = sessions
         nodes.check_alive("after the measured run")
         stat1 = [q.stat() for q in quotas]
         diff = lambda a, b, k: b.get(k, 0) - a.get(k, 0)
@@ -1843,6 +1852,7 @@ def run_bench(args):
     ctx.thread_cpu = args.thread_cpu
     ctx.keep = args.keep
     ctx.quota = args.g_quota
+    ctx.g_fixed_sessions = args.g_fixed_sessions
     results = {"started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), "quick": args.quick,
                "runs": args.runs, "counts": counts, "host": host_info(), "scenarios": {}}
     previous = os.path.join(args.results, "bench.json")
@@ -2243,6 +2253,8 @@ def scaleout_rows(results):
             notes = []
             if r.get("error"):
                 notes.append("FAILED: " + r["error"])
+            if r.get("sessions"):
+                notes.append("%d sessions" % r["sessions"])
             if isinstance(r.get("quota_use"), (int, float)) and r["quota_use"] < 0.9:
                 notes.append("the nodes used only %.0f%% of their quotas: something else limited" % (100 * r["quota_use"]))
             if isinstance(r.get("run_s"), (int, float)) and r["run_s"] < 20:
@@ -2805,6 +2817,8 @@ def main():
     r.add_argument("--g-messages", type=int,
                    help="(g): messages per node and run (default %d, with -d %d; N nodes get N times as many)"
                         % (FULL["g"], FULL["g-reuse"]))
+    r.add_argument("--g-fixed-sessions", action="store_true",
+                   help="(g): the scenario's 20 sessions for every cluster size (default: 20 per node)")
     r.add_argument("--g-warmup", type=int,
                    help="(g): warm-up messages per node, without the quota (default %d)" % FULL["g-warmup"])
     r.add_argument("--merge", action="store_true",

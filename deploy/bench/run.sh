@@ -18,7 +18,8 @@
 #   own table in bench.{txt,md} and bench-bursts.csv. --scale 0.02 tries them with 20000/2000.
 # (g) scale-out at equal CPU (issue 18), only when named (--only a,g): 1, 2, 3 nodes behind haproxy,
 #   4 KB, one message per connection (g) and reused connections (g-reuse), each JVM in a cgroup v1
-#   cpu group with the same quota (--g-quota, 0.25 CPU) for the measured run; throughput, scale-out
+#   cpu group with the same quota (--g-quota, 0.25 CPU) for the measured run, 20 sessions per node
+#   (--g-fixed-sessions: 20 for every size); throughput, scale-out
 #   efficiency, CPU per message per node, the load generator's cores and the machine's idle cores.
 #   Their own table in bench.{txt,md} and bench-scaleout.csv.
 # --systems relay,postfix,postfix-system adds Debian's system Postfix as ../shared/bench/postfix-peer.sh
