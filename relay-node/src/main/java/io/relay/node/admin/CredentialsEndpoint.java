@@ -1,5 +1,8 @@
 package io.relay.node.admin;
 
+import io.relay.node.cluster.AdminState;
+import io.relay.node.cluster.AdminStateStore;
+import io.relay.node.cluster.RoutingOverlay;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;

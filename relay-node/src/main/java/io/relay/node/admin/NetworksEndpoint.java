@@ -1,5 +1,7 @@
 package io.relay.node.admin;
 
+import io.relay.node.cluster.AdminState;
+import io.relay.node.cluster.AdminStateStore;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import java.util.ArrayList;
 import java.util.List;

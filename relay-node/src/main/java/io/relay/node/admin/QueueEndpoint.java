@@ -1,5 +1,6 @@
 package io.relay.node.admin;
 
+import io.relay.node.cluster.QueueNextHops;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.QueryStringDecoder;
