@@ -66,7 +66,7 @@ fi
 if [ $build = 1 ]; then
   jar=relay-node/target/relay-node.jar probe=deploy/target/classes/io/relay/bench/LatencyProbe.class
   if [ ! -f $jar ] || [ ! -f $probe ] || [ $jmh = 1 -a ! -f deploy/target/benchmarks.jar ] \
-     || [ -n "$(find routing queue health-http relay-node deploy -name '*.java' -path '*/src/main/*' -newer $jar -print -quit)" ]; then
+     || [ -n "$(find routing queue health-http admin-api relay-node deploy -name '*.java' -path '*/src/main/*' -newer $jar -print -quit)" ]; then
     echo "run.sh: building (mvn -B -q -DskipTests package)" >&2
     mvn -B -q -DskipTests $([ $jmh = 1 ] && echo -Pjmh) package
   fi

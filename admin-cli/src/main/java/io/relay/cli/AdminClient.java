@@ -2,7 +2,9 @@ package io.relay.cli;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.relay.admin.api.AdminApi;
 import java.io.IOException;
+import java.io.InputStream;
 import java.net.ConnectException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -14,13 +16,12 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.time.Duration;
-import java.io.InputStream;
 import java.security.GeneralSecurityException;
 import java.security.KeyStore;
 import java.security.cert.Certificate;
 import java.security.cert.CertificateException;
 import java.security.cert.CertificateFactory;
+import java.time.Duration;
 import java.util.Collection;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLException;
@@ -263,7 +264,7 @@ final class AdminClient {
         }
         String reason;
         try {
-            reason = JSON.readValue(body, ApiRecords.ApiError.class).error();
+            reason = JSON.readValue(body, AdminApi.ApiError.class).error();
         } catch (JsonProcessingException | RuntimeException e) {
             reason = null;
         }

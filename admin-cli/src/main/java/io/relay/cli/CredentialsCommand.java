@@ -1,5 +1,6 @@
 package io.relay.cli;
 
+import io.relay.admin.api.AdminApi;
 import java.io.BufferedReader;
 import java.io.Console;
 import java.io.IOException;
@@ -35,7 +36,7 @@ final class CredentialsCommand extends AdminGroup {
     static final class ListCredentials extends AdminCall {
         @Override
         public Integer call() {
-            ApiRecords.Credentials c = client().get(PATH, ApiRecords.Credentials.class);
+            AdminApi.Credentials c = client().get(PATH, AdminApi.Credentials.class);
             return printAnswer(out -> table(out, c), c.warnings());
         }
     }
@@ -54,8 +55,8 @@ final class CredentialsCommand extends AdminGroup {
         @Override
         public Integer call() {
             String password = password();
-            ApiRecords.Credentials c = client().post(PATH, new ApiRecords.CredentialsChange(
-                    new ApiRecords.CredentialSet(nexthop, user, password), null), ApiRecords.Credentials.class);
+            AdminApi.Credentials c = client().post(PATH, new AdminApi.CredentialsChange(
+                    new AdminApi.CredentialSet(nexthop, user, password), null), AdminApi.Credentials.class);
             return printAnswer(out -> table(out, c), c.warnings());
         }
 
@@ -97,16 +98,16 @@ final class CredentialsCommand extends AdminGroup {
 
         @Override
         public Integer call() {
-            ApiRecords.Credentials c = client().post(PATH, new ApiRecords.CredentialsChange(null, nexthops),
-                    ApiRecords.Credentials.class);
+            AdminApi.Credentials c = client().post(PATH, new AdminApi.CredentialsChange(null, nexthops),
+                    AdminApi.Credentials.class);
             return printAnswer(out -> table(out, c), c.warnings());
         }
     }
 
-    private static void table(PrintWriter out, ApiRecords.Credentials c) {
+    private static void table(PrintWriter out, AdminApi.Credentials c) {
         List<String[]> rows = new ArrayList<>();
         rows.add(new String[] {"NEXTHOP", "USER"});
-        for (ApiRecords.CredentialEntry e : c.credentials()) {
+        for (AdminApi.CredentialEntry e : c.credentials()) {
             rows.add(new String[] {e.nexthop(), e.user()});
         }
         Table.print(out, rows);

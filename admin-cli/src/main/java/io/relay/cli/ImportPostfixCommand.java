@@ -2,6 +2,7 @@ package io.relay.cli;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.relay.admin.api.AdminApi;
 import io.relay.routing.ImportResult;
 import io.relay.routing.NotCarried;
 import io.relay.routing.PostfixFiles;
@@ -70,12 +71,12 @@ final class ImportPostfixCommand implements Callable<Integer> {
         }
         AdminClient client = root.client();
         progress.say("comparing with the cluster through " + client.node());
-        ApiRecords.ImportAnswer preview = client.post(PATH, request(plan, true), ApiRecords.ImportAnswer.class);
-        ApiRecords.ImportAnswer applied = null;
+        AdminApi.ImportAnswer preview = client.post(PATH, request(plan, true), AdminApi.ImportAnswer.class);
+        AdminApi.ImportAnswer applied = null;
         if (!dryRun && !preview.changes().isEmpty()) {
             progress.say("applying " + preview.changes().size() + " change" + (preview.changes().size() == 1 ? "" : "s")
                     + " to the cluster");
-            applied = client.post(PATH, request(plan, false), ApiRecords.ImportAnswer.class);
+            applied = client.post(PATH, request(plan, false), AdminApi.ImportAnswer.class);
             progress.say("done: version " + applied.version() + " in force");
         }
         progress.clear();
@@ -148,27 +149,27 @@ final class ImportPostfixCommand implements Callable<Integer> {
         return Optional.empty();
     }
 
-    private ApiRecords.ImportRequest request(PostfixPlan.Plan plan, boolean preview) {
-        return new ApiRecords.ImportRequest(plan.networks(), plan.transport(), plan.limits(), plan.credentials(),
+    private AdminApi.ImportRequest request(PostfixPlan.Plan plan, boolean preview) {
+        return new AdminApi.ImportRequest(plan.networks(), plan.transport(), plan.limits(), plan.credentials(),
                 preview, force, dir.toAbsolutePath().normalize().toString());
     }
 
     /** CLASS  CHANGE  KEY  BEFORE  AFTER, aligned; "-" where a side has nothing. */
-    static void printDiff(PrintWriter out, List<ApiRecords.ImportChange> changes) {
+    static void printDiff(PrintWriter out, List<AdminApi.ImportChange> changes) {
         if (changes.isEmpty()) {
             out.println("no differences");
             return;
         }
         List<String[]> rows = new ArrayList<>();
         rows.add(new String[] {"CLASS", "CHANGE", "KEY", "BEFORE", "AFTER"});
-        for (ApiRecords.ImportChange c : changes) {
+        for (AdminApi.ImportChange c : changes) {
             rows.add(new String[] {c.kind(), c.op(), c.key(), c.before() == null ? "-" : c.before(),
                     c.after() == null ? "-" : c.after()});
         }
         Table.print(out, rows);
     }
 
-    private void json(PrintWriter out, ApiRecords.ImportAnswer preview, ApiRecords.ImportAnswer applied,
+    private void json(PrintWriter out, AdminApi.ImportAnswer preview, AdminApi.ImportAnswer applied,
                              List<NotCarried> notCarried) {
         ObjectNode root = AdminClient.JSON.createObjectNode();
         root.put("dryRun", dryRun);

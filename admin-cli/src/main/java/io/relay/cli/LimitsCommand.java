@@ -1,5 +1,6 @@
 package io.relay.cli;
 
+import io.relay.admin.api.AdminApi;
 import java.io.PrintWriter;
 import java.util.ArrayList;
 import java.util.List;
@@ -28,7 +29,7 @@ final class LimitsCommand extends AdminGroup {
     static final class ListLimits extends AdminCall {
         @Override
         public Integer call() {
-            ApiRecords.Limits l = client().get(PATH, ApiRecords.Limits.class);
+            AdminApi.Limits l = client().get(PATH, AdminApi.Limits.class);
             return printAnswer(out -> table(out, l), l.warnings());
         }
     }
@@ -48,9 +49,9 @@ final class LimitsCommand extends AdminGroup {
             if (rates.isEmpty() && concurrency == null) {
                 throw new ParameterException(spec.commandLine(), "give --rate, --concurrency or both");
             }
-            ApiRecords.Limits l = client().post(PATH, new ApiRecords.LimitsChange(
-                    Map.of(nexthop, new ApiRecords.Limit(rates.isEmpty() ? null : rates, concurrency)), null),
-                    ApiRecords.Limits.class);
+            AdminApi.Limits l = client().post(PATH, new AdminApi.LimitsChange(
+                    Map.of(nexthop, new AdminApi.Limit(rates.isEmpty() ? null : rates, concurrency)), null),
+                    AdminApi.Limits.class);
             return printAnswer(out -> table(out, l), l.warnings());
         }
     }
@@ -63,16 +64,16 @@ final class LimitsCommand extends AdminGroup {
 
         @Override
         public Integer call() {
-            ApiRecords.Limits l = client().post(PATH, new ApiRecords.LimitsChange(null, nexthops),
-                    ApiRecords.Limits.class);
+            AdminApi.Limits l = client().post(PATH, new AdminApi.LimitsChange(null, nexthops),
+                    AdminApi.Limits.class);
             return printAnswer(out -> table(out, l), l.warnings());
         }
     }
 
-    private static void table(PrintWriter out, ApiRecords.Limits l) {
+    private static void table(PrintWriter out, AdminApi.Limits l) {
         List<String[]> rows = new ArrayList<>();
         rows.add(new String[] {"NEXTHOP", "RATES", "CONCURRENCY"});
-        for (ApiRecords.LimitEntry e : l.limits()) {
+        for (AdminApi.LimitEntry e : l.limits()) {
             rows.add(new String[] {e.nexthop(),
                     e.rates() == null || e.rates().isEmpty() ? "(transport's)" : String.join(", ", e.rates()),
                     e.concurrency() == null ? "(transport's)" : e.concurrency().toString()});

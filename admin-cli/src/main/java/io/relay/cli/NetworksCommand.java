@@ -1,5 +1,6 @@
 package io.relay.cli;
 
+import io.relay.admin.api.AdminApi;
 import java.io.PrintWriter;
 import java.util.ArrayList;
 import java.util.List;
@@ -28,7 +29,7 @@ final class NetworksCommand extends AdminGroup {
     static final class ListNetworks extends AdminCall {
         @Override
         public Integer call() {
-            ApiRecords.Networks n = client().get(PATH, ApiRecords.Networks.class);
+            AdminApi.Networks n = client().get(PATH, AdminApi.Networks.class);
             return printAnswer(out -> table(out, n), null);
         }
     }
@@ -44,8 +45,8 @@ final class NetworksCommand extends AdminGroup {
 
         @Override
         public Integer call() {
-            ApiRecords.Networks n = client().post(PATH, new ApiRecords.NetworksChange(networks, null, force),
-                    ApiRecords.Networks.class);
+            AdminApi.Networks n = client().post(PATH, new AdminApi.NetworksChange(networks, null, force),
+                    AdminApi.Networks.class);
             return printAnswer(out -> table(out, n), n.warnings());
         }
     }
@@ -57,13 +58,13 @@ final class NetworksCommand extends AdminGroup {
 
         @Override
         public Integer call() {
-            ApiRecords.Networks n = client().post(PATH, new ApiRecords.NetworksChange(null, networks, false),
-                    ApiRecords.Networks.class);
+            AdminApi.Networks n = client().post(PATH, new AdminApi.NetworksChange(null, networks, false),
+                    AdminApi.Networks.class);
             return printAnswer(out -> table(out, n), n.warnings());
         }
     }
 
-    private static void table(PrintWriter out, ApiRecords.Networks n) {
+    private static void table(PrintWriter out, AdminApi.Networks n) {
         List<String[]> rows = new ArrayList<>();
         rows.add(new String[] {"NETWORK", "SOURCE"});
         for (String net : n.networks()) {

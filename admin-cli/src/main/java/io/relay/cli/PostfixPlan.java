@@ -1,5 +1,6 @@
 package io.relay.cli;
 
+import io.relay.admin.api.AdminApi;
 import io.relay.routing.Credentials;
 import io.relay.routing.ImportResult;
 import io.relay.routing.NextHop;
@@ -31,14 +32,6 @@ final class PostfixPlan {
     private PostfixPlan() {
     }
 
-    /** A login for a next hop; {@link #toString()} hides the password. */
-    record Login(String user, String password) {
-        @Override
-        public String toString() {
-            return "Login[user=" + user + ", password=*****]";
-        }
-    }
-
     /**
      * The admin classes of one setup.
      *
@@ -48,8 +41,8 @@ final class PostfixPlan {
      * @param credentials next hop → login
      * @param notCarried  what the admin import does not carry, with why
      */
-    record Plan(List<String> networks, Map<String, String> transport, Map<String, ApiRecords.Limit> limits,
-                Map<String, Login> credentials, List<NotCarried> notCarried) {
+    record Plan(List<String> networks, Map<String, String> transport, Map<String, AdminApi.Limit> limits,
+                Map<String, AdminApi.Login> credentials, List<NotCarried> notCarried) {
     }
 
     private static final String YAML = "it is node configuration, not an admin class: set it in each node's relay.yaml"
@@ -64,7 +57,7 @@ final class PostfixPlan {
         List<String> networks = smtpd.containsKey("mynetworks") ? List.copyOf((List<String>) smtpd.get("mynetworks")) : null;
         Map<String, String> transport = new LinkedHashMap<>((Map<String, String>) smtp.getOrDefault("transport-maps", Map.of()));
 
-        Map<String, Login> credentials = new LinkedHashMap<>();
+        Map<String, AdminApi.Login> credentials = new LinkedHashMap<>();
         Map<String, String> credentialSource = new LinkedHashMap<>();
         List<String> saslFiles = new ArrayList<>();
         if (smtp.get("sasl-password-file") instanceof String f) {
@@ -91,8 +84,8 @@ final class PostfixPlan {
                             + " not supported)"));
                     continue;
                 }
-                Login login = new Login(c.username(), c.password());
-                Login before = credentials.putIfAbsent(hop, login);
+                AdminApi.Login login = new AdminApi.Login(c.username(), c.password());
+                AdminApi.Login before = credentials.putIfAbsent(hop, login);
                 if (before == null) {
                     credentialSource.put(hop, file);
                 } else if (!before.equals(login)) {
@@ -102,7 +95,7 @@ final class PostfixPlan {
             }
         }
 
-        Map<String, ApiRecords.Limit> limits = new LinkedHashMap<>();
+        Map<String, AdminApi.Limit> limits = new LinkedHashMap<>();
         List<String> rates = (List<String>) smtp.get("destination-rate");
         Integer concurrency = (Integer) smtp.get("destination-concurrency-limit");
         if (rates != null || concurrency != null) {
@@ -111,7 +104,7 @@ final class PostfixPlan {
                     + (rates != null && concurrency != null ? "; " : "")
                     + (concurrency == null ? "" : "concurrency " + concurrency);
             if (relayhost != null && !relayhost.isBlank()) {
-                limits.put(NextHop.parse(relayhost).text(), new ApiRecords.Limit(rates, concurrency));
+                limits.put(NextHop.parse(relayhost).text(), new AdminApi.Limit(rates, concurrency));
             } else {
                 notCarried.add(new NotCarried("smtp destination limits", value, "they apply to every destination"
                         + " and admin limits are per next hop; set smtp.destination-rate and"
@@ -124,9 +117,9 @@ final class PostfixPlan {
             if (r == null && c == null) {
                 return;
             }
-            ApiRecords.Limit limit = new ApiRecords.Limit(r, c);
+            AdminApi.Limit limit = new AdminApi.Limit(r, c);
             for (String hop : hopsThrough(name, transport, (String) t.get("nexthop"))) {
-                ApiRecords.Limit before = limits.putIfAbsent(hop, limit);
+                AdminApi.Limit before = limits.putIfAbsent(hop, limit);
                 if (before != null && !before.equals(limit)) {
                     notCarried.add(new NotCarried("master.cf " + name + ": rate/concurrency", hop,
                             "another transport's limits for this next hop are carried; limits are per next hop"));

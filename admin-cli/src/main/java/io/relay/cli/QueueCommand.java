@@ -3,6 +3,7 @@ package io.relay.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.relay.admin.api.AdminApi;
 import java.io.PrintWriter;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
@@ -180,7 +181,7 @@ final class QueueCommand extends AdminGroup {
             ArrayNode touched = AdminClient.JSON.createArrayNode();
             for (int i = 0; i < selected.size(); i += BATCH) {
                 List<String> batch = selected.subList(i, Math.min(selected.size(), i + BATCH));
-                JsonNode r = client.post(PATH + "/" + action, new ApiRecords.QueueSelection(batch, false, null),
+                JsonNode r = client.post(PATH + "/" + action, new AdminApi.QueueSelection(batch, false, null),
                         JsonNode.class);
                 r.get("ids").forEach(touched::add);
                 if (progress) {

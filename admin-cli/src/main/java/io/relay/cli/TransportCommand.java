@@ -1,5 +1,6 @@
 package io.relay.cli;
 
+import io.relay.admin.api.AdminApi;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.net.URLEncoder;
@@ -37,7 +38,7 @@ final class TransportCommand extends AdminGroup {
     static final class ListTransport extends AdminCall {
         @Override
         public Integer call() {
-            ApiRecords.Transport t = client().get(PATH, ApiRecords.Transport.class);
+            AdminApi.Transport t = client().get(PATH, AdminApi.Transport.class);
             return printAnswer(out -> table(out, t), t.warnings());
         }
     }
@@ -54,8 +55,8 @@ final class TransportCommand extends AdminGroup {
         @Override
         public Integer call() {
             String r = result.contains(":") && !result.startsWith("[") ? result : ":" + result;
-            ApiRecords.Transport t = client().post(PATH,
-                    new ApiRecords.TransportChange(Map.of(pattern, r), null, null, null), ApiRecords.Transport.class);
+            AdminApi.Transport t = client().post(PATH,
+                    new AdminApi.TransportChange(Map.of(pattern, r), null, null, null), AdminApi.Transport.class);
             return printAnswer(out -> table(out, t), t.warnings());
         }
     }
@@ -68,8 +69,8 @@ final class TransportCommand extends AdminGroup {
 
         @Override
         public Integer call() {
-            ApiRecords.Transport t = client().post(PATH,
-                    new ApiRecords.TransportChange(null, patterns, null, null), ApiRecords.Transport.class);
+            AdminApi.Transport t = client().post(PATH,
+                    new AdminApi.TransportChange(null, patterns, null, null), AdminApi.Transport.class);
             return printAnswer(out -> table(out, t), t.warnings());
         }
     }
@@ -90,9 +91,9 @@ final class TransportCommand extends AdminGroup {
             } catch (IOException e) {
                 throw new CliFailure("cannot read " + file + " (" + e.getClass().getSimpleName() + ") — check its permissions");
             }
-            ApiRecords.Transport t = client().post(PATH,
-                    new ApiRecords.TransportChange(null, null, text, file.getFileName().toString()),
-                    ApiRecords.Transport.class);
+            AdminApi.Transport t = client().post(PATH,
+                    new AdminApi.TransportChange(null, null, text, file.getFileName().toString()),
+                    AdminApi.Transport.class);
             return printAnswer(out -> table(out, t), t.warnings());
         }
     }
@@ -108,16 +109,16 @@ final class TransportCommand extends AdminGroup {
 
         @Override
         public Integer call() {
-            ApiRecords.RouteTest t = client().get(PATH + "/test?address=" + URLEncoder.encode(address, StandardCharsets.UTF_8)
-                    + "&sender=" + URLEncoder.encode(sender, StandardCharsets.UTF_8), ApiRecords.RouteTest.class);
+            AdminApi.RouteTest t = client().get(PATH + "/test?address=" + URLEncoder.encode(address, StandardCharsets.UTF_8)
+                    + "&sender=" + URLEncoder.encode(sender, StandardCharsets.UTF_8), AdminApi.RouteTest.class);
             return printAnswer(out -> out.print(t.text()), null);
         }
     }
 
-    private static void table(PrintWriter out, ApiRecords.Transport t) {
+    private static void table(PrintWriter out, AdminApi.Transport t) {
         List<String[]> rows = new ArrayList<>();
         rows.add(new String[] {"PATTERN", "RESULT", "SOURCE"});
-        for (ApiRecords.TransportEntry e : t.entries()) {
+        for (AdminApi.TransportEntry e : t.entries()) {
             rows.add(new String[] {e.pattern(), e.result(), e.source()
                     + (e.source().contains("removed") ? " (not in force)" : "")});
         }

@@ -1,5 +1,6 @@
 package io.relay.cli;
 
+import io.relay.admin.api.AdminApi;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -47,7 +48,7 @@ class PostfixPlanTest {
         assertEquals(Map.of("example.com", "ses:email-smtp.us-east-1.amazonaws.com",
                 "user-1@example.net", "ses:email-smtp.us-east-1.amazonaws.com"), p.transport());
         assertEquals(Map.of("email-smtp.us-east-1.amazonaws.com",
-                new PostfixPlan.Login("AKIAEXAMPLESESUSER1", "exampleSesSecret1")), p.credentials());
+                new AdminApi.Login("AKIAEXAMPLESESUSER1", "exampleSesSecret1")), p.credentials());
         assertEquals(Map.of(), p.limits());
         assertTrue(settings(p).contains("relay.yaml smtp.transports.ses"), settings(p).toString());
         assertTrue(settings(p).contains("main.cf: mydestination"), "the importer's own list is kept");
@@ -59,7 +60,7 @@ class PostfixPlanTest {
         PostfixPlan.Plan p = plan("smarthost-sandbox-rate");
         assertNull(p.networks(), "mynetworks unset: left alone");
         assertEquals(Map.of(), p.transport());
-        assertEquals(Map.of("[email-smtp.cc-direction-1.amazonaws.com]:587", new ApiRecords.Limit(List.of("1/s"), 1)),
+        assertEquals(Map.of("[email-smtp.cc-direction-1.amazonaws.com]:587", new AdminApi.Limit(List.of("1/s"), 1)),
                 p.limits());
         assertEquals("AKIAEXAMPLESESUSER4", p.credentials().get("[email-smtp.cc-direction-1.amazonaws.com]:587").user());
         assertTrue(settings(p).contains("relay.yaml smtp.relayhost"), settings(p).toString());

@@ -1,32 +1,13 @@
 package io.relay.health;
 
-import io.netty.bootstrap.ServerBootstrap;
-import io.netty.channel.Channel;
-import io.netty.channel.ChannelInitializer;
-import io.netty.channel.ChannelOption;
-import io.netty.channel.ChannelPipeline;
-import io.netty.channel.EventLoopGroup;
-import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.nio.NioIoHandler;
-import io.netty.channel.socket.SocketChannel;
-import io.netty.channel.group.ChannelGroup;
-import io.netty.channel.group.DefaultChannelGroup;
-import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.handler.codec.http.HttpObjectAggregator;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.timeout.ReadTimeoutHandler;
-import io.netty.util.concurrent.DefaultEventExecutorGroup;
-import io.netty.util.concurrent.DefaultThreadFactory;
-import io.netty.util.concurrent.EventExecutorGroup;
-import io.netty.util.concurrent.GlobalEventExecutor;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
-import java.util.concurrent.TimeUnit;
 
 /**
  * The node's health and metrics endpoint for load balancers and Prometheus, on its own
@@ -38,8 +19,8 @@ import java.util.concurrent.TimeUnit;
  * format 0.0.4, or OpenMetrics when the Accept header asks for it). Other paths answer 404,
  * other methods 405; no request body is accepted (413).
  *
- * <p>Strategy: one event-loop thread does the HTTP codec; the endpoint handler runs on a small
- * separate worker group, because checks and gauge callbacks may block briefly (Hazelcast,
+ * <p>Strategy: an {@link HttpListener}: one event-loop thread does the HTTP codec; the endpoint
+ * handler runs on a small separate worker group, because checks and gauge callbacks may block briefly (Hazelcast,
  * queue statistics) and must never stall an event loop. Checks run concurrently with a
  * deadline ({@code checkTimeout}, default 1.5 s): one that has not answered by then is
  * reported failed ("check timed out"), so a hung dependency yields a prompt 503, not a hung probe. Connections are kept alive (load
@@ -58,7 +39,6 @@ public final class HealthServer implements AutoCloseable {
     // A probe's request line and headers are short; anything bigger is not a probe.
     private static final int MAX_INITIAL_LINE = 4096;
     private static final int MAX_HEADER_SIZE = 8192;
-    private static final int WORKER_THREADS = 2;
     // Well under the 5 s default probe timeout of AWS target groups and haproxy's 2 s "timeout check".
     static final Duration DEFAULT_CHECK_TIMEOUT = Duration.ofMillis(1500);
 
@@ -68,10 +48,7 @@ public final class HealthServer implements AutoCloseable {
     private final PrometheusRegistry registry;
     private final Duration checkTimeout;
     private CheckRunner checkRunner;
-    private EventLoopGroup ioGroup;
-    private EventExecutorGroup workerGroup;
-    private Channel serverChannel;
-    private ChannelGroup connections;
+    private HttpListener listener;
 
     /**
      * @param bindAddress the {@code health.listen} address; port 0 picks a free port
@@ -96,80 +73,45 @@ public final class HealthServer implements AutoCloseable {
 
     /** Binds and starts serving; throws if the address cannot be bound. */
     public synchronized void start() {
-        if (serverChannel != null) {
+        if (listener != null && listener.listening()) {
             throw new IllegalStateException("health server already started");
         }
-        ioGroup = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("health-io", true),
-                NioIoHandler.newFactory());
-        workerGroup = new DefaultEventExecutorGroup(WORKER_THREADS, new DefaultThreadFactory("health-worker", true));
-        EventExecutorGroup workers = workerGroup;
-        checkRunner = new CheckRunner(checkTimeout);
-        HealthEndpoints endpoints = new HealthEndpoints(readinessChecks, livenessChecks, registry, checkRunner);
-        ChannelGroup open = new DefaultChannelGroup("health-connections", GlobalEventExecutor.INSTANCE);
-        connections = open;
-        ServerBootstrap bootstrap = new ServerBootstrap()
-                .group(ioGroup)
-                .channel(NioServerSocketChannel.class)
-                .option(ChannelOption.SO_REUSEADDR, true)
-                .childHandler(new ChannelInitializer<SocketChannel>() {
-                    @Override
-                    protected void initChannel(SocketChannel ch) {
-                        open.add(ch);
-                        ChannelPipeline p = ch.pipeline();
-                        p.addLast(STAGE_IDLE, new ReadTimeoutHandler(IDLE_TIMEOUT_SECONDS));
-                        p.addLast(STAGE_CODEC, new HttpServerCodec(MAX_INITIAL_LINE, MAX_HEADER_SIZE, 8192));
-                        // Max content 0: any request body is answered 413 by the aggregator.
-                        p.addLast(STAGE_AGGREGATOR, new HttpObjectAggregator(0));
-                        p.addLast(workers, STAGE_ENDPOINTS, new HealthRequestHandler(endpoints));
-                    }
-                });
+        CheckRunner checks = new CheckRunner(checkTimeout);
+        checkRunner = checks;
+        HealthEndpoints endpoints = new HealthEndpoints(readinessChecks, livenessChecks, registry, checks);
+        listener = new HttpListener("health", "health checks", bindAddress, (p, workers) -> {
+            p.addLast(STAGE_IDLE, new ReadTimeoutHandler(IDLE_TIMEOUT_SECONDS));
+            p.addLast(STAGE_CODEC, new HttpServerCodec(MAX_INITIAL_LINE, MAX_HEADER_SIZE, 8192));
+            // Max content 0: any request body is answered 413 by the aggregator.
+            p.addLast(STAGE_AGGREGATOR, new HttpObjectAggregator(0));
+            p.addLast(workers, STAGE_ENDPOINTS, new HealthRequestHandler(endpoints));
+        });
         try {
-            serverChannel = bootstrap.bind(bindAddress).syncUninterruptibly().channel();
-        } catch (Exception e) {
-            // Netty rethrows the bind failure (a checked BindException) without declaring it.
-            shutdownGroups();
-            if (e instanceof IOException io) {
-                throw new UncheckedIOException("cannot listen for health checks on " + bindAddress, io);
-            }
-            throw e instanceof RuntimeException re ? re
-                    : new IllegalStateException("cannot listen for health checks on " + bindAddress, e);
+            listener.start();
+        } catch (RuntimeException e) {
+            closeChecks();
+            throw e;
         }
     }
 
     /** The bound address (with the real port when 0 was asked); only valid after {@link #start()}. */
     public synchronized InetSocketAddress boundAddress() {
-        if (serverChannel == null) {
+        if (listener == null || !listener.listening()) {
             throw new IllegalStateException("health server not started");
         }
-        return (InetSocketAddress) serverChannel.localAddress();
+        return listener.boundAddress();
     }
 
     /** Stops listening, closes open connections and stops the threads; idempotent. */
     @Override
     public synchronized void close() {
-        if (serverChannel != null) {
-            serverChannel.close().syncUninterruptibly();
-            serverChannel = null;
+        if (listener != null) {
+            listener.close();
         }
-        if (connections != null) {
-            // Close kept-alive connections while both groups still run, so their pipelines tear down cleanly.
-            connections.close().awaitUninterruptibly(2, TimeUnit.SECONDS);
-            connections = null;
-        }
-        shutdownGroups();
+        closeChecks();
     }
 
-    private void shutdownGroups() {
-        // Workers first, with a short quiet period: a closed channel's pipeline teardown runs
-        // io loop -> worker -> io loop, so the io loop must outlive the last worker task.
-        if (workerGroup != null) {
-            workerGroup.shutdownGracefully(100, 2000, TimeUnit.MILLISECONDS).syncUninterruptibly();
-            workerGroup = null;
-        }
-        if (ioGroup != null) {
-            ioGroup.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
-            ioGroup = null;
-        }
+    private void closeChecks() {
         if (checkRunner != null) {
             checkRunner.close();
             checkRunner = null;

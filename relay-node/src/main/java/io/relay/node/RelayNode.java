@@ -4,10 +4,12 @@ import io.netty.handler.ssl.SslContext;
 import io.relay.health.HealthServer;
 import io.relay.health.ReadinessCheck;
 import io.relay.node.admin.AdminServer;
-import io.relay.node.admin.AdminStateStore;
-import io.relay.node.admin.RoutingOverlay;
 import io.relay.node.admin.AdminToken;
-import io.relay.node.admin.QueueNextHops;
+import io.relay.node.cluster.AdminStateMergePolicy;
+import io.relay.node.cluster.AdminStateStore;
+import io.relay.node.cluster.ClusterMembers;
+import io.relay.node.cluster.QueueNextHops;
+import io.relay.node.cluster.RoutingOverlay;
 import io.relay.node.config.HostPort;
 import io.relay.node.config.RelayConfig;
 import io.relay.node.config.RoutingConfigs;
@@ -73,22 +75,6 @@ public final class RelayNode implements AutoCloseable {
     private final AtomicBoolean closed = new AtomicBoolean();
     private final java.util.concurrent.CountDownLatch closedLatch = new java.util.concurrent.CountDownLatch(1);
 
-    private RelayNode(ClusterQueue queue, ClusterNextHopLimiter limiter, SmtpServer smtpd, HealthServer health,
-                      AdminStateStore admin, AdminServer adminApi, ExecutorService blocking, NodeState state,
-                      MailLog mailLog, String hostname, ClusterMember member) {
-        this.mailLog = mailLog;
-        this.hostname = hostname;
-        this.member = member;
-        this.queue = queue;
-        this.limiter = limiter;
-        this.smtpd = smtpd;
-        this.health = health;
-        this.admin = admin;
-        this.adminApi = adminApi;
-        this.blocking = blocking;
-        this.state = state;
-    }
-
     /** What readiness reads: set by the drain, read by the health server's checks. */
     static final class NodeState {
         final AtomicBoolean draining = new AtomicBoolean();
@@ -107,7 +93,7 @@ public final class RelayNode implements AutoCloseable {
         Preflight.atStart(cfg, LOG::warn); // the checks of relay-node check: one path, no drift
         java.util.Deque<AutoCloseable> opened = new java.util.ArrayDeque<>();
         try {
-            return start(cfg, opened);
+            return new RelayNode(cfg, opened);
         } catch (Exception | Error e) {
             while (!opened.isEmpty()) {
                 try {
@@ -138,9 +124,14 @@ public final class RelayNode implements AutoCloseable {
         void run() throws Exception;
     }
 
-    private static RelayNode start(RelayConfig cfg, java.util.Deque<AutoCloseable> opened) throws Exception {
-        java.util.concurrent.atomic.AtomicReference<RelayNode> self = new java.util.concurrent.atomic.AtomicReference<>();
+    /**
+     * The start, top to bottom: the config's checks, the mail log, the cluster member and
+     * queue, the admin state, the delivery side, then the listeners (health, SMTP, admin).
+     * Each part that needs closing goes onto {@code opened} as soon as it exists.
+     */
+    private RelayNode(RelayConfig cfg, java.util.Deque<AutoCloseable> opened) throws Exception {
         String hostname = cfg.smtpd.hostname != null ? cfg.smtpd.hostname : localHostName();
+        this.hostname = hostname;
         // checked before anything starts: a token file others can read refuses the start
         AdminToken adminToken = cfg.admin.tokenFile == null ? null : AdminToken.load(cfg.admin.tokenFile);
         SslContext adminTls = null;
@@ -157,6 +148,7 @@ public final class RelayNode implements AutoCloseable {
         } catch (java.io.UncheckedIOException e) {
             throw StartFailure.path("log.file", cfg.log.file, "cannot write: " + StartFailure.reason(e), e);
         }
+        this.mailLog = mailLog;
         RoutingConfig routing = RoutingConfigs.from(cfg, warning -> {
             LOG.warn(warning);
             mailLog.warning("smtp", warning);
@@ -174,12 +166,15 @@ public final class RelayNode implements AutoCloseable {
             throw StartFailure.path("queue.spool-dir", cfg.queue.spoolDir, "not writable", null);
         }
         RelayMetrics metrics = new RelayMetrics();
+        // the drain's waits, before anything can ask for a drain (the admin API)
+        this.drainDelay = cfg.health.drainDelay;
+        this.drainTimeout = cfg.health.drainTimeout;
 
         // relay-admin merges by its state's version after a split (AdminStateMergePolicy)
         ClusterMember member;
         try {
             member = ClusterMember.start(cfg.cluster.settings(cfg.queue.backupCount),
-                    io.relay.node.admin.AdminStateMergePolicy::configure);
+                    AdminStateMergePolicy::configure);
         } catch (RuntimeException e) {
             if (!StartFailure.isBind(e)) {
                 throw e;
@@ -187,14 +182,17 @@ public final class RelayNode implements AutoCloseable {
             throw StartFailure.listen("cluster.listen", cfg.cluster.listen, e);
         }
         opened.push(member);
+        this.member = member;
         // the queue owns the member from here on and shuts it down in close()
         ClusterQueue queue = new ClusterQueue(member, new QueueSettings(cfg.queue.spoolDir, cfg.queue.minimalBackoffTime,
                 cfg.queue.maximalBackoffTime, cfg.queue.maximalQueueLifetime, cfg.queue.deliveryConcurrency,
                 cfg.queue.maxMessages, cfg.queue.maxBytes, cfg.queue.maxIndexMemory), new QueueMetricsEvents(metrics),
                 QueueNextHops.of(router::route));
         opened.push(queue);
+        this.queue = queue;
         SpoolSpace space = watchSpoolSpace(cfg, mailLog);
         opened.push(space);
+        this.spoolSpace = space;
         metrics.spoolSpace(space::freeBytes, space::minFreeBytes);
         // mynetworks as changed through the admin API on any node: the sessions read the
         // policy's volatile set, which the store swaps when the cluster's state changes
@@ -202,6 +200,7 @@ public final class RelayNode implements AutoCloseable {
                 policy::mynetworks, router::apply, Clock.systemUTC());
         admin.start();
         opened.push(admin);
+        this.admin = admin;
         new QueueSnapshot(queue::counts, Duration.ofSeconds(5)).registerIn(metrics);
         metrics.clusterMembers(member::memberCount);
 
@@ -219,6 +218,7 @@ public final class RelayNode implements AutoCloseable {
         ClusterNextHopLimiter limiter = new ClusterNextHopLimiter(new ClusterLimits(member.hazelcast()),
                 Duration.ofSeconds(10));
         opened.push(limiter);
+        this.limiter = limiter;
         NextHopGuard guard = NextHopGuard.of(new NextHopGuard.Settings(cfg.smtp.breaker.failureThreshold,
                 cfg.smtp.breaker.openTime, cfg.smtp.breaker.connectRetries), metrics::circuitBreakerState);
         Dispatcher dispatcher = new Dispatcher(router::route, client, limiter, cfg.smtp.destinationConcurrencyLimit,
@@ -228,6 +228,7 @@ public final class RelayNode implements AutoCloseable {
 
         ExecutorService blocking = Executors.newFixedThreadPool(4, daemon("smtpd-blocking"));
         opened.push(blocking::shutdownNow);
+        this.blocking = blocking;
         // On this thread, after the queue: loaded beside the cluster join on the common pool (a
         // second sooner to SMTP), two node starts of the full suite under heavy load hung after
         // the queue's start and never listened; not understood, so not done in parallel.
@@ -237,7 +238,9 @@ public final class RelayNode implements AutoCloseable {
         SmtpServer smtpd = new SmtpServer(SmtpdSettings.from(cfg.smtpd, hostname), policy,
                 new SpaceCheckedQueue(queue, space), mailLog, blocking, tls, metrics);
         opened.push(smtpd);
+        this.smtpd = smtpd;
         NodeState state = new NodeState();
+        this.state = state;
 
         List<ReadinessCheck> readiness = List.of(
                 ReadinessCheck.of("draining", () -> state.draining.get()
@@ -263,33 +266,25 @@ public final class RelayNode implements AutoCloseable {
         // client or a load balancer can reach port 25, /readyz answers too.
         listen("health.listen", cfg.health.listen, health::start);
         opened.push(health);
+        this.health = health;
         listen("smtpd.listen", cfg.smtpd.listen, smtpd::start); // BindFailure names the address
         state.accepting.set(true);
-        AdminServer adminApi = null;
         if (adminToken != null) {
-            adminApi = new AdminServer(cfg.admin.listen.toSocketAddress(), adminToken, admin, router);
-            if (adminTls != null) {
-                adminApi.withTls(adminTls);
-            }
-            adminApi.withQueueAndCluster(queue, member.hazelcast(), new AdminServer.NodeFacts(hostname,
-                    smtpd.boundAddresses().toString(), String.valueOf(health.boundAddress()), () -> failing(readiness)),
-                    () -> breakerLabels(guard), () -> self.get().adminDrain());
-            AdminServer api = adminApi;
+            ClusterMembers members = new ClusterMembers(member.hazelcast(), queue, new ClusterMembers.NodeFacts(hostname,
+                    smtpd.boundAddresses().toString(), String.valueOf(health.boundAddress()), () -> failing(readiness)));
+            AdminServer api = new AdminServer(new AdminServer.Listener(cfg.admin.listen.toSocketAddress(), adminToken,
+                    adminTls), new AdminServer.Node(admin, router, queue, members, () -> breakerLabels(guard),
+                    this::adminDrain));
             listen("admin.listen", cfg.admin.listen, api::start);
-            opened.push(adminApi);
-            LOG.info("admin API on {}{}", adminApi.boundAddress(), adminTls != null ? " (HTTPS)" : "");
+            opened.push(api);
+            this.adminApi = api;
+            LOG.info("admin API on {}{}", api.boundAddress(), adminTls != null ? " (HTTPS)" : "");
         } else {
+            this.adminApi = null;
             LOG.info("admin API off: admin.token-file is not set");
         }
         LOG.info("relay node {} up: smtp {}, health {}, cluster {}", hostname, smtpd.boundAddresses(),
                 health.boundAddress(), cfg.cluster.listen);
-        RelayNode node = new RelayNode(queue, limiter, smtpd, health, admin, adminApi, blocking, state, mailLog,
-                hostname, member);
-        node.drainDelay = cfg.health.drainDelay;
-        node.spoolSpace = space;
-        node.drainTimeout = cfg.health.drainTimeout;
-        self.set(node);
-        return node;
     }
 
     private static List<String> failing(List<ReadinessCheck> checks) {
@@ -318,9 +313,9 @@ public final class RelayNode implements AutoCloseable {
      * thread of its own; {@link ShutdownSignals} replaces it with its own (drain, then exit).
      */
     private volatile Runnable drainAction;
-    private volatile Duration drainDelay = Duration.ZERO;
-    private volatile SpoolSpace spoolSpace;
-    private volatile Duration drainTimeout = Duration.ofSeconds(30);
+    private volatile Duration drainDelay;
+    private final SpoolSpace spoolSpace;
+    private volatile Duration drainTimeout;
 
     void onAdminDrain(Runnable action) {
         drainAction = action;
@@ -485,9 +480,7 @@ public final class RelayNode implements AutoCloseable {
             adminApi.close();
         }
         admin.close();
-        if (spoolSpace != null) {
-            spoolSpace.close();
-        }
+        spoolSpace.close();
         try {
             queue.close();
         } catch (RuntimeException e) {

@@ -1,8 +1,6 @@
 package io.relay.routing;
 
-import inet.ipaddr.AddressStringException;
 import inet.ipaddr.IPAddress;
-import inet.ipaddr.IPAddressString;
 import java.net.InetAddress;
 import java.util.ArrayList;
 import java.util.List;
@@ -39,23 +37,16 @@ public final class NetworkSet {
         if (text.startsWith("[") && text.contains("]")) { // Postfix writes [::1]/128
             text = text.replace("[", "").replace("]", "");
         }
-        IPAddress addr;
+        Cidr cidr;
         try {
-            addr = new IPAddressString(text).toAddress();
-        } catch (AddressStringException e) {
+            cidr = Cidr.parse(text);
+        } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("'" + raw + "' is not a CIDR network: " + e.getMessage());
         }
-        if (addr.getNetworkPrefixLength() == null) {
-            addr = addr.setPrefixLength(addr.getBitCount(), false);
+        if (cidr.hostBitsSet()) {
+            throw new IllegalArgumentException("'" + raw + "' has host bits set; the network is " + cidr.text());
         }
-        IPAddress network = addr.toPrefixBlock();
-        // the library reads "10.0.0.0/8" as the whole block and "10.0.0.1/8" as one address
-        // with a prefix length: only the latter has host bits set
-        if (!addr.isPrefixBlock()) {
-            throw new IllegalArgumentException("'" + raw + "' has host bits set; the network is "
-                    + network.toCanonicalString());
-        }
-        return network;
+        return cidr.block();
     }
 
     public boolean contains(InetAddress address) {
@@ -83,38 +74,9 @@ public final class NetworkSet {
     public List<String> openRelayRisks() {
         List<String> out = new ArrayList<>();
         for (IPAddress n : networks) {
-            int prefix = n.getNetworkPrefixLength() == null ? n.getBitCount() : n.getNetworkPrefixLength();
-            String text = n.toCanonicalString();
-            if (prefix == 0) {
-                out.add(text + ": the whole " + (n.isIPv4() ? "IPv4" : "IPv6")
-                        + " address space; anyone on the Internet could relay through us");
-                continue;
-            }
-            int widest = n.isIPv4() ? 16 : 32;
-            if (prefix < widest && !nonPublic(n)) {
-                out.add(text + ": a public range wider than /" + widest + " (" + n.getCount()
-                        + " addresses); only list the networks of your own senders");
-            }
+            new Cidr(n, false).openRelayRisk().ifPresent(out::add);
         }
         return out;
-    }
-
-    /** True when the whole block lies inside one private, loopback, link-local or unique-local block. */
-    private static boolean nonPublic(IPAddress block) {
-        return sameNonPublicBlock(block.getLower().withoutPrefixLength(), block.getUpper().withoutPrefixLength());
-    }
-
-    private static final List<String> NON_PUBLIC_BLOCKS = List.of("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
-            "127.0.0.0/8", "169.254.0.0/16", "fc00::/7", "fe80::/10", "::1/128");
-
-    private static boolean sameNonPublicBlock(IPAddress lower, IPAddress upper) {
-        for (String b : NON_PUBLIC_BLOCKS) {
-            IPAddress block = new IPAddressString(b).getAddress();
-            if (block.getIPVersion() == lower.getIPVersion() && block.contains(lower) && block.contains(upper)) {
-                return true;
-            }
-        }
-        return false;
     }
 
     public List<String> asText() {

@@ -371,19 +371,9 @@ public final class PostfixImport {
     }
 
     private static long seconds(String text, String defaultUnit) {
-        Matcher m = Pattern.compile("(\\d+)([smhdw]?)").matcher(text.trim());
-        if (!m.matches()) {
-            throw new IllegalArgumentException("'" + text + "' is not a Postfix time value");
-        }
-        long n = Long.parseLong(m.group(1));
-        String unit = m.group(2).isEmpty() ? defaultUnit : m.group(2);
-        return switch (unit) {
-            case "m" -> n * 60;
-            case "h" -> n * 3600;
-            case "d" -> n * 86400;
-            case "w" -> n * 7 * 86400;
-            default -> n;
-        };
+        return PostfixDuration.parse(text, defaultUnit.charAt(0))
+                .orElseThrow(() -> new IllegalArgumentException("'" + text + "' is not a Postfix time value"))
+                .toSeconds();
     }
 
     private Optional<String> duration(String name, String defaultUnit) {

@@ -18,6 +18,7 @@ import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.QueryStringDecoder;
 import io.netty.handler.timeout.ReadTimeoutException;
+import io.relay.admin.api.AdminApi;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
@@ -125,7 +126,7 @@ final class AdminRequestHandler extends SimpleChannelInboundHandler<FullHttpRequ
         try {
             Object answer = switch (path) {
                 case NETWORKS -> get ? routes.networks().list()
-                        : routes.networks().change(body(req, NetworksEndpoint.Change.class, path, post), client);
+                        : routes.networks().change(body(req, AdminApi.NetworksChange.class, path, post), client);
                 case TransportEndpoint.TEST -> {
                     if (!get) {
                         throw new NotAllowed("GET");
@@ -133,11 +134,11 @@ final class AdminRequestHandler extends SimpleChannelInboundHandler<FullHttpRequ
                     yield r.transport().test(param(uri, "address"), param(uri, "sender"));
                 }
                 case TransportEndpoint.PATH -> get ? r.transport().list()
-                        : r.transport().change(body(req, TransportEndpoint.Change.class, path, post), client);
+                        : r.transport().change(body(req, AdminApi.TransportChange.class, path, post), client);
                 case LimitsEndpoint.PATH -> get ? r.limits().list()
-                        : r.limits().change(body(req, LimitsEndpoint.Change.class, path, post), client);
+                        : r.limits().change(body(req, AdminApi.LimitsChange.class, path, post), client);
                 default -> get ? r.credentials().list()
-                        : r.credentials().change(body(req, CredentialsEndpoint.Change.class, path, post), client);
+                        : r.credentials().change(body(req, AdminApi.CredentialsChange.class, path, post), client);
             };
             return json(HttpResponseStatus.OK, answer);
         } catch (NotAllowed e) {

@@ -1,19 +1,16 @@
 package io.relay.node.admin;
 
-import inet.ipaddr.AddressStringException;
-import inet.ipaddr.IPAddress;
-import inet.ipaddr.IPAddressString;
-import io.relay.routing.NetworkSet;
-import java.util.List;
+import io.relay.routing.Cidr;
 import java.util.Optional;
 
 /**
  * What the admin API accepts as a mynetworks entry: a CIDR or a bare address (a /32 or
- * /128 host). Host bits set are cleared, with a warning (10.0.0.1/16 becomes 10.0.0.0/16).
- * An entry that would open relaying to the Internet (the whole address space, or a public
- * range wider than /16 for IPv4 or /32 for IPv6, as {@link NetworkSet#openRelayRisks()}
- * judges it) is refused unless forced. The risk is stated without saying how to force it,
- * since that depends on who reads it: {@link #refusal} words it for the admin API and relayctl.
+ * /128 host), parsed as {@link Cidr}; this class words the answers for the API's reader.
+ * Host bits set are cleared, with a warning (10.0.0.1/16 becomes 10.0.0.0/16). An entry
+ * that would open relaying to the Internet (the whole address space, or a public range
+ * wider than /16 for IPv4 or /32 for IPv6, as {@link Cidr#openRelayRisk()} judges it) is
+ * refused unless forced. The risk is stated without saying how to force it, since that
+ * depends on who reads it: {@link #refusal} words it for the admin API and relayctl.
  */
 public final class CidrCheck {
     private CidrCheck() {
@@ -29,31 +26,22 @@ public final class CidrCheck {
         if (text.isEmpty()) {
             throw new IllegalArgumentException("empty network: give a CIDR such as 10.0.0.0/16");
         }
-        IPAddress addr;
+        Cidr cidr;
         try {
-            addr = new IPAddressString(text).toAddress();
-        } catch (AddressStringException e) {
+            cidr = Cidr.parse(text);
+        } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("'" + raw + "' is not a CIDR network (e.g. 10.0.0.0/16 or 2001:db8::/48)");
         }
-        if (addr == null) {
-            throw new IllegalArgumentException("'" + raw + "' is not a CIDR network (e.g. 10.0.0.0/16 or 2001:db8::/48)");
+        if (cidr.hostBitsSet()) {
+            return new Normalized(cidr.text(), Optional.of("'" + raw + "' has host bits set; stored as " + cidr.text()));
         }
-        if (addr.getNetworkPrefixLength() == null) {
-            addr = addr.setPrefixLength(addr.getBitCount(), false);
-        }
-        IPAddress network = addr.toPrefixBlock();
-        String canonical = network.toCanonicalString();
-        if (!addr.isPrefixBlock()) {
-            return new Normalized(canonical, Optional.of("'" + raw + "' has host bits set; stored as " + canonical));
-        }
-        return new Normalized(canonical, Optional.empty());
+        return new Normalized(cidr.text(), Optional.empty());
     }
 
     /** Why this (normalized) network would make us an open relay; empty when it would not. */
     public static Optional<String> openRelayRisk(String network) {
-        List<String> risks = NetworkSet.parse(List.of(network)).openRelayRisks();
-        return risks.isEmpty() ? Optional.empty()
-                : Optional.of(risks.get(0) + " — that makes this relay an open relay for spammers");
+        return Cidr.parse(network).openRelayRisk()
+                .map(risk -> risk + " — that makes this relay an open relay for spammers");
     }
 
     /**

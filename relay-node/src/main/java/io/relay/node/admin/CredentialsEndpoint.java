@@ -1,6 +1,9 @@
 package io.relay.node.admin;
 
-import com.fasterxml.jackson.annotation.JsonInclude;
+import io.relay.admin.api.AdminApi;
+import io.relay.node.cluster.AdminState;
+import io.relay.node.cluster.AdminStateStore;
+import io.relay.node.cluster.RoutingOverlay;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -25,36 +28,18 @@ final class CredentialsEndpoint {
         this.store = store;
     }
 
-    /** One credential to set. {@link #toString()} hides the password. */
-    record Setting(String nexthop, String user, String password) {
-        @Override
-        public String toString() {
-            return "Setting[nexthop=" + nexthop + ", user=" + user + ", password=*****]";
-        }
-    }
-
-    record Change(Setting set, List<String> remove) {
-    }
-
-    record Entry(String nexthop, String user) {
-    }
-
-    @JsonInclude(JsonInclude.Include.NON_NULL)
-    record Listing(List<Entry> credentials, long version, List<String> warnings) {
-    }
-
-    Listing list() {
+    AdminApi.Credentials list() {
         return listing(store.state(), null);
     }
 
-    private static Listing listing(AdminState s, List<String> warnings) {
-        List<Entry> out = new ArrayList<>();
-        s.credentials().forEach((k, v) -> out.add(new Entry(k, v.user())));
-        return new Listing(out, s.version(), warnings == null || warnings.isEmpty() ? null : warnings);
+    private static AdminApi.Credentials listing(AdminState s, List<String> warnings) {
+        List<AdminApi.CredentialEntry> out = new ArrayList<>();
+        s.credentials().forEach((k, v) -> out.add(new AdminApi.CredentialEntry(k, v.user())));
+        return new AdminApi.Credentials(out, s.version(), warnings == null || warnings.isEmpty() ? null : warnings);
     }
 
-    Listing change(Change req, String client) {
-        Setting set = req.set();
+    AdminApi.Credentials change(AdminApi.CredentialsChange req, String client) {
+        AdminApi.CredentialSet set = req.set();
         String setKey = null;
         AdminState.Secret secret = null;
         if (set != null) {

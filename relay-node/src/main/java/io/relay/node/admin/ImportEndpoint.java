@@ -1,8 +1,11 @@
 package io.relay.node.admin;
 
-import com.fasterxml.jackson.annotation.JsonInclude;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.QueryStringDecoder;
+import io.relay.admin.api.AdminApi;
+import io.relay.node.cluster.AdminState;
+import io.relay.node.cluster.AdminStateStore;
+import io.relay.node.cluster.RoutingOverlay;
 import io.relay.routing.RateLimit;
 import io.relay.routing.TransportTable;
 import java.util.ArrayList;
@@ -45,38 +48,6 @@ final class ImportEndpoint implements AdminRequestHandler.Endpoint {
         this.overlay = overlay;
     }
 
-    /** A SASL user and password to store for a next hop; {@link #toString()} hides the password. */
-    record Login(String user, String password) {
-        @Override
-        public String toString() {
-            return "Login[user=" + user + ", password=*****]";
-        }
-    }
-
-    /**
-     * The request: the whole desired state of each class given.
-     *
-     * @param networks    mynetworks in force afterwards (CIDRs)
-     * @param transport   the transport table in force afterwards, pattern → {@code transport:nexthop}
-     * @param limits      the admin limits afterwards, next hop → limit
-     * @param credentials the admin credentials afterwards, next hop → login
-     * @param dryRun      compute the difference only
-     * @param force       allow networks that open relaying to the internet
-     * @param source      where the setup came from, for the audit line (e.g. /etc/postfix)
-     */
-    record Request(List<String> networks, Map<String, String> transport, Map<String, AdminState.Limit> limits,
-                   Map<String, Login> credentials, boolean dryRun, boolean force, String source) {
-    }
-
-    /** One difference: {@code op} is added, removed or changed; before/after are display text, never a secret. */
-    @JsonInclude(JsonInclude.Include.NON_NULL)
-    record Change(String kind, String op, String key, String before, String after) {
-    }
-
-    @JsonInclude(JsonInclude.Include.NON_NULL)
-    record Answer(boolean dryRun, long version, List<Change> changes, List<String> warnings) {
-    }
-
     @Override
     public String prefix() {
         return PATH;
@@ -90,9 +61,9 @@ final class ImportEndpoint implements AdminRequestHandler.Endpoint {
         if (!method.equals(HttpMethod.POST)) {
             throw new UnsupportedOperationException("use POST");
         }
-        Request req;
+        AdminApi.ImportRequest req;
         try {
-            req = AdminRequestHandler.parse(body, Request.class);
+            req = AdminRequestHandler.parse(body, AdminApi.ImportRequest.class);
         } catch (IllegalArgumentException e) {
             // never echo the body: it may hold passwords
             throw new IllegalArgumentException(e.getMessage().startsWith("unknown field") || e.getMessage().startsWith("empty")
@@ -101,13 +72,13 @@ final class ImportEndpoint implements AdminRequestHandler.Endpoint {
         return run(req, client);
     }
 
-    Answer run(Request req, String client) {
+    AdminApi.ImportAnswer run(AdminApi.ImportRequest req, String client) {
         List<String> warnings = new ArrayList<>();
         Desired want = desired(req, warnings);
         if (req.dryRun()) {
             AdminState now = store.state();
             AdminState next = target(now, want);
-            return new Answer(true, now.version(), diff(now, next), warnings.isEmpty() ? null : warnings);
+            return new AdminApi.ImportAnswer(true, now.version(), diff(now, next), warnings.isEmpty() ? null : warnings);
         }
         AtomicReference<AdminState> before = new AtomicReference<>();
         AdminState after = store.change(old -> {
@@ -119,16 +90,16 @@ final class ImportEndpoint implements AdminRequestHandler.Endpoint {
             overlay.check(s);
             return s.next(store.now());
         });
-        List<Change> changes = diff(before.get(), after);
+        List<AdminApi.ImportChange> changes = diff(before.get(), after);
         String source = req.source() == null || req.source().isBlank() ? "import" : req.source();
-        for (Change c : changes) {
+        for (AdminApi.ImportChange c : changes) {
             AUDIT.info("import from {}: {} {} {}{} by {}, version {}", source, c.kind(), c.key(), c.op(),
                     c.after() == null ? "" : " (" + c.after() + ")", client, after.version());
         }
         if (!changes.isEmpty()) {
             AUDIT.info("import of {} changes from {} by {}, version {}", changes.size(), source, client, after.version());
         }
-        return new Answer(false, after.version(), changes, warnings.isEmpty() ? null : warnings);
+        return new AdminApi.ImportAnswer(false, after.version(), changes, warnings.isEmpty() ? null : warnings);
     }
 
     /** The request checked and normalized; a null class is left as it is. */
@@ -136,7 +107,7 @@ final class ImportEndpoint implements AdminRequestHandler.Endpoint {
                            Map<String, AdminState.Secret> credentials) {
     }
 
-    private Desired desired(Request req, List<String> warnings) {
+    private Desired desired(AdminApi.ImportRequest req, List<String> warnings) {
         List<String> nets = null;
         if (req.networks() != null) {
             Set<String> out = new LinkedHashSet<>();
@@ -172,9 +143,9 @@ final class ImportEndpoint implements AdminRequestHandler.Endpoint {
         Map<String, AdminState.Limit> limits = null;
         if (req.limits() != null) {
             limits = new LinkedHashMap<>();
-            for (Map.Entry<String, AdminState.Limit> e : req.limits().entrySet()) {
+            for (Map.Entry<String, AdminApi.Limit> e : req.limits().entrySet()) {
                 String key = RoutingOverlay.nextHopKey(e.getKey());
-                AdminState.Limit l = e.getValue();
+                AdminApi.Limit l = e.getValue();
                 List<String> rates = l == null || l.rates() == null || l.rates().isEmpty() ? null
                         : l.rates().stream().map(r -> RateLimit.parse(r).text()).distinct().toList();
                 Integer c = l == null ? null : l.concurrency();
@@ -191,9 +162,9 @@ final class ImportEndpoint implements AdminRequestHandler.Endpoint {
         Map<String, AdminState.Secret> credentials = null;
         if (req.credentials() != null) {
             credentials = new LinkedHashMap<>();
-            for (Map.Entry<String, Login> e : req.credentials().entrySet()) {
+            for (Map.Entry<String, AdminApi.Login> e : req.credentials().entrySet()) {
                 String key = RoutingOverlay.nextHopKey(e.getKey());
-                Login login = e.getValue();
+                AdminApi.Login login = e.getValue();
                 String user = login == null || login.user() == null ? "" : login.user().trim();
                 if (user.isEmpty() || user.chars().anyMatch(ch -> Character.isWhitespace(ch) || Character.isISOControl(ch))) {
                     throw new IllegalArgumentException("user name for " + key + " is empty or has spaces or control characters");
@@ -247,12 +218,12 @@ final class ImportEndpoint implements AdminRequestHandler.Endpoint {
     }
 
     /** What differs in force between two states, per class, in a stable order. */
-    List<Change> diff(AdminState a, AdminState b) {
-        List<Change> out = new ArrayList<>();
+    List<AdminApi.ImportChange> diff(AdminState a, AdminState b) {
+        List<AdminApi.ImportChange> out = new ArrayList<>();
         List<String> netsA = a.effective(store.configured());
         List<String> netsB = b.effective(store.configured());
-        netsB.stream().filter(n -> !netsA.contains(n)).forEach(n -> out.add(new Change("networks", "added", n, null, null)));
-        netsA.stream().filter(n -> !netsB.contains(n)).forEach(n -> out.add(new Change("networks", "removed", n, null, null)));
+        netsB.stream().filter(n -> !netsA.contains(n)).forEach(n -> out.add(new AdminApi.ImportChange("networks", "added", n, null, null)));
+        netsA.stream().filter(n -> !netsB.contains(n)).forEach(n -> out.add(new AdminApi.ImportChange("networks", "removed", n, null, null)));
         Map<String, String> tA = table(a);
         Map<String, String> tB = table(b);
         compare("transport", tA, tB, v -> v, out);
@@ -261,11 +232,11 @@ final class ImportEndpoint implements AdminRequestHandler.Endpoint {
             AdminState.Secret x = a.credentials().get(key);
             AdminState.Secret y = b.credentials().get(key);
             if (x == null) {
-                out.add(new Change("credentials", "added", key, null, "user " + y.user() + ", password set"));
+                out.add(new AdminApi.ImportChange("credentials", "added", key, null, "user " + y.user() + ", password set"));
             } else if (y == null) {
-                out.add(new Change("credentials", "removed", key, "user " + x.user(), null));
+                out.add(new AdminApi.ImportChange("credentials", "removed", key, "user " + x.user(), null));
             } else if (!x.equals(y)) {
-                out.add(new Change("credentials", "changed", key, "user " + x.user(), "user " + y.user()
+                out.add(new AdminApi.ImportChange("credentials", "changed", key, "user " + x.user(), "user " + y.user()
                         + (Objects.equals(x.password(), y.password()) ? "" : ", password changed")));
             }
         }
@@ -280,16 +251,16 @@ final class ImportEndpoint implements AdminRequestHandler.Endpoint {
     }
 
     private static <V> void compare(String kind, Map<String, V> a, Map<String, V> b,
-                                    java.util.function.Function<V, String> text, List<Change> out) {
+                                    java.util.function.Function<V, String> text, List<AdminApi.ImportChange> out) {
         for (String key : new TreeSet<>(union(a.keySet(), b.keySet()))) {
             V x = a.get(key);
             V y = b.get(key);
             if (x == null) {
-                out.add(new Change(kind, "added", key, null, text.apply(y)));
+                out.add(new AdminApi.ImportChange(kind, "added", key, null, text.apply(y)));
             } else if (y == null) {
-                out.add(new Change(kind, "removed", key, text.apply(x), null));
+                out.add(new AdminApi.ImportChange(kind, "removed", key, text.apply(x), null));
             } else if (!x.equals(y)) {
-                out.add(new Change(kind, "changed", key, text.apply(x), text.apply(y)));
+                out.add(new AdminApi.ImportChange(kind, "changed", key, text.apply(x), text.apply(y)));
             }
         }
     }

@@ -1,6 +1,9 @@
 package io.relay.node.admin;
 
-import com.fasterxml.jackson.annotation.JsonInclude;
+import io.relay.admin.api.AdminApi;
+import io.relay.node.cluster.AdminState;
+import io.relay.node.cluster.AdminStateStore;
+import io.relay.node.cluster.RoutingOverlay;
 import io.relay.routing.RateLimit;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -28,27 +31,17 @@ final class LimitsEndpoint {
         this.store = store;
     }
 
-    record Change(Map<String, AdminState.Limit> set, List<String> remove) {
-    }
-
-    record Entry(String nexthop, List<String> rates, Integer concurrency) {
-    }
-
-    @JsonInclude(JsonInclude.Include.NON_NULL)
-    record Limits(List<Entry> limits, long version, List<String> warnings) {
-    }
-
-    Limits list() {
+    AdminApi.Limits list() {
         return listing(store.state(), null);
     }
 
-    private static Limits listing(AdminState s, List<String> warnings) {
-        List<Entry> out = new ArrayList<>();
-        s.limits().forEach((k, l) -> out.add(new Entry(k, l.rates() == null ? List.of() : l.rates(), l.concurrency())));
-        return new Limits(out, s.version(), warnings == null || warnings.isEmpty() ? null : warnings);
+    private static AdminApi.Limits listing(AdminState s, List<String> warnings) {
+        List<AdminApi.LimitEntry> out = new ArrayList<>();
+        s.limits().forEach((k, l) -> out.add(new AdminApi.LimitEntry(k, l.rates() == null ? List.of() : l.rates(), l.concurrency())));
+        return new AdminApi.Limits(out, s.version(), warnings == null || warnings.isEmpty() ? null : warnings);
     }
 
-    Limits change(Change req, String client) {
+    AdminApi.Limits change(AdminApi.LimitsChange req, String client) {
         Map<String, AdminState.Limit> set = new LinkedHashMap<>();
         if (req.set() != null) {
             req.set().forEach((k, l) -> {

@@ -1,6 +1,8 @@
 package io.relay.node.admin;
 
-import com.fasterxml.jackson.annotation.JsonInclude;
+import io.relay.admin.api.AdminApi;
+import io.relay.node.cluster.AdminState;
+import io.relay.node.cluster.AdminStateStore;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -23,23 +25,13 @@ final class NetworksEndpoint {
         this.store = store;
     }
 
-    /** The POST body. */
-    record Change(List<String> add, List<String> remove, boolean force) {
-    }
-
-    /** Both answers. */
-    @JsonInclude(JsonInclude.Include.NON_NULL)
-    record Networks(List<String> networks, List<String> configured, List<String> added, List<String> removed,
-                    long version, List<String> warnings) {
-    }
-
-    Networks list() {
+    AdminApi.Networks list() {
         AdminState s = store.state();
-        return new Networks(store.effective(), store.configured(), s.added(), s.removed(), s.version(), null);
+        return new AdminApi.Networks(store.effective(), store.configured(), s.added(), s.removed(), s.version(), null);
     }
 
     /** Throws IllegalArgumentException (a 400) with a one-line reason; nothing is changed then. */
-    Networks change(Change req, String client) {
+    AdminApi.Networks change(AdminApi.NetworksChange req, String client) {
         List<String> add = req.add() == null ? List.of() : req.add();
         List<String> remove = req.remove() == null ? List.of() : req.remove();
         if (add.isEmpty() && remove.isEmpty()) {
@@ -94,7 +86,7 @@ final class NetworksEndpoint {
                 audit("removed", n, client, after, false);
             }
         }
-        return new Networks(now, store.configured(), after.added(), after.removed(), after.version(),
+        return new AdminApi.Networks(now, store.configured(), after.added(), after.removed(), after.version(),
                 warnings.isEmpty() ? null : warnings);
     }
 

@@ -3,6 +3,8 @@ package io.relay.node.admin;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.QueryStringDecoder;
+import io.relay.admin.api.AdminApi;
+import io.relay.node.cluster.QueueNextHops;
 import io.relay.queue.NextHopNamer;
 import io.relay.queue.QueueMeta;
 import io.relay.queue.QueueOperations;
@@ -58,10 +60,6 @@ final class QueueEndpoint implements AdminRequestHandler.Endpoint {
         this.clock = clock;
     }
 
-    /** The POST body: explicit ids, or every message, or those with a recipient at one next hop. */
-    record Selection(List<String> ids, boolean all, String nexthop) {
-    }
-
     record Summary(List<String> buckets, long total, List<Row> rows) {
     }
 
@@ -100,7 +98,7 @@ final class QueueEndpoint implements AdminRequestHandler.Endpoint {
         if (method.equals(HttpMethod.POST)) {
             return switch (rest) {
                 case "hold", "release", "delete", "retry" ->
-                        change(rest, AdminRequestHandler.parse(body, Selection.class), client);
+                        change(rest, AdminRequestHandler.parse(body, AdminApi.QueueSelection.class), client);
                 default -> throw new NoSuchElementException("no such queue action: '" + rest
                         + "' (hold, release, delete or retry)");
             };
@@ -272,7 +270,7 @@ final class QueueEndpoint implements AdminRequestHandler.Endpoint {
         return out;
     }
 
-    Outcome change(String action, Selection sel, String client) {
+    Outcome change(String action, AdminApi.QueueSelection sel, String client) {
         boolean hasIds = sel.ids() != null && !sel.ids().isEmpty();
         int ways = (hasIds ? 1 : 0) + (sel.all() ? 1 : 0) + (sel.nexthop() != null ? 1 : 0);
         if (ways != 1) {

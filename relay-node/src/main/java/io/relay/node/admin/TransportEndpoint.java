@@ -1,6 +1,9 @@
 package io.relay.node.admin;
 
-import com.fasterxml.jackson.annotation.JsonInclude;
+import io.relay.admin.api.AdminApi;
+import io.relay.node.cluster.AdminState;
+import io.relay.node.cluster.AdminStateStore;
+import io.relay.node.cluster.RoutingOverlay;
 import io.relay.routing.Route;
 import io.relay.routing.TransportTable;
 import java.util.ArrayList;
@@ -34,43 +37,26 @@ final class TransportEndpoint {
         this.overlay = overlay;
     }
 
-    /** The POST body. */
-    record Change(Map<String, String> set, List<String> remove, String importText, String importSource) {
-    }
-
-    /** One listed entry; source is "config", "admin" or "config, removed by admin". */
-    record Entry(String pattern, String result, String source) {
-    }
-
-    @JsonInclude(JsonInclude.Include.NON_NULL)
-    record Transport(List<Entry> entries, long version, List<String> warnings) {
-    }
-
-    /** The test answer: the route's main fields and {@code text}, what {@code relay-node route} prints. */
-    record Test(String address, String sender, String transport, String kind, String nextHop, String credentialsUser,
-                Integer concurrency, List<String> rates, String matchedBy, String text) {
-    }
-
-    Transport list() {
+    AdminApi.Transport list() {
         return listing(store.state(), null);
     }
 
-    private Transport listing(AdminState s, List<String> warnings) {
-        List<Entry> out = new ArrayList<>();
+    private AdminApi.Transport listing(AdminState s, List<String> warnings) {
+        List<AdminApi.TransportEntry> out = new ArrayList<>();
         for (TransportTable.Entry e : overlay.effective().entries()) {
             String key = e.key().toLowerCase(Locale.ROOT);
-            out.add(new Entry(key, e.result(), s.transport().containsKey(key) ? "admin" : "config"));
+            out.add(new AdminApi.TransportEntry(key, e.result(), s.transport().containsKey(key) ? "admin" : "config"));
         }
         for (TransportTable.Entry e : overlay.configured().entries()) {
             String key = e.key().toLowerCase(Locale.ROOT);
             if (s.transportRemoved().contains(key) && !s.transport().containsKey(key)) {
-                out.add(new Entry(key, e.result(), "config, removed by admin"));
+                out.add(new AdminApi.TransportEntry(key, e.result(), "config, removed by admin"));
             }
         }
-        return new Transport(out, s.version(), warnings == null || warnings.isEmpty() ? null : warnings);
+        return new AdminApi.Transport(out, s.version(), warnings == null || warnings.isEmpty() ? null : warnings);
     }
 
-    Transport change(Change req, String client) {
+    AdminApi.Transport change(AdminApi.TransportChange req, String client) {
         Map<String, String> set = new LinkedHashMap<>();
         int imported = 0;
         if (req.importText() != null) {
@@ -152,7 +138,7 @@ final class TransportEndpoint {
         return listing(after, warnings);
     }
 
-    Test test(String address, String sender) {
+    AdminApi.RouteTest test(String address, String sender) {
         if (address == null || address.isBlank()) {
             throw new IllegalArgumentException("give the recipient: ?address=user@example.com");
         }
@@ -161,7 +147,7 @@ final class TransportEndpoint {
         Route r = overlay.route(a, s);
         String text = "address: " + a + "\n" + r.describe();
         boolean smtp = r.kind() == Route.Kind.SMTP;
-        return new Test(a, s, r.transport(), r.kind().name().toLowerCase(Locale.ROOT),
+        return new AdminApi.RouteTest(a, s, r.transport(), r.kind().name().toLowerCase(Locale.ROOT),
                 r.nextHop() == null ? null : r.nextHop().text(),
                 r.credentials() == null ? null : r.credentials().username(),
                 smtp ? r.limits().concurrency() : null, smtp ? r.limits().rates() : null, r.matchedBy(), text);

@@ -17,6 +17,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -51,8 +52,9 @@ class AdminIdleTimeoutTest {
     void aRequestLongerThanTheIdleTimeoutIsAnsweredAndAnIdleConnectionIsClosed(@TempDir Path dir) throws Exception {
         Path tokenFile = Files.writeString(dir.resolve("token"), SECRET);
         Files.setPosixFilePermissions(tokenFile, PosixFilePermissions.fromString("rw-------"));
-        try (AdminServer server = new AdminServer(new InetSocketAddress("127.0.0.1", 0), AdminToken.load(tokenFile), null)
-                .withIdleTimeout(1).with(new Slow(2_500))) {
+        AdminToken token = AdminToken.load(tokenFile);
+        try (AdminServer server = new AdminServer(new AdminServer.Listener(new InetSocketAddress("127.0.0.1", 0), token,
+                null, 1), new AdminRequestHandler.Routes(token, null, null, List.of(new Slow(2_500))), null)) {
             server.start();
             InetSocketAddress at = server.boundAddress();
             HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();

@@ -1,5 +1,7 @@
 package io.relay.node.admin;
 
+import io.relay.node.cluster.QueueNextHops;
+import io.relay.node.cluster.RoutingOverlay;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 

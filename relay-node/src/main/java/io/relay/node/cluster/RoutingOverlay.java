@@ -1,4 +1,4 @@
-package io.relay.node.admin;
+package io.relay.node.cluster;
 
 import io.relay.routing.Credentials;
 import io.relay.routing.NextHop;
@@ -46,7 +46,7 @@ public final class RoutingOverlay {
     }
 
     /** Takes {@code s}'s overlay; throws IllegalArgumentException (nothing changed) when it cannot be built. */
-    void check(AdminState s) {
+    public void check(AdminState s) {
         build(s);
     }
 
@@ -68,7 +68,7 @@ public final class RoutingOverlay {
     }
 
     /** The config file's entries without {@code removed}, then {@code admin}'s, which replace same-key ones. */
-    static TransportTable merge(TransportTable configured, Map<String, String> admin, List<String> removed) {
+    public static TransportTable merge(TransportTable configured, Map<String, String> admin, List<String> removed) {
         Map<String, String> out = new LinkedHashMap<>();
         for (TransportTable.Entry e : configured.entries()) {
             String key = e.key().toLowerCase(Locale.ROOT);
@@ -118,7 +118,7 @@ public final class RoutingOverlay {
     }
 
     /** Whether mail can leave through {@code transport} ("" = the default): built-in or in smtp.transports. */
-    boolean knownTransport(String transport) {
+    public boolean knownTransport(String transport) {
         String t = transport.toLowerCase(Locale.ROOT);
         return t.isEmpty() || List.of("smtp", "relay", "file", "discard", "error", "retry").contains(t)
                 || base.transports().keySet().stream().anyMatch(n -> n.equalsIgnoreCase(t));
@@ -135,7 +135,7 @@ public final class RoutingOverlay {
     }
 
     /** A next hop as given by an operator, normalized as the overlay keys it ({@code [Host]:25} → {@code [host]}). */
-    static String nextHopKey(String text) {
+    public static String nextHopKey(String text) {
         if (text == null || text.isBlank()) {
             throw new IllegalArgumentException("next hop is empty; give e.g. [smtp.example.com]:587");
         }

@@ -1,4 +1,4 @@
-package io.relay.node.admin;
+package io.relay.node.cluster;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;

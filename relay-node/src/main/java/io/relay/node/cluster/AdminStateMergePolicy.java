@@ -1,4 +1,4 @@
-package io.relay.node.admin;
+package io.relay.node.cluster;
 
 import com.hazelcast.config.Config;
 import com.hazelcast.config.MergePolicyConfig;

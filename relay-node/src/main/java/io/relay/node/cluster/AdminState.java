@@ -1,4 +1,4 @@
-package io.relay.node.admin;
+package io.relay.node.cluster;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
@@ -79,30 +79,30 @@ public record AdminState(long version, long updatedAt, List<String> added, List<
     }
 
     /** This state's overlay and networks as the next version. */
-    AdminState next(long now) {
+    public AdminState next(long now) {
         return new AdminState(version + 1, now, added, removed, FORMAT, transport, transportRemoved, limits,
                 credentials);
     }
 
     /** This state with other networks, same overlay and version. */
-    AdminState withNetworks(List<String> a, List<String> r) {
+    public AdminState withNetworks(List<String> a, List<String> r) {
         return new AdminState(version, updatedAt, a, r, FORMAT, transport, transportRemoved, limits, credentials);
     }
 
-    AdminState withTransport(Map<String, String> t, List<String> tRemoved) {
+    public AdminState withTransport(Map<String, String> t, List<String> tRemoved) {
         return new AdminState(version, updatedAt, added, removed, FORMAT, t, tRemoved, limits, credentials);
     }
 
-    AdminState withLimits(Map<String, Limit> l) {
+    public AdminState withLimits(Map<String, Limit> l) {
         return new AdminState(version, updatedAt, added, removed, FORMAT, transport, transportRemoved, l, credentials);
     }
 
-    AdminState withCredentials(Map<String, Secret> c) {
+    public AdminState withCredentials(Map<String, Secret> c) {
         return new AdminState(version, updatedAt, added, removed, FORMAT, transport, transportRemoved, limits, c);
     }
 
     /** Same content as {@code other}, ignoring version and time. */
-    boolean sameContent(AdminState other) {
+    public boolean sameContent(AdminState other) {
         return added.equals(other.added) && removed.equals(other.removed) && transport.equals(other.transport)
                 && transportRemoved.equals(other.transportRemoved) && limits.equals(other.limits)
                 && credentials.equals(other.credentials);
@@ -127,7 +127,7 @@ public record AdminState(long version, long updatedAt, List<String> added, List<
     }
 
     /** This state with {@code network} in force; unchanged (same instance) when it already was. */
-    AdminState add(String network, List<String> configured, long now) {
+    public AdminState add(String network, List<String> configured, long now) {
         List<String> a = new ArrayList<>(added);
         List<String> r = new ArrayList<>(removed);
         boolean changed = r.remove(network);
@@ -139,7 +139,7 @@ public record AdminState(long version, long updatedAt, List<String> added, List<
     }
 
     /** This state with {@code network} out of force; unchanged (same instance) when it was not in force. */
-    AdminState remove(String network, List<String> configured, long now) {
+    public AdminState remove(String network, List<String> configured, long now) {
         List<String> a = new ArrayList<>(added);
         List<String> r = new ArrayList<>(removed);
         boolean changed = a.remove(network);

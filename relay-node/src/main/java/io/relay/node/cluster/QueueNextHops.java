@@ -1,4 +1,4 @@
-package io.relay.node.admin;
+package io.relay.node.cluster;
 
 import io.relay.queue.NextHopNamer;
 import io.relay.routing.Route;

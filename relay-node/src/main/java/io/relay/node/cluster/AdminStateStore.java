@@ -1,4 +1,4 @@
-package io.relay.node.admin;
+package io.relay.node.cluster;
 
 import com.hazelcast.core.EntryEvent;
 import com.hazelcast.core.HazelcastInstance;
@@ -6,6 +6,7 @@ import com.hazelcast.map.IMap;
 import com.hazelcast.map.listener.EntryAddedListener;
 import com.hazelcast.map.listener.EntryMergedListener;
 import com.hazelcast.map.listener.EntryUpdatedListener;
+import io.relay.routing.Cidr;
 import io.relay.routing.NetworkSet;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -83,7 +84,7 @@ public final class AdminStateStore implements AutoCloseable {
                            Consumer<NetworkSet> apply, Consumer<AdminState> routing, Clock clock) {
         this.routing = routing;
         this.map = hazelcast.getMap(MAP);
-        this.configured = configured.stream().map(c -> CidrCheck.normalize(c).network()).distinct().toList();
+        this.configured = configured.stream().map(c -> Cidr.parse(c).text()).distinct().toList();
         this.file = spoolDir.resolve(FILE);
         this.apply = apply;
         this.clock = clock;
@@ -148,7 +149,7 @@ public final class AdminStateStore implements AutoCloseable {
         }
     }
 
-    long now() {
+    public long now() {
         return clock.millis();
     }
 
