@@ -10,8 +10,38 @@ package io.relay.routing;
  */
 public sealed interface Agent permits Agent.Smtp, Agent.FileDrop, Agent.Discard, Agent.Bounce, Agent.Defer {
 
+    /** Each agent's kind: the name {@code route ADDRESS} and the admin API print. */
+    Cases<Route.Kind> KIND = new Cases<>() {
+        @Override
+        public Route.Kind smtp(Smtp smtp) {
+            return Route.Kind.SMTP;
+        }
+
+        @Override
+        public Route.Kind file(FileDrop file) {
+            return Route.Kind.FILE;
+        }
+
+        @Override
+        public Route.Kind discard(Discard discard) {
+            return Route.Kind.DISCARD;
+        }
+
+        @Override
+        public Route.Kind bounce(Bounce bounce) {
+            return Route.Kind.ERROR;
+        }
+
+        @Override
+        public Route.Kind defer(Defer defer) {
+            return Route.Kind.DEFER;
+        }
+    };
+
     /** The kind's name, as {@code route ADDRESS} and the admin API print it. */
-    Route.Kind kind();
+    default Route.Kind kind() {
+        return match(KIND);
+    }
 
     /** Calls the one method of {@code cases} that handles this kind. */
     <R> R match(Cases<R> cases);
@@ -54,11 +84,6 @@ public sealed interface Agent permits Agent.Smtp, Agent.FileDrop, Agent.Discard,
         }
 
         @Override
-        public Route.Kind kind() {
-            return Route.Kind.SMTP;
-        }
-
-        @Override
         public <R> R match(Cases<R> cases) {
             return cases.smtp(this);
         }
@@ -66,11 +91,6 @@ public sealed interface Agent permits Agent.Smtp, Agent.FileDrop, Agent.Discard,
 
     /** One .eml file per message in {@code directory}. */
     record FileDrop(String directory) implements Agent {
-        @Override
-        public Route.Kind kind() {
-            return Route.Kind.FILE;
-        }
-
         @Override
         public <R> R match(Cases<R> cases) {
             return cases.file(this);
@@ -80,11 +100,6 @@ public sealed interface Agent permits Agent.Smtp, Agent.FileDrop, Agent.Discard,
     /** Accepted and dropped; {@code text} (may be empty) is what the mail log says. */
     record Discard(String text) implements Agent {
         @Override
-        public Route.Kind kind() {
-            return Route.Kind.DISCARD;
-        }
-
-        @Override
         public <R> R match(Cases<R> cases) {
             return cases.discard(this);
         }
@@ -93,11 +108,6 @@ public sealed interface Agent permits Agent.Smtp, Agent.FileDrop, Agent.Discard,
     /** Postfix's error transport: a permanent failure with {@code text}, e.g. "5.1.2 no such domain". */
     record Bounce(String text) implements Agent {
         @Override
-        public Route.Kind kind() {
-            return Route.Kind.ERROR;
-        }
-
-        @Override
         public <R> R match(Cases<R> cases) {
             return cases.bounce(this);
         }
@@ -105,11 +115,6 @@ public sealed interface Agent permits Agent.Smtp, Agent.FileDrop, Agent.Discard,
 
     /** Kept in the queue and retried, e.g. the retry transport or an unknown transport's name. */
     record Defer(String reason) implements Agent {
-        @Override
-        public Route.Kind kind() {
-            return Route.Kind.DEFER;
-        }
-
         @Override
         public <R> R match(Cases<R> cases) {
             return cases.defer(this);
