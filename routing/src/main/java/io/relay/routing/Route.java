@@ -7,9 +7,7 @@ import java.util.List;
  * and relayhost, with the settings of the transport that will carry it.
  *
  * @param transport       the transport's name as configured ("smtp", "ses", "file", ...)
- * @param kind            what kind of delivery agent carries it
- * @param nextHop         for SMTP: the next hop (relayhost, transport nexthop or the recipient's domain); null otherwise
- * @param argument        FILE: the directory; ERROR: the bounce text; DISCARD: the log text; DEFER: the reason; else ""
+ * @param agent           what carries it, with that kind's data (next hop, directory, text)
  * @param tlsLevel        STARTTLS policy for SMTP
  * @param tlsCaFile       CA bundle for verify/secure, or null for the JDK's trust store
  * @param credentials     SASL credentials for the next hop, or null
@@ -18,20 +16,75 @@ import java.util.List;
  * @param connectionReuse keep the connection open for the next message to the same next hop
  * @param matchedBy       which table entry decided it, e.g. "transport_maps: example.com" or "relayhost"
  */
-public record Route(String transport, Kind kind, NextHop nextHop, String argument, TlsLevel tlsLevel,
-                    String tlsCaFile, Credentials credentials, List<NextHop> fallbackRelays, Limits limits,
-                    boolean connectionReuse, String matchedBy) {
+public record Route(String transport, Agent agent, TlsLevel tlsLevel, String tlsCaFile, Credentials credentials,
+                    List<NextHop> fallbackRelays, Limits limits, boolean connectionReuse, String matchedBy) {
 
-    /** SMTP delivery, a file drop, discard, a bounce, or DEFER (retry later: e.g. an unknown transport). */
+    /** The kinds' names: SMTP delivery, a file drop, discard, a bounce, or DEFER (retry later). */
     public enum Kind { SMTP, FILE, DISCARD, ERROR, DEFER }
 
     public Route {
+        java.util.Objects.requireNonNull(agent, "agent");
         fallbackRelays = List.copyOf(fallbackRelays);
+    }
+
+    /**
+     * A route in the flat form (kind, next hop, one argument whose meaning depends on the
+     * kind), as the tables' callers and tests write it.
+     *
+     * @param nextHop  for SMTP: the next hop; null otherwise
+     * @param argument FILE: the directory; ERROR: the bounce text; DISCARD: the log text; DEFER: the reason; else ""
+     */
+    public Route(String transport, Kind kind, NextHop nextHop, String argument, TlsLevel tlsLevel, String tlsCaFile,
+                 Credentials credentials, List<NextHop> fallbackRelays, Limits limits, boolean connectionReuse,
+                 String matchedBy) {
+        this(transport, Agent.of(kind, nextHop, argument), tlsLevel, tlsCaFile, credentials, fallbackRelays, limits,
+                connectionReuse, matchedBy);
+    }
+
+    /** What kind of delivery agent carries it. */
+    public Kind kind() {
+        return agent.kind();
+    }
+
+    /** For SMTP: the next hop (relayhost, transport nexthop or the recipient's domain); null otherwise. */
+    public NextHop nextHop() {
+        return agent instanceof Agent.Smtp smtp ? smtp.nextHop() : null;
+    }
+
+    /** The flat form's argument: FILE: the directory; ERROR, DISCARD: the text; DEFER: the reason; SMTP: "". */
+    public String argument() {
+        return agent.match(new Agent.Cases<>() {
+            @Override
+            public String smtp(Agent.Smtp smtp) {
+                return "";
+            }
+
+            @Override
+            public String file(Agent.FileDrop file) {
+                return file.directory();
+            }
+
+            @Override
+            public String discard(Agent.Discard discard) {
+                return discard.text();
+            }
+
+            @Override
+            public String bounce(Agent.Bounce bounce) {
+                return bounce.text();
+            }
+
+            @Override
+            public String defer(Agent.Defer defer) {
+                return defer.reason();
+            }
+        });
     }
 
     /** The key that groups deliveries into lanes (connections, limits): transport + next hop. */
     public String laneKey() {
-        return transport + ":" + (nextHop == null ? argument : nextHop.text());
+        NextHop hop = nextHop();
+        return transport + ":" + (hop == null ? argument() : hop.text());
     }
 
     /**
@@ -42,8 +95,9 @@ public record Route(String transport, Kind kind, NextHop nextHop, String argumen
     public String describe() {
         StringBuilder b = new StringBuilder();
         line(b, "transport", transport);
-        line(b, "kind", kind.name().toLowerCase(java.util.Locale.ROOT));
-        if (kind == Kind.SMTP) {
+        line(b, "kind", kind().name().toLowerCase(java.util.Locale.ROOT));
+        if (agent instanceof Agent.Smtp smtp) {
+            NextHop nextHop = smtp.nextHop();
             line(b, "next hop", nextHop == null ? "" : nextHop.text());
             line(b, "mx lookup", nextHop != null && nextHop.mxLookup() ? "yes" : "no");
             line(b, "tls security level", tlsLevel == null ? "" : tlsLevel.postfixName());
@@ -56,7 +110,7 @@ public record Route(String transport, Kind kind, NextHop nextHop, String argumen
             line(b, "rates", limits.rates().isEmpty() ? "unlimited" : String.join(", ", limits.rates()));
             line(b, "connection reuse", connectionReuse ? "yes" : "no");
         } else {
-            line(b, "argument", argument);
+            line(b, "argument", argument());
         }
         line(b, "matched by", matchedBy);
         return b.toString();

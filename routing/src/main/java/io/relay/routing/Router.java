@@ -20,7 +20,7 @@ import java.util.Optional;
  * recipient's domain with MX lookup.
  *
  * <p>Built-in transports: smtp, relay (an alias of smtp), file, discard, error, retry.
- * A name that is neither built-in nor in smtp.transports routes to {@link Route.Kind#DEFER}
+ * A name that is neither built-in nor in smtp.transports routes to {@link Agent.Defer}
  * ("mail transport unavailable"), so the message waits in the queue instead of bouncing.
  * Settings of a named transport inherit from the default smtp settings field by field;
  * credentials are looked up in the chosen transport's table by the chosen next hop.
@@ -107,22 +107,24 @@ public final class Router {
         String t = transport.toLowerCase(Locale.ROOT);
         switch (t) {
             case "file" -> {
-                return nonSmtp(t, Route.Kind.FILE, nexthop, matchedBy);
+                return nonSmtp(t, new Agent.FileDrop(nexthop), matchedBy);
             }
             case "discard" -> {
-                return nonSmtp(t, Route.Kind.DISCARD, nexthop, matchedBy);
+                return nonSmtp(t, new Agent.Discard(nexthop), matchedBy);
             }
             case "error" -> {
-                return nonSmtp(t, Route.Kind.ERROR, nexthop.isEmpty() ? "Address is undeliverable" : nexthop, matchedBy);
+                return nonSmtp(t, new Agent.Bounce(nexthop.isEmpty() ? "Address is undeliverable" : nexthop), matchedBy);
             }
             case "retry" -> {
-                return nonSmtp(t, Route.Kind.DEFER, nexthop.isEmpty() ? "Address is temporarily undeliverable" : nexthop, matchedBy);
+                return nonSmtp(t, new Agent.Defer(nexthop.isEmpty() ? "Address is temporarily undeliverable" : nexthop),
+                        matchedBy);
             }
             default -> { }
         }
         TransportSettings settings = smtpTransports.get(t);
         if (settings == null) {
-            return nonSmtp(t, Route.Kind.DEFER, "mail transport unavailable: unknown transport \"" + transport + "\"", matchedBy);
+            return nonSmtp(t, new Agent.Defer("mail transport unavailable: unknown transport \"" + transport + "\""),
+                    matchedBy);
         }
         NextHop hop;
         if (!nexthop.isEmpty()) {
@@ -145,16 +147,16 @@ public final class Router {
             }
         }
         if (hop == null) {
-            return nonSmtp(t, Route.Kind.ERROR, "recipient address has no domain", matchedBy);
+            return nonSmtp(t, new Agent.Bounce("recipient address has no domain"), matchedBy);
         }
         Credentials creds = settings.credentials() == null ? null : settings.credentials().lookup(hop).orElse(null);
-        return new Route(t, Route.Kind.SMTP, hop, "", settings.tlsLevel(), settings.tlsCaFile(), creds, fallbacks.get(t),
+        return new Route(t, new Agent.Smtp(hop), settings.tlsLevel(), settings.tlsCaFile(), creds, fallbacks.get(t),
                 new Route.Limits(settings.concurrency() == null ? 0 : settings.concurrency(), settings.rates()),
                 Boolean.TRUE.equals(settings.connectionReuse()), matchedBy);
     }
 
-    private Route nonSmtp(String transport, Route.Kind kind, String argument, String matchedBy) {
-        return new Route(transport, kind, null, argument, null, null, null, List.of(), Route.Limits.NONE, false, matchedBy);
+    private Route nonSmtp(String transport, Agent agent, String matchedBy) {
+        return new Route(transport, agent, null, null, null, List.of(), Route.Limits.NONE, false, matchedBy);
     }
 
     /**

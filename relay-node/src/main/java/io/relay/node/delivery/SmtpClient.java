@@ -495,11 +495,6 @@ public final class SmtpClient implements AutoCloseable {
         closing.forEach(Connection::quit);
     }
 
-    /** Idle connections currently cached (for tests and metrics). */
-    public synchronized int idleConnections() {
-        return idle.values().stream().mapToInt(Deque::size).sum();
-    }
-
     @Override
     public void close() {
         idleCloser.shutdownNow();

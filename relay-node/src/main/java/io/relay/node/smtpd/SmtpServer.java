@@ -15,7 +15,6 @@ import io.netty.handler.ssl.SslContext;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.AttributeKey;
 import io.netty.util.concurrent.GlobalEventExecutor;
-import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import io.relay.node.log.MailLog;
 import io.relay.node.metrics.RelayMetrics;
 import io.relay.queue.MessageQueue;
@@ -78,14 +77,8 @@ public final class SmtpServer implements AutoCloseable {
 
     /**
      * @param sslContext the STARTTLS server context ({@code TlsMaterial.serverContext}); null disables STARTTLS
+     * @param metrics    counts connections, sessions, probes and messages
      */
-    public SmtpServer(SmtpdSettings settings, RelayPolicy policy, MessageQueue queue, MailLog mailLog,
-                      Executor blockingExecutor, SslContext sslContext) {
-        this(settings, policy, queue, mailLog, blockingExecutor, sslContext,
-                new RelayMetrics(new PrometheusRegistry(), false));
-    }
-
-    /** As above, counting connections, sessions, probes and messages in {@code metrics}. */
     public SmtpServer(SmtpdSettings settings, RelayPolicy policy, MessageQueue queue, MailLog mailLog,
                       Executor blockingExecutor, SslContext sslContext, RelayMetrics metrics) {
         this.services = new SessionServices(settings, policy, queue, mailLog, blockingExecutor, sslContext,

@@ -31,22 +31,16 @@ public record SmtpdSettings(String hostname, List<InetSocketAddress> listen, lon
         bareNewline = bareNewline == null ? BareNewline.NORMALIZE : bareNewline;
     }
 
-    /** Settings with the default bare-newline handling, receive budget and per-client connection limit. */
-    public SmtpdSettings(String hostname, List<InetSocketAddress> listen, long messageSizeLimit,
-                         int recipientLimit, int lineLengthLimit, Duration timeout, int maxConnections,
-                         int hopcountLimit, int hardErrorLimit, ProxyProtocolSettings proxyProtocol,
-                         int ioThreads) {
-        this(hostname, listen, messageSizeLimit, recipientLimit, lineLengthLimit, timeout, maxConnections,
-                hopcountLimit, hardErrorLimit, proxyProtocol, ioThreads, BareNewline.NORMALIZE, 0,
-                DEFAULT_CLIENT_CONNECTION_LIMIT);
-    }
-
-    /** Settings with the default event-loop threads. */
+    /**
+     * Settings with the default event-loop threads, bare-newline handling, receive budget and
+     * per-client connection limit.
+     */
     public SmtpdSettings(String hostname, List<InetSocketAddress> listen, long messageSizeLimit,
                          int recipientLimit, int lineLengthLimit, Duration timeout, int maxConnections,
                          int hopcountLimit, int hardErrorLimit, ProxyProtocolSettings proxyProtocol) {
         this(hostname, listen, messageSizeLimit, recipientLimit, lineLengthLimit, timeout, maxConnections,
-                hopcountLimit, hardErrorLimit, proxyProtocol, 0);
+                hopcountLimit, hardErrorLimit, proxyProtocol, 0, BareNewline.NORMALIZE, 0,
+                DEFAULT_CLIENT_CONNECTION_LIMIT);
     }
 
     /** Settings without PROXY protocol. */
@@ -55,13 +49,6 @@ public record SmtpdSettings(String hostname, List<InetSocketAddress> listen, lon
                          int hopcountLimit, int hardErrorLimit) {
         this(hostname, listen, messageSizeLimit, recipientLimit, lineLengthLimit, timeout, maxConnections,
                 hopcountLimit, hardErrorLimit, ProxyProtocolSettings.OFF);
-    }
-
-    /** The same settings with another PROXY protocol setting. */
-    public SmtpdSettings withProxyProtocol(ProxyProtocolSettings proxy) {
-        return new SmtpdSettings(hostname, listen, messageSizeLimit, recipientLimit, lineLengthLimit, timeout,
-                maxConnections, hopcountLimit, hardErrorLimit, proxy, ioThreads, bareNewline, receiveMemoryLimit,
-                clientConnectionLimit);
     }
 
     /** The same settings with another per-client connection limit. */

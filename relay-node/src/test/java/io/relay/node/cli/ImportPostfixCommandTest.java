@@ -3,22 +3,17 @@ package io.relay.node.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.relay.node.Main;
 import io.relay.node.config.ConfigLoader;
 import io.relay.node.config.RelayConfig;
 import io.relay.node.config.RoutingConfigs;
+import io.relay.node.testing.PostfixFixture;
 import io.relay.routing.Route;
 import io.relay.routing.Router;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
-import picocli.CommandLine;
 
 /**
  * {@code relay-node import-postfix DIR --out FILE} on each of the users' Postfix setups
@@ -27,8 +22,6 @@ import picocli.CommandLine;
  * as that setup intends.
  */
 class ImportPostfixCommandTest {
-    static final Path FIXTURES = Path.of("../routing/src/test/resources/fixtures");
-
     @ParameterizedTest(name = "{0}: {1} -> {2} {3}")
     @CsvSource(delimiter = '|', textBlock = """
             ses-selected-destinations | someone@example.com   | ses   | email-smtp.us-east-1.amazonaws.com
@@ -42,18 +35,11 @@ class ImportPostfixCommandTest {
     void importedYamlLoadsAndRoutesAsTheSetupIntends(String fixture, String rcpt, String transport, String nexthop,
                                                      @TempDir Path tmp) throws Exception {
         Path dir = tmp.resolve(fixture);
-        copy(FIXTURES.resolve(fixture), dir);
+        PostfixFixture.copy(fixture, dir);
         Path out = tmp.resolve("relay.yaml");
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        PrintStream oldErr = System.err;
-        int code;
-        try {
-            System.setErr(new PrintStream(err, true));
-            code = new CommandLine(new Main()).execute("import-postfix", dir.toString(), "--out", out.toString());
-        } finally {
-            System.setErr(oldErr);
-        }
-        String stderr = err.toString();
+        PostfixFixture.Imported imported = PostfixFixture.importPostfix(dir, out);
+        int code = imported.code();
+        String stderr = imported.stderr();
         assertEquals(0, code, stderr);
         assertTrue(stderr.contains("not carried over: "), "lists what it left out: " + stderr);
         // The YAML names the tables where Postfix had them (/etc/postfix, /usr/local/etc/postfix);
@@ -68,16 +54,5 @@ class ImportPostfixCommandTest {
         Route route = new Router(RoutingConfigs.from(cfg, w -> { })).route(rcpt, "app@example.com");
         assertEquals(transport, route.transport(), route.describe());
         assertEquals(nexthop, route.nextHop().text(), route.describe());
-    }
-
-    private static void copy(Path from, Path to) throws Exception {
-        Files.createDirectories(to);
-        try (Stream<Path> files = Files.list(from)) {
-            for (Path f : (Iterable<Path>) files::iterator) {
-                Path t = to.resolve(f.getFileName());
-                Files.copy(f, t);
-                Files.setPosixFilePermissions(t, PosixFilePermissions.fromString("rw-------"));
-            }
-        }
     }
 }

@@ -12,7 +12,6 @@ import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -66,17 +65,17 @@ class DeliveryRulesTest {
 
     @Test
     void delaysArePrintedTheWayPostfixDoes() {
-        assertEquals("0", Dispatcher.seconds(0.001));
-        assertEquals("0.01", Dispatcher.seconds(0.012));
-        assertEquals("0.5", Dispatcher.seconds(0.5));
-        assertEquals("1.2", Dispatcher.seconds(1.23));
-        assertEquals("37", Dispatcher.seconds(37.4));
-        assertEquals("0.05", Dispatcher.seconds(0.05));
-        assertEquals("0.1", Dispatcher.seconds(0.104));
-        assertEquals("1", Dispatcher.seconds(0.999));
-        assertEquals("2", Dispatcher.seconds(2.04));
-        assertEquals("10", Dispatcher.seconds(9.96));
-        assertEquals("11", Dispatcher.seconds(10.5));
+        assertEquals("0", OutcomeLog.seconds(0.001));
+        assertEquals("0.01", OutcomeLog.seconds(0.012));
+        assertEquals("0.5", OutcomeLog.seconds(0.5));
+        assertEquals("1.2", OutcomeLog.seconds(1.23));
+        assertEquals("37", OutcomeLog.seconds(37.4));
+        assertEquals("0.05", OutcomeLog.seconds(0.05));
+        assertEquals("0.1", OutcomeLog.seconds(0.104));
+        assertEquals("1", OutcomeLog.seconds(0.999));
+        assertEquals("2", OutcomeLog.seconds(2.04));
+        assertEquals("10", OutcomeLog.seconds(9.96));
+        assertEquals("11", OutcomeLog.seconds(10.5));
     }
 
     @Test
@@ -104,9 +103,9 @@ class DeliveryRulesTest {
         RecordingQueue queue = new RecordingQueue();
         try (SmtpClient client = new SmtpClient("relay.test", Duration.ofSeconds(2), Duration.ofSeconds(2),
                 Duration.ofSeconds(1), new AddressRecordResolver())) {
-            Dispatcher d = new Dispatcher((r, s) -> {
+            Dispatcher d = Fixtures.dispatcher((r, s) -> {
                 throw new AssertionError("expiry routes nothing");
-            }, client, queue, new DsnBuilder("relay.test"), log, "relay.test", Clock.systemUTC());
+            }, client, queue, log);
             QueuedMessage m = Fixtures.message("s@example.com", List.of("slow@example.net"), "x\r\n");
             d.expired(m, List.of(new RecipientOutcome.Deferred("slow@example.net", "connect to x: Connection refused")));
         }

@@ -14,7 +14,6 @@ import io.relay.routing.Route;
 import io.relay.routing.TlsLevel;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -65,8 +64,7 @@ class DispatcherLimitsTest {
     }
 
     private Dispatcher dispatcher(Route route, NextHopLimiter limiter) {
-        return new Dispatcher((rcpt, sender) -> route, client, limiter, 20, new RecordingQueue(),
-                new DsnBuilder("relay.test"), log, "relay.test", Clock.systemUTC());
+        return Fixtures.dispatcher((rcpt, sender) -> route, client, limiter, 20, new RecordingQueue(), log);
     }
 
     private static Route ses(int port, int concurrency, String... rates) {
@@ -164,9 +162,8 @@ class DispatcherLimitsTest {
             Route sandbox = ses(slow.port(), 1, "1/s");
             Route other = new Route("smtp", Route.Kind.SMTP, new NextHop("127.0.0.1", fast.port(), false), "",
                     TlsLevel.NONE, null, null, List.of(), new Route.Limits(0, List.of()), true, "relayhost");
-            Dispatcher d = new Dispatcher((rcpt, sender) -> rcpt.endsWith("@example.net") ? sandbox : other, client,
-                    new LocalNextHopLimiter(Duration.ofSeconds(30)), 20, new RecordingQueue(),
-                    new DsnBuilder("relay.test"), log, "relay.test", Clock.systemUTC());
+            Dispatcher d = Fixtures.dispatcher((rcpt, sender) -> rcpt.endsWith("@example.net") ? sandbox : other,
+                    client, new LocalNextHopLimiter(Duration.ofSeconds(30)), 20, new RecordingQueue(), log);
             // 4 workers; 8 sandbox messages first, then 8 for the other next hop.
             List<Future<RecipientOutcome>> sandboxed = new ArrayList<>();
             for (int i = 0; i < 8; i++) {

@@ -24,7 +24,6 @@ import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import java.util.Properties;
@@ -61,8 +60,7 @@ class DispatcherTest {
     }
 
     private Dispatcher dispatcher(BiFunction<String, String, Route> router) {
-        return new Dispatcher(router, client, queue, new DsnBuilder("relay.test"), log, "relay.test",
-                Clock.systemUTC());
+        return Fixtures.dispatcher(router, client, queue, log);
     }
 
     private String mailLog() throws Exception {

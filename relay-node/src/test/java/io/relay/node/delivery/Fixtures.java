@@ -1,6 +1,10 @@
 package io.relay.node.delivery;
 
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import io.relay.node.log.MailLog;
+import io.relay.node.metrics.RelayMetrics;
 import io.relay.queue.DeliveryAttempt;
+import io.relay.queue.MessageQueue;
 import io.relay.queue.Envelope;
 import io.relay.queue.QueueId;
 import io.relay.queue.QueuedMessage;
@@ -9,8 +13,10 @@ import io.relay.routing.NextHop;
 import io.relay.routing.Route;
 import io.relay.routing.TlsLevel;
 import java.nio.charset.StandardCharsets;
+import java.time.Clock;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.BiFunction;
 
 /** Messages and routes for the delivery tests. */
 final class Fixtures {
@@ -26,6 +32,27 @@ final class Fixtures {
                 System.currentTimeMillis());
         return new QueuedMessage(new QueueId(Long.toHexString(IDS.incrementAndGet()).toUpperCase()), env,
                 content.getBytes(StandardCharsets.UTF_8));
+    }
+
+    /**
+     * A dispatcher without lane limits, breakers or metrics worth reading: for the tests of
+     * what a transport does.
+     */
+    static Dispatcher dispatcher(BiFunction<String, String, Route> router, SmtpClient client, MessageQueue queue,
+                                 MailLog log) {
+        return dispatcher(router, client, NextHopLimiter.unlimited(), Integer.MAX_VALUE, queue, log);
+    }
+
+    /** A dispatcher with the given lane limits. */
+    static Dispatcher dispatcher(BiFunction<String, String, Route> router, SmtpClient client, NextHopLimiter limiter,
+                                 int defaultConcurrency, MessageQueue queue, MailLog log) {
+        return new Dispatcher(router, client, limiter, defaultConcurrency, NextHopGuard.inactive(), queue,
+                new DsnBuilder("relay.test"), log, "relay.test", Clock.systemUTC(), unreadMetrics());
+    }
+
+    /** Metrics recorded into a registry nobody reads (no JVM families: a registry may hold them once). */
+    static RelayMetrics unreadMetrics() {
+        return new RelayMetrics(new PrometheusRegistry(), false);
     }
 
     static DeliveryAttempt attempt(QueuedMessage m) {

@@ -15,7 +15,6 @@ import io.relay.routing.TlsLevel;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Clock;
 import java.time.Duration;
 import java.util.HashSet;
 import java.util.List;
@@ -102,9 +101,8 @@ class MxResolverTest {
         RecordingQueue queue = new RecordingQueue();
         try (SmtpClient client = new SmtpClient("relay.test", Duration.ofSeconds(2), Duration.ofSeconds(5),
                 Duration.ofSeconds(1), resolver)) {
-            Dispatcher d = new Dispatcher((r, s) -> Fixtures.smtpTo(new NextHop("nullmx.test", 25, true),
-                    TlsLevel.NONE, null, null, false), client, queue, new DsnBuilder("relay.test"), log, "relay.test",
-                    Clock.systemUTC());
+            Dispatcher d = Fixtures.dispatcher((r, s) -> Fixtures.smtpTo(new NextHop("nullmx.test", 25, true),
+                    TlsLevel.NONE, null, null, false), client, queue, log);
             QueuedMessage m = Fixtures.message("s@example.com", List.of("user@nullmx.test"), "x\r\n");
             assertInstanceOf(RecipientOutcome.Failed.class, d.deliver(Fixtures.attempt(m)).get(0));
         }

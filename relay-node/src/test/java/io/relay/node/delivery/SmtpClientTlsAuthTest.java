@@ -14,7 +14,6 @@ import io.relay.routing.TlsLevel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Clock;
 import java.time.Duration;
 import java.util.Base64;
 import java.util.List;
@@ -101,8 +100,8 @@ class SmtpClientTlsAuthTest {
         String wrong = "wr0ng-Secret-77";
         Credentials bad = new Credentials("[127.0.0.1]", "alice", wrong);
         RecordingQueue queue = new RecordingQueue();
-        Dispatcher dispatcher = new Dispatcher((r, s) -> Fixtures.smtp(tlsAuth.port(), TlsLevel.ENCRYPT, null, bad,
-                false), client, queue, new DsnBuilder("relay.test"), log, "relay.test", Clock.systemUTC());
+        Dispatcher dispatcher = Fixtures.dispatcher((r, s) -> Fixtures.smtp(tlsAuth.port(), TlsLevel.ENCRYPT, null,
+                bad, false), client, queue, log);
         var m = Fixtures.message("sender@example.com", List.of("denied@example.net"), "hi\r\n");
         List<RecipientOutcome> out = dispatcher.deliver(Fixtures.attempt(m));
         RecipientOutcome.Deferred deferred = (RecipientOutcome.Deferred) out.get(0);

@@ -12,7 +12,6 @@ import io.relay.queue.RecipientOutcome;
 import io.relay.routing.Router;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -41,9 +40,8 @@ class UnknownTransportTest {
         RecordingQueue queue = new RecordingQueue();
         try (SmtpClient client = new SmtpClient("relay.test", Duration.ofSeconds(5), Duration.ofSeconds(5),
                 Duration.ofSeconds(3), new AddressRecordResolver())) {
-            Dispatcher d = new Dispatcher(router::route, client, new LocalNextHopLimiter(Duration.ofSeconds(30)), 20,
-                    queue, new DsnBuilder("relay.test"), MailLog.open(logFile, "relay", "relay.test"), "relay.test",
-                    Clock.systemUTC());
+            Dispatcher d = Fixtures.dispatcher(router::route, client, new LocalNextHopLimiter(Duration.ofSeconds(30)),
+                    20, queue, MailLog.open(logFile, "relay", "relay.test"));
             QueuedMessage m = Fixtures.message("app@example.com", List.of("Someone@Typo.Example", "ok@example.org"),
                     "hello\r\n");
 

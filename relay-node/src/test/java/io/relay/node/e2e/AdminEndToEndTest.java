@@ -9,7 +9,9 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.relay.node.testing.AdminCluster;
 import io.relay.node.testing.AdminCluster.Cli;
 import io.relay.node.testing.NodeProcess;
+import io.relay.node.testing.NodeYaml;
 import io.relay.node.testing.Ports;
+import io.relay.node.testing.RelayYaml;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -159,30 +161,10 @@ class AdminEndToEndTest {
     }
 
     private String config(Path dir, int smtp, int clusterPort, int adminPort, String members) {
-        return """
-                smtpd:
-                  listen: ["127.0.0.1:%d"]
-                  hostname: %s.relay.test
-                  mynetworks: [10.5.0.0/16]
-                smtp:
-                  default-transport: "discard:"
-                queue:
-                  spool-dir: %s
-                health:
-                  listen: 127.0.0.1:%d
-                  drain-delay: 0s
-                  drain-timeout: 5s
-                cluster:
-                  name: admin-e2e
-                  listen: 127.0.0.1:%d
-                  members: [%s]
-                admin:
-                  listen: 127.0.0.1:%d
-                  token-file: %s
-                log:
-                  file: %s
-                """.formatted(smtp, dir.getFileName(), dir.resolve("spool"), Ports.free(), clusterPort,
-                members, adminPort, tokenFile, dir.resolve("mail.log"));
+        return new NodeYaml(dir, smtp, Ports.free(), clusterPort).with(RelayYaml.create()
+                .hostname(dir.getFileName() + ".relay.test").trust("10.5.0.0/16")
+                .set("smtp.default-transport", "\"discard:\"").drain("0s", "5s").cluster("admin-e2e", members)
+                .admin(adminPort, tokenFile).text());
     }
 
     /** relayctl in its own JVM, as an operator runs it. */

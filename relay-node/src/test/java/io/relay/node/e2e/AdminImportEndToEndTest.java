@@ -8,7 +8,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.relay.node.testing.AdminCluster;
 import io.relay.node.testing.AdminCluster.Cli;
+import io.relay.node.testing.NodeYaml;
 import io.relay.node.testing.Ports;
+import io.relay.node.testing.RelayYaml;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -56,35 +58,12 @@ class AdminImportEndToEndTest {
         // one after the other: on a busy machine two JVMs starting at once may each miss the start timeout
         cluster.start(dir, "node", false, (i, nodeDir, smtp, clusterPort, adminPort, members) ->
                 // the ses transport as relay-node import-postfix writes it into relay.yaml (not an admin class)
-                """
-                smtpd:
-                  listen: ["127.0.0.1:%d"]
-                  hostname: %s.relay.test
-                  mynetworks: [10.5.0.0/16]
-                smtp:
-                  default-transport: smtp
-                  tls-security-level: may
-                  transports:
-                    ses:
-                      tls-security-level: encrypt
-                      fallback-relay: []
-                queue:
-                  spool-dir: %s
-                health:
-                  listen: 127.0.0.1:%d
-                  drain-delay: 0s
-                  drain-timeout: 5s
-                cluster:
-                  name: admin-import-e2e
-                  listen: 127.0.0.1:%d
-                  members: [%s]
-                admin:
-                  listen: 127.0.0.1:%d
-                  token-file: %s
-                log:
-                  file: %s
-                """.formatted(smtp, nodeDir.getFileName(), nodeDir.resolve("spool"), Ports.free(), clusterPort,
-                members, adminPort, tokenFile, nodeDir.resolve("mail.log")));
+                new NodeYaml(nodeDir, smtp, Ports.free(), clusterPort).with(RelayYaml.create()
+                        .hostname(nodeDir.getFileName() + ".relay.test").trust("10.5.0.0/16")
+                        .set("smtp.default-transport", "smtp").set("smtp.tls-security-level", "may")
+                        .set("smtp.transports.ses.tls-security-level", "encrypt")
+                        .set("smtp.transports.ses.fallback-relay", "[]")
+                        .drain("0s", "5s").cluster("admin-import-e2e", members).admin(adminPort, tokenFile).text()));
         for (int node = 0; node < 2; node++) {
             int n = node;
             await(() -> relayctlInProcess(n, "limits", "list").err(), String::isEmpty, 60); // the admin API is up

@@ -10,7 +10,9 @@ import io.relay.node.testing.LoadClient;
 import io.relay.node.testing.AdminCluster;
 import io.relay.node.testing.AdminCluster.Cli;
 import io.relay.node.testing.NodeProcess;
+import io.relay.node.testing.NodeYaml;
 import io.relay.node.testing.Ports;
+import io.relay.node.testing.RelayYaml;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -214,34 +216,9 @@ class AdminRoutingEndToEndTest {
 
     private void startCluster(Path dir, int relayPort) throws Exception {
         cluster.start(dir, "node", true, (i, nodeDir, smtp, clusterPort, adminPort, members) ->
-                """
-                    smtpd:
-                      listen: ["127.0.0.1:%d"]
-                      hostname: %s.relay.test
-                      mynetworks: [127.0.0.0/8]
-                    smtp:
-                      default-transport: smtp
-                      relayhost: "[127.0.0.1]:%d"
-                      tls-security-level: none
-                    queue:
-                      spool-dir: %s
-                      minimal-backoff-time: 1s
-                      maximal-backoff-time: 2s
-                    health:
-                      listen: 127.0.0.1:%d
-                      drain-delay: 0s
-                      drain-timeout: 10s
-                    cluster:
-                      name: admin-routing-e2e
-                      listen: 127.0.0.1:%d
-                      members: [%s]
-                    admin:
-                      listen: 127.0.0.1:%d
-                      token-file: %s
-                    log:
-                      file: %s
-                    """.formatted(smtp, nodeDir.getFileName(), relayPort, nodeDir.resolve("spool"), Ports.free(),
-                    clusterPort, members, adminPort, cluster.tokenFile(), nodeDir.resolve("mail.log")));
+                new NodeYaml(nodeDir, smtp, Ports.free(), clusterPort).with(RelayYaml.relayingTo(relayPort)
+                        .hostname(nodeDir.getFileName() + ".relay.test").quickRetries().drain("0s", "10s")
+                        .cluster("admin-routing-e2e", members).admin(adminPort, cluster.tokenFile()).text()));
     }
 
     /** relayctl in its own JVM, as an operator runs it; {@code stdin} is written to it (null: nothing). */

@@ -9,6 +9,7 @@ import io.relay.node.testing.AdminCluster;
 import io.relay.node.testing.AdminCluster.Cli;
 import io.relay.node.testing.NodeProcess;
 import io.relay.node.testing.Ports;
+import io.relay.node.testing.RelayYaml;
 import io.relay.node.testing.Tools;
 import io.relay.node.testing.UpstreamCertificate;
 import java.nio.file.Files;
@@ -53,30 +54,12 @@ class AdminTlsEndToEndTest {
         int cluster = Ports.free();
         int admin = Ports.free();
         Path nodeDir = dir.resolve("node");
-        node = NodeProcess.start(nodeDir, """
-                smtpd:
-                  listen: ["127.0.0.1:%d"]
-                  hostname: tls.relay.test
-                smtp:
-                  default-transport: "discard:"
-                queue:
-                  spool-dir: %s
-                health:
-                  listen: 127.0.0.1:%d
-                  drain-delay: 0s
-                  drain-timeout: 5s
-                cluster:
-                  name: admin-tls-e2e
-                  listen: 127.0.0.1:%d
-                  members: ["127.0.0.1:%d"]
-                admin:
-                  listen: 127.0.0.1:%d
-                  token-file: %s
-                  tls:
-                    cert-file: %s
-                    key-file: %s
-                """.formatted(smtp, nodeDir.resolve("spool"), Ports.free(), cluster, cluster, admin, token,
-                cert.certPem(), cert.keyPem()), smtp);
+        node = NodeProcess.start(nodeDir, RelayYaml.create().listen(smtp).hostname("tls.relay.test")
+                .set("smtp.default-transport", "\"discard:\"").set("queue.spool-dir", nodeDir.resolve("spool"))
+                .set("health.listen", "127.0.0.1:" + Ports.free()).drain("0s", "5s")
+                .cluster("admin-tls-e2e", "\"127.0.0.1:" + cluster + "\"").set("cluster.listen", "127.0.0.1:" + cluster)
+                .admin(admin, token).set("admin.tls.cert-file", cert.certPem()).set("admin.tls.key-file", cert.keyPem())
+                .text(), smtp);
         Ports.awaitOpen(admin, Duration.ofSeconds(60));
         String https = "https://127.0.0.1:" + admin;
 

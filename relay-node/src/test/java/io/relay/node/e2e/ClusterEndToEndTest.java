@@ -5,7 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.relay.node.testing.LoadClient;
 import io.relay.node.testing.NodeProcess;
+import io.relay.node.testing.NodeYaml;
 import io.relay.node.testing.Ports;
+import io.relay.node.testing.RelayYaml;
 import io.relay.node.testing.Tools;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -125,33 +127,9 @@ class ClusterEndToEndTest {
     }
 
     static String config(Path dir, int smtp, int sinkPort, int clusterPort, List<String> members, String extra) {
-        return """
-                smtpd:
-                  listen: ["127.0.0.1:%d"]
-                  hostname: %s.relay.test
-                  mynetworks: [127.0.0.0/8]
-                smtp:
-                  default-transport: smtp
-                  relayhost: "[127.0.0.1]:%d"
-                  tls-security-level: none
-                queue:
-                  spool-dir: %s
-                  minimal-backoff-time: 1s
-                  maximal-backoff-time: 2s
-                  delivery-concurrency: 8
-                health:
-                  listen: 127.0.0.1:%d
-                  drain-delay: 0s
-                  drain-timeout: 10s
-                cluster:
-                  name: e2e
-                  listen: 127.0.0.1:%d
-                  members: [%s]
-                %s
-                log:
-                  file: %s
-                """.formatted(smtp, dir.getFileName(), sinkPort, dir.resolve("spool"), Ports.free(), clusterPort,
-                String.join(", ", members), extra.indent(2).stripTrailing(), dir.resolve("mail.log"));
+        return new NodeYaml(dir, smtp, Ports.free(), clusterPort).with(RelayYaml.relayingTo(sinkPort)
+                .hostname(dir.getFileName() + ".relay.test").quickRetries().set("queue.delivery-concurrency", 8)
+                .drain("0s", "10s").cluster("e2e", members).block("cluster", extra).text());
     }
 
     /** Waits until the last member count each node logged is {@code n}. */

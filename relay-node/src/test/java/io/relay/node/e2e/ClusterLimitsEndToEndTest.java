@@ -7,7 +7,9 @@ import io.relay.node.testing.AiosmtpdUpstream;
 import io.relay.node.testing.ConnectionCountingProxy;
 import io.relay.node.testing.LoadClient;
 import io.relay.node.testing.NodeProcess;
+import io.relay.node.testing.NodeYaml;
 import io.relay.node.testing.Ports;
+import io.relay.node.testing.RelayYaml;
 import io.relay.node.testing.Tools;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -129,30 +131,9 @@ class ClusterLimitsEndToEndTest {
         for (int p : clusterPorts) {
             members.append(members.length() == 0 ? "" : ", ").append("\"127.0.0.1:").append(p).append('"');
         }
-        return """
-                smtpd:
-                  listen: ["127.0.0.1:%d"]
-                  hostname: node-%d.test
-                  mynetworks: [127.0.0.0/8]
-                smtp:
-                  default-transport: smtp
-                  relayhost: "[127.0.0.1]:%d"
-                  tls-security-level: none
-                %s
-                queue:
-                  spool-dir: %s
-                  minimal-backoff-time: 1s
-                  maximal-backoff-time: 2s
-                health:
-                  listen: 127.0.0.1:%d
-                  drain-delay: 0s
-                cluster:
-                  listen: 127.0.0.1:%d
-                  members: [%s]
-                log:
-                  file: %s
-                """.formatted(smtp, smtp, sinkPort, smtpExtra.indent(2).stripTrailing(), dir.resolve("spool"),
-                Ports.free(), clusterPort, members, dir.resolve("mail.log"));
+        return new NodeYaml(dir, smtp, Ports.free(), clusterPort).with(RelayYaml.relayingTo(sinkPort)
+                .hostname("node-" + smtp + ".test").block("smtp", smtpExtra).quickRetries()
+                .set("health.drain-delay", "0s").set("cluster.members", "[" + members + "]").text());
     }
 
     /** Waits until every node's log says the cluster has {@code n} members. */

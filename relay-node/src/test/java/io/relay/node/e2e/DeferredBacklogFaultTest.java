@@ -5,7 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import io.relay.node.testing.AdminApi;
 import io.relay.node.testing.HaproxyProcess;
 import io.relay.node.testing.NodeProcess;
+import io.relay.node.testing.NodeYaml;
 import io.relay.node.testing.Ports;
+import io.relay.node.testing.RelayYaml;
 import io.relay.node.testing.Tools;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -170,42 +172,13 @@ class DeferredBacklogFaultTest {
     }
 
     private static String config(Path dir, int i, Ports3 p, int sinkPort, String backlogRoute, Path tokenFile) {
-        return """
-                smtpd:
-                  listen: ["127.0.0.1:%d", "127.0.0.1:%d"]
-                  hostname: %s.relay.test
-                  mynetworks: [127.0.0.0/8]
-                  proxy-protocol:
-                    trusted-networks: [127.0.0.0/8]
-                    required: false
-                smtp:
-                  default-transport: smtp
-                  relayhost: "[127.0.0.1]:%d"
-                  tls-security-level: none
-                  transport-maps:
-                    %s
-                queue:
-                  spool-dir: %s
-                %s
-                  delivery-concurrency: 8
-                health:
-                  listen: 127.0.0.1:%d
-                  drain-delay: 5s
-                  drain-timeout: 30s
-                cluster:
-                  name: backlog
-                  listen: 127.0.0.1:%d
-                  members: [%s]
-                  heartbeat-timeout: 10s
-                  merge-delay: 5s
-                admin:
-                  listen: 127.0.0.1:%d
-                  token-file: %s
-                log:
-                  file: %s
-                """.formatted(p.smtp[i], p.submission[i], dir.getFileName(), sinkPort, backlogRoute,
-                dir.resolve("spool"), DeferredBacklog.BACKOFF_YAML.indent(2).stripTrailing(), p.health[i],
-                p.cluster[i], p.members(), p.admin[i], tokenFile, dir.resolve("mail.log"));
+        return new NodeYaml(dir, p.smtp[i], p.health[i], p.cluster[i]).with(RelayYaml.relayingTo(sinkPort)
+                .listen(p.smtp[i], p.submission[i]).hostname(dir.getFileName() + ".relay.test").proxyProtocol(false)
+                .block("smtp", "transport-maps:\n  " + backlogRoute)
+                .block("queue", DeferredBacklog.BACKOFF_YAML).set("queue.delivery-concurrency", 8)
+                .drain("5s", "30s").cluster("backlog", p.members())
+                .set("cluster.heartbeat-timeout", "10s").set("cluster.merge-delay", "5s")
+                .admin(p.admin[i], tokenFile).text());
     }
 
     /**

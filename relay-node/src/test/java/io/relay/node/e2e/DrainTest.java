@@ -6,7 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.relay.node.testing.NodeProcess;
+import io.relay.node.testing.NodeYaml;
 import io.relay.node.testing.Ports;
+import io.relay.node.testing.RelayYaml;
 import io.relay.node.testing.Tools;
 import io.relay.node.testing.UpstreamSink;
 import java.io.BufferedReader;
@@ -44,26 +46,9 @@ class DrainTest {
             int smtp = Ports.free();
             int healthPort = Ports.free();
             Path nodeDir = dir.resolve("node");
-            String yaml = """
-                    smtpd:
-                      listen: ["127.0.0.1:%d"]
-                      hostname: relay-under-test.test
-                    smtp:
-                      default-transport: smtp
-                      relayhost: "[127.0.0.1]:%d"
-                      tls-security-level: none
-                    queue:
-                      spool-dir: %s
-                    health:
-                      listen: 127.0.0.1:%d
-                      drain-delay: 3s
-                      drain-timeout: 20s
-                    cluster:
-                      listen: 127.0.0.1:%d
-                    log:
-                      file: %s
-                    """.formatted(smtp, sink.port(), nodeDir.resolve("spool"), healthPort, Ports.free(),
-                    nodeDir.resolve("mail.log"));
+            String yaml = new NodeYaml(nodeDir, smtp, healthPort, Ports.free()).with(RelayYaml.create()
+                    .hostname("relay-under-test.test").relayhost(sink.port()).set("smtp.tls-security-level", "none")
+                    .drain("3s", "20s").text());
             try (NodeProcess node = NodeProcess.start(nodeDir, yaml, smtp)) {
                 // the health server starts just after the SMTP listener the start waited for
                 awaitStatus(healthPort, 200, Duration.ofSeconds(30));

@@ -8,6 +8,7 @@ import io.relay.node.testing.LoadClient;
 import io.relay.node.testing.NodeProcess;
 import io.relay.node.testing.NodeYaml;
 import io.relay.node.testing.Ports;
+import io.relay.node.testing.RelayYaml;
 import io.relay.node.testing.Tools;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -51,19 +52,8 @@ class MetricsEndToEndTest {
             int health = plumbing.health();
             // PROXY protocol optional from loopback: swaks can present an outside client
             // (192.0.2.10, not in mynetworks) and a load balancer can probe with a bare header.
-            String yaml = plumbing.with("""
-                    smtpd:
-                      hostname: relay-under-test.test
-                      mynetworks: [127.0.0.0/8]
-                      message-size-limit: 20000
-                      proxy-protocol:
-                        trusted-networks: [127.0.0.0/8]
-                        required: false
-                    smtp:
-                      default-transport: smtp
-                      relayhost: "[127.0.0.1]:%d"
-                      tls-security-level: none
-                    """.formatted(sink.port()));
+            String yaml = plumbing.with(RelayYaml.relayingTo(sink.port()).hostname("relay-under-test.test")
+                    .set("smtpd.message-size-limit", 20000).proxyProtocol(false).text());
             try (NodeProcess node = NodeProcess.start(nodeDir, yaml, smtp)) {
                 String listener = "listener=\"127.0.0.1:" + smtp + "\"";
                 String nexthop = "nexthop=\"[127.0.0.1]:" + sink.port() + "\"";

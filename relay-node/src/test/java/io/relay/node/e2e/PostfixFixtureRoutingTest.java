@@ -10,36 +10,27 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
-import io.relay.node.Main;
+import io.relay.node.delivery.DnsmasqServer;
 import io.relay.node.testing.AiosmtpdUpstream;
 import io.relay.node.testing.NodeProcess;
 import io.relay.node.testing.Ports;
+import io.relay.node.testing.PostfixFixture;
 import io.relay.node.testing.Tools;
 import io.relay.node.testing.UpstreamCertificate;
 import io.relay.node.testing.UpstreamSink;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.PrintStream;
-import java.net.DatagramPacket;
-import java.net.DatagramSocket;
-import java.net.InetAddress;
-import java.net.SocketTimeoutException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ThreadLocalRandom;
-import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 /**
  * Issue 3 end to end: each users' Postfix setup (routing/src/test/resources/fixtures) is
@@ -62,7 +53,6 @@ import picocli.CommandLine;
  * bind those ports (the tests run as root).
  */
 class PostfixFixtureRoutingTest {
-    static final Path FIXTURES = Path.of("../routing/src/test/resources/fixtures");
     static final String SES = "email-smtp.us-east-1.amazonaws.com";
     static final Duration ARRIVAL = Duration.ofSeconds(30);
     private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
@@ -70,8 +60,7 @@ class PostfixFixtureRoutingTest {
     @TempDir
     static Path dir;
     static String net;
-    static Process dns;
-    static int dnsPort;
+    static DnsmasqServer dns;
     static UpstreamCertificate cert;
     static AiosmtpdUpstream ses25;
     static AiosmtpdUpstream ses587;
@@ -92,7 +81,7 @@ class PostfixFixtureRoutingTest {
                 .auth("AKIAEXAMPLESESUSER2", "exampleSesSecret2").start();
         mxSink = UpstreamSink.startAt(up, ip(4), 25);
         internalSink = UpstreamSink.startAt(up, ip(6), 25);
-        startDns(up,
+        dns = DnsmasqServer.start(up,
                 "--host-record=" + SES + "," + ip(3),
                 "--mx-host=example.net,mx.example.net,10", "--host-record=mx.example.net," + ip(4),
                 "--mx-host=example.org,mx.example.org,10", "--host-record=mx.example.org," + ip(4),
@@ -108,14 +97,10 @@ class PostfixFixtureRoutingTest {
 
     @AfterAll
     static void stopAll() throws Exception {
-        for (AutoCloseable c : new AutoCloseable[] {ses25, ses587, mxSink, internalSink}) {
+        for (AutoCloseable c : new AutoCloseable[] {ses25, ses587, mxSink, internalSink, dns}) {
             if (c != null) {
                 c.close();
             }
-        }
-        if (dns != null) {
-            dns.destroyForcibly();
-            dns.waitFor(5, TimeUnit.SECONDS);
         }
     }
 
@@ -226,18 +211,11 @@ class PostfixFixtureRoutingTest {
      */
     static Imported importFixture(String fixture) throws Exception {
         Path postfix = dir.resolve(fixture + "/etc-postfix");
-        copy(FIXTURES.resolve(fixture), postfix);
+        PostfixFixture.copy(fixture, postfix);
         Path out = dir.resolve(fixture + "/imported.yaml");
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        PrintStream oldErr = System.err;
-        int code;
-        try {
-            System.setErr(new PrintStream(err, true));
-            code = new CommandLine(new Main()).execute("import-postfix", postfix.toString(), "--out", out.toString());
-        } finally {
-            System.setErr(oldErr);
-        }
-        String stderr = err.toString();
+        PostfixFixture.Imported imported = PostfixFixture.importPostfix(postfix, out);
+        int code = imported.code();
+        String stderr = imported.stderr();
         assertEquals(0, code, stderr);
         System.out.printf("=== %s: import-postfix wrote%n%s--- stderr%n%s", fixture, Files.readString(out), stderr);
 
@@ -247,7 +225,7 @@ class PostfixFixtureRoutingTest {
         int smtp = Ports.free();
         ObjectNode smtpd = root.withObjectProperty("smtpd");
         smtpd.set("listen", YAML.createArrayNode().add("127.0.0.1:" + smtp));
-        ArrayNode servers = YAML.createArrayNode().add("127.0.0.1:" + dnsPort);
+        ArrayNode servers = YAML.createArrayNode().add("127.0.0.1:" + dns.port());
         root.withObjectProperty("smtp").set("dns-servers", servers);
         root.withObjectProperty("queue").put("spool-dir", nodeDir.resolve("spool").toString());
         root.withObjectProperty("health").put("listen", "127.0.0.1:" + Ports.free());
@@ -274,17 +252,6 @@ class PostfixFixtureRoutingTest {
             }
         } else if (node instanceof ArrayNode arr) {
             arr.forEach(n -> rewritePaths(n, postfix));
-        }
-    }
-
-    private static void copy(Path from, Path to) throws IOException {
-        Files.createDirectories(to);
-        try (Stream<Path> files = Files.list(from)) {
-            for (Path f : (Iterable<Path>) files::iterator) {
-                Path t = to.resolve(f.getFileName());
-                Files.copy(f, t);
-                Files.setPosixFilePermissions(t, PosixFilePermissions.fromString("rw-------"));
-            }
         }
     }
 
@@ -370,46 +337,5 @@ class PostfixFixtureRoutingTest {
             Thread.sleep(100);
         }
         throw new AssertionError("no " + marker + " with a status in the mail log:\n" + text);
-    }
-
-    // ---- dnsmasq on 127.0.0.1:random ----
-
-    private static void startDns(Path work, String... records) throws Exception {
-        for (int tries = 0; tries < 5; tries++) {
-            int port = 20000 + ThreadLocalRandom.current().nextInt(30000);
-            List<String> cmd = new ArrayList<>(List.of(Tools.DNSMASQ, "--no-daemon", "--port=" + port,
-                    "--listen-address=127.0.0.1", "--bind-interfaces", "--no-resolv", "--no-hosts", "--pid-file=",
-                    "--conf-file=/dev/null"));
-            cmd.addAll(List.of(records));
-            Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
-                    .redirectOutput(work.resolve("dnsmasq-" + port + ".out").toFile()).start();
-            if (answers(p, port)) {
-                dns = p;
-                dnsPort = port;
-                return;
-            }
-            p.destroyForcibly();
-            p.waitFor(5, TimeUnit.SECONDS);
-        }
-        throw new IOException("dnsmasq did not answer on any of 5 random ports");
-    }
-
-    /** Polls with a DNS query (A of "probe.") until dnsmasq answers, for at most 10 seconds. */
-    private static boolean answers(Process p, int port) throws IOException {
-        byte[] query = {0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, 5, 'p', 'r', 'o', 'b', 'e', 0, 0, 1, 0, 1};
-        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        try (DatagramSocket s = new DatagramSocket()) {
-            s.setSoTimeout(200);
-            while (System.nanoTime() < end && p.isAlive()) {
-                s.send(new DatagramPacket(query, query.length, InetAddress.getLoopbackAddress(), port));
-                try {
-                    s.receive(new DatagramPacket(new byte[512], 512));
-                    return true;
-                } catch (SocketTimeoutException notYet) {
-                    // poll again
-                }
-            }
-        }
-        return false;
     }
 }

@@ -9,7 +9,9 @@ import io.relay.node.testing.AiosmtpdUpstream;
 import io.relay.node.testing.AdminCluster;
 import io.relay.node.testing.AdminCluster.Cli;
 import io.relay.node.testing.NodeProcess;
+import io.relay.node.testing.NodeYaml;
 import io.relay.node.testing.Ports;
+import io.relay.node.testing.RelayYaml;
 import io.relay.node.testing.Tools;
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -486,35 +488,11 @@ class QueueAdminEndToEndTest {
     }
 
     private String config(Path dir, int smtp, int clusterPort, int adminPort, int healthPort, String members) {
-        return """
-                smtpd:
-                  listen: ["127.0.0.1:%d"]
-                  hostname: %s.relay.test
-                  mynetworks: [127.0.0.0/8]
-                smtp:
-                  default-transport: smtp
-                  relayhost: "[127.0.0.1]:%d"
-                  transport-maps:
-                    b.example: "smtp:[127.0.0.1]:%d"
-                queue:
-                  spool-dir: %s
-                  minimal-backoff-time: 300s
-                  maximal-backoff-time: 600s
-                health:
-                  listen: 127.0.0.1:%d
-                  drain-delay: 0s
-                  drain-timeout: 5s
-                cluster:
-                  name: queue-admin-e2e
-                  listen: 127.0.0.1:%d
-                  members: [%s]
-                admin:
-                  listen: 127.0.0.1:%d
-                  token-file: %s
-                log:
-                  file: %s
-                """.formatted(smtp, dir.getFileName(), upstreamPort, partnerPort, dir.resolve("spool"), healthPort, clusterPort,
-                members, adminPort, cluster.tokenFile(), dir.resolve("mail.log"));
+        return new NodeYaml(dir, smtp, healthPort, clusterPort).with(RelayYaml.create()
+                .hostname(dir.getFileName() + ".relay.test").trust("127.0.0.0/8").relayhost(upstreamPort)
+                .block("smtp", "transport-maps:\n  b.example: \"smtp:[127.0.0.1]:" + partnerPort + "\"")
+                .backoff("300s", "600s").drain("0s", "5s").cluster("queue-admin-e2e", members)
+                .admin(adminPort, cluster.tokenFile()).text());
     }
 
     /** relayctl's entry point in this JVM (AdminEndToEndTest runs it as its own process too). */

@@ -6,7 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.relay.node.testing.HaproxyProcess;
 import io.relay.node.testing.LoadClient;
 import io.relay.node.testing.NodeProcess;
+import io.relay.node.testing.NodeYaml;
 import io.relay.node.testing.Ports;
+import io.relay.node.testing.RelayYaml;
 import io.relay.node.testing.Tools;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -138,34 +140,8 @@ class RollingRestartTest {
 
     private static String config(Path dir, int smtp, int submission, int health, int clusterPort, List<String> members,
             int sinkPort) {
-        return """
-                smtpd:
-                  listen: ["127.0.0.1:%d", "127.0.0.1:%d"]
-                  hostname: %s.relay.test
-                  mynetworks: [127.0.0.0/8]
-                  proxy-protocol:
-                    trusted-networks: [127.0.0.0/8]
-                    required: true
-                smtp:
-                  default-transport: smtp
-                  relayhost: "[127.0.0.1]:%d"
-                  tls-security-level: none
-                queue:
-                  spool-dir: %s
-                  minimal-backoff-time: 1s
-                  maximal-backoff-time: 2s
-                  delivery-concurrency: 8
-                health:
-                  listen: 127.0.0.1:%d
-                  drain-delay: 5s
-                  drain-timeout: 30s
-                cluster:
-                  name: rolling
-                  listen: 127.0.0.1:%d
-                  members: [%s]
-                log:
-                  file: %s
-                """.formatted(smtp, submission, dir.getFileName(), sinkPort, dir.resolve("spool"), health, clusterPort,
-                String.join(", ", members), dir.resolve("mail.log"));
+        return new NodeYaml(dir, smtp, health, clusterPort).with(RelayYaml.relayingTo(sinkPort).listen(smtp, submission)
+                .hostname(dir.getFileName() + ".relay.test").proxyProtocol(true).quickRetries()
+                .set("queue.delivery-concurrency", 8).drain("5s", "30s").cluster("rolling", members).text());
     }
 }

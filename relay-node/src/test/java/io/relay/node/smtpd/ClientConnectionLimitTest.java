@@ -4,9 +4,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import io.relay.node.config.ConfigException;
 import io.relay.node.config.ConfigLoader;
 import io.relay.node.log.MailLog;
+import io.relay.node.metrics.RelayMetrics;
 import io.relay.node.testing.ServerLine;
 import io.relay.routing.NetworkSet;
 import io.relay.routing.RelayPolicy;
@@ -50,7 +52,8 @@ class ClientConnectionLimitTest {
                 1 << 20, 100, 2048, Duration.ofSeconds(30), 100, 50, SmtpdSettings.DEFAULT_HARD_ERROR_LIMIT, proxy)
                 .withClientConnectionLimit(limit);
         server = new SmtpServer(settings, new RelayPolicy(NetworkSet.parse(List.of("127.0.0.1/32")), Set.of()),
-                new InMemoryQueue(), MailLog.open(dir.resolve("mail.log"), "relay", "relay.test"), executor, null);
+                new InMemoryQueue(), MailLog.open(dir.resolve("mail.log"), "relay", "relay.test"), executor, null,
+                new RelayMetrics(new PrometheusRegistry(), false));
         server.start();
         return server.boundAddresses().get(0).getPort();
     }

@@ -1,7 +1,9 @@
 package io.relay.node.smtpd;
 
 import io.netty.handler.ssl.SslContext;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import io.relay.node.log.MailLog;
+import io.relay.node.metrics.RelayMetrics;
 import io.relay.node.tls.TlsMaterial;
 import io.relay.routing.NetworkSet;
 import io.relay.routing.RelayPolicy;
@@ -60,7 +62,7 @@ final class SmtpServerFixture implements AutoCloseable {
                 SmtpdSettings.DEFAULT_HARD_ERROR_LIMIT, proxy);
         SslContext ssl = o.tls() ? TlsMaterial.serverContext(null, null, HOST, dir.resolve("tls")) : null;
         server = new SmtpServer(settings, new RelayPolicy(NetworkSet.parse(o.mynetworks()), Set.of()), queue,
-                MailLog.open(mailLog, "relay", HOST), executor, ssl);
+                MailLog.open(mailLog, "relay", HOST), executor, ssl, new RelayMetrics(new PrometheusRegistry(), false));
         server.start();
     }
 
