@@ -71,6 +71,18 @@ class BodyReplicationTest {
         return m.holders().stream().filter(live::contains).distinct().count();
     }
 
+    /** Starts two members with the upstream down (every attempt deferred) and waits until they form one safe cluster. */
+    private static void startWithUpstreamDown(ClusterQueue a, ClusterQueue b) throws InterruptedException {
+        TestClusters.RecordingHandler ha = new TestClusters.RecordingHandler();
+        TestClusters.RecordingHandler hb = new TestClusters.RecordingHandler();
+        ha.deferAll = true;
+        hb.deferAll = true;
+        a.start(ha);
+        b.start(hb);
+        await("two members, partitions safe", Duration.ofSeconds(30), () -> a.clusterMemberForTests().clusterSafe()
+                && a.clusterMemberForTests().memberCount() == 2);
+    }
+
     @Test
     void everyBodyIsOnTwoDisksAndSurvivesTheLossOfTheMemberThatAcceptedIt() throws Exception {
         String name = TestClusters.clusterName();
@@ -147,14 +159,7 @@ class BodyReplicationTest {
                 TestClusters.settings(dir.resolve("a")), counting);
         opened.add(a);
         ClusterQueue b = open(TestClusters.joining(name, pb, pa), "b");
-        TestClusters.RecordingHandler ha = new TestClusters.RecordingHandler();
-        TestClusters.RecordingHandler hb = new TestClusters.RecordingHandler();
-        ha.deferAll = true;
-        hb.deferAll = true;
-        a.start(ha);
-        b.start(hb);
-        await("two members, partitions safe", Duration.ofSeconds(30), () -> a.clusterMemberForTests().clusterSafe()
-                && a.clusterMemberForTests().memberCount() == 2);
+        startWithUpstreamDown(a, b);
 
         // one accept first: the first copy operation also sets up the executor on both members
         acceptAll(a, 1);
@@ -184,14 +189,7 @@ class BodyReplicationTest {
         int pb = TestClusters.freePort();
         ClusterQueue a = open(TestClusters.alone(name, pa), "a");
         ClusterQueue b = open(TestClusters.joining(name, pb, pa), "b");
-        TestClusters.RecordingHandler ha = new TestClusters.RecordingHandler();
-        TestClusters.RecordingHandler hb = new TestClusters.RecordingHandler();
-        ha.deferAll = true;
-        hb.deferAll = true;
-        a.start(ha);
-        b.start(hb);
-        await("two members, partitions safe", Duration.ofSeconds(30), () -> a.clusterMemberForTests().clusterSafe()
-                && a.clusterMemberForTests().memberCount() == 2);
+        startWithUpstreamDown(a, b);
         Set<String> ids = acceptAll(a, 20);
         assertEquals(20, b.copiesJournal().owedCount());
         a.clusterMemberForTests().terminate();
