@@ -30,6 +30,7 @@ public final class Tools {
     public static final String DNSMASQ = "/usr/sbin/dnsmasq";
     public static final String PROMTOOL = "/usr/bin/promtool";
     public static final String OPENSSL = "/usr/bin/openssl";
+    public static final String HTPASSWD = "/usr/bin/htpasswd";
 
     /** A finished command: its exit status and what it printed (stdout and stderr together). */
     public record Run(int exit, String output) {
