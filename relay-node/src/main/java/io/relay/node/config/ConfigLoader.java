@@ -205,6 +205,20 @@ public final class ConfigLoader {
         p.check("smtpd.timeout", !c.smtpd.timeout.isZero(), "must not be zero");
         p.check("smtpd.tls-key-file", (c.smtpd.tlsCertFile == null) == (c.smtpd.tlsKeyFile == null),
                 "smtpd.tls-cert-file and smtpd.tls-key-file are set together or not at all");
+        p.check("smtpd.auth-failure-limit", c.smtpd.authFailureLimit >= 0, "must be 0 (no lockout) or positive");
+        p.check("smtpd.auth-failure-window", !c.smtpd.authFailureWindow.isZero() && !c.smtpd.authFailureWindow.isNegative(),
+                "must be a positive duration, e.g. 5m");
+        if (c.smtpd.saslUsersFile != null && unreadable(c.smtpd.saslUsersFile).isEmpty()) {
+            try {
+                io.relay.node.auth.UsersFile.read(c.smtpd.saslUsersFile);
+            } catch (IllegalArgumentException e) {
+                p.add("smtpd.sasl-users-file", e.getMessage());
+            } catch (java.io.IOException e) {
+                p.add("smtpd.sasl-users-file", "cannot read " + c.smtpd.saslUsersFile + ": " + e.getMessage());
+            }
+        } else {
+            readable(p, "smtpd.sasl-users-file", c.smtpd.saslUsersFile);
+        }
         OpenRelayGuard.risks(c.smtpd, p).stream().filter(r -> !c.smtpd.allowOpenRelay)
                 .forEach(r -> p.add(r.key(), r.reason() + OpenRelayGuard.REFUSED));
         p.check("smtp.tls-security-level", TLS_LEVELS.contains(c.smtp.tlsSecurityLevel),

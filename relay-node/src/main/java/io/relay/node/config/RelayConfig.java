@@ -73,6 +73,18 @@ public final class RelayConfig {
         public ProxyProtocol proxyProtocol = new ProxyProtocol();
         /** Accept mynetworks / PROXY trusted networks that open relaying to the Internet ({@link OpenRelayGuard}). */
         public boolean allowOpenRelay = false;
+        /** Submission (RFC 6409, port 587): STARTTLS, then AUTH required from anyone outside mynetworks. */
+        public Submission submission = new Submission();
+        /** Submissions (RFC 8314, port 465): implicit TLS, then AUTH required from anyone outside mynetworks. */
+        public Submission submissions = new Submission();
+        /** smtpd_sasl_auth_enable for the {@code listen} (port 25) listeners: offer AUTH there too, after STARTTLS. */
+        public boolean saslAuthEnable = false;
+        /** The first SASL users ({@code io.relay.node.auth.UsersFile}: NAME:HASH[:SENDERS[:RATES]]); seeds the cluster's users table. */
+        public Path saslUsersFile;
+        /** Failed AUTH attempts from one client address, cluster-wide, before it is locked out for the window; 0: never. */
+        public int authFailureLimit = 5;
+        /** The window of {@code auth-failure-limit}. */
+        public Duration authFailureWindow = Duration.ofMinutes(5);
 
         public void setClientConnectionLimit(int n) {
             if (n < 0) {
@@ -80,6 +92,11 @@ public final class RelayConfig {
             }
             clientConnectionLimit = n;
         }
+    }
+
+    /** {@code smtpd.submission} / {@code smtpd.submissions}: the listeners of that role; none by default. */
+    public static final class Submission {
+        public List<HostPort> listen = new ArrayList<>();
     }
 
     /** {@code smtpd.proxy-protocol}: who may send a PROXY header, and whether every connection must. */
