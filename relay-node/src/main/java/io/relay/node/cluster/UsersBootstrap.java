@@ -53,9 +53,9 @@ public final class UsersBootstrap {
             return old.usersTable() ? old : old.withUsers(users).next(store.now());
         });
         if (seeded.get()) {
-            AUDIT.info("{} users of {} put in the cluster's users table ({}) at its first start with one, version {};"
-                    + " relayctl users manages them from now on", users.size(), file, String.join(", ", users.keySet()),
-                    after.version());
+            AUDIT.info("{} {} of {} put in the cluster's users table ({}) at its first start with one, version {};"
+                    + " relayctl users manages them from now on", users.size(), users.size() == 1 ? "user" : "users",
+                    file, String.join(", ", users.keySet()), after.version());
             return;
         }
         List<String> lacking = entries.keySet().stream().filter(n -> !after.users().containsKey(n)).toList();
