@@ -82,13 +82,13 @@ public final class RelayCtl implements Runnable {
         });
         CommandLine.IParameterExceptionHandler usage = cmd.getParameterExceptionHandler();
         cmd.setParameterExceptionHandler((e, a) -> {
+            String command = e.getCommandLine().getCommandSpec().qualifiedName();
             if (e instanceof CommandLine.UnmatchedArgumentException
-                    && (e.getCommandLine().getCommandSpec().qualifiedName().contains(" credentials")
-                    || e.getCommandLine().getCommandSpec().qualifiedName().contains(" users"))) {
+                    && (command.contains(" credentials") || command.contains(" users"))) {
                 // never echo extra arguments here: one may be a password typed on the command line
                 e.getCommandLine().getErr().println("relayctl: unexpected argument; a password is never taken from"
-                        + " the command line — pipe it on stdin, or use --password-file (credentials) or --generate"
-                        + " (users); see --help");
+                        + " the command line — pipe it on stdin or use "
+                        + (command.contains(" users") ? "--generate" : "--password-file") + " (see --help)");
                 e.getCommandLine().getErr().flush();
                 return e.getCommandLine().getCommandSpec().exitCodeOnInvalidInput();
             }
