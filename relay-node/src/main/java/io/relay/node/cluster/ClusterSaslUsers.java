@@ -19,8 +19,14 @@ import java.util.UUID;
  * Callers run it off the event loop.
  */
 public final class ClusterSaslUsers implements SaslUsers {
-    /** Made once with the parameters of every new hash; matches no password anyone can send. */
-    private static final String DUMMY = PasswordHash.hash(UUID.randomUUID() + "-" + UUID.randomUUID());
+    /**
+     * Made at the first check, not at the node's start: a first Argon2id hash in a cold JVM
+     * takes seconds, which would delay the listeners. Same parameters as every new hash;
+     * matches no password anyone can send.
+     */
+    private static final class Dummy {
+        static final String HASH = PasswordHash.hash(UUID.randomUUID() + "-" + UUID.randomUUID());
+    }
 
     private volatile Map<String, AdminState.User> users = Map.of();
 
@@ -33,7 +39,7 @@ public final class ClusterSaslUsers implements SaslUsers {
     public Optional<SaslUser> authenticate(String name, String password) {
         AdminState.User u = name == null ? null : users.get(name);
         if (u == null || password == null) {
-            PasswordHash.verify(password == null ? "" : password, DUMMY);
+            PasswordHash.verify(password == null ? "" : password, Dummy.HASH);
             return Optional.empty();
         }
         return PasswordHash.verify(password, u.hash()) ? Optional.of(new SaslUser(name, u.senders(), u.rates()))
