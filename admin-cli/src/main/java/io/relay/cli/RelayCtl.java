@@ -10,7 +10,7 @@ import picocli.CommandLine.ScopeType;
 /**
  * {@code relayctl}: the operator's command line for a running cluster. One subcommand per
  * admin API class ({@code networks}, {@code transport}, {@code limits}, {@code credentials},
- * {@code queue}, {@code cluster}) and {@code import-postfix}; it talks to one node's admin API
+ * {@code users}, {@code queue}, {@code cluster}) and {@code import-postfix}; it talks to one node's admin API
  * ({@code --node}, default 127.0.0.1:8025 or {@code RELAYCTL_NODE}) with the bearer token
  * of {@code --token-file} (or {@code RELAYCTL_TOKEN_FILE}), and the cluster does the rest.
  * Exit codes: 0 ok, 1 failed (one line on stderr saying what to do), 2 usage.
@@ -18,7 +18,7 @@ import picocli.CommandLine.ScopeType;
 @Command(name = "relayctl", mixinStandardHelpOptions = true, version = "relayctl 0.1.0",
         description = "Manage a running relay cluster through a node's admin API.",
         subcommands = {NetworksCommand.class, TransportCommand.class, LimitsCommand.class, CredentialsCommand.class,
-                QueueCommand.class, ClusterCommand.class, ImportPostfixCommand.class,
+                UsersCommand.class, QueueCommand.class, ClusterCommand.class, ImportPostfixCommand.class,
                 CommandLine.HelpCommand.class})
 public final class RelayCtl implements Runnable {
     static final String DEFAULT_NODE = "127.0.0.1:8025";
@@ -47,7 +47,7 @@ public final class RelayCtl implements Runnable {
     Map<String, String> env = Map.of();
     /** Progress lines (import-postfix) only on a terminal: System.console() is one when stdin and stdout are. */
     boolean terminal = System.console() != null;
-    /** Where {@code credentials set} reads the password when there is no --password-file. */
+    /** Where {@code credentials set} and {@code users add|passwd} read the password (no --password-file, no terminal). */
     java.io.InputStream stdin = System.in;
 
     @picocli.CommandLine.Spec
@@ -82,11 +82,13 @@ public final class RelayCtl implements Runnable {
         });
         CommandLine.IParameterExceptionHandler usage = cmd.getParameterExceptionHandler();
         cmd.setParameterExceptionHandler((e, a) -> {
+            String command = e.getCommandLine().getCommandSpec().qualifiedName();
             if (e instanceof CommandLine.UnmatchedArgumentException
-                    && e.getCommandLine().getCommandSpec().qualifiedName().contains(" credentials")) {
+                    && (command.contains(" credentials") || command.contains(" users"))) {
                 // never echo extra arguments here: one may be a password typed on the command line
                 e.getCommandLine().getErr().println("relayctl: unexpected argument; a password is never taken from"
-                        + " the command line — pipe it on stdin or use --password-file (see --help)");
+                        + " the command line — pipe it on stdin or use "
+                        + (command.contains(" users") ? "--generate" : "--password-file") + " (see --help)");
                 e.getCommandLine().getErr().flush();
                 return e.getCommandLine().getCommandSpec().exitCodeOnInvalidInput();
             }

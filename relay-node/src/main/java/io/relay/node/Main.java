@@ -11,13 +11,14 @@ import picocli.CommandLine.Option;
 
 /**
  * {@code java -jar relay-node.jar [--config FILE]} runs a node; the subcommands are the
- * operator's offline tools ({@code route}, {@code import-postfix}, {@code check}).
+ * operator's offline tools ({@code route}, {@code import-postfix}, {@code check},
+ * {@code hash-password}).
  * Without --config the node runs on its embedded developer defaults (loopback only,
  * mail written to var/mail as .eml files).
  */
 @Command(name = "relay-node", mixinStandardHelpOptions = true, version = "relay-node 0.1.0",
         description = "Clustered outbound SMTP relay node.",
-        subcommands = {RouteCommand.class, ImportPostfixCommand.class, CheckCommand.class})
+        subcommands = {RouteCommand.class, ImportPostfixCommand.class, CheckCommand.class, HashPasswordCommand.class})
 public final class Main implements Callable<Integer> {
     /** The JDK's property for the common ForkJoin pool's size; read once, when the pool is first used. */
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Main.class);

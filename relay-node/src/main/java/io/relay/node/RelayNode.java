@@ -5,8 +5,15 @@ import io.relay.health.HealthServer;
 import io.relay.health.ReadinessCheck;
 import io.relay.node.admin.AdminServer;
 import io.relay.node.admin.AdminToken;
+import io.relay.node.auth.AuthFailures;
+import io.relay.node.auth.SaslUsers;
+import io.relay.node.auth.SenderRates;
 import io.relay.node.cluster.AdminStateMergePolicy;
 import io.relay.node.cluster.AdminStateStore;
+import io.relay.node.cluster.ClusterAuthFailures;
+import io.relay.node.cluster.ClusterSaslUsers;
+import io.relay.node.cluster.ClusterSenderRates;
+import io.relay.node.cluster.UsersBootstrap;
 import io.relay.node.cluster.ClusterMembers;
 import io.relay.node.cluster.QueueNextHops;
 import io.relay.node.cluster.RoutingOverlay;
@@ -66,6 +73,10 @@ public final class RelayNode implements AutoCloseable {
     private final SmtpServer smtpd;
     private final HealthServer health;
     private final AdminStateStore admin;
+    /** SMTP AUTH (issue 20), for the submission listeners: who may log in, who is locked out, each user's rate. */
+    private final SaslUsers saslUsers;
+    private final AuthFailures authFailures;
+    private final SenderRates senderRates;
     private final AdminServer adminApi;
     private final ExecutorService blocking;
     private final NodeState state;
@@ -196,11 +207,26 @@ public final class RelayNode implements AutoCloseable {
         metrics.spoolSpace(space::freeBytes, space::minFreeBytes);
         // mynetworks as changed through the admin API on any node: the sessions read the
         // policy's volatile set, which the store swaps when the cluster's state changes
+        // SMTP AUTH's users (issue 20) follow the same states as the routing overlay
+        ClusterSaslUsers saslUsers = new ClusterSaslUsers();
         AdminStateStore admin = new AdminStateStore(member.hazelcast(), cfg.smtpd.mynetworks, cfg.queue.spoolDir,
-                policy::mynetworks, router::apply, Clock.systemUTC());
+                policy::mynetworks, s -> {
+                    router.apply(s);
+                    saslUsers.apply(s);
+                }, Clock.systemUTC());
         admin.start();
         opened.push(admin);
         this.admin = admin;
+        // SMTP AUTH, the cluster side (issue 20): the users table (seeded once from
+        // smtpd.sasl-users-file, then relayctl's), failed AUTH per client and each user's own
+        // rate, all counted for the whole cluster. The SMTP server does not take them yet:
+        // the submission listeners' SmtpServer takes these three at merge. The rates use a
+        // ClusterLimits of their own over the same member and map as the lanes' limiter.
+        UsersBootstrap.seed(admin, cfg.smtpd.saslUsersFile);
+        this.saslUsers = saslUsers;
+        this.authFailures = new ClusterAuthFailures(member.hazelcast(), cfg.smtpd.authFailureLimit,
+                cfg.smtpd.authFailureWindow);
+        this.senderRates = new ClusterSenderRates(new ClusterLimits(member.hazelcast()));
         new QueueSnapshot(queue::counts, Duration.ofSeconds(5)).registerIn(metrics);
         metrics.clusterMembers(member::memberCount);
 

@@ -82,6 +82,39 @@ public final class AdminApi {
     public record Limit(List<String> rates, Integer concurrency) {
     }
 
+    /** {@code GET} and {@code POST /admin/v1/users} answer: the SMTP AUTH users, never a password or hash. */
+    @JsonIgnoreProperties(ignoreUnknown = true)
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record Users(List<UserEntry> users, long version, List<String> warnings) {
+    }
+
+    /** One SMTP AUTH user: the senders it may use (empty: any) and its rates (empty: none). */
+    @JsonIgnoreProperties(ignoreUnknown = true)
+    public record UserEntry(String name, List<String> senders, List<String> rates) {
+    }
+
+    /** {@code POST /admin/v1/users} body: exactly one of add, passwd and remove. */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record UsersChange(UserAdd add, UserPassword passwd, List<String> remove) {
+    }
+
+    /** A new user; the node keeps only the password's hash. {@link #toString()} hides the password. */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record UserAdd(String name, String password, List<String> senders, List<String> rates) {
+        @Override
+        public String toString() {
+            return "UserAdd[name=" + name + ", password=*****, senders=" + senders + ", rates=" + rates + "]";
+        }
+    }
+
+    /** A user's new password; {@link #toString()} hides it. */
+    public record UserPassword(String name, String password) {
+        @Override
+        public String toString() {
+            return "UserPassword[name=" + name + ", password=*****]";
+        }
+    }
+
     /** {@code GET} and {@code POST /admin/v1/credentials} answer: next hops and users, never passwords. */
     @JsonIgnoreProperties(ignoreUnknown = true)
     @JsonInclude(JsonInclude.Include.NON_NULL)

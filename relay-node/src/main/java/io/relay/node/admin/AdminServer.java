@@ -52,7 +52,7 @@ public final class AdminServer implements AutoCloseable {
     /**
      * What the endpoints work on.
      *
-     * @param store    the cluster's admin state (networks, transport, limits, credentials)
+     * @param store    the cluster's admin state (networks, transport, limits, credentials, SASL users)
      * @param routing  the live router the transport endpoint tests addresses against
      * @param queue    the queue of {@code /admin/v1/queue}
      * @param members  the cluster as this node sees it, for {@code /admin/v1/cluster}; the server starts it
@@ -69,7 +69,8 @@ public final class AdminServer implements AutoCloseable {
                 new AdminRequestHandler.RoutingEndpoints(new TransportEndpoint(node.store(), node.routing()),
                         new LimitsEndpoint(node.store()), new CredentialsEndpoint(node.store())),
                 List.of(new QueueEndpoint(node.queue()), new ClusterEndpoint(node.members(), node.breakers(), node.drain()),
-                        new ImportEndpoint(node.store(), node.routing()))), node.members());
+                        new ImportEndpoint(node.store(), node.routing()), new UsersEndpoint(node.store()))),
+                node.members());
     }
 
     /** With {@code routes} as given; {@code members} may be null (no cluster endpoint among the routes). */

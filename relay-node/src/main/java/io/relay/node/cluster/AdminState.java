@@ -18,7 +18,8 @@ import java.util.TreeMap;
  * entries, next-hop limits and credentials) laid over {@code smtp.*}. Every change makes a
  * new value with {@code version + 1}; the version decides which copy wins when a restarted
  * cluster seeds itself from the nodes' files. {@code format} is the layout (1: networks
- * only, 2: with the routing overlay); a format-1 value reads as one with an empty overlay.
+ * only, 2: with the routing overlay, 3: with the SASL users); a format-1 value reads as one
+ * with an empty overlay, a format-1 or -2 value as one that never had a users table.
  *
  * @param version          counts changes since the first one
  * @param updatedAt        epoch milliseconds of the last change
@@ -29,11 +30,15 @@ import java.util.TreeMap;
  * @param transportRemoved patterns of the config file's transport table taken out
  * @param limits           next hop (as {@code NextHop.text()} or a bare host) → its limits
  * @param credentials      next hop → SASL user and password (stored unencrypted)
+ * @param users            SMTP AUTH users by login name: password hash, senders, rates
+ * @param usersTable       whether the cluster has had a users table (the first {@code smtpd.sasl-users-file}
+ *                         seed or the first {@code relayctl users} change made it); from then on relayctl
+ *                         owns the users and the bootstrap file is ignored, so a removed user stays removed
  */
 public record AdminState(long version, long updatedAt, List<String> added, List<String> removed, int format,
                          Map<String, String> transport, List<String> transportRemoved, Map<String, Limit> limits,
-                         Map<String, Secret> credentials) {
-    static final int FORMAT = 2;
+                         Map<String, Secret> credentials, Map<String, User> users, boolean usersTable) {
+    static final int FORMAT = 3;
     static final AdminState EMPTY = new AdminState(0, 0, List.of(), List.of());
     private static final ObjectMapper JSON = new ObjectMapper()
             .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
@@ -58,6 +63,26 @@ public record AdminState(long version, long updatedAt, List<String> added, List<
         }
     }
 
+    /**
+     * One SMTP AUTH user; the name is the key of {@link #users()}. {@link #toString()} never
+     * shows the hash, and nothing outside the cluster's state (answers, logs) carries it.
+     *
+     * @param hash    Argon2id or bcrypt hash of the password ({@code io.relay.node.auth.PasswordHash})
+     * @param senders addresses or {@code @domain}s the user may send as; empty: any
+     * @param rates   e.g. ["100/m", "10000/d"] for the whole cluster; empty: no limit
+     */
+    public record User(String hash, List<String> senders, List<String> rates) {
+        public User {
+            senders = senders == null ? List.of() : List.copyOf(senders);
+            rates = rates == null ? List.of() : List.copyOf(rates);
+        }
+
+        @Override
+        public String toString() {
+            return "User[senders=" + senders + ", rates=" + rates + ", hash=*****]";
+        }
+    }
+
     @JsonCreator
     public AdminState {
         added = List.copyOf(added == null ? List.of() : added);
@@ -67,11 +92,19 @@ public record AdminState(long version, long updatedAt, List<String> added, List<
         transportRemoved = List.copyOf(transportRemoved == null ? List.of() : transportRemoved);
         limits = sorted(limits);
         credentials = sorted(credentials);
+        users = sorted(users);
     }
 
     /** A networks-only value (format 1 layout, empty overlay). */
     public AdminState(long version, long updatedAt, List<String> added, List<String> removed) {
         this(version, updatedAt, added, removed, FORMAT, null, null, null, null);
+    }
+
+    /** A value without users (format 2 layout): it never had a users table. */
+    public AdminState(long version, long updatedAt, List<String> added, List<String> removed, int format,
+                      Map<String, String> transport, List<String> transportRemoved, Map<String, Limit> limits,
+                      Map<String, Secret> credentials) {
+        this(version, updatedAt, added, removed, format, transport, transportRemoved, limits, credentials, null, false);
     }
 
     private static <V> Map<String, V> sorted(Map<String, V> m) {
@@ -81,37 +114,48 @@ public record AdminState(long version, long updatedAt, List<String> added, List<
     /** This state's overlay and networks as the next version. */
     public AdminState next(long now) {
         return new AdminState(version + 1, now, added, removed, FORMAT, transport, transportRemoved, limits,
-                credentials);
+                credentials, users, usersTable);
     }
 
     /** This state with other networks, same overlay and version. */
     public AdminState withNetworks(List<String> a, List<String> r) {
-        return new AdminState(version, updatedAt, a, r, FORMAT, transport, transportRemoved, limits, credentials);
+        return new AdminState(version, updatedAt, a, r, FORMAT, transport, transportRemoved, limits, credentials, users,
+                usersTable);
     }
 
     public AdminState withTransport(Map<String, String> t, List<String> tRemoved) {
-        return new AdminState(version, updatedAt, added, removed, FORMAT, t, tRemoved, limits, credentials);
+        return new AdminState(version, updatedAt, added, removed, FORMAT, t, tRemoved, limits, credentials, users,
+                usersTable);
     }
 
     public AdminState withLimits(Map<String, Limit> l) {
-        return new AdminState(version, updatedAt, added, removed, FORMAT, transport, transportRemoved, l, credentials);
+        return new AdminState(version, updatedAt, added, removed, FORMAT, transport, transportRemoved, l, credentials,
+                users, usersTable);
     }
 
     public AdminState withCredentials(Map<String, Secret> c) {
-        return new AdminState(version, updatedAt, added, removed, FORMAT, transport, transportRemoved, limits, c);
+        return new AdminState(version, updatedAt, added, removed, FORMAT, transport, transportRemoved, limits, c, users,
+                usersTable);
+    }
+
+    /** This state with these users; it has a users table from now on (relayctl owns the users). */
+    public AdminState withUsers(Map<String, User> u) {
+        return new AdminState(version, updatedAt, added, removed, FORMAT, transport, transportRemoved, limits,
+                credentials, u, true);
     }
 
     /** Same content as {@code other}, ignoring version and time. */
     public boolean sameContent(AdminState other) {
         return added.equals(other.added) && removed.equals(other.removed) && transport.equals(other.transport)
                 && transportRemoved.equals(other.transportRemoved) && limits.equals(other.limits)
-                && credentials.equals(other.credentials);
+                && credentials.equals(other.credentials) && users.equals(other.users) && usersTable == other.usersTable;
     }
 
     @Override
     public String toString() {
         return "AdminState[version=" + version + ", networks +" + added + " -" + removed + ", transport " + transport
-                + " -" + transportRemoved + ", limits " + limits + ", credentials for " + credentials.keySet() + "]";
+                + " -" + transportRemoved + ", limits " + limits + ", credentials for " + credentials.keySet() + ", users "
+                + (usersTable ? users.keySet() : "(no table yet)") + "]";
     }
 
     /** The effective mynetworks: the configured ones not removed, then the added ones. */

@@ -45,7 +45,7 @@ class AdminStateTest {
                 List.of("c.test"), java.util.Map.of("[b]", new AdminState.Limit(List.of("1/s"), 2)),
                 java.util.Map.of("[b]", new AdminState.Secret("u", "secret-pw")));
         assertEquals(s, AdminState.fromJson(s.toJson()));
-        assertEquals(2, AdminState.fromJson(s.toJson()).format());
+        assertEquals(AdminState.FORMAT, AdminState.fromJson(s.toJson()).format());
         AdminState old = AdminState.fromJson("{\"version\":4,\"updatedAt\":1,\"added\":[\"10.9.0.0/16\"],\"removed\":[]}");
         assertEquals(1, old.format());
         assertEquals(java.util.Map.of(), old.transport());
@@ -56,5 +56,51 @@ class AdminStateTest {
         assertEquals(s.credentials(), after.credentials());
         assertEquals(10, after.version());
         org.junit.jupiter.api.Assertions.assertFalse(s.toString().contains("secret-pw"), s.toString());
+    }
+
+    private static final String HASH = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g";
+
+    @Test
+    void usersRoundTripWithTheirHashAndNeverShowIt() {
+        AdminState s = AdminState.EMPTY.withUsers(java.util.Map.of(
+                "webapp", new AdminState.User(HASH, List.of("@example.com"), List.of("100/m")),
+                "lambda", new AdminState.User(HASH, List.of(), List.of()))).next(7);
+        AdminState back = AdminState.fromJson(s.toJson());
+        assertEquals(s, back);
+        assertEquals(3, back.format());
+        org.junit.jupiter.api.Assertions.assertTrue(back.usersTable());
+        assertEquals(HASH, back.users().get("webapp").hash());
+        assertEquals(List.of("@example.com"), back.users().get("webapp").senders());
+        assertEquals(List.of("lambda", "webapp"), List.copyOf(back.users().keySet()));
+        org.junit.jupiter.api.Assertions.assertFalse(s.toString().contains(HASH), s.toString());
+        org.junit.jupiter.api.Assertions.assertFalse(s.toString().contains("c2FsdHNhbHRzYWx0c2FsdA"), s.toString());
+        org.junit.jupiter.api.Assertions.assertFalse(s.users().toString().contains("argon2"), s.users().toString());
+        org.junit.jupiter.api.Assertions.assertTrue(s.toString().contains("users [lambda, webapp]"), s.toString());
+        // other changes keep the users and the table
+        AdminState after = s.add("10.8.0.0/16", CONFIG, 8);
+        assertEquals(s.users(), after.users());
+        org.junit.jupiter.api.Assertions.assertTrue(after.usersTable());
+        // an emptied table is still a table (a removed bootstrap user must not come back)
+        AdminState emptied = s.withUsers(java.util.Map.of()).next(9);
+        org.junit.jupiter.api.Assertions.assertTrue(AdminState.fromJson(emptied.toJson()).usersTable());
+        org.junit.jupiter.api.Assertions.assertFalse(emptied.sameContent(s));
+    }
+
+    @Test
+    void aFormatTwoFileReadsAsOneThatNeverHadAUsersTable() {
+        String format2 = "{\"version\":12,\"updatedAt\":5,\"added\":[\"10.9.0.0/16\"],\"removed\":[],\"format\":2,"
+                + "\"transport\":{\"a.test\":\"smtp:[b]\"},\"transportRemoved\":[],\"limits\":{},"
+                + "\"credentials\":{\"[b]\":{\"user\":\"u\",\"password\":\"p\"}}}";
+        AdminState old = AdminState.fromJson(format2);
+        assertEquals(2, old.format());
+        assertEquals(12, old.version());
+        assertEquals(java.util.Map.of(), old.users());
+        org.junit.jupiter.api.Assertions.assertFalse(old.usersTable());
+        assertEquals("smtp:[b]", old.transport().get("a.test"));
+        // its next version is written in this format, still without a users table
+        AdminState next = AdminState.fromJson(old.add("10.7.0.0/16", CONFIG, 6).toJson());
+        assertEquals(AdminState.FORMAT, next.format());
+        org.junit.jupiter.api.Assertions.assertFalse(next.usersTable());
+        assertEquals(old.credentials(), next.credentials());
     }
 }
