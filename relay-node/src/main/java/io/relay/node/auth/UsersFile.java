@@ -23,7 +23,7 @@ import java.util.regex.Pattern;
  * lambda:$2y$05$...                   (from htpasswd -nB lambda: any sender, no rate)
  * </pre>
  *
- * HASH is an Argon2id or bcrypt hash ({@link PasswordHash}; {@code relay hash-password}
+ * HASH is an Argon2id or bcrypt hash ({@link PasswordHash}; {@code relay-node hash-password}
  * makes one), never a clear password. SENDERS and RATES are comma-separated; empty means
  * any sender and no rate. {@code #} starts a comment line. A bad line is a one-line
  * problem naming the file and line, without the hash.
@@ -77,7 +77,7 @@ public final class UsersFile {
         String hash = f[1].strip();
         if (!PasswordHash.isHash(hash)) {
             throw new IllegalArgumentException(where + "user " + name
-                    + ": the password must be an Argon2id or bcrypt hash (make one with: relay hash-password)");
+                    + ": the password must be an Argon2id or bcrypt hash (make one with: relay-node hash-password)");
         }
         List<String> senders = list(f.length > 2 ? f[2] : "");
         for (String s : senders) {

@@ -95,7 +95,7 @@ class PasswordHashTest {
 
         Files.writeString(f, "ok:" + h + "\nbad:secret\n");
         var e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> UsersFile.read(f));
-        assertEquals(f + " line 2: user bad: the password must be an Argon2id or bcrypt hash (make one with: relay hash-password)",
+        assertEquals(f + " line 2: user bad: the password must be an Argon2id or bcrypt hash (make one with: relay-node hash-password)",
                 e.getMessage());
         assertFalse(e.getMessage().contains("secret"));
         Files.writeString(f, "a:" + h + ":not-an-address\n");
