@@ -41,11 +41,46 @@ final class BodyCanonicalizer extends OutputStream {
         accept((byte) b);
     }
 
+    /** Runs of ordinary bytes go through in one copy; the state machine sees only CR, LF and whitespace. */
     @Override
     public void write(byte[] b, int off, int len) throws IOException {
-        for (int i = off, end = off + len; i < end; i++) {
-            accept(b[i]);
+        int i = off;
+        int end = off + len;
+        while (i < end) {
+            if (heldCr || !ordinary(b[i])) {
+                accept(b[i++]);
+                continue;
+            }
+            int j = i + 1;
+            while (j < end && ordinary(b[j])) {
+                j++;
+            }
+            contentRun(b, i, j - i);
+            i = j;
         }
+    }
+
+    private boolean ordinary(byte b) {
+        return b != '\r' && b != '\n' && (!relaxed || (b != ' ' && b != '\t'));
+    }
+
+    private void contentRun(byte[] b, int off, int len) throws IOException {
+        if (closed) {
+            throw new IOException("body canonicalizer already closed");
+        }
+        flushPending();
+        if (len > buf.length - used) {
+            sink.write(buf, 0, used);
+            used = 0;
+        }
+        if (len > buf.length) {
+            sink.write(b, off, len);
+        } else {
+            System.arraycopy(b, off, buf, used, len);
+            used += len;
+        }
+        anyContent = true;
+        lineHasContent = true;
     }
 
     private void accept(byte b) throws IOException {
@@ -76,6 +111,13 @@ final class BodyCanonicalizer extends OutputStream {
     }
 
     private void content(byte b) throws IOException {
+        flushPending();
+        out(b);
+        anyContent = true;
+        lineHasContent = true;
+    }
+
+    private void flushPending() throws IOException {
         for (; pendingLineEnds > 0; pendingLineEnds--) {
             out((byte) '\r');
             out((byte) '\n');
@@ -84,9 +126,6 @@ final class BodyCanonicalizer extends OutputStream {
             out((byte) ' ');
             pendingSpace = false;
         }
-        out(b);
-        anyContent = true;
-        lineHasContent = true;
     }
 
     private void out(byte b) throws IOException {
