@@ -5,9 +5,14 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
+import io.relay.node.testing.Tools;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -54,6 +59,44 @@ class CanonicalizationTest {
 
     private static String unescape(String s) {
         return s == null ? "" : s.replace("\\r", "\r").replace("\\n", "\n").replace("\\t", "\t");
+    }
+
+    /**
+     * A large body of random whitespace, empty lines, dots and 8-bit bytes, streamed from a
+     * file, hashes as python3-dkim's canonicalizer hashes it. (It ends in CRLF, as a body
+     * sent over SMTP does: dkimpy keeps the whitespace of a last line without CRLF, which
+     * §3.4.4 drops, and converts bare CR and LF, so the alphabet has only CRLF line ends.)
+     */
+    @Test
+    void python3DkimHashesARandom8MegabyteBodyAsWeDo(@TempDir Path dir) throws Exception {
+        Tools.requirePythonModule("dkim");
+        java.util.Random random = new java.util.Random(21);
+        String[] tokens = {"\r\n", "\r\n\r\n", " ", "  ", "\t", " \t ", "a", "word", ".", "..", "\u00e9", "\u65e5"};
+        Path body = dir.resolve("body");
+        try (var out = new java.io.BufferedOutputStream(Files.newOutputStream(body))) {
+            long n = 0;
+            while (n < 8 << 20) {
+                byte[] t = tokens[random.nextInt(tokens.length)].getBytes(StandardCharsets.UTF_8);
+                out.write(t);
+                n += t.length;
+            }
+            out.write("\r\n \t\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+        }
+        Path script = dir.resolve("bh.py");
+        Files.writeString(script, String.join("\n",
+                "import sys, hashlib, base64",
+                "from dkim.canonicalization import Relaxed, Simple",
+                "b = open(sys.argv[1], 'rb').read()",
+                "for c in (Relaxed, Simple):",
+                "    print(base64.b64encode(hashlib.sha256(c.canonicalize_body(b)).digest()).decode())", ""));
+        Tools.Run r = Tools.run(Duration.ofSeconds(120), Tools.PYTHON3, script.toString(), body.toString());
+        assertEquals(0, r.exit(), r.output());
+        String ours;
+        try (var relaxed = Files.newInputStream(body); var simple = Files.newInputStream(body)) {
+            ours = BodyHasher.of(Canonicalization.RELAXED, relaxed).base64() + "\n"
+                    + BodyHasher.of(Canonicalization.SIMPLE, simple).base64() + "\n";
+        }
+        assertEquals(r.output(), ours);
     }
 
     @Test

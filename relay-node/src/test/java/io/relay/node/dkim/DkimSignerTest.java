@@ -117,13 +117,13 @@ class DkimSignerTest {
             String t = new String(plain, StandardCharsets.ISO_8859_1);
             files.add(Verifiers.write(dir, key.selector() + ".tampered.eml",
                     t.replace("plain message.", "plain message!").getBytes(StandardCharsets.ISO_8859_1)));
-            expected.add(key.selector() + ".tampered: fail");
+            expected.add(key.selector() + ".tampered: fail rc=70 opendkim-testmsg: dkim_eom(): Bad signature");
         }
         List<String> verdicts = Verifiers.opendkim(dir, zone, files);
         List<String> got = new ArrayList<>();
         for (int i = 0; i < files.size(); i++) {
             String name = files.get(i).getFileName().toString().replace(".eml", "");
-            got.add(name + ": " + (verdicts.get(i).startsWith("fail") && name.endsWith("tampered") ? "fail" : verdicts.get(i)));
+            got.add(name + ": " + verdicts.get(i).strip());
         }
         assertEquals(String.join("\n", expected), String.join("\n", got));
     }
