@@ -108,6 +108,12 @@ public final class DkimSigner {
         return new DkimSignatures(fields);
     }
 
+    /** The keys by name (never their bytes) and the canonicalization. */
+    @Override
+    public String toString() {
+        return "DkimSigner[" + keys + ", c=" + headerCanonicalization.tag() + "/" + bodyCanonicalization.tag() + "]";
+    }
+
     private byte[] canonicalHeaders(HeaderSelection.Selected selected) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         for (HeaderField f : selected.fields()) {
