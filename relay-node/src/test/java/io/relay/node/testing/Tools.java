@@ -31,6 +31,12 @@ public final class Tools {
     public static final String PROMTOOL = "/usr/bin/promtool";
     public static final String OPENSSL = "/usr/bin/openssl";
     public static final String HTPASSWD = "/usr/bin/htpasswd";
+    /** opendkim-tools: an independent DKIM verifier (reads keys from DNS) and key maker. */
+    public static final String OPENDKIM_TESTMSG = "/usr/sbin/opendkim-testmsg";
+    public static final String OPENDKIM_GENKEY = "/usr/sbin/opendkim-genkey";
+    /** util-linux and iproute2: a private network and mount namespace, for a resolver that must be on port 53. */
+    public static final String UNSHARE = "/usr/bin/unshare";
+    public static final String IP = "/usr/sbin/ip";
 
     /** A finished command: its exit status and what it printed (stdout and stderr together). */
     public record Run(int exit, String output) {
