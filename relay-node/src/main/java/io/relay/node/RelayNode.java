@@ -25,6 +25,11 @@ import io.relay.node.log.MailLog;
 import io.relay.node.metrics.QueueMetricsEvents;
 import io.relay.node.metrics.QueueSnapshot;
 import io.relay.node.metrics.RelayMetrics;
+import io.relay.node.auth.AuthFailures;
+import io.relay.node.auth.SenderRates;
+import io.relay.node.auth.StaticSaslUsers;
+import io.relay.node.smtpd.SaslServices;
+import io.relay.node.smtpd.SmtpListener;
 import io.relay.node.smtpd.SmtpServer;
 import io.relay.node.smtpd.SmtpdSettings;
 import io.relay.node.tls.TlsMaterial;
@@ -111,7 +116,7 @@ public final class RelayNode implements AutoCloseable {
         try {
             start.run();
         } catch (SmtpServer.BindFailure e) {
-            throw StartFailure.listen(key, StartFailure.text(e.address()), e.getCause());
+            throw StartFailure.listen(e.key(), StartFailure.text(e.address()), e.getCause());
         } catch (RuntimeException e) {
             if (!StartFailure.isBind(e)) {
                 throw e;
@@ -235,8 +240,12 @@ public final class RelayNode implements AutoCloseable {
         SslContext tls = TlsMaterial.serverContext(cfg.smtpd.tlsCertFile, cfg.smtpd.tlsKeyFile, hostname,
                 cfg.queue.spoolDir.resolve("tls"));
         // new mail only: bounces, deferrals and DONE records keep the room queue.min-free-bytes leaves
-        SmtpServer smtpd = new SmtpServer(SmtpdSettings.from(cfg.smtpd, hostname), policy,
-                new SpaceCheckedQueue(queue, space), mailLog, blocking, tls, metrics);
+        // SMTP AUTH (issue 20): the bootstrap file's users, no lockout, no per-user rate, until the
+        // cluster's users table, failure counter and rates take these three seams' places
+        SaslServices sasl = new SaslServices(StaticSaslUsers.from(cfg.smtpd.saslUsersFile), AuthFailures.NONE,
+                SenderRates.NONE);
+        SmtpServer smtpd = new SmtpServer(SmtpdSettings.from(cfg.smtpd, hostname), SmtpListener.from(cfg.smtpd), sasl,
+                policy, new SpaceCheckedQueue(queue, space), mailLog, blocking, tls, metrics);
         opened.push(smtpd);
         this.smtpd = smtpd;
         NodeState state = new NodeState();
@@ -267,7 +276,7 @@ public final class RelayNode implements AutoCloseable {
         listen("health.listen", cfg.health.listen, health::start);
         opened.push(health);
         this.health = health;
-        listen("smtpd.listen", cfg.smtpd.listen, smtpd::start); // BindFailure names the address
+        listen("smtpd.listen", cfg.smtpd.listen, smtpd::start); // BindFailure names the key and address
         state.accepting.set(true);
         if (adminToken != null) {
             ClusterMembers members = new ClusterMembers(member.hazelcast(), queue, new ClusterMembers.NodeFacts(hostname,

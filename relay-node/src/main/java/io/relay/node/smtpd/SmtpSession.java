@@ -55,6 +55,7 @@ final class SmtpSession extends ChannelInboundHandlerAdapter {
     private final SessionServices services;
     private final SmtpFramer framer;
     private final String listener;
+    private final SmtpListener role;
     private final SessionState state = new SessionState();
     private final CommandCounters counters = new CommandCounters();
 
@@ -66,11 +67,17 @@ final class SmtpSession extends ChannelInboundHandlerAdapter {
     private boolean lineMoreBuffered;
     private int errors;
     private String lastCommand = "CONNECT";
+    private boolean greeted;     // the 220 (or the lockout's 421) was sent: connectionOpened was counted
+    /** An AUTH exchange waiting for the client's next line (which is then no command), or null. */
+    private SaslExchange exchange;
+    /** A command whose answer waits for the blocking executor: counted when it is answered. */
+    private boolean answerPending;
 
-    SmtpSession(SessionServices services, SmtpFramer framer, String listener) {
+    SmtpSession(SessionServices services, SmtpFramer framer, SmtpListener listener) {
         this.services = services;
         this.framer = framer;
-        this.listener = listener;
+        this.listener = listener.label();
+        this.role = listener;
     }
 
     // ---- Netty events
@@ -84,9 +91,43 @@ final class SmtpSession extends ChannelInboundHandlerAdapter {
         } else if (ctx.channel().remoteAddress() instanceof InetSocketAddress isa) {
             useClient(isa);
         }
+        state.tls = role.role().implicitTls();
+        if (role.authOffered() && clientAddress != null && !services.policy().trustedClient(clientAddress)) {
+            // a client locked out for failed AUTHs is turned away before it can try again
+            InetAddress client = clientAddress;
+            offLoop(() -> services.sasl().failures().locked(client), locked -> {
+                if (locked) {
+                    lockedOut();
+                } else {
+                    greet();
+                }
+                return !locked;
+            }, null, failure -> { // the count is out of reach: greet; AUTH asks again
+                greet();
+                return true;
+            });
+        } else {
+            greet();
+        }
+        ctx.fireChannelActive();
+    }
+
+    private void greet() {
+        greeted = true;
         services.metrics().connectionOpened(listener);
         ctx.writeAndFlush(line("220 " + services.settings().hostname() + " ESMTP"));
-        ctx.fireChannelActive();
+    }
+
+    private void lockedOut() {
+        greeted = true;
+        services.metrics().connectionOpened(listener);
+        services.metrics().authLockout(listener, "connect");
+        active = true; // in the mail log like any refused client, though it sent nothing
+        String reply = "421 4.7.0 " + services.settings().hostname()
+                + " Error: too many failed authentications; try again later";
+        services.mailLog().smtpd("connect from " + clientText());
+        services.mailLog().smtpd("NOQUEUE: reject: CONNECT from " + clientText() + ": " + reply + "; proto=SMTP");
+        replyAndClose(reply);
     }
 
     private void useClient(InetSocketAddress isa) {
@@ -106,6 +147,10 @@ final class SmtpSession extends ChannelInboundHandlerAdapter {
             services.mailLog().smtpd("connect from " + clientText());
         }
         SmtpInput input = (SmtpInput) msg;
+        if (exchange != null) { // the line answers our 334: not a command, never parsed or logged
+            authResponse(input);
+            return;
+        }
         if (input instanceof SmtpInput.CommandLine l) {
             command(l);
         } else if (input instanceof SmtpInput.MessageContent m) {
@@ -162,7 +207,7 @@ final class SmtpSession extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
-        if (this.ctx != null) {
+        if (this.ctx != null && greeted) {
             services.metrics().connectionClosed(listener);
         }
         if (active) {
@@ -204,9 +249,152 @@ final class SmtpSession extends ChannelInboundHandlerAdapter {
         if (cmd instanceof SmtpCommand.SyntaxError e && ("mail".equals(e.verb()) || "rcpt".equals(e.verb()))) {
             refused(RejectReason.SYNTAX);
         }
+        answerPending = false;
         boolean ok = services.handlers().dispatch(this, cmd);
-        if (!(cmd instanceof SmtpCommand.Data && state.phase == SessionState.Phase.DATA)) {
+        if (!(cmd instanceof SmtpCommand.Data && state.phase == SessionState.Phase.DATA) && !answerPending
+                && exchange == null) {
             counters.count(cmd.verb(), ok);
+        }
+    }
+
+    // ---- AUTH (RFC 4954): the exchange's lines, the verification off the event loop
+
+    /** AUTH with an offered mechanism, every precondition checked: starts the exchange. */
+    void startAuth(SmtpCommand.Auth c) {
+        SaslExchange x = SaslExchange.of(c.mechanism());
+        exchange = x;
+        authStep(x, x.begin(c.initialResponse()));
+    }
+
+    private void authResponse(SmtpInput input) {
+        SaslExchange x = exchange;
+        if (input instanceof SmtpInput.CommandLine l) {
+            authStep(x, x.next(l.text()));
+        } else if (input instanceof SmtpInput.LineTooLong) {
+            exchange = null;
+            authEnded(x, "500 5.5.2 Error: line too long", "malformed");
+        } else if (input instanceof SmtpInput.MalformedLine) {
+            exchange = null;
+            authEnded(x, SaslExchange.CANNOT_DECODE_RESPONSE, "malformed");
+        } else { // a bare CR: the session ends as it would after a command
+            exchange = null;
+            counters.count("auth", false);
+            channelRead(ctx, input);
+        }
+    }
+
+    private void authStep(SaslExchange x, SaslExchange.Step step) {
+        if (step instanceof SaslExchange.Step.Challenge ch) {
+            reply(ch.reply());
+        } else if (step instanceof SaslExchange.Step.Ended e) {
+            exchange = null;
+            authEnded(x, e.reply(), e.malformed() ? "malformed" : "aborted");
+        } else if (step instanceof SaslExchange.Step.Credentials cr) {
+            exchange = null;
+            verify(cr);
+        }
+    }
+
+    private void authEnded(SaslExchange x, String reply, String result) {
+        services.metrics().authAttempt(x.mechanism(), result);
+        counters.count("auth", reply(reply));
+    }
+
+    private record Verdict(io.relay.node.auth.SaslUser user, boolean locked) {}
+
+    /** Checks the lockout and the password on the blocking executor; reads nothing else meanwhile. */
+    private void verify(SaslExchange.Step.Credentials cr) {
+        InetAddress client = clientAddress;
+        SaslServices sasl = services.sasl();
+        boolean counted = client != null && !services.policy().trustedClient(client);
+        offLoop(() -> {
+            if (counted && sasl.failures().locked(client)) {
+                return new Verdict(null, true); // no verification: a locked client learns nothing more
+            }
+            var user = sasl.users().authenticate(cr.name(), cr.password()).orElse(null);
+            if (user == null && counted) {
+                sasl.failures().failed(client);
+            }
+            return new Verdict(user, false);
+        }, v -> {
+            String mechanism = cr.mechanism();
+            if (v.locked()) {
+                services.metrics().authAttempt(mechanism, "locked");
+                services.metrics().authLockout(listener, "auth");
+                services.mailLog().warning("smtpd", clientText() + ": SASL " + mechanism
+                        + " authentication refused: too many failures");
+                return reply("454 4.7.0 Temporary authentication failure: too many failures");
+            }
+            if (v.user() == null) {
+                services.metrics().authAttempt(mechanism, "failure");
+                services.mailLog().warning("smtpd", clientText() + ": SASL " + mechanism
+                        + " authentication failed: authentication failure");
+                return reply("535 5.7.8 Error: authentication failed: authentication failure");
+            }
+            services.metrics().authAttempt(mechanism, "success");
+            state.user = v.user();
+            state.saslMethod = mechanism;
+            return reply("235 2.7.0 Authentication successful");
+        }, "auth");
+    }
+
+    /** As below, answering a failure of {@code work} with 454 4.7.0. */
+    <T> void offLoop(java.util.function.Supplier<T> work, java.util.function.Function<T, Boolean> then, String verb) {
+        offLoop(work, then, verb, failure -> reply("454 4.7.0 Temporary authentication failure"));
+    }
+
+    /**
+     * Runs {@code work} on the blocking executor and {@code then} with its result on the event
+     * loop, reading nothing from the client meanwhile (commands pipelined behind are decoded
+     * afterwards, in order). {@code then} (or {@code onFailure}, when {@code work} threw)
+     * answers and says whether the command succeeded; {@code verb}, when not null, is counted
+     * for the disconnect line with that answer.
+     */
+    <T> void offLoop(java.util.function.Supplier<T> work, java.util.function.Function<T, Boolean> then, String verb,
+                     java.util.function.Function<Throwable, Boolean> onFailure) {
+        answerPending = true;
+        framer.pause(true);
+        ctx.channel().config().setAutoRead(false);
+        CompletableFuture<T> done;
+        try {
+            done = CompletableFuture.supplyAsync(work, services.blockingExecutor());
+        } catch (RuntimeException e) { // the executor refused: shutting down
+            done = CompletableFuture.failedFuture(e);
+        }
+        done.whenCompleteAsync((result, failure) -> {
+            if (!ctx.channel().isActive()) {
+                return;
+            }
+            boolean ok;
+            if (failure != null) {
+                LOG.warn("smtpd: {} for {} failed: {}", verb == null ? "a check" : verb, clientIp,
+                        unwrap(failure).getClass().getName()); // never the message: it might quote credentials
+                ok = onFailure.apply(failure);
+            } else {
+                ok = then.apply(result);
+            }
+            if (verb != null) {
+                counters.count(verb, ok);
+            }
+            ctx.flush();
+            if (!closing) {
+                resumeReading();
+            }
+        }, ctx.executor());
+    }
+
+    /** Reads again after a pause, first decoding what the client pipelined meanwhile. */
+    private void resumeReading() {
+        framer.pause(false);
+        ctx.channel().config().setAutoRead(true);
+        if (framer.hasBuffered()) { // commands pipelined behind, decoded now in order
+            ChannelHandlerContext framerCtx = ctx.pipeline().context(framer);
+            try {
+                framer.channelRead(framerCtx, Unpooled.EMPTY_BUFFER);
+                framer.channelReadComplete(framerCtx);
+            } catch (Exception e) {
+                exceptionCaught(ctx, e);
+            }
         }
     }
 
@@ -317,17 +505,7 @@ final class SmtpSession extends ChannelInboundHandlerAdapter {
         }
         finishData(ok);
         ctx.flush();
-        framer.pause(false);
-        ctx.channel().config().setAutoRead(true);
-        if (framer.hasBuffered()) { // commands pipelined behind the message, decoded now in order
-            ChannelHandlerContext framerCtx = ctx.pipeline().context(framer);
-            try {
-                framer.channelRead(framerCtx, Unpooled.EMPTY_BUFFER);
-                framer.channelReadComplete(framerCtx);
-            } catch (Exception e) {
-                exceptionCaught(ctx, e);
-            }
-        }
+        resumeReading();
     }
 
     private static Throwable unwrap(Throwable t) {
@@ -369,11 +547,26 @@ final class SmtpSession extends ChannelInboundHandlerAdapter {
     }
 
     boolean relayPermitted(String recipient) {
-        return clientAddress != null && services.policy().permitted(clientAddress, false, recipient);
+        // permit_sasl_authenticated: a user is only ever set on a listener that offered AUTH
+        return clientAddress != null && services.policy().permitted(clientAddress, state.user != null, recipient);
+    }
+
+    /** Whether the client is in mynetworks (a submission listener lets it send without AUTH). */
+    boolean trustedClient() {
+        return clientAddress != null && services.policy().trustedClient(clientAddress);
+    }
+
+    SmtpListener listener() {
+        return role;
     }
 
     String clientText() {
         return "unknown[" + clientIp + "]";
+    }
+
+    /** The client= line's tail after a successful AUTH, as Postfix writes it (pflogsumm and greps read it). */
+    String saslText() {
+        return state.user == null ? "" : ", sasl_method=" + state.saslMethod + ", sasl_username=" + state.user.name();
     }
 
     boolean moreInputBuffered() {
