@@ -261,6 +261,7 @@ final class SmtpSession extends ChannelInboundHandlerAdapter {
 
     /** AUTH with an offered mechanism, every precondition checked: starts the exchange. */
     void startAuth(SmtpCommand.Auth c) {
+        answerPending = true; // the exchange counts the command when it ends, however it ends
         SaslExchange x = SaslExchange.of(c.mechanism());
         exchange = x;
         authStep(x, x.begin(c.initialResponse()));

@@ -268,7 +268,11 @@ class SaslDialogueTest {
             c.expect("501 5.5.4 Syntax: AUTH mechanism");
             c.send("NOOP"); // the session reads commands again
             c.expect("250 2.0.0 Ok");
+            c.send("QUIT");
+            c.expect("221");
         }
+        // each AUTH counted once, none of them a success
+        assertTrue(fx.awaitLog("disconnect from").contains(" auth=0/5 "), fx.log());
         assertTrue(failures.counts.isEmpty(), "a cancel is not a failed login");
         try (SmtpClient c = connect("127.0.0.1")) { // mynetworks: MAIL without AUTH, then AUTH inside it
             c.send("EHLO app.example");
