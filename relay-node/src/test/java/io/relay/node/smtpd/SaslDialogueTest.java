@@ -362,6 +362,35 @@ class SaslDialogueTest {
     }
 
     @Test
+    void behindALoadBalancerThePROXYSourceIsCountedAndLoggedAndLockedOut() throws Exception {
+        fx = new SmtpServerFixture(dir, SmtpServerFixture.Options.defaults(),
+                new ProxyProtocolSettings(List.of("127.0.0.0/8"), true), ListenerRole.SUBMISSIONS, sasl());
+        InetAddress client = InetAddress.getByName("203.0.113.9");
+        for (int i = 0; i < 4; i++) {
+            try (SmtpClient c = new SmtpClient(fx.address())) {
+                // the load balancer's header in clear, then the client's TLS (RFC 8314 behind an NLB)
+                c.raw("PROXY TCP4 203.0.113.9 198.51.100.1 40000 465\r\n");
+                c.startTls();
+                if (i == 3) { // the fourth connection of a locked-out client: refused before the greeting
+                    c.expect("421 4.7.0 relay.test Error: too many failed authentications; try again later");
+                    continue;
+                }
+                c.expect("220 relay.test ESMTP");
+                c.send("EHLO app.example");
+                c.expect("250");
+                c.send("AUTH PLAIN " + plain("webapp", "wrong-" + PASSWORD));
+                c.expect("535 5.7.8");
+            }
+        }
+        assertEquals(3, failures.counts.get(client).get());
+        assertFalse(failures.counts.containsKey(InetAddress.getByName("127.0.0.1")), "not the load balancer's address");
+        String log = fx.awaitLog("reject: CONNECT");
+        assertTrue(log.contains("warning: unknown[203.0.113.9]: SASL PLAIN authentication failed: authentication failure"),
+                log);
+        assertTrue(log.contains("NOQUEUE: reject: CONNECT from unknown[203.0.113.9]: 421 4.7.0"), log);
+    }
+
+    @Test
     void submissionsSpeaksTlsFromTheFirstByte() throws Exception {
         start(ListenerRole.SUBMISSIONS, true);
         try (SmtpClient c = new SmtpClient(fx.address(), InetAddress.getByName(OUTSIDE))) {

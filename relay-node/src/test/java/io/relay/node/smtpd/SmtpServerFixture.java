@@ -68,6 +68,12 @@ final class SmtpServerFixture implements AutoCloseable {
         this(dir, o, ProxyProtocolSettings.OFF, role, sasl, authOffered);
     }
 
+    /** As above, behind a load balancer that sends a PROXY header. */
+    SmtpServerFixture(Path dir, Options o, ProxyProtocolSettings proxy, ListenerRole role, SaslServices sasl)
+            throws Exception {
+        this(dir, o, proxy, role, sasl, Boolean.TRUE);
+    }
+
     private SmtpServerFixture(Path dir, Options o, ProxyProtocolSettings proxy, ListenerRole role, SaslServices sasl,
                               Boolean authOffered) throws Exception {
         mailLog = dir.resolve("mail.log");
