@@ -169,7 +169,7 @@ class SubmissionEndToEndTest {
                 Tools.Run report = Tools.run(Duration.ofSeconds(60), Tools.PFLOGSUMM, "--syslog-name=relay",
                         node.dir().resolve("mail.log").toString());
                 keep("pflogsumm --syslog-name=relay over the node's mail log", report.output());
-                assertTrue(report.output().contains("SASL LOGIN authentication failed: authentication failure"),
+                assertTrue(report.output().contains("unknown[127.0.0.2]: SASL LOGIN authentication failed"),
                         report.output());
             }
         }
