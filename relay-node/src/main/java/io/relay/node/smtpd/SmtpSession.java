@@ -24,6 +24,8 @@ import java.nio.file.Path;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
+import java.util.function.Function;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -43,6 +45,12 @@ import org.slf4j.LoggerFactory;
  * Counts its session, accepted messages and recipients, and refusals by {@link RejectReason}.
  * A message the node's {@link ReceiveMemory} had no room for is answered 452 4.3.1 at DATA or
  * at its final dot.
+ *
+ * <p>On a listener that offers AUTH ({@link SmtpListener}), a client outside mynetworks is
+ * first checked for a lockout (421 instead of the greeting); the AUTH exchange itself is
+ * {@link SessionAuth}'s. Work that may block (that check, the password, a user's rate) runs
+ * through {@link #offLoop}: reading pauses, the answer is written on the event loop, and
+ * what the client pipelined meanwhile is decoded afterwards, in order.
  */
 final class SmtpSession extends ChannelInboundHandlerAdapter {
     private static final Logger DIAG = LoggerFactory.getLogger("io.relay.node.smtpd.probe");
@@ -68,8 +76,8 @@ final class SmtpSession extends ChannelInboundHandlerAdapter {
     private int errors;
     private String lastCommand = "CONNECT";
     private boolean greeted;     // the 220 (or the lockout's 421) was sent: connectionOpened was counted
-    /** An AUTH exchange waiting for the client's next line (which is then no command), or null. */
-    private SaslExchange exchange;
+    /** The AUTH exchange of this session: while it waits for a line, that line is no command. */
+    private final SessionAuth auth = new SessionAuth(this);
     /** A command whose answer waits for the blocking executor: counted when it is answered. */
     private boolean answerPending;
 
@@ -147,8 +155,8 @@ final class SmtpSession extends ChannelInboundHandlerAdapter {
             services.mailLog().smtpd("connect from " + clientText());
         }
         SmtpInput input = (SmtpInput) msg;
-        if (exchange != null) { // the line answers our 334: not a command, never parsed or logged
-            authResponse(input);
+        if (auth.waiting()) { // the line answers our 334: not a command, never parsed or logged
+            auth.response(input);
             return;
         }
         if (input instanceof SmtpInput.CommandLine l) {
@@ -251,96 +259,15 @@ final class SmtpSession extends ChannelInboundHandlerAdapter {
         }
         answerPending = false;
         boolean ok = services.handlers().dispatch(this, cmd);
-        if (!(cmd instanceof SmtpCommand.Data && state.phase == SessionState.Phase.DATA) && !answerPending
-                && exchange == null) {
+        if (!(cmd instanceof SmtpCommand.Data && state.phase == SessionState.Phase.DATA) && !answerPending) {
             counters.count(cmd.verb(), ok);
         }
     }
 
-    // ---- AUTH (RFC 4954): the exchange's lines, the verification off the event loop
-
-    /** AUTH with an offered mechanism, every precondition checked: starts the exchange. */
-    void startAuth(SmtpCommand.Auth c) {
-        answerPending = true; // the exchange counts the command when it ends, however it ends
-        SaslExchange x = SaslExchange.of(c.mechanism());
-        exchange = x;
-        authStep(x, x.begin(c.initialResponse()));
-    }
-
-    private void authResponse(SmtpInput input) {
-        SaslExchange x = exchange;
-        if (input instanceof SmtpInput.CommandLine l) {
-            authStep(x, x.next(l.text()));
-        } else if (input instanceof SmtpInput.LineTooLong) {
-            exchange = null;
-            authEnded(x, "500 5.5.2 Error: line too long", "malformed");
-        } else if (input instanceof SmtpInput.MalformedLine) {
-            exchange = null;
-            authEnded(x, SaslExchange.CANNOT_DECODE_RESPONSE, "malformed");
-        } else { // a bare CR: the session ends as it would after a command
-            exchange = null;
-            counters.count("auth", false);
-            channelRead(ctx, input);
-        }
-    }
-
-    private void authStep(SaslExchange x, SaslExchange.Step step) {
-        if (step instanceof SaslExchange.Step.Challenge ch) {
-            reply(ch.reply());
-        } else if (step instanceof SaslExchange.Step.Ended e) {
-            exchange = null;
-            authEnded(x, e.reply(), e.malformed() ? "malformed" : "aborted");
-        } else if (step instanceof SaslExchange.Step.Credentials cr) {
-            exchange = null;
-            verify(cr);
-        }
-    }
-
-    private void authEnded(SaslExchange x, String reply, String result) {
-        services.metrics().authAttempt(x.mechanism(), result);
-        counters.count("auth", reply(reply));
-    }
-
-    private record Verdict(io.relay.node.auth.SaslUser user, boolean locked) {}
-
-    /** Checks the lockout and the password on the blocking executor; reads nothing else meanwhile. */
-    private void verify(SaslExchange.Step.Credentials cr) {
-        InetAddress client = clientAddress;
-        SaslServices sasl = services.sasl();
-        boolean counted = client != null && !services.policy().trustedClient(client);
-        offLoop(() -> {
-            if (counted && sasl.failures().locked(client)) {
-                return new Verdict(null, true); // no verification: a locked client learns nothing more
-            }
-            var user = sasl.users().authenticate(cr.name(), cr.password()).orElse(null);
-            if (user == null && counted) {
-                sasl.failures().failed(client);
-            }
-            return new Verdict(user, false);
-        }, v -> {
-            String mechanism = cr.mechanism();
-            if (v.locked()) {
-                services.metrics().authAttempt(mechanism, "locked");
-                services.metrics().authLockout(listener, "auth");
-                services.mailLog().warning("smtpd", clientText() + ": SASL " + mechanism
-                        + " authentication refused: too many failures");
-                return reply("454 4.7.0 Temporary authentication failure: too many failures");
-            }
-            if (v.user() == null) {
-                services.metrics().authAttempt(mechanism, "failure");
-                services.mailLog().warning("smtpd", clientText() + ": SASL " + mechanism
-                        + " authentication failed: authentication failure");
-                return reply("535 5.7.8 Error: authentication failed: authentication failure");
-            }
-            services.metrics().authAttempt(mechanism, "success");
-            state.user = v.user();
-            state.saslMethod = mechanism;
-            return reply("235 2.7.0 Authentication successful");
-        }, "auth");
-    }
+    // ---- off the event loop
 
     /** As below, answering a failure of {@code work} with 454 4.7.0. */
-    <T> void offLoop(java.util.function.Supplier<T> work, java.util.function.Function<T, Boolean> then, String verb) {
+    <T> void offLoop(Supplier<T> work, Function<T, Boolean> then, String verb) {
         offLoop(work, then, verb, failure -> reply("454 4.7.0 Temporary authentication failure"));
     }
 
@@ -351,8 +278,8 @@ final class SmtpSession extends ChannelInboundHandlerAdapter {
      * answers and says whether the command succeeded; {@code verb}, when not null, is counted
      * for the disconnect line with that answer.
      */
-    <T> void offLoop(java.util.function.Supplier<T> work, java.util.function.Function<T, Boolean> then, String verb,
-                     java.util.function.Function<Throwable, Boolean> onFailure) {
+    <T> void offLoop(Supplier<T> work, Function<T, Boolean> then, String verb,
+                     Function<Throwable, Boolean> onFailure) {
         answerPending = true;
         framer.pause(true);
         ctx.channel().config().setAutoRead(false);
@@ -525,6 +452,31 @@ final class SmtpSession extends ChannelInboundHandlerAdapter {
 
     SessionState state() {
         return state;
+    }
+
+    /** AUTH with an offered mechanism, every precondition checked: the exchange starts and counts itself. */
+    void startAuth(SmtpCommand.Auth c) {
+        answerPending = true;
+        auth.start(c);
+    }
+
+    /** Counts {@code verb} for the disconnect line (a command answered later than its dispatch). */
+    void count(String verb, boolean ok) {
+        counters.count(verb, ok);
+    }
+
+    /** The client's address (the PROXY source behind a load balancer); null when not an IP connection. */
+    InetAddress clientAddress() {
+        return clientAddress;
+    }
+
+    /** Hands an input that ended an AUTH exchange back to the ordinary path (a bare CR ends the session). */
+    void readAgain(SmtpInput input) {
+        channelRead(ctx, input);
+    }
+
+    String listenerLabel() {
+        return listener;
     }
 
     SmtpdSettings settings() {
