@@ -93,6 +93,12 @@ final class Preflight {
             for (int i = 0; i < cfg.smtpd.listen.size(); i++) {
                 bindable(p, "smtpd.listen[" + i + "]", cfg.smtpd.listen.get(i));
             }
+            for (int i = 0; i < cfg.smtpd.submission.listen.size(); i++) {
+                bindable(p, "smtpd.submission.listen[" + i + "]", cfg.smtpd.submission.listen.get(i));
+            }
+            for (int i = 0; i < cfg.smtpd.submissions.listen.size(); i++) {
+                bindable(p, "smtpd.submissions.listen[" + i + "]", cfg.smtpd.submissions.listen.get(i));
+            }
             bindable(p, "health.listen", cfg.health.listen);
             if (admin) {
                 bindable(p, "admin.listen", cfg.admin.listen);

@@ -5,9 +5,6 @@ import io.relay.health.HealthServer;
 import io.relay.health.ReadinessCheck;
 import io.relay.node.admin.AdminServer;
 import io.relay.node.admin.AdminToken;
-import io.relay.node.auth.AuthFailures;
-import io.relay.node.auth.SaslUsers;
-import io.relay.node.auth.SenderRates;
 import io.relay.node.cluster.AdminStateMergePolicy;
 import io.relay.node.cluster.AdminStateStore;
 import io.relay.node.cluster.ClusterAuthFailures;
@@ -32,6 +29,8 @@ import io.relay.node.log.MailLog;
 import io.relay.node.metrics.QueueMetricsEvents;
 import io.relay.node.metrics.QueueSnapshot;
 import io.relay.node.metrics.RelayMetrics;
+import io.relay.node.smtpd.SaslServices;
+import io.relay.node.smtpd.SmtpListener;
 import io.relay.node.smtpd.SmtpServer;
 import io.relay.node.smtpd.SmtpdSettings;
 import io.relay.node.tls.TlsMaterial;
@@ -73,10 +72,6 @@ public final class RelayNode implements AutoCloseable {
     private final SmtpServer smtpd;
     private final HealthServer health;
     private final AdminStateStore admin;
-    /** SMTP AUTH (issue 20), for the submission listeners: who may log in, who is locked out, each user's rate. */
-    private final SaslUsers saslUsers;
-    private final AuthFailures authFailures;
-    private final SenderRates senderRates;
     private final AdminServer adminApi;
     private final ExecutorService blocking;
     private final NodeState state;
@@ -122,7 +117,7 @@ public final class RelayNode implements AutoCloseable {
         try {
             start.run();
         } catch (SmtpServer.BindFailure e) {
-            throw StartFailure.listen(key, StartFailure.text(e.address()), e.getCause());
+            throw StartFailure.listen(e.key(), StartFailure.text(e.address()), e.getCause());
         } catch (RuntimeException e) {
             if (!StartFailure.isBind(e)) {
                 throw e;
@@ -217,16 +212,13 @@ public final class RelayNode implements AutoCloseable {
         admin.start();
         opened.push(admin);
         this.admin = admin;
-        // SMTP AUTH, the cluster side (issue 20): the users table (seeded once from
-        // smtpd.sasl-users-file, then relayctl's), failed AUTH per client and each user's own
-        // rate, all counted for the whole cluster. The SMTP server does not take them yet:
-        // the submission listeners' SmtpServer takes these three at merge. The rates use a
-        // ClusterLimits of their own over the same member and map as the lanes' limiter.
+        // SMTP AUTH (issue 20): the users table (seeded once from smtpd.sasl-users-file, then
+        // relayctl's), failed AUTH per client and each user's own rate, all counted for the whole
+        // cluster; the rates on the same limiter as the next hops' lanes
         UsersBootstrap.seed(admin, cfg.smtpd.saslUsersFile);
-        this.saslUsers = saslUsers;
-        this.authFailures = new ClusterAuthFailures(member.hazelcast(), cfg.smtpd.authFailureLimit,
-                cfg.smtpd.authFailureWindow);
-        this.senderRates = new ClusterSenderRates(new ClusterLimits(member.hazelcast()));
+        ClusterLimits limits = new ClusterLimits(member.hazelcast());
+        SaslServices sasl = new SaslServices(saslUsers, new ClusterAuthFailures(member.hazelcast(),
+                cfg.smtpd.authFailureLimit, cfg.smtpd.authFailureWindow), new ClusterSenderRates(limits));
         new QueueSnapshot(queue::counts, Duration.ofSeconds(5)).registerIn(metrics);
         metrics.clusterMembers(member::memberCount);
 
@@ -241,7 +233,7 @@ public final class RelayNode implements AutoCloseable {
         SmtpClient client = new SmtpClient(hostname, cfg.smtp.connectTimeout, cfg.smtp.replyTimeout,
                 Duration.ofSeconds(5), resolver);
         // lane limits (transport concurrency and rates) count once for the whole cluster
-        ClusterNextHopLimiter limiter = new ClusterNextHopLimiter(new ClusterLimits(member.hazelcast()),
+        ClusterNextHopLimiter limiter = new ClusterNextHopLimiter(limits,
                 Duration.ofSeconds(10));
         opened.push(limiter);
         this.limiter = limiter;
@@ -261,8 +253,8 @@ public final class RelayNode implements AutoCloseable {
         SslContext tls = TlsMaterial.serverContext(cfg.smtpd.tlsCertFile, cfg.smtpd.tlsKeyFile, hostname,
                 cfg.queue.spoolDir.resolve("tls"));
         // new mail only: bounces, deferrals and DONE records keep the room queue.min-free-bytes leaves
-        SmtpServer smtpd = new SmtpServer(SmtpdSettings.from(cfg.smtpd, hostname), policy,
-                new SpaceCheckedQueue(queue, space), mailLog, blocking, tls, metrics);
+        SmtpServer smtpd = new SmtpServer(SmtpdSettings.from(cfg.smtpd, hostname), SmtpListener.from(cfg.smtpd), sasl,
+                policy, new SpaceCheckedQueue(queue, space), mailLog, blocking, tls, metrics);
         opened.push(smtpd);
         this.smtpd = smtpd;
         NodeState state = new NodeState();
@@ -293,7 +285,7 @@ public final class RelayNode implements AutoCloseable {
         listen("health.listen", cfg.health.listen, health::start);
         opened.push(health);
         this.health = health;
-        listen("smtpd.listen", cfg.smtpd.listen, smtpd::start); // BindFailure names the address
+        listen("smtpd.listen", cfg.smtpd.listen, smtpd::start); // BindFailure names the key and address
         state.accepting.set(true);
         if (adminToken != null) {
             ClusterMembers members = new ClusterMembers(member.hazelcast(), queue, new ClusterMembers.NodeFacts(hostname,

@@ -14,6 +14,10 @@ public enum RejectReason {
     /** The node's receive budget for DATA in progress ({@code smtpd.receive-memory-limit}) had no room. */
     MEMORY,
     TLS_REQUIRED,
+    /** MAIL before AUTH on a submission listener from outside mynetworks (530 5.7.0). */
+    AUTH_REQUIRED,
+    /** An authenticated user over its own send rate (450 4.7.1); SENDER_DENIED is a sender it does not own. */
+    SENDER_RATE,
     TIMEOUT,
     OTHER;
 

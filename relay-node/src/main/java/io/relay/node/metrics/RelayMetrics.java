@@ -44,6 +44,8 @@ public final class RelayMetrics {
     private final Counter messagesAccepted;
     private final Counter messagesRejected;
     private final Counter recipientsAccepted;
+    private final Counter authAttempts;
+    private final Counter authLockouts;
     private final Counter deliveryAttempts;
     private final Histogram deliveryDelay;
     private final Counter rateLimitWaits;
@@ -88,6 +90,12 @@ public final class RelayMetrics {
                 .labelNames("reason").register(registry);
         recipientsAccepted = Counter.builder().name("relay_recipients_accepted_total")
                 .help("Recipients accepted with 250 to RCPT TO").register(registry);
+        authAttempts = Counter.builder().name("relay_smtp_auth_attempts_total")
+                .help("SMTP AUTH exchanges by mechanism and result (success, failure, locked, aborted, malformed)")
+                .labelNames("mechanism", "result").register(registry);
+        authLockouts = Counter.builder().name("relay_smtp_auth_lockouts_total")
+                .help("Clients turned away for too many failed AUTHs, by listener and stage (connect: 421, auth: 454)")
+                .labelNames("listener", "stage").register(registry);
         deliveryAttempts = Counter.builder().name("relay_delivery_attempts_total")
                 .help("Delivery attempts per recipient, by transport, next hop and result")
                 .labelNames("transport", "nexthop", "result").register(registry);
@@ -170,6 +178,11 @@ public final class RelayMetrics {
         for (RejectReason r : RejectReason.values()) {
             messagesRejected.labelValues(r.label());
         }
+        for (String mechanism : new String[] {"PLAIN", "LOGIN"}) {
+            for (String result : new String[] {"success", "failure", "locked", "aborted", "malformed"}) {
+                authAttempts.labelValues(mechanism, result);
+            }
+        }
         if (withJvmMetrics) {
             JvmMetrics.builder().register(registry);
         }
@@ -219,6 +232,19 @@ public final class RelayMetrics {
     /** A RCPT TO was answered 250. */
     public void recipientAccepted() {
         recipientsAccepted.inc();
+    }
+
+    /**
+     * One AUTH exchange ended; {@code mechanism} is one the server offers (PLAIN, LOGIN), never
+     * the client's text, and {@code result} one of success, failure, locked, aborted, malformed.
+     */
+    public void authAttempt(String mechanism, String result) {
+        authAttempts.labelValues(mechanism, result).inc();
+    }
+
+    /** A client locked out for failed AUTHs was refused at {@code stage} (connect or auth). */
+    public void authLockout(String listener, String stage) {
+        authLockouts.labelValues(listener, stage).inc();
     }
 
     // --- delivery --------------------------------------------------------------------

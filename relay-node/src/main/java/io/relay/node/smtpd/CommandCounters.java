@@ -5,7 +5,7 @@ package io.relay.node.smtpd;
  * ({@code ehlo=1 mail=1 rcpt=0/1 data=1 quit=1 commands=4/5}), in Postfix's order.
  */
 final class CommandCounters {
-    private static final String[] VERBS = {"helo", "ehlo", "starttls", "mail", "rcpt", "data", "rset", "noop",
+    private static final String[] VERBS = {"helo", "ehlo", "starttls", "auth", "mail", "rcpt", "data", "rset", "noop",
         "vrfy", "help", "quit", "unknown"};
     private final int[] ok = new int[VERBS.length];
     private final int[] total = new int[VERBS.length];

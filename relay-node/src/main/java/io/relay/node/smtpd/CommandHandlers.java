@@ -2,6 +2,7 @@ package io.relay.node.smtpd;
 
 import io.relay.node.metrics.RejectReason;
 import io.relay.node.smtpd.SessionState.Phase;
+import io.relay.node.smtpd.SmtpCommand.Auth;
 import io.relay.node.smtpd.SmtpCommand.Data;
 import io.relay.node.smtpd.SmtpCommand.Ehlo;
 import io.relay.node.smtpd.SmtpCommand.Helo;
@@ -15,6 +16,8 @@ import io.relay.node.smtpd.SmtpCommand.StartTls;
 import io.relay.node.smtpd.SmtpCommand.SyntaxError;
 import io.relay.node.smtpd.SmtpCommand.Unknown;
 import io.relay.node.smtpd.SmtpCommand.Vrfy;
+import io.relay.node.auth.SaslUser;
+import io.relay.node.auth.SenderRates;
 import java.util.Map;
 
 /**
@@ -51,6 +54,7 @@ final class CommandHandlers {
             Map.entry(Help.class, (Handler<Help>) (s, c) ->
                     s.reply("214 2.0.0 Commands: HELO EHLO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP STARTTLS")),
             Map.entry(StartTls.class, (Handler<StartTls>) CommandHandlers::startTls),
+            Map.entry(Auth.class, (Handler<Auth>) CommandHandlers::auth),
             Map.entry(Unknown.class, (Handler<Unknown>) (s, c) -> s.reply("502 5.5.2 Error: command not recognized")),
             Map.entry(SyntaxError.class, (Handler<SyntaxError>) (s, c) -> s.reply(c.reply())));
 
@@ -73,6 +77,9 @@ final class CommandHandlers {
                 .append("250-SIZE ").append(cfg.messageSizeLimit()).append("\r\n");
         if (s.tlsAvailable() && !st.tls) {
             r.append("250-STARTTLS\r\n");
+        }
+        if (s.listener().authOffered() && st.tls) { // smtpd_tls_auth_only: never on a clear channel
+            r.append("250-AUTH PLAIN LOGIN\r\n");
         }
         r.append("250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n250 SMTPUTF8");
         return s.reply(r.toString());
@@ -144,8 +151,33 @@ final class CommandHandlers {
         if (s.queue().full()) {
             return s.reject(RejectReason.BACKPRESSURE, "MAIL", STORAGE, c.from().address(), null);
         }
+        String sender = c.from().address();
+        SaslUser user = st.user;
+        if (user == null && s.listener().role().authRequired() && !s.trustedClient()) {
+            return s.reject(RejectReason.AUTH_REQUIRED, "MAIL", "530 5.7.0 Authentication required", sender, null);
+        }
+        if (user != null && !user.maySend(sender)) { // reject_sender_login_mismatch
+            return s.reject(RejectReason.SENDER_DENIED, "MAIL", "553 5.7.1 <" + sender
+                    + ">: Sender address rejected: not owned by user " + user.name(), sender, null);
+        }
+        boolean smtpUtf8 = utf8;
+        boolean eightBitMime = eightBit;
+        if (user != null && !user.rates().isEmpty()) { // the user's own rate, counted for the cluster: off the loop
+            SenderRates rates = s.services().sasl().rates();
+            s.offLoop(() -> rates.tryAcquire(user), permitted -> permitted
+                    ? startTransaction(s, sender, smtpUtf8, eightBitMime)
+                    : s.reject(RejectReason.SENDER_RATE, "MAIL", "450 4.7.1 <" + sender
+                            + ">: Sender address rejected: user " + user.name() + " is over its send rate", sender, null),
+                    "mail");
+            return true;
+        }
+        return startTransaction(s, sender, smtpUtf8, eightBitMime);
+    }
+
+    private static boolean startTransaction(SmtpSession s, String sender, boolean utf8, boolean eightBit) {
+        SessionState st = s.state();
         st.queueId = s.queue().newId().value();
-        st.sender = c.from().address();
+        st.sender = sender;
         st.smtpUtf8 = utf8;
         st.eightBitMime = eightBit;
         st.phase = Phase.MAIL;
@@ -176,7 +208,7 @@ final class CommandHandlers {
         st.phase = Phase.RCPT;
         if (!st.clientLogged) {
             st.clientLogged = true;
-            s.mailLog().smtpd(st.queueId + ": client=" + s.clientText());
+            s.mailLog().smtpd(st.queueId + ": client=" + s.clientText() + s.saslText());
         }
         s.recipientAccepted();
         return s.reply("250 2.1.5 Ok");
@@ -206,6 +238,31 @@ final class CommandHandlers {
     private static boolean quit(SmtpSession s, Quit c) {
         s.replyAndClose("221 2.0.0 Bye");
         return true;
+    }
+
+    /** AUTH (RFC 4954), in Postfix's order of checks; the exchange itself is the session's. */
+    private static boolean auth(SmtpSession s, Auth c) {
+        SessionState st = s.state();
+        if (!s.listener().authOffered()) {
+            return s.reply("503 5.5.1 Error: authentication not enabled");
+        }
+        if (st.phase == Phase.GREETED) {
+            return s.reply(NEED_EHLO);
+        }
+        if (!st.tls) {
+            return s.reply("538 5.7.11 Encryption required for requested authentication mechanism");
+        }
+        if (st.user != null) {
+            return s.reply("503 5.5.1 Error: already authenticated");
+        }
+        if (st.phase != Phase.READY) {
+            return s.reply("503 5.5.1 Error: MAIL transaction in progress");
+        }
+        if (!SaslExchange.offered(c.mechanism())) {
+            return s.reply("504 5.5.4 Unsupported authentication mechanism");
+        }
+        s.startAuth(c);
+        return true; // counted when the exchange ends
     }
 
     private static boolean startTls(SmtpSession s, StartTls c) {

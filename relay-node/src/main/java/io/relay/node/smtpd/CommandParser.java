@@ -57,6 +57,13 @@ public final class CommandParser {
                 return noArgs(rest, "quit", new SmtpCommand.Quit(), "QUIT");
             case "STARTTLS":
                 return noArgs(rest, "starttls", new SmtpCommand.StartTls(), "STARTTLS");
+            case "AUTH": {
+                String[] args = rest.trim().split(" +");
+                if (rest.isBlank() || args.length > 2) {
+                    return new SmtpCommand.SyntaxError("auth", "501 5.5.4 Syntax: AUTH mechanism");
+                }
+                return new SmtpCommand.Auth(args[0].toUpperCase(Locale.ROOT), args.length == 2 ? args[1] : null);
+            }
             case "NOOP":
                 return new SmtpCommand.Noop(); // RFC 5321 4.1.1.9: a parameter is allowed and ignored
             case "HELP":

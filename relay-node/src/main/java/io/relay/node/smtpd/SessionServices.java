@@ -13,11 +13,12 @@ import java.util.concurrent.atomic.AtomicLong;
 record SessionServices(SmtpdSettings settings, RelayPolicy policy, MessageQueue queue, MailLog mailLog,
                        Executor blockingExecutor, SslContext sslContext, CommandParser parser,
                        MessageAssembly assembly, CommandHandlers handlers, AtomicLong probes, Clock clock,
-                       RelayMetrics metrics, java.util.concurrent.atomic.AtomicBoolean stopping) {
+                       RelayMetrics metrics, java.util.concurrent.atomic.AtomicBoolean stopping,
+                       SaslServices sasl) {
 
     /** The same collaborators with other settings (a reload); counters and the stop flag stay shared. */
     SessionServices withSettings(SmtpdSettings newSettings) {
         return new SessionServices(newSettings, policy, queue, mailLog, blockingExecutor, sslContext, parser,
-                assembly, handlers, probes, clock, metrics, stopping);
+                assembly, handlers, probes, clock, metrics, stopping, sasl);
     }
 }

@@ -27,6 +27,10 @@ final class SessionState {
     String helo;
     boolean esmtp;
     boolean tls;
+    /** The user of a successful AUTH (for the rest of the connection), or null. */
+    io.relay.node.auth.SaslUser user;
+    /** The mechanism that user authenticated with (PLAIN, LOGIN). */
+    String saslMethod;
 
     // the transaction
     String queueId;
@@ -55,12 +59,15 @@ final class SessionState {
         phase = Phase.GREETED;
         helo = null;
         esmtp = false;
+        user = null; // RFC 3207 4.2: nothing learnt before TLS survives it
+        saslMethod = null;
     }
 
+    /** The protocol of the Received header and the envelope: RFC 3848's names (ESMTPSA: TLS and AUTH). */
     String protocol() {
         if (!esmtp) {
             return tls ? "SMTPS" : "SMTP";
         }
-        return tls ? "ESMTPS" : "ESMTP";
+        return (tls ? "ESMTPS" : "ESMTP") + (user != null ? "A" : "");
     }
 }

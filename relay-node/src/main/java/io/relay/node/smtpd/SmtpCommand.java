@@ -57,6 +57,20 @@ public sealed interface SmtpCommand {
         public String verb() { return "starttls"; }
     }
 
+    /**
+     * AUTH (RFC 4954): the mechanism in upper case and the initial response as sent (base64,
+     * {@code "="} for an empty one), or null when the client sent none. Never logged: the
+     * initial response of PLAIN carries the password.
+     */
+    record Auth(String mechanism, String initialResponse) implements SmtpCommand {
+        public String verb() { return "auth"; }
+
+        @Override
+        public String toString() {
+            return "Auth[" + mechanism + (initialResponse == null ? "" : ", initial response") + "]";
+        }
+    }
+
     /** A verb we do not implement; answered 502. */
     record Unknown(String name) implements SmtpCommand {
         public String verb() { return "unknown"; }

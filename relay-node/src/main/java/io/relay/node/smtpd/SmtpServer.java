@@ -30,13 +30,16 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * The inbound ESMTP server: binds every {@code smtpd.listen} address and runs one
- * {@link SmtpSession} per connection on Netty's NIO event loops.
+ * The inbound ESMTP server: binds every listener ({@code smtpd.listen},
+ * {@code smtpd.submission.listen}, {@code smtpd.submissions.listen}, see {@link SmtpListener}
+ * and {@link ListenerRole}) and runs one {@link SmtpSession} per connection on Netty's NIO
+ * event loops.
  *
  * <p>Pipeline, in order: {@link #CONNECTION_LIMIT} ({@code smtpd.max-connections}) →
  * [{@link #PROXY}, {@link #PROXY_GATE}: PROXY protocol v1/v2 when
  * {@code smtpd.proxy-protocol.trusted-networks} is set, see {@link ProxyProtocolGate}; the real
  * client address is known before the session starts]
+ * → [{@link #TLS} from the first byte on a submissions listener (RFC 8314)]
  * → [{@link #CLIENT_LIMIT} ({@code smtpd.client-connection-limit}, counted on that client address,
  * see {@link ClientConnectionLimit})] → {@link #IDLE} ({@code smtpd.timeout}) → [{@link #TLS} after STARTTLS]
  * → {@link #FRAMER} ({@code smtpd.line-length-limit}, {@code smtpd.message-size-limit},
@@ -74,6 +77,7 @@ public final class SmtpServer implements AutoCloseable {
     private final EventLoopGroup loops;
     private final ChannelGroup sessions = new DefaultChannelGroup("smtpd", GlobalEventExecutor.INSTANCE);
     private final List<Channel> listeners = new CopyOnWriteArrayList<>();
+    private final List<SmtpListener> configured;
 
     /**
      * @param sslContext the STARTTLS server context ({@code TlsMaterial.serverContext}); null disables STARTTLS
@@ -81,10 +85,27 @@ public final class SmtpServer implements AutoCloseable {
      */
     public SmtpServer(SmtpdSettings settings, RelayPolicy policy, MessageQueue queue, MailLog mailLog,
                       Executor blockingExecutor, SslContext sslContext, RelayMetrics metrics) {
+        this(settings, SmtpListener.mta(settings.listen()), SaslServices.NONE, policy, queue, mailLog,
+                blockingExecutor, sslContext, metrics);
+    }
+
+    /**
+     * @param listeners  every address to bind with its role (the {@code listen} of {@code settings} is not used)
+     * @param sasl       the users, failure counts and send rates of SMTP AUTH on the listeners that offer it
+     * @param sslContext the TLS server context ({@code TlsMaterial.serverContext}); null disables STARTTLS,
+     *                   and then neither a submissions listener nor AUTH can work
+     */
+    public SmtpServer(SmtpdSettings settings, List<SmtpListener> listeners, SaslServices sasl, RelayPolicy policy,
+                      MessageQueue queue, MailLog mailLog, Executor blockingExecutor, SslContext sslContext,
+                      RelayMetrics metrics) {
+        if (sslContext == null && listeners.stream().anyMatch(l -> l.authOffered() || l.role().implicitTls())) {
+            throw new IllegalArgumentException("submission and AUTH need a TLS context");
+        }
+        this.configured = List.copyOf(listeners);
         this.services = new SessionServices(settings, policy, queue, mailLog, blockingExecutor, sslContext,
                 new CommandParser(), new MessageAssembly(settings.hostname(), settings.hopcountLimit()),
                 new CommandHandlers(), new AtomicLong(), Clock.systemUTC(), metrics,
-                new java.util.concurrent.atomic.AtomicBoolean());
+                new java.util.concurrent.atomic.AtomicBoolean(), sasl);
         this.receiveMemory = ReceiveMemory.of(settings.receiveMemoryLimit());
         this.connectionLimit = new ConnectionLimit(settings.maxConnections(), settings.hostname(), metrics);
         this.loadBalancers = settings.proxyProtocol().trusted();
@@ -98,29 +119,36 @@ public final class SmtpServer implements AutoCloseable {
                 .channel(NioServerSocketChannel.class)
                 .option(ChannelOption.SO_BACKLOG, 1024)
                 .childOption(ChannelOption.TCP_NODELAY, true);
-        for (InetSocketAddress address : services.settings().listen()) {
-            String listener = address.getHostString() + ":" + address.getPort();
+        for (SmtpListener l : configured) {
+            InetSocketAddress address = l.address();
             try {
-                listeners.add(b.clone().childHandler(initializer(listener)).bind(address).sync().channel());
+                listeners.add(b.clone().childHandler(initializer(l)).bind(address).sync().channel());
             } catch (Exception e) {
                 // Netty rethrows the bind's BindException undeclared; say which address failed
                 stopAccepting();
                 if (e instanceof InterruptedException ie) {
                     throw ie;
                 }
-                throw new BindFailure(address, e);
+                throw new BindFailure(l.role().key(), address, e);
             }
         }
     }
 
-    /** One {@code smtpd.listen} address could not be bound; the cause says why. */
+    /** One listen address could not be bound; the cause says why. */
     public static final class BindFailure extends RuntimeException {
         private static final long serialVersionUID = 1L;
         private final transient InetSocketAddress address;
+        private final String key;
 
-        BindFailure(InetSocketAddress address, Throwable cause) {
+        BindFailure(String key, InetSocketAddress address, Throwable cause) {
             super("cannot listen on " + address, cause);
             this.address = address;
+            this.key = key;
+        }
+
+        /** The configuration key that listed the address ({@code smtpd.listen}, {@code smtpd.submission.listen} ...). */
+        public String key() {
+            return key;
         }
 
         public InetSocketAddress address() {
@@ -138,7 +166,8 @@ public final class SmtpServer implements AutoCloseable {
         services = services.withSettings(settings);
     }
 
-    private ChannelInitializer<SocketChannel> initializer(String listener) {
+    private ChannelInitializer<SocketChannel> initializer(SmtpListener l) {
+        String listener = l.label();
         return new ChannelInitializer<>() {
             @Override
             protected void initChannel(SocketChannel ch) {
@@ -152,6 +181,9 @@ public final class SmtpServer implements AutoCloseable {
                         .addLast(CONNECTION_LIMIT, connectionLimit);
                 ProxyProtocolGate.install(ch.pipeline(), CONNECTION_LIMIT, s.proxyProtocol(), s.timeout(),
                         services.probes(), services.metrics(), listener);
+                if (l.role().implicitTls()) { // RFC 8314: TLS first, right after the load balancer's PROXY header
+                    ch.pipeline().addLast(TLS, services.sslContext().newHandler(ch.alloc()));
+                }
                 if (s.clientConnectionLimit() > 0) {
                     ch.pipeline().addLast(CLIENT_LIMIT, new ClientConnectionLimit(clientConnections,
                             s.clientConnectionLimit(), services.policy(), loadBalancers, s.hostname(),
@@ -160,7 +192,7 @@ public final class SmtpServer implements AutoCloseable {
                 ch.pipeline()
                         .addLast(IDLE, new IdleStateHandler(0, 0, s.timeout().toMillis(), TimeUnit.MILLISECONDS))
                         .addLast(FRAMER, framer)
-                        .addLast(SESSION, new SmtpSession(services, framer, listener));
+                        .addLast(SESSION, new SmtpSession(services, framer, l));
             }
         };
     }

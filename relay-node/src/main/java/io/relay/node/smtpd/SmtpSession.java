@@ -24,6 +24,8 @@ import java.nio.file.Path;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
+import java.util.function.Function;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -43,6 +45,12 @@ import org.slf4j.LoggerFactory;
  * Counts its session, accepted messages and recipients, and refusals by {@link RejectReason}.
  * A message the node's {@link ReceiveMemory} had no room for is answered 452 4.3.1 at DATA or
  * at its final dot.
+ *
+ * <p>On a listener that offers AUTH ({@link SmtpListener}), a client outside mynetworks is
+ * first checked for a lockout (421 instead of the greeting); the AUTH exchange itself is
+ * {@link SessionAuth}'s. Work that may block (that check, the password, a user's rate) runs
+ * through {@link #offLoop}: reading pauses, the answer is written on the event loop, and
+ * what the client pipelined meanwhile is decoded afterwards, in order.
  */
 final class SmtpSession extends ChannelInboundHandlerAdapter {
     private static final Logger DIAG = LoggerFactory.getLogger("io.relay.node.smtpd.probe");
@@ -55,6 +63,7 @@ final class SmtpSession extends ChannelInboundHandlerAdapter {
     private final SessionServices services;
     private final SmtpFramer framer;
     private final String listener;
+    private final SmtpListener role;
     private final SessionState state = new SessionState();
     private final CommandCounters counters = new CommandCounters();
 
@@ -66,11 +75,17 @@ final class SmtpSession extends ChannelInboundHandlerAdapter {
     private boolean lineMoreBuffered;
     private int errors;
     private String lastCommand = "CONNECT";
+    private boolean greeted;     // the 220 (or the lockout's 421) was sent: connectionOpened was counted
+    /** The AUTH exchange of this session: while it waits for a line, that line is no command. */
+    private final SessionAuth auth = new SessionAuth(this);
+    /** A command whose answer waits for the blocking executor: counted when it is answered. */
+    private boolean answerPending;
 
-    SmtpSession(SessionServices services, SmtpFramer framer, String listener) {
+    SmtpSession(SessionServices services, SmtpFramer framer, SmtpListener listener) {
         this.services = services;
         this.framer = framer;
-        this.listener = listener;
+        this.listener = listener.label();
+        this.role = listener;
     }
 
     // ---- Netty events
@@ -84,9 +99,43 @@ final class SmtpSession extends ChannelInboundHandlerAdapter {
         } else if (ctx.channel().remoteAddress() instanceof InetSocketAddress isa) {
             useClient(isa);
         }
+        state.tls = role.role().implicitTls();
+        if (role.authOffered() && clientAddress != null && !services.policy().trustedClient(clientAddress)) {
+            // a client locked out for failed AUTHs is turned away before it can try again
+            InetAddress client = clientAddress;
+            offLoop(() -> services.sasl().failures().locked(client), locked -> {
+                if (locked) {
+                    lockedOut();
+                } else {
+                    greet();
+                }
+                return !locked;
+            }, null, failure -> { // the count is out of reach: greet; AUTH asks again
+                greet();
+                return true;
+            });
+        } else {
+            greet();
+        }
+        ctx.fireChannelActive();
+    }
+
+    private void greet() {
+        greeted = true;
         services.metrics().connectionOpened(listener);
         ctx.writeAndFlush(line("220 " + services.settings().hostname() + " ESMTP"));
-        ctx.fireChannelActive();
+    }
+
+    private void lockedOut() {
+        greeted = true;
+        services.metrics().connectionOpened(listener);
+        services.metrics().authLockout(listener, "connect");
+        active = true; // in the mail log like any refused client, though it sent nothing
+        String reply = "421 4.7.0 " + services.settings().hostname()
+                + " Error: too many failed authentications; try again later";
+        services.mailLog().smtpd("connect from " + clientText());
+        services.mailLog().smtpd("NOQUEUE: reject: CONNECT from " + clientText() + ": " + reply + "; proto=SMTP");
+        replyAndClose(reply);
     }
 
     private void useClient(InetSocketAddress isa) {
@@ -106,6 +155,10 @@ final class SmtpSession extends ChannelInboundHandlerAdapter {
             services.mailLog().smtpd("connect from " + clientText());
         }
         SmtpInput input = (SmtpInput) msg;
+        if (auth.waiting()) { // the line answers our 334: not a command, never parsed or logged
+            auth.response(input);
+            return;
+        }
         if (input instanceof SmtpInput.CommandLine l) {
             command(l);
         } else if (input instanceof SmtpInput.MessageContent m) {
@@ -162,7 +215,7 @@ final class SmtpSession extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
-        if (this.ctx != null) {
+        if (this.ctx != null && greeted) {
             services.metrics().connectionClosed(listener);
         }
         if (active) {
@@ -204,9 +257,72 @@ final class SmtpSession extends ChannelInboundHandlerAdapter {
         if (cmd instanceof SmtpCommand.SyntaxError e && ("mail".equals(e.verb()) || "rcpt".equals(e.verb()))) {
             refused(RejectReason.SYNTAX);
         }
+        answerPending = false;
         boolean ok = services.handlers().dispatch(this, cmd);
-        if (!(cmd instanceof SmtpCommand.Data && state.phase == SessionState.Phase.DATA)) {
+        if (!(cmd instanceof SmtpCommand.Data && state.phase == SessionState.Phase.DATA) && !answerPending) {
             counters.count(cmd.verb(), ok);
+        }
+    }
+
+    // ---- off the event loop
+
+    /** As below, answering a failure of {@code work} with 454 4.7.0. */
+    <T> void offLoop(Supplier<T> work, Function<T, Boolean> then, String verb) {
+        offLoop(work, then, verb, failure -> reply("454 4.7.0 Temporary authentication failure"));
+    }
+
+    /**
+     * Runs {@code work} on the blocking executor and {@code then} with its result on the event
+     * loop, reading nothing from the client meanwhile (commands pipelined behind are decoded
+     * afterwards, in order). {@code then} (or {@code onFailure}, when {@code work} threw)
+     * answers and says whether the command succeeded; {@code verb}, when not null, is counted
+     * for the disconnect line with that answer.
+     */
+    <T> void offLoop(Supplier<T> work, Function<T, Boolean> then, String verb,
+                     Function<Throwable, Boolean> onFailure) {
+        answerPending = true;
+        framer.pause(true);
+        ctx.channel().config().setAutoRead(false);
+        CompletableFuture<T> done;
+        try {
+            done = CompletableFuture.supplyAsync(work, services.blockingExecutor());
+        } catch (RuntimeException e) { // the executor refused: shutting down
+            done = CompletableFuture.failedFuture(e);
+        }
+        done.whenCompleteAsync((result, failure) -> {
+            if (!ctx.channel().isActive()) {
+                return;
+            }
+            boolean ok;
+            if (failure != null) {
+                LOG.warn("smtpd: {} for {} failed: {}", verb == null ? "a check" : verb, clientIp,
+                        unwrap(failure).getClass().getName()); // never the message: it might quote credentials
+                ok = onFailure.apply(failure);
+            } else {
+                ok = then.apply(result);
+            }
+            if (verb != null) {
+                counters.count(verb, ok);
+            }
+            ctx.flush();
+            if (!closing) {
+                resumeReading();
+            }
+        }, ctx.executor());
+    }
+
+    /** Reads again after a pause, first decoding what the client pipelined meanwhile. */
+    private void resumeReading() {
+        framer.pause(false);
+        ctx.channel().config().setAutoRead(true);
+        if (framer.hasBuffered()) { // commands pipelined behind, decoded now in order
+            ChannelHandlerContext framerCtx = ctx.pipeline().context(framer);
+            try {
+                framer.channelRead(framerCtx, Unpooled.EMPTY_BUFFER);
+                framer.channelReadComplete(framerCtx);
+            } catch (Exception e) {
+                exceptionCaught(ctx, e);
+            }
         }
     }
 
@@ -317,17 +433,7 @@ final class SmtpSession extends ChannelInboundHandlerAdapter {
         }
         finishData(ok);
         ctx.flush();
-        framer.pause(false);
-        ctx.channel().config().setAutoRead(true);
-        if (framer.hasBuffered()) { // commands pipelined behind the message, decoded now in order
-            ChannelHandlerContext framerCtx = ctx.pipeline().context(framer);
-            try {
-                framer.channelRead(framerCtx, Unpooled.EMPTY_BUFFER);
-                framer.channelReadComplete(framerCtx);
-            } catch (Exception e) {
-                exceptionCaught(ctx, e);
-            }
-        }
+        resumeReading();
     }
 
     private static Throwable unwrap(Throwable t) {
@@ -346,6 +452,31 @@ final class SmtpSession extends ChannelInboundHandlerAdapter {
 
     SessionState state() {
         return state;
+    }
+
+    /** AUTH with an offered mechanism, every precondition checked: the exchange starts and counts itself. */
+    void startAuth(SmtpCommand.Auth c) {
+        answerPending = true;
+        auth.start(c);
+    }
+
+    /** Counts {@code verb} for the disconnect line (a command answered later than its dispatch). */
+    void count(String verb, boolean ok) {
+        counters.count(verb, ok);
+    }
+
+    /** The client's address (the PROXY source behind a load balancer); null when not an IP connection. */
+    InetAddress clientAddress() {
+        return clientAddress;
+    }
+
+    /** Hands an input that ended an AUTH exchange back to the ordinary path (a bare CR ends the session). */
+    void readAgain(SmtpInput input) {
+        channelRead(ctx, input);
+    }
+
+    String listenerLabel() {
+        return listener;
     }
 
     SmtpdSettings settings() {
@@ -369,11 +500,26 @@ final class SmtpSession extends ChannelInboundHandlerAdapter {
     }
 
     boolean relayPermitted(String recipient) {
-        return clientAddress != null && services.policy().permitted(clientAddress, false, recipient);
+        // permit_sasl_authenticated: a user is only ever set on a listener that offered AUTH
+        return clientAddress != null && services.policy().permitted(clientAddress, state.user != null, recipient);
+    }
+
+    /** Whether the client is in mynetworks (a submission listener lets it send without AUTH). */
+    boolean trustedClient() {
+        return clientAddress != null && services.policy().trustedClient(clientAddress);
+    }
+
+    SmtpListener listener() {
+        return role;
     }
 
     String clientText() {
         return "unknown[" + clientIp + "]";
+    }
+
+    /** The client= line's tail after a successful AUTH, as Postfix writes it (pflogsumm and greps read it). */
+    String saslText() {
+        return state.user == null ? "" : ", sasl_method=" + state.saslMethod + ", sasl_username=" + state.user.name();
     }
 
     boolean moreInputBuffered() {

@@ -69,12 +69,15 @@ class FirstHourLifecycleTest {
     }
 
     @ParameterizedTest(name = "{0} busy")
-    @ValueSource(strings = {"smtpd.listen", "health.listen", "cluster.listen", "admin.listen"})
+    @ValueSource(strings = {"smtpd.listen", "health.listen", "cluster.listen", "admin.listen",
+        "smtpd.submission.listen", "smtpd.submissions.listen"})
     void aBusyPortStopsTheStartWithOneLineNamingTheKey(String key) throws Exception {
+        int submission = Ports.free();
         int port = switch (key) {
             case "smtpd.listen" -> smtp;
             case "health.listen" -> health;
             case "cluster.listen" -> cluster;
+            case "smtpd.submission.listen", "smtpd.submissions.listen" -> submission;
             default -> admin;
         };
         Path token = tmp.resolve("admin.token");
@@ -85,6 +88,10 @@ class FirstHourLifecycleTest {
                   listen: 127.0.0.1:%d
                   token-file: %s
                 """.formatted(admin, token);
+        if (key.startsWith("smtpd.submission")) {
+            more += key.replace("smtpd.", "smtpd:\n  ").replace(".listen", ":\n    listen: [\"127.0.0.1:" + port
+                    + "\"]\n");
+        }
         // another process (here the test) holds the port, as a second node on one host would
         try (ServerSocket busy = new ServerSocket()) {
             busy.bind(new InetSocketAddress("127.0.0.1", port));
@@ -131,13 +138,19 @@ class FirstHourLifecycleTest {
             // logrotate: move the file away, then HUP (its postrotate does `systemctl reload relay`)
             Path rotated = dir.resolve("mail.log.1");
             Files.move(log, rotated);
-            Files.writeString(dir.resolve("relay.yaml"), yaml("smtpd:\n  recipient-limit: 1\n  max-connections: 100\n"));
+            Files.writeString(dir.resolve("relay.yaml"), yaml("smtpd:\n  recipient-limit: 1\n  max-connections: 100\n"
+                    + "  sasl-auth-enable: true\n  submission:\n    listen: [\"127.0.0.1:" + Ports.free() + "\"]\n"));
             node.signal("HUP");
             String applied = node.awaitStderr("reload: smtpd.recipient-limit", Duration.ofSeconds(20));
             assertTrue(applied.endsWith("reload: smtpd.recipient-limit: 1000 -> 1 (applied to new sessions)"), applied);
             String restart = node.awaitStderr("reload: smtpd.max-connections", Duration.ofSeconds(5));
             assertTrue(restart.endsWith("reload: smtpd.max-connections: changed; needs a restart"
                     + " (the running node keeps the old value)"), restart);
+            for (String key : List.of("smtpd.sasl-auth-enable", "smtpd.submission.listen")) { // listeners' keys (issue 20)
+                String line = node.awaitStderr("reload: " + key, Duration.ofSeconds(5));
+                assertTrue(line.endsWith("reload: " + key + ": changed; needs a restart (the running node keeps the old value)"),
+                        line);
+            }
             assertTrue(node.alive(), "SIGHUP does not stop the node");
             node.awaitMailLog("reload -- configuration", Duration.ofSeconds(20));
             long rotatedSize = Files.size(rotated);

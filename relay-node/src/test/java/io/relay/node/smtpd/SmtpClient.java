@@ -13,9 +13,9 @@ import java.nio.charset.StandardCharsets;
 
 /** A scripted SMTP client for dialogue tests: send a line, expect a reply code. */
 final class SmtpClient implements AutoCloseable {
-    final Socket socket;
-    private final BufferedReader in;
-    private final OutputStream out;
+    Socket socket;
+    private BufferedReader in;
+    private OutputStream out;
 
     SmtpClient(InetSocketAddress server) throws IOException {
         this(server, null);
@@ -30,6 +30,32 @@ final class SmtpClient implements AutoCloseable {
         socket.setSoTimeout(10_000);
         in = new BufferedReader(new InputStreamReader(socket.getInputStream(), StandardCharsets.UTF_8));
         out = socket.getOutputStream();
+    }
+
+    /**
+     * Switches to TLS on the open connection (after {@code 220 Ready to start TLS}, or at once
+     * for implicit TLS), trusting any certificate: the server's is the self-signed pair.
+     */
+    void startTls() throws IOException {
+        try {
+            javax.net.ssl.SSLContext ctx = javax.net.ssl.SSLContext.getInstance("TLS");
+            ctx.init(null, new javax.net.ssl.TrustManager[] {new javax.net.ssl.X509TrustManager() {
+                public void checkClientTrusted(java.security.cert.X509Certificate[] c, String a) { }
+                public void checkServerTrusted(java.security.cert.X509Certificate[] c, String a) { }
+                public java.security.cert.X509Certificate[] getAcceptedIssuers() {
+                    return new java.security.cert.X509Certificate[0];
+                }
+            }}, null);
+            javax.net.ssl.SSLSocket tls = (javax.net.ssl.SSLSocket) ctx.getSocketFactory().createSocket(socket,
+                    socket.getInetAddress().getHostAddress(), socket.getPort(), true);
+            tls.setUseClientMode(true);
+            tls.startHandshake();
+            socket = tls;
+            in = new BufferedReader(new InputStreamReader(tls.getInputStream(), StandardCharsets.UTF_8));
+            out = tls.getOutputStream();
+        } catch (java.security.GeneralSecurityException e) {
+            throw new IOException(e);
+        }
     }
 
     void send(String line) throws IOException {

@@ -25,6 +25,7 @@ final class SmtpServerFixture implements AutoCloseable {
     final InMemoryQueue queue = new InMemoryQueue();
     final Path mailLog;
     final SmtpServer server;
+    final RelayMetrics metrics;
     private final ExecutorService executor = Executors.newFixedThreadPool(2);
 
     record Options(String listenHost, List<String> mynetworks, long sizeLimit, int recipientLimit,
@@ -56,13 +57,35 @@ final class SmtpServerFixture implements AutoCloseable {
     }
 
     SmtpServerFixture(Path dir, Options o, ProxyProtocolSettings proxy) throws Exception {
+        this(dir, o, proxy, null, SaslServices.NONE, null);
+    }
+
+    /**
+     * One listener of {@code role} (AUTH offered on it when {@code authOffered}) with these
+     * users, failure counts and rates.
+     */
+    SmtpServerFixture(Path dir, Options o, ListenerRole role, boolean authOffered, SaslServices sasl) throws Exception {
+        this(dir, o, ProxyProtocolSettings.OFF, role, sasl, authOffered);
+    }
+
+    /** As above, behind a load balancer that sends a PROXY header. */
+    SmtpServerFixture(Path dir, Options o, ProxyProtocolSettings proxy, ListenerRole role, SaslServices sasl)
+            throws Exception {
+        this(dir, o, proxy, role, sasl, Boolean.TRUE);
+    }
+
+    private SmtpServerFixture(Path dir, Options o, ProxyProtocolSettings proxy, ListenerRole role, SaslServices sasl,
+                              Boolean authOffered) throws Exception {
         mailLog = dir.resolve("mail.log");
         SmtpdSettings settings = new SmtpdSettings(HOST, List.of(new InetSocketAddress(o.listenHost(), 0)),
                 o.sizeLimit(), o.recipientLimit(), 2048, o.timeout(), o.maxConnections(), 50,
                 SmtpdSettings.DEFAULT_HARD_ERROR_LIMIT, proxy);
         SslContext ssl = o.tls() ? TlsMaterial.serverContext(null, null, HOST, dir.resolve("tls")) : null;
-        server = new SmtpServer(settings, new RelayPolicy(NetworkSet.parse(o.mynetworks()), Set.of()), queue,
-                MailLog.open(mailLog, "relay", HOST), executor, ssl, new RelayMetrics(new PrometheusRegistry(), false));
+        metrics = new RelayMetrics(new PrometheusRegistry(), false);
+        List<SmtpListener> listeners = role == null ? SmtpListener.mta(settings.listen())
+                : List.of(new SmtpListener(settings.listen().get(0), role, authOffered));
+        server = new SmtpServer(settings, listeners, sasl, new RelayPolicy(NetworkSet.parse(o.mynetworks()), Set.of()),
+                queue, MailLog.open(mailLog, "relay", HOST), executor, ssl, metrics);
         server.start();
     }
 
