@@ -353,9 +353,4 @@ public final class ClusterLimits {
             return null;
         }
     }
-
-    /** For tests: this member's id as the lease tables name it. */
-    String memberId() {
-        return self;
-    }
 }
