@@ -287,7 +287,7 @@ public final class ClusterNextHopLimiter implements NextHopLimiter, AutoCloseabl
         long spacing = 0;
         for (RateLimit r : rates) {
             if (!LaneRateSchedule.isQuota(r)) {
-                spacing = Math.max(spacing, r.period().toNanos() / r.permits());
+                spacing = Math.max(spacing, LaneRateSchedule.interval(r));
             }
         }
         return spacing;
