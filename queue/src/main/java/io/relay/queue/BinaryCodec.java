@@ -198,19 +198,6 @@ final class BinaryCodec {
         return new SpoolJournal.Head(sender, recipients, arrival, size);
     }
 
-    /** Only the sender of an encoded message, without copying its content. */
-    static String decodeSender(byte[] bytes) {
-        ByteBuffer in = ByteBuffer.wrap(bytes);
-        byte version = in.get();
-        if (version != MESSAGE_V1 && version != MESSAGE_ON_DISK) {
-            throw new IllegalArgumentException("unknown message format version " + version);
-        }
-        in.get();
-        in.getLong();
-        getBytes(in); // id
-        return getString(in);
-    }
-
     static byte[] utf8(String s) {
         return s == null ? new byte[0] : s.getBytes(StandardCharsets.UTF_8);
     }

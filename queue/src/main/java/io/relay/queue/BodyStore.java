@@ -1,7 +1,6 @@
 package io.relay.queue;
 
 import com.hazelcast.cluster.Member;
-import com.hazelcast.core.ExecutionCallback;
 import com.hazelcast.core.HazelcastInstance;
 import com.hazelcast.core.IExecutorService;
 import com.hazelcast.instance.impl.HazelcastInstanceProxy;
@@ -9,10 +8,7 @@ import com.hazelcast.internal.partition.InternalPartition;
 import com.hazelcast.internal.partition.PartitionReplica;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.LinkedHashSet;
@@ -27,11 +23,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -41,8 +34,8 @@ import org.slf4j.LoggerFactory;
  * the synchronous copies it keeps of messages other members accepted. A message's index
  * entry ({@link QueueMeta#holders}) lists the members whose disks hold it, the accepting
  * member first. Bodies travel over Hazelcast's member-to-member executor
- * ({@value #EXECUTOR}, {@link BodyTasks}): a copy at accept (small ones batched per target,
- * {@link CopyBatches}), a fetch when the member that
+ * ({@value #EXECUTOR}, {@link BodyTasks}): a copy at accept ({@link BodyCopies}; small ones
+ * batched per target, {@link CopyBatches}), a fetch when the member that
  * delivers a message holds none (it took the partition over from a dead member), and
  * batched release notices when a message is finished.
  *
@@ -71,13 +64,7 @@ final class BodyStore {
     private final String epoch;
     private final int backupCount;
     private final Map<UUID, Queue<String>> releases = new ConcurrentHashMap<>();
-    private final CopyBatches batches;
-    /** Sends the parts of large bodies (blocking, one part in flight per copy); idle threads die. */
-    private final ExecutorService parts = Executors.newCachedThreadPool(r -> {
-        Thread t = new Thread(r, "body-parts");
-        t.setDaemon(true);
-        return t;
-    });
+    private final BodyCopies copying;
 
     BodyStore(HazelcastInstance hazelcast, SpoolJournal accepted, SpoolJournal copies, BodyFiles acceptedFiles,
               BodyFiles copiesFiles, String epoch, int backupCount, QueueEvents events) {
@@ -88,7 +75,7 @@ final class BodyStore {
         this.copiesFiles = copiesFiles;
         this.epoch = epoch;
         this.backupCount = backupCount;
-        this.batches = new CopyBatches(hazelcast, epoch, events);
+        this.copying = new BodyCopies(this, hazelcast, new CopyBatches(hazelcast, epoch, events), epoch);
     }
 
     /**
@@ -202,7 +189,7 @@ final class BodyStore {
         return false;
     }
 
-    private Member member(UUID uuid) {
+    Member member(UUID uuid) {
         for (Member m : hazelcast.getCluster().getMembers()) {
             if (m.getUuid().equals(uuid)) {
                 return m;
@@ -229,138 +216,7 @@ final class BodyStore {
         if (targets.isEmpty()) {
             return CompletableFuture.completedFuture(List.of());
         }
-        Copying copying = new Copying(id, stored, targets);
-        targets.forEach(copying::copyTo);
-        return copying.all;
-    }
-
-    /** One message's copies under way: who was asked, who has it, how many are still out. */
-    private final class Copying {
-        final String id;
-        final Stored stored;
-        final Set<UUID> asked = new LinkedHashSet<>();
-        final List<UUID> copied = new ArrayList<>();
-        final AtomicInteger left;
-        final CompletableFuture<List<UUID>> all = new CompletableFuture<>();
-
-        Copying(String id, Stored stored, List<UUID> targets) {
-            this.id = id;
-            this.stored = stored;
-            this.left = new AtomicInteger(targets.size());
-            asked.add(self());
-            asked.addAll(targets);
-        }
-
-        void copyTo(UUID target) {
-            CompletableFuture<Boolean> answer = new CompletableFuture<>();
-            Member m = member(target);
-            if (m == null) {
-                answer.completeExceptionally(new IllegalStateException("member " + target + " left the cluster"));
-            } else if (stored.file() == null) {
-                batches.copy(m, id, stored.encoded(), answer);
-            } else {
-                // the parts first, one at a time from a thread of our own, then the record that settles them
-                try {
-                    parts.execute(() -> {
-                        try {
-                            if (sendParts(m, answer)) {
-                                submitCopy(m, answer);
-                            }
-                        } catch (Exception e) {
-                            answer.completeExceptionally(e);
-                        }
-                    });
-                } catch (RuntimeException e) {
-                    answer.completeExceptionally(e);
-                }
-            }
-            long timeout = COPY_TIMEOUT_MILLIS * (1 + (stored.file() == null ? 0 : parts(stored.fileLength())));
-            answer.orTimeout(timeout, TimeUnit.MILLISECONDS).whenComplete((ok, failure) -> {
-                // Whatever happens here, this copy's slot is settled: an exception thrown in this
-                // callback (the member shutting down under it) would otherwise be swallowed and
-                // leave the accept, and the SMTP session waiting on it, hanging for good.
-                boolean replaced = false;
-                try {
-                    if (failure == null) {
-                        synchronized (this) {
-                            copied.add(target);
-                        }
-                    } else {
-                        LOG.debug("{}: copy to member {} failed: {}", id, target, failure.toString());
-                        UUID next = substitute();
-                        if (next != null) {
-                            copyTo(next);
-                            replaced = true;
-                        }
-                    }
-                } catch (RuntimeException e) {
-                    LOG.debug("{}: copy to member {} not settled: {}", id, target, e.toString());
-                } finally {
-                    if (!replaced && left.decrementAndGet() == 0) {
-                        synchronized (this) {
-                            all.complete(List.copyOf(copied));
-                        }
-                    }
-                }
-            });
-        }
-
-        private void submitCopy(Member m, CompletableFuture<Boolean> answer) {
-            try {
-                hazelcast.getExecutorService(EXECUTOR).submitToMember(new BodyTasks.Copy(id, epoch, stored.encoded()), m,
-                        new ExecutionCallback<Boolean>() {
-                            @Override
-                            public void onResponse(Boolean response) {
-                                answer.complete(response);
-                            }
-
-                            @Override
-                            public void onFailure(Throwable t) {
-                                answer.completeExceptionally(t);
-                            }
-                        });
-            } catch (RuntimeException e) {
-                answer.completeExceptionally(e);
-            }
-        }
-
-        /**
-         * Sends the parts one at a time; false once the copy was given up (timed out and
-         * replaced): the rest is not sent and no record settles it, so the target does not
-         * keep a copy the index never lists (its partial file goes at its next start).
-         */
-        private boolean sendParts(Member m, CompletableFuture<Boolean> answer) throws Exception {
-            IExecutorService executor = hazelcast.getExecutorService(EXECUTOR);
-            long length = stored.fileLength();
-            try (FileChannel ch = FileChannel.open(stored.file(), StandardOpenOption.READ)) {
-                for (long offset = 0; offset < length; offset += PART_BYTES) {
-                    if (answer.isDone()) {
-                        return false;
-                    }
-                    ByteBuffer b = ByteBuffer.allocate((int) Math.min(PART_BYTES, length - offset));
-                    while (b.hasRemaining() && ch.read(b, offset + b.position()) >= 0) {
-                        // until full: a settled body does not shrink
-                    }
-                    executor.submitToMember(new BodyTasks.CopyPart(id, offset, b.array()), m)
-                            .get(COPY_TIMEOUT_MILLIS, TimeUnit.MILLISECONDS);
-                }
-            }
-            return !answer.isDone();
-        }
-
-        /** A live member not asked yet, in member order; null when there is none. */
-        private synchronized UUID substitute() {
-            for (Member m : hazelcast.getCluster().getMembers()) {
-                if (asked.add(m.getUuid())) {
-                    return m.getUuid();
-                }
-            }
-            return null;
-        }
-    }
-
-    private static long parts(long length) {
-        return (length + PART_BYTES - 1) / PART_BYTES;
+        return copying.replicate(id, stored, targets);
     }
 
     /**

@@ -41,10 +41,6 @@ public final class ClusterLimits {
     public static final String LIMITS_MAP = "relay-limits";
     /** How long a refused member counts as waiting for a lease (it asks again more often than this). */
     static final long WAITER_NANOS = 2_000_000_000L;
-    private static final long QUOTA_PERIOD_NANOS = 3_600_000_000_000L;
-    /** Send-rate spacing margin: 1/20 = 5%, at most 30 ms. */
-    static final long SEND_MARGIN_DIVISOR = 20;
-    static final long MAX_SEND_MARGIN_NANOS = 30_000_000L;
 
     private final IMap<String, LaneState> lanes;
     private final String self;
@@ -63,19 +59,12 @@ public final class ClusterLimits {
         }
 
         public boolean quota() {
-            return periodNanos >= QUOTA_PERIOD_NANOS;
+            return Gcra.quota(periodNanos);
         }
 
-        /**
-         * Nanoseconds one unit occupies. Send slots are 5% wider than the rate (at most 30 ms
-         * wider): a next hop counts arrivals, which network, TLS and its own scheduling move by
-         * tens of milliseconds, and that much room keeps its busiest window at the rate (14/s:
-         * 75 ms apart, 14 span 975 ms of a second; 1/s: 1030 ms) instead of one message over.
-         * Quotas count recipients and get none.
-         */
+        /** Nanoseconds one unit occupies, send slots with the margin of {@link Gcra#spacedInterval}. */
         long interval() {
-            long exact = periodNanos / permits;
-            return quota() ? exact : exact + Math.min(exact / SEND_MARGIN_DIVISOR, MAX_SEND_MARGIN_NANOS);
+            return Gcra.spacedInterval(periodNanos, permits);
         }
     }
 
@@ -260,8 +249,7 @@ public final class ClusterLimits {
             boolean anyQuota = false;
             for (Rate r : rates) {
                 Long t = s.tat.get(r.text());
-                long burst = r.quota() ? r.permits() : 1;
-                long earliest = t == null ? now : Math.max(now, t + (cost(r) - burst) * r.interval());
+                long earliest = t == null ? now : Gcra.earliest(t, r.quota(), r.permits(), cost(r), r.interval(), now);
                 earliest = Math.max(earliest, now + leadNanos);
                 if (earliest > start) {
                     start = earliest;
@@ -279,9 +267,8 @@ public final class ClusterLimits {
             // Batches only for send rates alone: a quota charges recipients, unknown for later deliveries.
             int n = anyQuota || spacing == 0 ? 1 : batch;
             for (Rate r : rates) {
-                long from = Math.max(s.tat.getOrDefault(r.text(), Long.MIN_VALUE), start);
                 long units = r.quota() ? cost(r) : n;
-                s.tat.put(r.text(), from + units * r.interval());
+                s.tat.put(r.text(), Gcra.charged(s.tat.get(r.text()), start, units, r.interval()));
             }
             // Forget rates no longer configured once they are in the past.
             Set<String> current = rates.stream().map(Rate::text).collect(Collectors.toSet());
@@ -290,7 +277,7 @@ public final class ClusterLimits {
         }
 
         private long cost(Rate r) {
-            return r.quota() ? Math.min(Math.max(1, recipients), r.permits()) : 1;
+            return Gcra.cost(r.quota(), r.permits(), recipients);
         }
     }
 
@@ -352,10 +339,5 @@ public final class ClusterLimits {
             s.waiters.remove(member);
             return null;
         }
-    }
-
-    /** For tests: this member's id as the lease tables name it. */
-    String memberId() {
-        return self;
     }
 }

@@ -47,7 +47,7 @@ import org.slf4j.LoggerFactory;
  * <p>Message state has one encoding: {@link QueueMeta} in {@code relay-meta} (through
  * {@link BinaryCodec}), whose {@link QueueState} the gauges, the views and the selections share.
  *
- * <p>Wiring: {@code new ClusterQueue(ClusterMember.start(clusterSettings), queueSettings, events)};
+ * <p>Wiring: {@code new ClusterQueue(ClusterMember.start(clusterSettings), queueSettings, events, namer)};
  * the queue owns the member from then on and shuts it down in {@link #close}.
  */
 public final class ClusterQueue implements MessageQueue, QueueOperations {
@@ -91,14 +91,6 @@ public final class ClusterQueue implements MessageQueue, QueueOperations {
 
     private volatile DeliveryHandler handler;
     private volatile boolean closing;
-
-    public ClusterQueue(ClusterMember member, QueueSettings settings) {
-        this(member, settings, QueueEvents.NONE);
-    }
-
-    public ClusterQueue(ClusterMember member, QueueSettings settings, QueueEvents events) {
-        this(member, settings, events, NextHopNamer.RECIPIENT_DOMAIN);
-    }
 
     /**
      * Opens the spool (replayed later, in {@link #start}) and begins tracking owned entries;
@@ -285,11 +277,6 @@ public final class ClusterQueue implements MessageQueue, QueueOperations {
         rereplicate();
     }
 
-    @Override
-    public long localMessageCount() {
-        return owned.count();
-    }
-
     /** The spool journal (messages accepted here), for metrics and tests. */
     public SpoolJournal journal() {
         return journal;
@@ -314,15 +301,11 @@ public final class ClusterQueue implements MessageQueue, QueueOperations {
         return epoch;
     }
 
-    /** Snapshot of the owned entries (blocking cluster reads: not for an event loop). */
-    public QueueView view() {
-        return views.owned(admission.incoming());
-    }
-
     /**
      * What the queue gauges show, from this member's own bookkeeping: its owned messages by
      * state (active, deferred, held), the oldest one's age and the accepts in flight. No
-     * cluster read (where {@link #view} reads and decodes every entry). The entries list is empty.
+     * cluster read (where {@link #clusterEntries} reads and decodes every entry). The entries
+     * list is empty.
      */
     public QueueView counts() {
         return owned.counts(admission.incoming());

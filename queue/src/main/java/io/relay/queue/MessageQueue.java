@@ -39,9 +39,6 @@ public interface MessageQueue extends AutoCloseable {
     /** Starts scheduling deliveries through the handler, after replaying the spool. */
     void start(DeliveryHandler handler);
 
-    /** Messages in the cluster store that this member owns. */
-    long localMessageCount();
-
     @Override
     void close();
 }

@@ -12,8 +12,7 @@ import java.util.Set;
 /**
  * The operator's views of the store: cluster-wide listings and selections (a Hazelcast
  * predicate, {@link QueueOps.Matches}, evaluated on the owners, so only matches travel),
- * one message, and the snapshot of this member's owned entries. Reads only; blocking
- * cluster calls, not for an event loop.
+ * and one message. Reads only; blocking cluster calls, not for an event loop.
  */
 final class OperatorViews {
     private static final Comparator<QueueView.Entry> OLDEST_FIRST =
@@ -62,26 +61,5 @@ final class OperatorViews {
         }
         QueueMeta meta = BinaryCodec.decodeMeta(state);
         return Optional.of(Map.entry(meta, bodies.view(id, meta.holders()).orElse(null)));
-    }
-
-    /** Snapshot of this member's owned entries, read from the store, with {@code incoming} accepts in flight. */
-    QueueView owned(long incoming) {
-        Set<String> keys = maps.meta().localKeySet();
-        Map<String, byte[]> values = maps.meta().getAll(keys);
-        List<QueueView.Entry> entries = new ArrayList<>();
-        values.forEach((k, v) -> entries.add(new QueueView.Entry(new QueueId(k), BinaryCodec.decodeMeta(v))));
-        entries.sort(OLDEST_FIRST);
-        long held = 0;
-        long deferred = 0;
-        for (QueueView.Entry e : entries) {
-            switch (e.meta().queueState()) {
-                case HOLD -> held++;
-                case DEFERRED -> deferred++;
-                default -> { }
-            }
-        }
-        long oldest = entries.isEmpty() ? 0
-                : Math.max(0, System.currentTimeMillis() - entries.get(0).meta().arrivalMillis());
-        return new QueueView(entries.size() - deferred - held, deferred, oldest, entries, held, incoming);
     }
 }

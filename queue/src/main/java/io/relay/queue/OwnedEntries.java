@@ -144,7 +144,7 @@ final class OwnedEntries {
             oldest = Math.min(oldest, t.arrivalMillis());
         }
         long age = oldest == Long.MAX_VALUE ? 0 : Math.max(0, System.currentTimeMillis() - oldest);
-        return new QueueView(active, deferred, age, List.of(), held, incoming);
+        return new QueueView(active, deferred, age, held, incoming);
     }
 
     /** A rescan in 200 ms, unless one is queued already. */

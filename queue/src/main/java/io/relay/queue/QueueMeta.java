@@ -52,13 +52,7 @@ public record QueueMeta(List<String> pending, int attempts, long nextAttemptMill
         this(pending, attempts, nextAttemptMillis, arrivalMillis, lastReason, size, held, nextHops, "", List.of());
     }
 
-    /** Not held, next hops not known. */
-    public QueueMeta(List<String> pending, int attempts, long nextAttemptMillis, long arrivalMillis,
-                     String lastReason, long size) {
-        this(pending, attempts, nextAttemptMillis, arrivalMillis, lastReason, size, false, List.of());
-    }
-
-    /** Next hops not known. */
+    /** Next hops not known (entries written by tests). */
     public QueueMeta(List<String> pending, int attempts, long nextAttemptMillis, long arrivalMillis,
                      String lastReason, long size, boolean held) {
         this(pending, attempts, nextAttemptMillis, arrivalMillis, lastReason, size, held, List.of());

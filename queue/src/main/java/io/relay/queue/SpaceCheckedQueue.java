@@ -49,11 +49,6 @@ public final class SpaceCheckedQueue implements MessageQueue {
         queue.start(handler);
     }
 
-    @Override
-    public long localMessageCount() {
-        return queue.localMessageCount();
-    }
-
     /** Closes the queue it checks; the space's sampler is its owner's to close. */
     @Override
     public void close() {

@@ -1,9 +1,15 @@
 package io.relay.queue;
 
+import static io.relay.queue.SpoolRecords.ACCEPT;
+import static io.relay.queue.SpoolRecords.DEFER;
+import static io.relay.queue.SpoolRecords.DONE;
+import static io.relay.queue.SpoolRecords.HOLD;
+import static io.relay.queue.SpoolRecords.MAGIC;
+import static io.relay.queue.SpoolRecords.REEPOCH;
+
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -31,10 +37,11 @@ import org.slf4j.LoggerFactory;
  * crash of this node before the cluster has delivered it.
  *
  * <p>Strategy: segment files {@code spool-<seq>.log} in {@code queue.spool-dir}, each an
- * 8-byte magic followed by frames {@code [int length][int CRC32C of body][body]}. Bodies
- * are ACCEPT(id, cluster epoch, encoded message), DONE(id), DEFER(id, attempts, next
- * attempt, pending recipients) and HOLD(id, held): an operator's hold or release, which
- * must outlive a restart of the whole cluster. One writer thread drains every pending append, writes the
+ * 8-byte magic followed by frames {@code [int length][int CRC32C of body][body]}
+ * ({@link SpoolRecords}, the format, builds and reads them). Bodies are ACCEPT(id, cluster
+ * epoch, encoded message), DONE(id), DEFER(id, attempts, next attempt, pending recipients)
+ * and HOLD(id, held): an operator's hold or release, which must outlive a restart of the
+ * whole cluster. One writer thread drains every pending append, writes the
  * batch and calls {@link FileChannel#force} once before completing the ACCEPT futures of
  * the batch (group commit: N concurrent sessions share one fsync). DONE and DEFER need no
  * fsync of their own and do not wake a busy writer: they are written with the next batch,
@@ -56,18 +63,17 @@ import org.slf4j.LoggerFactory;
  * nor copied forward), so a crash during the scan finds every record where it was; and the
  * questions only the scan can answer ({@link #owes}, {@link #readOwedEncoded}, {@link #owed}...)
  * wait for it when the id is not known yet. {@link #mayOwe} does not wait.
+ *
+ * <p>Why one class of some 800 lines: the writer thread's state (the owed ids and their
+ * places, the held ids, the segments, the notes written since open) is read and changed by
+ * the write of a record, the rollover, the copy forward and the merge of the scan, all on
+ * that one thread without locks; split over classes, that single-writer rule would have no
+ * one place to be seen. The file format is {@link SpoolRecords}, the scan {@link SpoolScan}.
  */
 public final class SpoolJournal implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(SpoolJournal.class);
 
     public static final long DEFAULT_SEGMENT_BYTES = 64L * 1024 * 1024;
-    static final byte[] MAGIC = "RLYSPL01".getBytes(StandardCharsets.US_ASCII);
-    static final int MAX_BODY = 512 * 1024 * 1024;
-    static final byte ACCEPT = 1;
-    static final byte DONE = 2;
-    static final byte DEFER = 3;
-    static final byte HOLD = 4;
-    static final byte REEPOCH = 5;
     /** Owed entries of the oldest segment copied forward per rollover, at most. */
     private static final int RELOCATE_LIMIT = 256;
     private static final long IDLE_FORCE_MILLIS = 1000;
@@ -196,13 +202,7 @@ public final class SpoolJournal implements AutoCloseable {
     /** ACCEPT of a message already in {@link BinaryCodec} form (saves encoding it twice). */
     CompletableFuture<Void> accept(QueueId queueId, String epoch, byte[] body) {
         latestEpoch = epoch;
-        byte[] id = BinaryCodec.utf8(queueId.value());
-        byte[] ep = BinaryCodec.utf8(epoch);
-        ByteBuffer frame = frame(1 + 4 + id.length + 4 + ep.length + 4 + body.length);
-        frame.put(ACCEPT);
-        BinaryCodec.putBytes(frame, id);
-        BinaryCodec.putBytes(frame, ep);
-        BinaryCodec.putBytes(frame, body);
+        ByteBuffer frame = SpoolRecords.accept(BinaryCodec.utf8(queueId.value()), BinaryCodec.utf8(epoch), body);
         return submit(ACCEPT, queueId.value(), frame, true, null);
     }
 
@@ -213,41 +213,18 @@ public final class SpoolJournal implements AutoCloseable {
      */
     public CompletableFuture<Void> reepoch(QueueId id, String epoch) {
         latestEpoch = epoch;
-        byte[] b = BinaryCodec.utf8(id.value());
-        byte[] ep = BinaryCodec.utf8(epoch);
-        ByteBuffer frame = frame(1 + 4 + b.length + 4 + ep.length);
-        frame.put(REEPOCH);
-        BinaryCodec.putBytes(frame, b);
-        BinaryCodec.putBytes(frame, ep);
+        ByteBuffer frame = SpoolRecords.reepoch(BinaryCodec.utf8(id.value()), BinaryCodec.utf8(epoch));
         return submit(REEPOCH, id.value(), frame, false, null);
     }
 
     /** DONE: the message needs nothing more from this spool. Not fsync'd on its own. */
     public CompletableFuture<Void> done(QueueId id) {
-        byte[] b = BinaryCodec.utf8(id.value());
-        ByteBuffer frame = frame(1 + 4 + b.length);
-        frame.put(DONE);
-        BinaryCodec.putBytes(frame, b);
-        return submit(DONE, id.value(), frame, false, null);
+        return submit(DONE, id.value(), SpoolRecords.done(BinaryCodec.utf8(id.value())), false, null);
     }
 
     /** DEFER: advisory delivery state, used if the entry is re-enqueued after a cluster restart. */
     public CompletableFuture<Void> deferred(QueueId id, int attempts, long nextAttemptMillis, List<String> pending) {
-        byte[] b = BinaryCodec.utf8(id.value());
-        List<byte[]> rcpts = new ArrayList<>();
-        int size = 1 + 4 + b.length + 4 + 8 + 4;
-        for (String r : pending) {
-            byte[] rb = BinaryCodec.utf8(r);
-            rcpts.add(rb);
-            size += 4 + rb.length;
-        }
-        ByteBuffer frame = frame(size);
-        frame.put(DEFER);
-        BinaryCodec.putBytes(frame, b);
-        frame.putInt(attempts);
-        frame.putLong(nextAttemptMillis);
-        frame.putInt(rcpts.size());
-        rcpts.forEach(r -> BinaryCodec.putBytes(frame, r));
+        ByteBuffer frame = SpoolRecords.deferred(BinaryCodec.utf8(id.value()), attempts, nextAttemptMillis, pending);
         return submit(DEFER, id.value(), frame, false, null);
     }
 
@@ -256,12 +233,7 @@ public final class SpoolJournal implements AutoCloseable {
      * spool owes the id; not fsync'd on its own: the caller {@link #flush}es once for a batch.
      */
     public CompletableFuture<Void> held(QueueId id, boolean isHeld) {
-        byte[] b = BinaryCodec.utf8(id.value());
-        ByteBuffer frame = frame(1 + 4 + b.length + 1);
-        frame.put(HOLD);
-        BinaryCodec.putBytes(frame, b);
-        frame.put((byte) (isHeld ? 1 : 0));
-        return submit(HOLD, id.value(), frame, false, null);
+        return submit(HOLD, id.value(), SpoolRecords.held(BinaryCodec.utf8(id.value()), isHeld), false, null);
     }
 
     /** Whether this spool owes the id and its last HOLD record says held (waits for the scan). */
@@ -327,84 +299,22 @@ public final class SpoolJournal implements AutoCloseable {
      * only (its CRC was checked when the journal was opened).
      */
     public Head readHead(OwedEntry entry) throws IOException {
-        try (HeadReader heads = heads()) {
+        try (SpoolRecords.HeadReader heads = heads()) {
             return heads.read(entry);
         }
     }
 
     /** Reads heads of many owed entries, each segment file opened once. */
-    public HeadReader heads() {
-        return new HeadReader();
-    }
-
-    /** {@link #readHead} for a run of entries: keeps each segment it read open until closed. */
-    public final class HeadReader implements AutoCloseable {
-        private final Map<Path, FileChannel> open = new java.util.HashMap<>();
-
-        private HeadReader() {
-        }
-
-        public Head read(OwedEntry entry) throws IOException {
-            FileChannel ch = open.get(entry.segment());
-            if (ch == null) {
-                ch = FileChannel.open(entry.segment(), StandardOpenOption.READ);
-                open.put(entry.segment(), ch);
-            }
-            ByteBuffer header = ByteBuffer.allocate(8);
-            readFully(ch, header, entry.offset());
-            header.flip();
-            int length = header.getInt();
-            if (length <= 0 || length > MAX_BODY) {
-                throw new IOException("no record at " + entry.segment() + " offset " + entry.offset());
-            }
-            ByteBuffer body = ByteBuffer.allocate(Math.min(length, HEAD_BYTES));
-            readFully(ch, body, entry.offset() + 8);
-            body.flip();
-            try {
-                if (body.get() != ACCEPT) {
-                    throw new IOException("no ACCEPT record at " + entry.segment() + " offset " + entry.offset());
-                }
-                BinaryCodec.getString(body);
-                BinaryCodec.getString(body);
-                body.getInt(); // the encoded message's length
-                return BinaryCodec.decodeHead(body);
-            } catch (java.nio.BufferUnderflowException | IllegalArgumentException e) {
-                // a head longer than HEAD_BYTES (thousands of recipients): read the whole record
-                QueuedMessage m = SpoolJournal.this.read(entry);
-                return new Head(m.envelope().sender(), m.envelope().recipients(), m.envelope().arrivalMillis(),
-                        m.size());
-            }
-        }
-
-        @Override
-        public void close() {
-            for (FileChannel ch : open.values()) {
-                try {
-                    ch.close();
-                } catch (IOException e) {
-                    // read-only: nothing to lose
-                }
-            }
-            open.clear();
-        }
+    public SpoolRecords.HeadReader heads() {
+        return new SpoolRecords.HeadReader();
     }
 
     /** An owed entry's envelope as a replay needs it ({@link #readHead}). */
     public record Head(String sender, List<String> recipients, long arrivalMillis, long size) {}
 
-    private static final int HEAD_BYTES = 16 * 1024;
-
     /** Reads an owed entry's message back from its segment. */
     public QueuedMessage read(OwedEntry entry) throws IOException {
-        try (FileChannel ch = FileChannel.open(entry.segment(), StandardOpenOption.READ)) {
-            ByteBuffer body = readBody(ch, entry.offset(), ch.size());
-            if (body == null || body.get() != ACCEPT) {
-                throw new IOException("no ACCEPT record at " + entry.segment() + " offset " + entry.offset());
-            }
-            BinaryCodec.getString(body);
-            BinaryCodec.getString(body);
-            return BinaryCodec.decodeMessage(BinaryCodec.getBytes(body));
-        }
+        return SpoolRecords.read(entry);
     }
 
     /**
@@ -426,7 +336,7 @@ public final class SpoolJournal implements AutoCloseable {
                 return java.util.Optional.empty();
             }
             try (FileChannel ch = FileChannel.open(l.segment().path, StandardOpenOption.READ)) {
-                ByteBuffer body = readBody(ch, l.offset(), ch.size());
+                ByteBuffer body = SpoolRecords.readBody(ch, l.offset(), ch.size());
                 if (body == null || body.get() != ACCEPT) {
                     return java.util.Optional.empty();
                 }
@@ -489,23 +399,6 @@ public final class SpoolJournal implements AutoCloseable {
         }
     }
 
-    private static ByteBuffer frame(int bodyLength) {
-        ByteBuffer frame = ByteBuffer.allocate(8 + bodyLength);
-        frame.position(8);
-        return frame;
-    }
-
-    /** Fills in the length and CRC of a frame whose body ends at its position; ready to write. */
-    private static ByteBuffer seal(ByteBuffer frame) {
-        int bodyLength = frame.position() - 8;
-        CRC32C crc = new CRC32C();
-        crc.update(frame.array(), 8, bodyLength);
-        frame.putInt(0, bodyLength);
-        frame.putInt(4, (int) crc.getValue());
-        frame.flip();
-        return frame;
-    }
-
     private CompletableFuture<Void> submit(byte type, String id, ByteBuffer frame, boolean sync, Runnable task) {
         CompletableFuture<Void> future = new CompletableFuture<>();
         if (closed) {
@@ -513,7 +406,7 @@ public final class SpoolJournal implements AutoCloseable {
             return future;
         }
         if (frame != null) {
-            seal(frame);
+            SpoolRecords.seal(frame);
         }
         // Only what needs an fsync wakes a parked writer at once; other records wake it only
         // when it has nothing at all to do, and otherwise wait up to LAZY_WRITE_MILLIS to be
@@ -784,23 +677,17 @@ public final class SpoolJournal implements AutoCloseable {
         try (FileChannel ch = FileChannel.open(oldest.path, StandardOpenOption.READ)) {
             long size = ch.size();
             for (Map.Entry<String, Live> m : moving) {
-                ByteBuffer body = readBody(ch, m.getValue().offset(), size);
+                ByteBuffer body = SpoolRecords.readBody(ch, m.getValue().offset(), size);
                 if (body == null) {
                     continue;
                 }
-                ByteBuffer copy = frame(body.remaining());
-                copy.put(body);
                 long offset = current.position;
-                appendFrame(current, seal(copy));
+                appendFrame(current, SpoolRecords.seal(SpoolRecords.copy(body)));
                 if (held.contains(m.getKey())) {
                     // a replay lets a later ACCEPT reset the hold: the hold follows the copy
-                    byte[] id = BinaryCodec.utf8(m.getKey());
-                    ByteBuffer hold = frame(1 + 4 + id.length + 1);
-                    hold.put(HOLD);
-                    BinaryCodec.putBytes(hold, id);
-                    hold.put((byte) 1);
                     try {
-                        appendFrame(current, seal(hold));
+                        ByteBuffer hold = SpoolRecords.held(BinaryCodec.utf8(m.getKey()), true);
+                        appendFrame(current, SpoolRecords.seal(hold));
                     } catch (IOException | RuntimeException e) { // a copy without its hold would release it
                         current.position = offset;
                         current.channel.truncate(offset);
@@ -811,13 +698,8 @@ public final class SpoolJournal implements AutoCloseable {
                 String epoch = latestEpoch;
                 if (epoch != null) {
                     // the copy carries the epoch of its first ACCEPT; a REEPOCH since then must follow it
-                    byte[] id = BinaryCodec.utf8(m.getKey());
-                    byte[] ep = BinaryCodec.utf8(epoch);
-                    ByteBuffer re = frame(1 + 4 + id.length + 4 + ep.length);
-                    re.put(REEPOCH);
-                    BinaryCodec.putBytes(re, id);
-                    BinaryCodec.putBytes(re, ep);
-                    appendFrame(current, seal(re));
+                    ByteBuffer re = SpoolRecords.reepoch(BinaryCodec.utf8(m.getKey()), BinaryCodec.utf8(epoch));
+                    appendFrame(current, SpoolRecords.seal(re));
                 }
             }
         }
@@ -925,41 +807,5 @@ public final class SpoolJournal implements AutoCloseable {
             s.pinned = false;
         }
         sinceOpen = null;
-    }
-
-    /** The body of the frame at {@code pos}, or null when it is torn, oversized or fails its CRC. */
-    private static ByteBuffer readBody(FileChannel ch, long pos, long size) throws IOException {
-        if (size - pos < 8) {
-            return null;
-        }
-        ByteBuffer header = ByteBuffer.allocate(8);
-        readFully(ch, header, pos);
-        header.flip();
-        int length = header.getInt();
-        int crc = header.getInt();
-        if (length <= 0 || length > MAX_BODY || pos + 8 + length > size) {
-            return null;
-        }
-        ByteBuffer body = ByteBuffer.allocate(length);
-        readFully(ch, body, pos + 8);
-        if (body.hasRemaining()) {
-            return null;
-        }
-        CRC32C check = new CRC32C();
-        check.update(body.array(), 0, length);
-        if ((int) check.getValue() != crc) {
-            return null;
-        }
-        body.flip();
-        return body;
-    }
-
-    private static void readFully(FileChannel ch, ByteBuffer buf, long pos) throws IOException {
-        while (buf.hasRemaining()) {
-            int n = ch.read(buf, pos + buf.position());
-            if (n < 0) {
-                return;
-            }
-        }
     }
 }

@@ -65,7 +65,7 @@ final class SpoolReplay {
         List<SpoolJournal.OwedEntry> owed = journal.owed();
         UUID self = bodies.self();
         List<CompletionStage<?>> pending = new ArrayList<>();
-        try (SpoolJournal.HeadReader heads = journal.heads()) {
+        try (SpoolRecords.HeadReader heads = journal.heads()) {
             for (int i = 0; i < owed.size(); i += BATCH) {
                 Map<String, SpoolJournal.OwedEntry> batch = new LinkedHashMap<>();
                 for (SpoolJournal.OwedEntry e : owed.subList(i, Math.min(owed.size(), i + BATCH))) {
@@ -129,7 +129,7 @@ final class SpoolReplay {
     }
 
     /** The index entry of a message the index no longer has: its last DEFER state, its hold, this member its holder. */
-    private QueueMeta stateOf(SpoolJournal.HeadReader heads, SpoolJournal.OwedEntry entry, UUID self) {
+    private QueueMeta stateOf(SpoolRecords.HeadReader heads, SpoolJournal.OwedEntry entry, UUID self) {
         SpoolJournal.Head head;
         try {
             head = heads.read(entry);

@@ -69,24 +69,24 @@ final class SpoolScan {
      * ACCEPT's position is {@code segment} and {@code offset}.
      */
     void apply(byte type, String id, ByteBuffer rest, SpoolJournal.Segment segment, long offset) {
-        if (type == SpoolJournal.ACCEPT) {
+        if (type == SpoolRecords.ACCEPT) {
             epochs.put(id, epochName(BinaryCodec.getString(rest)));
             deferrals.remove(id);
             held.remove(id);
             track(id, new SpoolJournal.Live(segment, offset, acceptedAtMillis));
-        } else if (type == SpoolJournal.DONE) {
+        } else if (type == SpoolRecords.DONE) {
             forget(id);
-        } else if (type == SpoolJournal.REEPOCH) {
+        } else if (type == SpoolRecords.REEPOCH) {
             if (live.containsKey(id)) {
                 epochs.put(id, epochName(BinaryCodec.getString(rest)));
             }
-        } else if (type == SpoolJournal.HOLD) {
+        } else if (type == SpoolRecords.HOLD) {
             if (rest.get() != 0) {
                 held.add(id);
             } else {
                 held.remove(id);
             }
-        } else if (type == SpoolJournal.DEFER) {
+        } else if (type == SpoolRecords.DEFER) {
             int attempts = rest.getInt();
             long next = rest.getLong();
             int n = rest.getInt();
@@ -137,15 +137,15 @@ final class SpoolScan {
     private boolean scanSegment(SpoolJournal.Segment segment, BooleanSupplier stop) throws IOException {
         try (FileChannel ch = FileChannel.open(segment.path, StandardOpenOption.READ)) {
             long size = ch.size();
-            ByteBuffer magic = ByteBuffer.allocate(SpoolJournal.MAGIC.length);
+            ByteBuffer magic = ByteBuffer.allocate(SpoolRecords.MAGIC.length);
             while (magic.hasRemaining() && ch.read(magic, magic.position()) >= 0) {
                 // read the header
             }
-            if (magic.hasRemaining() || !java.util.Arrays.equals(magic.array(), SpoolJournal.MAGIC)) {
+            if (magic.hasRemaining() || !java.util.Arrays.equals(magic.array(), SpoolRecords.MAGIC)) {
                 LOG.warn("spool segment {} has no valid header; skipped", segment.path);
                 return true;
             }
-            long pos = SpoolJournal.MAGIC.length;
+            long pos = SpoolRecords.MAGIC.length;
             FrameReader frames = new FrameReader(ch, size);
             while (pos < size) {
                 if (stop.getAsBoolean()) {
@@ -198,7 +198,7 @@ final class SpoolScan {
             int at = (int) (pos - start);
             int length = buf.getInt(at);
             int crc = buf.getInt(at + 4);
-            if (length <= 0 || length > SpoolJournal.MAX_BODY || pos + 8 + length > size || !fill(pos, 8 + length)) {
+            if (length <= 0 || length > SpoolRecords.MAX_BODY || pos + 8 + length > size || !fill(pos, 8 + length)) {
                 return null;
             }
             at = (int) (pos - start);

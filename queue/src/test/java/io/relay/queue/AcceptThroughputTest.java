@@ -32,7 +32,7 @@ class AcceptThroughputTest {
                 fsyncNanos.addAndGet(nanos);
             }
         };
-        try (ClusterQueue queue = new ClusterQueue(
+        try (ClusterQueue queue = TestClusters.queue(
                 ClusterMember.start(TestClusters.alone(TestClusters.clusterName(), TestClusters.freePort())), s, events)) {
             // No handler started: measure accept alone, as the SMTP server sees it.
             int callers = 20;

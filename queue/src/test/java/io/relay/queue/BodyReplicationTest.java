@@ -46,7 +46,7 @@ class BodyReplicationTest {
     }
 
     private ClusterQueue open(ClusterSettings cluster, String spool) {
-        ClusterQueue q = new ClusterQueue(ClusterMember.start(cluster), TestClusters.settings(dir.resolve(spool)));
+        ClusterQueue q = TestClusters.queue(ClusterMember.start(cluster), TestClusters.settings(dir.resolve(spool)));
         opened.add(q);
         return q;
     }
@@ -155,7 +155,7 @@ class BodyReplicationTest {
                 batches.add(messages);
             }
         };
-        ClusterQueue a = new ClusterQueue(ClusterMember.start(TestClusters.alone(name, pa)),
+        ClusterQueue a = TestClusters.queue(ClusterMember.start(TestClusters.alone(name, pa)),
                 TestClusters.settings(dir.resolve("a")), counting);
         opened.add(a);
         ClusterQueue b = open(TestClusters.joining(name, pb, pa), "b");

@@ -36,7 +36,7 @@ class IndexMemoryTest {
     void aQueueAboveItsIndexMarkRefusesNewMailAndSaysFull() throws Exception {
         QueueSettings settings = new QueueSettings(spool, Duration.ofMinutes(10), Duration.ofMinutes(20),
                 Duration.ofDays(1), 2, Long.MAX_VALUE, Long.MAX_VALUE, 10 * IndexMemory.OWNED_BYTES);
-        try (ClusterQueue q = new ClusterQueue(ClusterMember.start(TestClusters.alone(TestClusters.clusterName(),
+        try (ClusterQueue q = TestClusters.queue(ClusterMember.start(TestClusters.alone(TestClusters.clusterName(),
                 TestClusters.freePort())), settings)) {
             TestClusters.RecordingHandler h = new TestClusters.RecordingHandler();
             h.deferAll = true;
@@ -49,7 +49,7 @@ class IndexMemoryTest {
                     () -> q.accept(TestClusters.message(q.newId(), 100)).get(10, TimeUnit.SECONDS));
             assertInstanceOf(QueueFullException.class, refused.getCause());
             assertTrue(refused.getCause().getMessage().contains("index"), refused.getCause().getMessage());
-            assertEquals(10, q.localMessageCount(), "nothing accepted was dropped");
+            assertEquals(10, TestClusters.owned(q), "nothing accepted was dropped");
         }
     }
 }

@@ -37,7 +37,7 @@ class OutcomePolicyTest {
     }
 
     private static QueueMeta state(int attempts, String lastReason, String... pending) {
-        return new QueueMeta(List.of(pending), attempts, NOW - 1, ARRIVAL, lastReason, 100);
+        return new QueueMeta(List.of(pending), attempts, NOW - 1, ARRIVAL, lastReason, 100, false, List.of());
     }
 
     private static RecipientOutcome.Deferred deferred(String rcpt, String reason) {
@@ -107,7 +107,7 @@ class OutcomePolicyTest {
                         List.of(postponed("a@x", OutcomePolicy.SHOWN_POSTPONEMENT_MILLIS, "quota")), NOW,
                         new Postponed(List.of("a@x"), NOW + OutcomePolicy.SHOWN_POSTPONEMENT_MILLIS, "quota", true)),
                 new Case("long postponement already stored as is: not written again",
-                        new QueueMeta(List.of("a@x"), 0, NOW + 7_200_000, ARRIVAL, "quota", 100),
+                        new QueueMeta(List.of("a@x"), 0, NOW + 7_200_000, ARRIVAL, "quota", 100, false, List.of()),
                         List.of(postponed("a@x", 7_200_000, "quota")), NOW,
                         new Postponed(List.of("a@x"), NOW + 7_200_000, "quota", false)),
                 new Case("long postponement without a reason: written with an empty one", state(0, "", "a@x"),

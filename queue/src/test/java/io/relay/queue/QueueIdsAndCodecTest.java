@@ -55,9 +55,9 @@ class QueueIdsAndCodecTest {
         assertEquals(m.id(), back.id());
         assertEquals(m.envelope(), back.envelope());
         assertArrayEquals(m.content(), back.content());
-        QueueMeta meta = new QueueMeta(List.of("b@x.test"), 3, 99L, 1234567L, "451 4.7.1 later", 22);
+        QueueMeta meta = new QueueMeta(List.of("b@x.test"), 3, 99L, 1234567L, "451 4.7.1 later", 22, false, List.of());
         assertEquals(meta, BinaryCodec.decodeMeta(BinaryCodec.encodeMeta(meta)));
-        assertEquals("", BinaryCodec.decodeSender(BinaryCodec.encodeMessage(m)));
+        assertEquals("", BinaryCodec.decodeHead(java.nio.ByteBuffer.wrap(BinaryCodec.encodeMessage(m))).sender());
     }
 
     /** A large message's record holds its envelope, our headers and its file's length; the head reads its whole size. */
@@ -79,7 +79,7 @@ class QueueIdsAndCodecTest {
         assertEquals(prefix.length + 40_000_000L, back.size());
         assertEquals(prefix.length + 40_000_000L, BinaryCodec.decodeHead(
                 java.nio.ByteBuffer.wrap(encoded)).size());
-        assertEquals("s@x.test", BinaryCodec.decodeSender(encoded));
+        assertEquals("s@x.test", BinaryCodec.decodeHead(java.nio.ByteBuffer.wrap(encoded)).sender());
         org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class, back::content,
                 "a body on disk is never loaded whole by content()");
         assertFalse(BinaryCodec.onDisk(BinaryCodec.encodeMessage(new QueuedMessage(m.id(), m.envelope(), prefix))));

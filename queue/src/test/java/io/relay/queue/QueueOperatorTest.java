@@ -59,7 +59,7 @@ class QueueOperatorTest {
         await("each attempted once", Duration.ofSeconds(20),
                 () -> a.clusterEntries().stream().filter(e -> e.meta().attempts() == 1).count() == 12);
         await("entries on both owners", Duration.ofSeconds(20),
-                () -> a.localMessageCount() > 0 && b.localMessageCount() > 0);
+                () -> TestClusters.owned(a) > 0 && TestClusters.owned(b) > 0);
 
         List<String> held = ids.subList(0, 3);
         assertEquals(held, a.hold(held, n -> { }));
@@ -89,7 +89,7 @@ class QueueOperatorTest {
             assertTrue(a.clusterMemberForTests().hazelcast().getMap(ClusterQueue.DONE_MAP).containsKey(id));
         }
         await("owners untracked the deleted", Duration.ofSeconds(10),
-                () -> a.localMessageCount() + b.localMessageCount() == 10);
+                () -> TestClusters.owned(a) + TestClusters.owned(b) == 10);
 
         // the upstream recovers: retry delivers the ten at once, never the deleted two
         ha.deferAll = false;
@@ -274,9 +274,9 @@ class QueueOperatorTest {
         String name = TestClusters.clusterName();
         int pa = TestClusters.freePort();
         int pb = TestClusters.freePort();
-        ClusterQueue a = new ClusterQueue(ClusterMember.start(TestClusters.joining(name, pa, pb)), sa);
+        ClusterQueue a = TestClusters.queue(ClusterMember.start(TestClusters.joining(name, pa, pb)), sa);
         opened.add(a);
-        ClusterQueue b = new ClusterQueue(ClusterMember.start(TestClusters.joining(name, pb, pa)), sb);
+        ClusterQueue b = TestClusters.queue(ClusterMember.start(TestClusters.joining(name, pb, pa)), sb);
         opened.add(b);
         await(what, Duration.ofSeconds(60),
                 () -> a.clusterMemberForTests().memberCount() == 2 && a.clusterMemberForTests().clusterSafe());

@@ -185,11 +185,6 @@ class SpoolSpaceTest {
         }
 
         @Override
-        public long localMessageCount() {
-            return 0;
-        }
-
-        @Override
         public void close() {
         }
     }

@@ -67,6 +67,21 @@ final class TestClusters {
                 100_000, 1L << 30);
     }
 
+    /** A queue on {@code member} whose view names next hops by the recipients' domains. */
+    static ClusterQueue queue(ClusterMember member, QueueSettings settings, QueueEvents events) {
+        return new ClusterQueue(member, settings, events, NextHopNamer.RECIPIENT_DOMAIN);
+    }
+
+    static ClusterQueue queue(ClusterMember member, QueueSettings settings) {
+        return queue(member, settings, QueueEvents.NONE);
+    }
+
+    /** The messages {@code queue}'s member owns, as its queue gauges count them. */
+    static long owned(ClusterQueue queue) {
+        QueueView counts = queue.counts();
+        return counts.active() + counts.deferred() + counts.held();
+    }
+
     static QueuedMessage message(QueueId id, int bytes, String... recipients) {
         byte[] content = new byte[bytes];
         byte[] header = ("Subject: test " + id + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII);

@@ -37,7 +37,7 @@ class TwoMemberQueueTest {
     }
 
     private ClusterQueue open(ClusterSettings cluster, Path spool) {
-        ClusterQueue q = new ClusterQueue(ClusterMember.start(cluster), TestClusters.settings(spool));
+        ClusterQueue q = TestClusters.queue(ClusterMember.start(cluster), TestClusters.settings(spool));
         opened.add(q);
         return q;
     }
@@ -125,8 +125,8 @@ class TwoMemberQueueTest {
         b.start(handlerB);
         Set<String> ids = acceptAll(a, 60, true);
         await("B owns and has tried some", Duration.ofSeconds(10),
-                () -> b.localMessageCount() > 0 && !handlerB.attemptTimes.isEmpty());
-        long ownedByB = b.localMessageCount();
+                () -> TestClusters.owned(b) > 0 && !handlerB.attemptTimes.isEmpty());
+        long ownedByB = TestClusters.owned(b);
         await("A delivered its own", Duration.ofSeconds(10), () -> handlerA.total() == 60 - ownedByB);
         await("backups in sync", Duration.ofSeconds(10), () -> a.clusterMemberForTests().clusterSafe());
         b.clusterMemberForTests().terminate();
@@ -134,7 +134,7 @@ class TwoMemberQueueTest {
         await("A delivers the dead owner's messages", Duration.ofSeconds(40), () -> handlerA.total() == 60);
         assertEquals(ids, handlerA.deliveries.keySet());
         assertTrue(handlerA.noneTwice());
-        await("store empty", Duration.ofSeconds(10), () -> a.view().entries().isEmpty());
+        await("store empty", Duration.ofSeconds(10), () -> a.clusterEntries().isEmpty());
     }
 
     @Test

@@ -102,6 +102,7 @@ public final class Main implements Callable<Integer> {
         RelayConfig cfg = loadConfig(config);
         RelayNode node = RelayNode.start(cfg);
         ShutdownSignals.install(node, new ConfigReload(config, cfg, Main::reloadConfig, node));
+        // attached after the start, not passed to it: the hook closes this node, which must exist first
         node.onMemberLost(() -> {
             // Hazelcast stopped the member (an OutOfMemoryError, another fatal error): no queue,
             // no delivery. Exit non-zero so systemd, ECS or Kubernetes start a fresh node.

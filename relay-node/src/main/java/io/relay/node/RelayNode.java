@@ -241,6 +241,7 @@ public final class RelayNode implements AutoCloseable {
                 cfg.smtp.breaker.openTime, cfg.smtp.breaker.connectRetries), metrics::circuitBreakerState);
         Dispatcher dispatcher = new Dispatcher(router::route, client, limiter, cfg.smtp.destinationConcurrencyLimit,
                 guard, queue, new DsnBuilder(hostname), mailLog, hostname, Clock.systemUTC(), metrics);
+        // a setter, not the constructor: the dispatcher that knows a lane's connections needs the limiter first
         limiter.beforeRelease(dispatcher::closeIdleConnections);
         queue.start(dispatcher);
 

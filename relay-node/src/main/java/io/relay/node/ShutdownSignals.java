@@ -37,7 +37,8 @@ final class ShutdownSignals {
             LOG.warn("SIGHUP is ignored by this process (started under nohup?): no reload on SIGHUP");
         }
         // relayctl cluster drain: the same drain, then the same exit
-        // (never cutting a running drain short, as a second signal does)
+        // (never cutting a running drain short, as a second signal does); attached after the
+        // start, not passed to it: the action drains this running node, which it must exist for
         node.onAdminDrain(() -> {
             if (drain.get() == null) {
                 startDrain(node, drain, "admin API drain request");

@@ -59,24 +59,6 @@ public sealed interface Agent permits Agent.Smtp, Agent.FileDrop, Agent.Discard,
         R defer(Defer defer);
     }
 
-    /**
-     * The agent of the flat form (kind + one argument) that tables, tests and the admin
-     * overlay write.
-     *
-     * @param nextHop  for SMTP, the next hop; ignored otherwise
-     * @param argument FILE: the directory; ERROR: the bounce text; DISCARD: the log text; DEFER: the reason
-     */
-    static Agent of(Route.Kind kind, NextHop nextHop, String argument) {
-        String a = argument == null ? "" : argument;
-        return switch (kind) {
-            case SMTP -> new Smtp(nextHop);
-            case FILE -> new FileDrop(a);
-            case DISCARD -> new Discard(a);
-            case ERROR -> new Bounce(a);
-            case DEFER -> new Defer(a);
-        };
-    }
-
     /** SMTP to a next hop (the route carries the transport's TLS, credentials, fallbacks and limits). */
     record Smtp(NextHop nextHop) implements Agent {
         public Smtp {

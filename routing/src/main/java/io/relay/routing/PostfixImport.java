@@ -99,7 +99,7 @@ public final class PostfixImport {
         notCarried.addAll(listeners.notes());
         main("mynetworks").ifPresent(v -> {
             List<String> nets = new ArrayList<>();
-            for (String item : items(v)) {
+            for (String item : TableLines.items(v)) {
                 if (isTable(item)) {
                     tableEntries("mynetworks", item).forEach((k, val) -> nets.add(network(k)));
                 } else {
@@ -118,7 +118,7 @@ public final class PostfixImport {
         }
         main("relay_domains").ifPresent(v -> {
             List<String> domains = new ArrayList<>();
-            for (String item : items(v)) {
+            for (String item : TableLines.items(v)) {
                 if (isTable(item)) {
                     domains.addAll(tableEntries("relay_domains", item).keySet());
                 } else {
@@ -139,7 +139,7 @@ public final class PostfixImport {
         });
 
         main("relayhost").ifPresent(v -> {
-            List<String> hops = items(v);
+            List<String> hops = TableLines.items(v);
             if (!hops.isEmpty()) {
                 NextHop.parse(hops.get(0));
                 smtp.put("relayhost", hops.get(0));
@@ -168,7 +168,7 @@ public final class PostfixImport {
 
         Map<String, String> transportMap = new LinkedHashMap<>();
         main("transport_maps").ifPresent(v -> {
-            for (String item : items(v)) {
+            for (String item : TableLines.items(v)) {
                 Map<String, String> entries = tableEntries("transport_maps", item);
                 entries.forEach(transportMap::putIfAbsent);
                 TransportTable.of(entries);
@@ -179,7 +179,7 @@ public final class PostfixImport {
         }
         main("sender_dependent_relayhost_maps").ifPresent(v -> {
             Map<String, String> m = new LinkedHashMap<>();
-            for (String item : items(v)) {
+            for (String item : TableLines.items(v)) {
                 tableEntries("sender_dependent_relayhost_maps", item).forEach(m::putIfAbsent);
             }
             SenderRelayhostTable.of(m);
@@ -258,7 +258,7 @@ public final class PostfixImport {
                         "smtp_sasl_auth_enable is not yes, so Postfix does not authenticate; the password map is not carried");
                 return;
             }
-            List<String> maps = items(v);
+            List<String> maps = TableLines.items(v);
             String path = tablePath(maps.get(0)).orElseThrow(() -> new IllegalArgumentException(
                     where + ": smtp_sasl_password_maps '" + v + "' is not a file-based table"));
             String text = readTable(path);
@@ -283,7 +283,7 @@ public final class PostfixImport {
                 ? Optional.of(overrides.get("smtp_fallback_relay"))
                 : named ? Optional.empty() : main("smtp_fallback_relay").or(() -> main("fallback_relay"));
         fallback.ifPresent(v -> {
-            List<String> hops = items(expand(v, 0));
+            List<String> hops = TableLines.items(expand(v, 0));
             hops.forEach(NextHop::parse);
             out.put("fallback-relay", hops);
         });
@@ -446,16 +446,6 @@ public final class PostfixImport {
             case "relay_transport" -> "relay";
             default -> null; // e.g. $myhostname (the machine's name): left as written
         };
-    }
-
-    private static List<String> items(String value) {
-        List<String> out = new ArrayList<>();
-        for (String s : value.split("[,\\s]+")) {
-            if (!s.isBlank()) {
-                out.add(s.trim());
-            }
-        }
-        return out;
     }
 
     private static boolean isTable(String item) {

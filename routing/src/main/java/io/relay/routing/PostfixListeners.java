@@ -60,7 +60,7 @@ final class PostfixListeners {
         }
         String protocolsText = inetProtocols.orElse("all").toLowerCase(Locale.ROOT);
         Set<String> protocols = new LinkedHashSet<>();
-        for (String p : items(protocolsText)) {
+        for (String p : TableLines.items(protocolsText)) {
             if (p.equals("all")) {
                 protocols.add("ipv4");
                 protocols.add("ipv6");
@@ -72,7 +72,7 @@ final class PostfixListeners {
         boolean v6 = protocols.contains("ipv6");
         List<String> hosts = new ArrayList<>();
         boolean wildcardV6 = false;
-        for (String i : items(inetInterfaces.orElse("all"))) {
+        for (String i : TableLines.items(inetInterfaces.orElse("all"))) {
             switch (i.toLowerCase(Locale.ROOT)) {
                 case "all" -> {
                     if (v6) {
@@ -143,15 +143,5 @@ final class PostfixListeners {
 
     private static String unbracket(String host) {
         return host.startsWith("[") && host.endsWith("]") ? host.substring(1, host.length() - 1) : host;
-    }
-
-    private static List<String> items(String value) {
-        List<String> out = new ArrayList<>();
-        for (String s : value.split("[,\\s]+")) {
-            if (!s.isBlank()) {
-                out.add(s.trim());
-            }
-        }
-        return out;
     }
 }

@@ -27,64 +27,42 @@ public record Route(String transport, Agent agent, TlsLevel tlsLevel, String tls
         fallbackRelays = List.copyOf(fallbackRelays);
     }
 
-    /**
-     * A route in the flat form (kind, next hop, one argument whose meaning depends on the
-     * kind), as the tables' callers and tests write it.
-     *
-     * @param nextHop  for SMTP: the next hop; null otherwise
-     * @param argument FILE: the directory; ERROR: the bounce text; DISCARD: the log text; DEFER: the reason; else ""
-     */
-    public Route(String transport, Kind kind, NextHop nextHop, String argument, TlsLevel tlsLevel, String tlsCaFile,
-                 Credentials credentials, List<NextHop> fallbackRelays, Limits limits, boolean connectionReuse,
-                 String matchedBy) {
-        this(transport, Agent.of(kind, nextHop, argument), tlsLevel, tlsCaFile, credentials, fallbackRelays, limits,
-                connectionReuse, matchedBy);
-    }
-
-    /** What kind of delivery agent carries it. */
-    public Kind kind() {
-        return agent.kind();
-    }
-
     /** For SMTP: the next hop (relayhost, transport nexthop or the recipient's domain); null otherwise. */
     public NextHop nextHop() {
         return agent instanceof Agent.Smtp smtp ? smtp.nextHop() : null;
     }
 
-    /** The flat form's argument: FILE: the directory; ERROR, DISCARD: the text; DEFER: the reason; SMTP: "". */
-    public String argument() {
-        return agent.match(new Agent.Cases<>() {
-            @Override
-            public String smtp(Agent.Smtp smtp) {
-                return "";
-            }
+    /** Each agent's one datum, for the lane key and {@code describe}: SMTP: the next hop; FILE: the directory; ERROR, DISCARD: the text; DEFER: the reason. */
+    private static final Agent.Cases<String> ARGUMENT = new Agent.Cases<>() {
+        @Override
+        public String smtp(Agent.Smtp smtp) {
+            return smtp.nextHop().text();
+        }
 
-            @Override
-            public String file(Agent.FileDrop file) {
-                return file.directory();
-            }
+        @Override
+        public String file(Agent.FileDrop file) {
+            return file.directory();
+        }
 
-            @Override
-            public String discard(Agent.Discard discard) {
-                return discard.text();
-            }
+        @Override
+        public String discard(Agent.Discard discard) {
+            return discard.text();
+        }
 
-            @Override
-            public String bounce(Agent.Bounce bounce) {
-                return bounce.text();
-            }
+        @Override
+        public String bounce(Agent.Bounce bounce) {
+            return bounce.text();
+        }
 
-            @Override
-            public String defer(Agent.Defer defer) {
-                return defer.reason();
-            }
-        });
-    }
+        @Override
+        public String defer(Agent.Defer defer) {
+            return defer.reason();
+        }
+    };
 
     /** The key that groups deliveries into lanes (connections, limits): transport + next hop. */
     public String laneKey() {
-        NextHop hop = nextHop();
-        return transport + ":" + (hop == null ? argument() : hop.text());
+        return transport + ":" + agent.match(ARGUMENT);
     }
 
     /**
@@ -95,7 +73,7 @@ public record Route(String transport, Agent agent, TlsLevel tlsLevel, String tls
     public String describe() {
         StringBuilder b = new StringBuilder();
         line(b, "transport", transport);
-        line(b, "kind", kind().name().toLowerCase(java.util.Locale.ROOT));
+        line(b, "kind", agent.kind().name().toLowerCase(java.util.Locale.ROOT));
         if (agent instanceof Agent.Smtp smtp) {
             NextHop nextHop = smtp.nextHop();
             line(b, "next hop", nextHop == null ? "" : nextHop.text());
@@ -110,7 +88,7 @@ public record Route(String transport, Agent agent, TlsLevel tlsLevel, String tls
             line(b, "rates", limits.rates().isEmpty() ? "unlimited" : String.join(", ", limits.rates()));
             line(b, "connection reuse", connectionReuse ? "yes" : "no");
         } else {
-            line(b, "argument", argument());
+            line(b, "argument", agent.match(ARGUMENT));
         }
         line(b, "matched by", matchedBy);
         return b.toString();

@@ -13,6 +13,17 @@ final class TableLines {
 
     private TableLines() { }
 
+    /** A main.cf or master.cf list value (items separated by commas or whitespace) as its items. */
+    static List<String> items(String value) {
+        List<String> out = new ArrayList<>();
+        for (String s : value.split("[,\\s]+")) {
+            if (!s.isBlank()) {
+                out.add(s.trim());
+            }
+        }
+        return out;
+    }
+
     static List<Line> split(String text) {
         List<Line> out = new ArrayList<>();
         if (text == null) {

@@ -64,7 +64,7 @@ class RouterTest {
                          String nextHop, String matchedBy) {
         Route r = router(relayhost).route(rcpt, sender);
         assertEquals(transport, r.transport());
-        assertEquals(kind, r.kind());
+        assertEquals(kind, r.agent().kind());
         assertEquals(nextHop, r.nextHop() == null ? "" : r.nextHop().text());
         assertEquals(matchedBy, r.matchedBy());
     }
@@ -97,7 +97,7 @@ class RouterTest {
     @Test
     void unknownTransportDefersWithPostfixText() {
         Route r = router("").route("x@odd.example", "s@web.example");
-        assertEquals("mail transport unavailable: unknown transport \"lmtp\"", r.argument());
+        assertEquals(new Agent.Defer("mail transport unavailable: unknown transport \"lmtp\""), r.agent());
     }
 
     @ParameterizedTest(name = "[{index}] {0}")
@@ -110,9 +110,23 @@ class RouterTest {
     void defaultTransportKinds(String defaultTransport, String transport, Route.Kind kind, String argument) {
         Route r = new Router(RoutingConfig.simple("", defaultTransport)).route("a@b.example", "s@c.example");
         assertEquals(transport, r.transport());
-        assertEquals(kind, r.kind());
-        assertEquals(argument, r.argument());
+        assertEquals(kind, r.agent().kind());
+        assertEquals(argument, text(r.agent()));
         assertEquals("default_transport", r.matchedBy());
+    }
+
+    /** The one text a non-SMTP agent carries. */
+    private static String text(Agent agent) {
+        if (agent instanceof Agent.FileDrop f) {
+            return f.directory();
+        } else if (agent instanceof Agent.Discard d) {
+            return d.text();
+        } else if (agent instanceof Agent.Bounce b) {
+            return b.text();
+        } else if (agent instanceof Agent.Defer d) {
+            return d.reason();
+        }
+        throw new AssertionError("an SMTP route has no text: " + agent);
     }
 
     @Test

@@ -4,6 +4,7 @@ import io.relay.admin.api.AdminApi;
 import io.relay.node.cluster.AdminState;
 import io.relay.node.cluster.AdminStateStore;
 import io.relay.node.cluster.RoutingOverlay;
+import io.relay.routing.Agent;
 import io.relay.routing.Route;
 import io.relay.routing.TransportTable;
 import java.util.ArrayList;
@@ -146,10 +147,12 @@ final class TransportEndpoint {
         String s = sender == null ? "" : sender.trim().replaceAll("^<|>$", "");
         Route r = overlay.route(a, s);
         String text = "address: " + a + "\n" + r.describe();
-        boolean smtp = r.kind() == Route.Kind.SMTP;
-        return new AdminApi.RouteTest(a, s, r.transport(), r.kind().name().toLowerCase(Locale.ROOT),
-                r.nextHop() == null ? null : r.nextHop().text(),
+        // Only an SMTP route has a next hop and limits; the other kinds show them as absent (null).
+        Agent.Smtp smtp = r.agent() instanceof Agent.Smtp hop ? hop : null;
+        return new AdminApi.RouteTest(a, s, r.transport(), r.agent().kind().name().toLowerCase(Locale.ROOT),
+                smtp == null ? null : smtp.nextHop().text(),
                 r.credentials() == null ? null : r.credentials().username(),
-                smtp ? r.limits().concurrency() : null, smtp ? r.limits().rates() : null, r.matchedBy(), text);
+                smtp == null ? null : r.limits().concurrency(), smtp == null ? null : r.limits().rates(),
+                r.matchedBy(), text);
     }
 }

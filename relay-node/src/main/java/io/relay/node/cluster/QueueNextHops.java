@@ -1,6 +1,7 @@
 package io.relay.node.cluster;
 
 import io.relay.queue.NextHopNamer;
+import io.relay.routing.Agent;
 import io.relay.routing.Route;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -32,9 +33,6 @@ public final class QueueNextHops {
     }
 
     static String name(Route route) {
-        if (route.kind() == Route.Kind.SMTP && route.nextHop() != null) {
-            return route.nextHop().text();
-        }
-        return route.transport();
+        return route.agent() instanceof Agent.Smtp smtp ? smtp.nextHop().text() : route.transport();
     }
 }

@@ -1,5 +1,6 @@
 package io.relay.node.cluster;
 
+import io.relay.routing.Agent;
 import io.relay.routing.Credentials;
 import io.relay.routing.NextHop;
 import io.relay.routing.Route;
@@ -84,11 +85,10 @@ public final class RoutingOverlay {
     public Route route(String recipient, String sender) {
         Snapshot s = current.get();
         Route r = s.router().route(recipient, sender);
-        if (r.kind() != Route.Kind.SMTP || r.nextHop() == null
-                || (s.limits().isEmpty() && s.credentials().isEmpty())) {
+        if (!(r.agent() instanceof Agent.Smtp smtp) || (s.limits().isEmpty() && s.credentials().isEmpty())) {
             return r;
         }
-        NextHop hop = r.nextHop();
+        NextHop hop = smtp.nextHop();
         String matchedBy = r.matchedBy();
         Route.Limits limits = r.limits();
         String limitKey = s.limits().containsKey(hop.text()) ? hop.text()
@@ -108,7 +108,7 @@ public final class RoutingOverlay {
                 break;
             }
         }
-        return new Route(r.transport(), r.kind(), hop, r.argument(), r.tlsLevel(), r.tlsCaFile(), creds,
+        return new Route(r.transport(), smtp, r.tlsLevel(), r.tlsCaFile(), creds,
                 r.fallbackRelays(), limits, r.connectionReuse(), matchedBy);
     }
 

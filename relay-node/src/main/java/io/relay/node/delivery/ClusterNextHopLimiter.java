@@ -74,7 +74,10 @@ public final class ClusterNextHopLimiter implements NextHopLimiter, AutoCloseabl
         housekeeping.scheduleWithFixedDelay(this::releaseIdle, 200, 200, TimeUnit.MILLISECONDS);
     }
 
-    /** Called with the lane key before this node gives a lease back (close idle connections there). */
+    /**
+     * Called with the lane key before this node gives a lease back (close idle connections there).
+     * A setter: the dispatcher that closes them is built with this limiter, so it comes after it.
+     */
     public void beforeRelease(Consumer<String> action) {
         this.beforeRelease = action;
     }
@@ -287,7 +290,7 @@ public final class ClusterNextHopLimiter implements NextHopLimiter, AutoCloseabl
         long spacing = 0;
         for (RateLimit r : rates) {
             if (!LaneRateSchedule.isQuota(r)) {
-                spacing = Math.max(spacing, r.period().toNanos() / r.permits());
+                spacing = Math.max(spacing, LaneRateSchedule.interval(r));
             }
         }
         return spacing;

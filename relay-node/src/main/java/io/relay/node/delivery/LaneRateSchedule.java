@@ -1,23 +1,19 @@
 package io.relay.node.delivery;
 
+import io.relay.queue.Gcra;
 import io.relay.routing.RateLimit;
-import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
 /**
- * The rate state of one lane: one GCRA (generic cell rate algorithm) per rate, kept as its
- * theoretical arrival time. Pure: the caller passes the time, so it is tested with a fake clock.
- *
- * <p>Two kinds of rate, told apart by the period. Periods under an hour are send rates
- * (Postfix's smtp_destination_rate_delay, SES's maximum send rate): each delivery counts one
- * and deliveries are spaced by period/N with no burst, so no window of one period ever holds
- * more than N — what a 1/s sandbox or a 14/s account needs. Periods of an hour or more are
- * quotas (SES's 50000/d): they count recipients, as SES does, and allow a burst up to the
- * whole quota, because spacing a daily quota evenly would throttle the lane to under 1/s.
- * A delivery with more recipients than a whole quota is charged the whole quota, so it
- * still goes out after a full period rather than never.
+ * The rate state of one lane on this node: one GCRA (generic cell rate algorithm) per rate,
+ * kept as its theoretical arrival time, with the arithmetic of the queue's {@link Gcra}
+ * (the one the cluster's limits use): send rates spaced by period/N with no burst, so no
+ * window of one period ever holds more than N — what a 1/s sandbox or a 14/s account needs;
+ * quotas (an hour or more) counting recipients with a burst of the whole quota. Pure: the
+ * caller passes the time, so it is tested with a fake clock. Send slots here are exact
+ * (no margin, unlike the cluster's).
  *
  * <p>A delivery reserves the earliest instant at which every rate allows it and is counted
  * at that instant; the caller waits until then (and asks only once its session is set up,
@@ -25,8 +21,6 @@ import java.util.Map;
  * order and never charges one rate while another still refuses.
  */
 final class LaneRateSchedule {
-    private static final Duration QUOTA_PERIOD = Duration.ofHours(1);
-
     /** Theoretical arrival time per rate (by its text), in the caller's nanosecond time base. */
     private final Map<String, Long> tat = new HashMap<>();
 
@@ -34,7 +28,7 @@ final class LaneRateSchedule {
     record Reservation(boolean granted, long startNanos, RateLimit limitedBy) { }
 
     static boolean isQuota(RateLimit rate) {
-        return rate.period().compareTo(QUOTA_PERIOD) >= 0;
+        return Gcra.quota(rate.period().toNanos());
     }
 
     /**
@@ -55,28 +49,22 @@ final class LaneRateSchedule {
             return new Reservation(false, start, slowest);
         }
         for (RateLimit r : rates) {
-            long interval = interval(r);
-            long from = Math.max(tat.getOrDefault(r.text(), Long.MIN_VALUE), start);
-            tat.put(r.text(), from + cost(r, recipients) * interval);
+            tat.put(r.text(), Gcra.charged(tat.get(r.text()), start, cost(r, recipients), interval(r)));
         }
         return new Reservation(true, start, slowest);
     }
 
-    /** The first instant at which {@code rate} admits {@code cost} more units: TAT + (cost - burst) * T. */
+    /** The first instant at which {@code rate} admits {@code cost} more units. */
     private long earliest(RateLimit rate, long cost, long now) {
         Long t = tat.get(rate.text());
-        if (t == null) {
-            return now;
-        }
-        long burst = isQuota(rate) ? rate.permits() : 1;
-        return Math.max(now, t + (cost - burst) * interval(rate));
+        return t == null ? now : Gcra.earliest(t, isQuota(rate), rate.permits(), cost, interval(rate), now);
     }
 
     private static long cost(RateLimit rate, int recipients) {
-        return isQuota(rate) ? Math.min(Math.max(1, recipients), rate.permits()) : 1;
+        return Gcra.cost(isQuota(rate), rate.permits(), recipients);
     }
 
-    private static long interval(RateLimit rate) {
-        return rate.period().toNanos() / rate.permits();
+    static long interval(RateLimit rate) {
+        return Gcra.interval(rate.period().toNanos(), rate.permits());
     }
 }

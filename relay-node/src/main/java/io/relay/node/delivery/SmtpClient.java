@@ -4,18 +4,13 @@ import io.relay.queue.MessageBody;
 import io.relay.routing.Credentials;
 import io.relay.routing.NextHop;
 import io.relay.routing.TlsLevel;
-import java.io.BufferedInputStream;
-import java.io.BufferedOutputStream;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
 import java.net.ConnectException;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.net.UnknownHostException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
@@ -26,24 +21,16 @@ import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Base64;
 import java.util.Deque;
 import java.util.HashMap;
 import java.util.Iterator;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
-import java.util.Set;
-import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
-import javax.net.ssl.SNIHostName;
 import javax.net.ssl.SSLContext;
-import javax.net.ssl.SSLException;
-import javax.net.ssl.SSLParameters;
 import javax.net.ssl.SSLSocket;
 import javax.net.ssl.TrustManager;
 import javax.net.ssl.TrustManagerFactory;
@@ -64,20 +51,22 @@ import javax.net.ssl.X509TrustManager;
  * offered and needed. Idle connections are cached per (next hop, TLS policy, credentials),
  * checked with RSET before reuse and closed with QUIT after {@code idleTime}.
  *
+ * <p>Parts: this class resolves the next hop, opens and sets up the session (connect,
+ * greeting, EHLO, STARTTLS by policy, AUTH) and keeps the idle-connection cache;
+ * {@link SmtpConnection} is one connection and its session commands; {@link SmtpTransaction}
+ * is the mail transaction (MAIL, RCPT, DATA, dot-stuffing).
+ *
  * <p>Settings: {@code smtp.connect-timeout}, {@code smtp.reply-timeout} (each reply
  * wait), {@code smtp.connection-reuse} (per route), the route's TLS level, CA file and
  * credentials. The AUTH exchange and passwords never reach a log line or an exception.
  */
 public final class SmtpClient implements AutoCloseable {
-    private static final String[] PROTOCOLS = {"TLSv1.3", "TLSv1.2"};
-    private static final int MAX_LINE = 4096;
-
     private final String heloName;
     private final int connectTimeoutMillis;
     private final int replyTimeoutMillis;
     private final long idleNanos;
     private final NextHopResolver resolver;
-    private final Map<String, Deque<Connection>> idle = new HashMap<>();
+    private final Map<String, Deque<SmtpConnection>> idle = new HashMap<>();
     private final Map<String, SSLContext> tlsContexts = new ConcurrentHashMap<>();
     private final ScheduledExecutorService idleCloser;
 
@@ -158,7 +147,7 @@ public final class SmtpClient implements AutoCloseable {
         }
 
         String key = policy.cacheKey(hop);
-        Connection conn = policy.connectionReuse() ? takeIdle(key) : null;
+        SmtpConnection conn = policy.connectionReuse() ? takeIdle(key) : null;
         boolean reused = conn != null;
         if (conn == null) {
             Opened opened = open(hop, policy, sendable);
@@ -192,7 +181,7 @@ public final class SmtpClient implements AutoCloseable {
             return new SmtpDelivery(conn.relay, setup, 0, 0, reused, all, false, held);
         }
         long tx = System.nanoTime();
-        Transaction t = new Transaction(conn, sender, sendable, content, smtpUtf8, eightBitMime);
+        SmtpTransaction t = new SmtpTransaction(conn, sender, sendable, content, smtpUtf8, eightBitMime);
         List<RecipientResult> results = new ArrayList<>(early);
         results.addAll(t.run());
         long transmit = System.nanoTime() - tx;
@@ -211,9 +200,9 @@ public final class SmtpClient implements AutoCloseable {
     // ---- connection setup ----
 
     /** @param connectionFailure no SMTP session came about: connect, greeting or the first EHLO failed */
-    private record Opened(Connection connection, String relay, List<RecipientResult> failure,
+    private record Opened(SmtpConnection connection, String relay, List<RecipientResult> failure,
                           boolean connectionFailure) {
-        Opened(Connection connection, String relay, List<RecipientResult> failure) {
+        Opened(SmtpConnection connection, String relay, List<RecipientResult> failure) {
             this(connection, relay, failure, false);
         }
 
@@ -265,12 +254,12 @@ public final class SmtpClient implements AutoCloseable {
         try {
             socket.connect(address, connectTimeoutMillis);
         } catch (IOException e) {
-            closeQuietly(socket);
+            SmtpConnection.closeQuietly(socket);
             String why = e instanceof ConnectException ? "Connection refused"
                     : e instanceof SocketTimeoutException ? "Connection timed out" : e.getClass().getSimpleName();
             return failAll(rcpts, "none", "4.4.1", "connect to " + relay + ": " + why).asConnectionFailure();
         }
-        Connection c = new Connection(hop, address.getHostString(), hostText, relay);
+        SmtpConnection c = new SmtpConnection(hop, address.getHostString(), hostText, relay, replyTimeoutMillis);
         String stage = "receiving the initial server greeting";
         boolean beforeSession = true;
         try {
@@ -365,7 +354,7 @@ public final class SmtpClient implements AutoCloseable {
         return new Opened(null, relay, out);
     }
 
-    private static Opened failServer(List<String> rcpts, Connection c, SmtpReply reply, String inReplyTo) {
+    private static Opened failServer(List<String> rcpts, SmtpConnection c, SmtpReply reply, String inReplyTo) {
         List<RecipientResult> out = new ArrayList<>();
         for (String r : rcpts) {
             out.add(fromReply(r, c, reply, inReplyTo));
@@ -373,7 +362,7 @@ public final class SmtpClient implements AutoCloseable {
         return new Opened(null, c.relay, out);
     }
 
-    static RecipientResult fromReply(String rcpt, Connection c, SmtpReply reply, String inReplyTo) {
+    static RecipientResult fromReply(String rcpt, SmtpConnection c, SmtpReply reply, String inReplyTo) {
         String detail = "host " + c.hostText + " said: " + reply.text() + " (in reply to " + inReplyTo + ")";
         RecipientResult.Status s = reply.positive() ? RecipientResult.Status.SENT
                 : reply.permanent() ? RecipientResult.Status.BOUNCED : RecipientResult.Status.DEFERRED;
@@ -428,11 +417,11 @@ public final class SmtpClient implements AutoCloseable {
 
     // ---- the connection cache ----
 
-    private Connection takeIdle(String key) {
+    private SmtpConnection takeIdle(String key) {
         while (true) {
-            Connection c;
+            SmtpConnection c;
             synchronized (this) {
-                Deque<Connection> q = idle.get(key);
+                Deque<SmtpConnection> q = idle.get(key);
                 c = q == null ? null : q.pollFirst();
             }
             if (c == null) {
@@ -454,18 +443,18 @@ public final class SmtpClient implements AutoCloseable {
         }
     }
 
-    private synchronized void giveBack(String key, Connection c) {
+    private synchronized void giveBack(String key, SmtpConnection c) {
         c.idleSince = System.nanoTime();
         idle.computeIfAbsent(key, k -> new ArrayDeque<>()).addFirst(c);
     }
 
     private void closeIdle() {
-        List<Connection> stale = new ArrayList<>();
+        List<SmtpConnection> stale = new ArrayList<>();
         synchronized (this) {
             long now = System.nanoTime();
-            for (Deque<Connection> q : idle.values()) {
-                for (Iterator<Connection> it = q.iterator(); it.hasNext(); ) {
-                    Connection c = it.next();
+            for (Deque<SmtpConnection> q : idle.values()) {
+                for (Iterator<SmtpConnection> it = q.iterator(); it.hasNext(); ) {
+                    SmtpConnection c = it.next();
                     if (now - c.idleSince > idleNanos) {
                         it.remove();
                         stale.add(c);
@@ -473,7 +462,7 @@ public final class SmtpClient implements AutoCloseable {
                 }
             }
         }
-        stale.forEach(Connection::quit);
+        stale.forEach(SmtpConnection::quit);
     }
 
     /**
@@ -481,9 +470,9 @@ public final class SmtpClient implements AutoCloseable {
      * node that gives a cluster connection lease back must not keep the connection open.
      */
     public void closeIdle(java.util.Collection<String> hopTexts) {
-        List<Connection> closing = new ArrayList<>();
+        List<SmtpConnection> closing = new ArrayList<>();
         synchronized (this) {
-            for (Map.Entry<String, Deque<Connection>> e : idle.entrySet()) {
+            for (Map.Entry<String, Deque<SmtpConnection>> e : idle.entrySet()) {
                 for (String hop : hopTexts) {
                     if (e.getKey().startsWith(hop + "|")) {
                         closing.addAll(e.getValue());
@@ -492,434 +481,17 @@ public final class SmtpClient implements AutoCloseable {
                 }
             }
         }
-        closing.forEach(Connection::quit);
+        closing.forEach(SmtpConnection::quit);
     }
 
     @Override
     public void close() {
         idleCloser.shutdownNow();
-        List<Connection> all = new ArrayList<>();
+        List<SmtpConnection> all = new ArrayList<>();
         synchronized (this) {
             idle.values().forEach(all::addAll);
             idle.clear();
         }
-        all.forEach(Connection::quit);
-    }
-
-    private static void closeQuietly(Socket s) {
-        try {
-            s.close();
-        } catch (IOException ignored) {
-            // closing a socket that failed to connect
-        }
-    }
-
-    // ---- one mail transaction ----
-
-    private static final class Transaction {
-        private final Connection c;
-        private final String sender;
-        private final List<String> rcpts;
-        private final MessageBody content;
-        private final boolean smtpUtf8;
-        private final boolean eightBit;
-        int roundTrips;
-        boolean reusable;
-
-        Transaction(Connection c, String sender, List<String> rcpts, MessageBody content, boolean smtpUtf8,
-                    boolean eightBit) {
-            this.c = c;
-            this.sender = sender;
-            this.rcpts = rcpts;
-            this.content = content;
-            this.smtpUtf8 = smtpUtf8;
-            this.eightBit = eightBit || has8Bit(content);
-        }
-
-        List<RecipientResult> run() {
-            Map<String, RecipientResult> out = new LinkedHashMap<>();
-            String stage = "MAIL FROM command";
-            try {
-                if (smtpUtf8 && !c.extensions.containsKey("SMTPUTF8")) {
-                    reusable = true;
-                    for (String r : rcpts) {
-                        out.put(r, RecipientResult.bounced(r, "5.6.7",
-                                "SMTPUTF8 is required, but was not offered by host " + c.hostText));
-                    }
-                    return List.copyOf(out.values());
-                }
-                StringBuilder mail = new StringBuilder("MAIL FROM:<").append(sender).append('>');
-                if (c.extensions.containsKey("SIZE")) {
-                    mail.append(" SIZE=").append(content.length());
-                }
-                if (eightBit && c.extensions.containsKey("8BITMIME")) {
-                    mail.append(" BODY=8BITMIME");
-                }
-                if (smtpUtf8) {
-                    mail.append(" SMTPUTF8");
-                }
-                boolean pipelining = c.extensions.containsKey("PIPELINING");
-                List<String> commands = new ArrayList<>();
-                commands.add(mail.toString());
-                for (String r : rcpts) {
-                    commands.add("RCPT TO:<" + r + ">");
-                }
-                commands.add("DATA");
-                List<SmtpReply> replies = new ArrayList<>();
-                if (pipelining) {
-                    for (String cmd : commands) {
-                        c.write(cmd);
-                    }
-                    c.flush();
-                    roundTrips++;
-                    for (int i = 0; i < commands.size(); i++) {
-                        stage = stageOf(i, commands.size());
-                        replies.add(c.read());
-                    }
-                } else {
-                    for (int i = 0; i < commands.size(); i++) {
-                        stage = stageOf(i, commands.size());
-                        replies.add(c.command(commands.get(i)));
-                        roundTrips++;
-                        boolean mailFailed = i == 0 && !replies.get(0).positive();
-                        boolean noneAccepted = i == commands.size() - 2
-                                && replies.subList(1, replies.size()).stream().noneMatch(SmtpReply::positive);
-                        if (mailFailed || noneAccepted) {
-                            break;
-                        }
-                    }
-                }
-                SmtpReply mailReply = replies.get(0);
-                List<String> accepted = new ArrayList<>();
-                for (int i = 0; i < rcpts.size(); i++) {
-                    String r = rcpts.get(i);
-                    if (!mailReply.positive()) {
-                        out.put(r, fromReply(r, c, mailReply, "MAIL FROM command"));
-                    } else if (i + 1 < replies.size() && !replies.get(i + 1).positive()) {
-                        out.put(r, fromReply(r, c, replies.get(i + 1), "RCPT TO command"));
-                    } else if (i + 1 < replies.size()) {
-                        accepted.add(r);
-                    }
-                }
-                SmtpReply dataReply = replies.size() == commands.size() ? replies.get(replies.size() - 1) : null;
-                if (dataReply != null && dataReply.code() == 354) {
-                    stage = "end of DATA command";
-                    if (accepted.isEmpty()) {
-                        // Pipelined DATA was accepted although no recipient was: send an empty message's end.
-                        c.writeRaw(".\r\n".getBytes(StandardCharsets.US_ASCII));
-                        c.flush();
-                        c.read();
-                    } else {
-                        if (content instanceof MessageBody.InMemory m) {
-                            c.writeRaw(dotStuffed(m.bytes()));
-                        } else { // on disk: streamed from the file, never whole in the heap
-                            try (InputStream in = content.open()) {
-                                writeDotStuffed(in, c.out);
-                            }
-                        }
-                        c.flush();
-                        SmtpReply fin = c.read();
-                        for (String r : accepted) {
-                            out.put(r, fin.positive()
-                                    ? new RecipientResult(r, RecipientResult.Status.SENT, fin.dsn(), fin.text(),
-                                            c.remoteMta, fin.text())
-                                    : fromReply(r, c, fin, "end of DATA command"));
-                        }
-                    }
-                } else if (dataReply != null && !accepted.isEmpty()) {
-                    for (String r : accepted) {
-                        out.put(r, fromReply(r, c, dataReply, "DATA command"));
-                    }
-                }
-                reusable = true;
-            } catch (SocketTimeoutException e) {
-                fillLost(out, "conversation with " + c.hostText + " timed out while sending " + stage);
-            } catch (IOException e) {
-                fillLost(out, "lost connection with " + c.hostText + " while sending " + stage);
-            }
-            List<RecipientResult> ordered = new ArrayList<>();
-            for (String r : rcpts) {
-                ordered.add(out.get(r));
-            }
-            return ordered;
-        }
-
-        private static String stageOf(int index, int count) {
-            return index == 0 ? "MAIL FROM command" : index == count - 1 ? "DATA command" : "RCPT TO command";
-        }
-
-        private void fillLost(Map<String, RecipientResult> out, String detail) {
-            reusable = false;
-            c.close();
-            for (String r : rcpts) {
-                // After a lost connection the recipients not yet finally answered are owed again.
-                RecipientResult done = out.get(r);
-                if (done == null || done.status() == RecipientResult.Status.SENT) {
-                    out.put(r, new RecipientResult(r, RecipientResult.Status.DEFERRED, "4.4.2", detail,
-                            c.remoteMta, null));
-                }
-            }
-        }
-
-        private static boolean has8Bit(MessageBody body) {
-            if (body instanceof MessageBody.InMemory m) {
-                return has8Bit(m.bytes(), m.bytes().length);
-            }
-            // a large message on disk is read once more for it: rare, and cheaper than a wrong BODY=
-            try (InputStream in = body.open()) {
-                byte[] buf = new byte[64 * 1024];
-                for (int n; (n = in.read(buf)) > 0; ) {
-                    if (has8Bit(buf, n)) {
-                        return true;
-                    }
-                }
-                return false;
-            } catch (IOException e) {
-                return true; // unknown: declaring 8BITMIME is the safe side when the server offers it
-            }
-        }
-
-        private static boolean has8Bit(byte[] b, int n) {
-            for (int i = 0; i < n; i++) {
-                if (b[i] < 0) {
-                    return true;
-                }
-            }
-            return false;
-        }
-    }
-
-    /**
-     * Writes {@code content} with RFC 5321 dot-stuffing and the final CRLF "." CRLF, as
-     * {@link #dotStuffed} does, reading it as it goes (the line state carries across reads).
-     */
-    static void writeDotStuffed(InputStream content, OutputStream out) throws IOException {
-        byte[] buf = new byte[64 * 1024];
-        boolean lineStart = true;
-        boolean empty = true;
-        int last = '\n';
-        for (int n; (n = content.read(buf)) > 0; ) {
-            empty = false;
-            int from = 0;
-            for (int i = 0; i < n; i++) {
-                if (lineStart && buf[i] == '.') {
-                    out.write(buf, from, i - from);
-                    out.write('.');
-                    from = i;
-                }
-                lineStart = buf[i] == '\n';
-            }
-            out.write(buf, from, n - from);
-            last = buf[n - 1];
-        }
-        if (!empty && last != '\n') {
-            out.write('\r');
-            out.write('\n');
-        }
-        out.write('.');
-        out.write('\r');
-        out.write('\n');
-    }
-
-    /** The content with RFC 5321 dot-stuffing, ending in CRLF "." CRLF. */
-    static byte[] dotStuffed(byte[] content) {
-        int n = content.length;
-        int dots = 0;
-        for (int i = 0; i < n; i++) {
-            if (content[i] == '.' && (i == 0 || content[i - 1] == '\n')) {
-                dots++;
-            }
-        }
-        boolean endsLine = n == 0 || content[n - 1] == '\n';
-        byte[] out = new byte[n + dots + (endsLine ? 0 : 2) + 3];
-        int o = 0;
-        int from = 0;
-        for (int i = 0; dots > 0 && i < n; i++) {
-            if (content[i] == '.' && (i == 0 || content[i - 1] == '\n')) {
-                System.arraycopy(content, from, out, o, i - from);
-                o += i - from;
-                out[o++] = '.';
-                from = i;
-                dots--;
-            }
-        }
-        System.arraycopy(content, from, out, o, n - from);
-        o += n - from;
-        if (!endsLine) {
-            out[o++] = '\r';
-            out[o++] = '\n';
-        }
-        out[o++] = '.';
-        out[o++] = '\r';
-        out[o] = '\n';
-        return out;
-    }
-
-    // ---- one connection ----
-
-    private final class Connection {
-        final NextHop hop;
-        /** The name of the host that answers (the MX host, not the recipient's domain): a DSN's Remote-MTA. */
-        final String remoteMta;
-        final String hostText;
-        final String relay;
-        Socket socket;
-        InputStream in;
-        OutputStream out;
-        boolean tls;
-        Map<String, String> extensions = new HashMap<>();
-        volatile long idleSince;
-
-        Connection(NextHop hop, String remoteMta, String hostText, String relay) {
-            this.hop = hop;
-            this.remoteMta = remoteMta;
-            this.hostText = hostText;
-            this.relay = relay;
-        }
-
-        void attach(Socket s) throws IOException {
-            socket = s;
-            in = new BufferedInputStream(s.getInputStream());
-            out = new BufferedOutputStream(s.getOutputStream());
-        }
-
-        void startTls(SSLContext ctx, String host, boolean checkName) throws IOException {
-            SSLSocket ssl = (SSLSocket) ctx.getSocketFactory().createSocket(socket, host, socket.getPort(), true);
-            ssl.setEnabledProtocols(PROTOCOLS);
-            SSLParameters params = ssl.getSSLParameters();
-            if (checkName) {
-                params.setEndpointIdentificationAlgorithm("HTTPS");
-            }
-            if (!host.contains(":") && !Character.isDigit(host.charAt(host.length() - 1))) {
-                params.setServerNames(List.of(new SNIHostName(host)));
-            }
-            ssl.setSSLParameters(params);
-            ssl.setSoTimeout(replyTimeoutMillis);
-            ssl.startHandshake();
-            attach(ssl);
-            tls = true;
-            extensions = new HashMap<>();
-        }
-
-        SmtpReply ehlo(String name) throws IOException {
-            SmtpReply r = command("EHLO " + name);
-            if (!r.positive()) {
-                extensions = new HashMap<>();
-                return command("HELO " + name);
-            }
-            Map<String, String> ext = new HashMap<>();
-            for (int i = 1; i < r.lines().size(); i++) {
-                String line = r.lines().get(i).trim();
-                int sp = line.indexOf(' ');
-                String k = (sp < 0 ? line : line.substring(0, sp)).toUpperCase(Locale.ROOT);
-                ext.put(k, sp < 0 ? "" : line.substring(sp + 1).trim());
-            }
-            extensions = ext;
-            return r;
-        }
-
-        /** Logs in with PLAIN (preferred) or LOGIN; null when the server offers neither. */
-        SmtpReply authenticate(Credentials cred) throws IOException {
-            String offered = extensions.get("AUTH");
-            if (offered == null) {
-                return null;
-            }
-            Set<String> mechs = new TreeSet<>();
-            for (String m : offered.toUpperCase(Locale.ROOT).split("\\s+")) {
-                mechs.add(m);
-            }
-            Base64.Encoder b64 = Base64.getEncoder();
-            if (mechs.contains("PLAIN")) {
-                String token = b64.encodeToString(("\0" + cred.username() + "\0" + cred.password())
-                        .getBytes(StandardCharsets.UTF_8));
-                return command("AUTH PLAIN " + token);
-            }
-            if (mechs.contains("LOGIN")) {
-                SmtpReply r = command("AUTH LOGIN");
-                if (r.code() != 334) {
-                    return r;
-                }
-                r = command(b64.encodeToString(cred.username().getBytes(StandardCharsets.UTF_8)));
-                if (r.code() != 334) {
-                    return r;
-                }
-                return command(b64.encodeToString(cred.password().getBytes(StandardCharsets.UTF_8)));
-            }
-            return new SmtpReply(535, List.of("5.7.8 no supported mechanism (PLAIN, LOGIN) among: " + offered));
-        }
-
-        SmtpReply command(String line) throws IOException {
-            write(line);
-            flush();
-            return read();
-        }
-
-        void write(String line) throws IOException {
-            out.write((line + "\r\n").getBytes(StandardCharsets.UTF_8));
-        }
-
-        void writeRaw(byte[] bytes) throws IOException {
-            out.write(bytes);
-        }
-
-        void flush() throws IOException {
-            out.flush();
-        }
-
-        SmtpReply read() throws IOException {
-            List<String> lines = new ArrayList<>();
-            int code;
-            while (true) {
-                String line = readLine();
-                if (line.length() < 3) {
-                    throw new IOException("malformed reply");
-                }
-                try {
-                    code = Integer.parseInt(line.substring(0, 3));
-                } catch (NumberFormatException e) {
-                    throw new IOException("malformed reply");
-                }
-                lines.add(line.length() > 4 ? line.substring(4) : "");
-                if (line.length() == 3 || line.charAt(3) != '-') {
-                    return new SmtpReply(code, lines);
-                }
-                if (lines.size() > 100) {
-                    throw new IOException("reply too long");
-                }
-            }
-        }
-
-        private String readLine() throws IOException {
-            ByteArrayOutputStream buf = new ByteArrayOutputStream(128);
-            while (buf.size() < MAX_LINE) {
-                int b = in.read();
-                if (b < 0) {
-                    throw new IOException("connection closed");
-                }
-                if (b == '\n') {
-                    byte[] bytes = buf.toByteArray();
-                    int len = bytes.length > 0 && bytes[bytes.length - 1] == '\r' ? bytes.length - 1 : bytes.length;
-                    return new String(bytes, 0, len, StandardCharsets.UTF_8);
-                }
-                buf.write(b);
-            }
-            throw new IOException("reply line too long");
-        }
-
-        void quit() {
-            try {
-                socket.setSoTimeout(Math.min(replyTimeoutMillis, 5000));
-                command("QUIT");
-            } catch (IOException | RuntimeException ignored) {
-                // QUIT is a courtesy; the socket is closed below either way.
-            }
-            close();
-        }
-
-        void close() {
-            if (socket != null) {
-                closeQuietly(socket);
-            }
-        }
+        all.forEach(SmtpConnection::quit);
     }
 }

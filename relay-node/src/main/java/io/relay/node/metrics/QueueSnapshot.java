@@ -31,7 +31,7 @@ import org.slf4j.LoggerFactory;
  */
 public final class QueueSnapshot {
     private static final Logger LOG = LoggerFactory.getLogger(QueueSnapshot.class);
-    private static final QueueView EMPTY = new QueueView(0, 0, 0, java.util.List.of());
+    private static final QueueView EMPTY = new QueueView(0, 0, 0);
 
     private final Supplier<QueueView> source;
     private final long maxAgeNanos;

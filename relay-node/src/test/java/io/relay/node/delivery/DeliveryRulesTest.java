@@ -25,11 +25,11 @@ class DeliveryRulesTest {
     @Test
     void dotStuffingDoublesLeadingDotsAndTerminates() {
         byte[] in = ".a\r\nb.\r\n..c\r\n".getBytes(StandardCharsets.US_ASCII);
-        assertEquals("..a\r\nb.\r\n...c\r\n.\r\n", new String(SmtpClient.dotStuffed(in), StandardCharsets.US_ASCII));
-        assertEquals("x\r\n.\r\n", new String(SmtpClient.dotStuffed("x".getBytes(StandardCharsets.US_ASCII)),
+        assertEquals("..a\r\nb.\r\n...c\r\n.\r\n", new String(SmtpTransaction.dotStuffed(in), StandardCharsets.US_ASCII));
+        assertEquals("x\r\n.\r\n", new String(SmtpTransaction.dotStuffed("x".getBytes(StandardCharsets.US_ASCII)),
                 StandardCharsets.US_ASCII));
-        assertEquals(".\r\n", new String(SmtpClient.dotStuffed(new byte[0]), StandardCharsets.US_ASCII));
-        assertEquals("a\r\n..\r\n..\r\n.\r\n", new String(SmtpClient.dotStuffed(
+        assertEquals(".\r\n", new String(SmtpTransaction.dotStuffed(new byte[0]), StandardCharsets.US_ASCII));
+        assertEquals("a\r\n..\r\n..\r\n.\r\n", new String(SmtpTransaction.dotStuffed(
                 "a\r\n.\r\n.".getBytes(StandardCharsets.US_ASCII)), StandardCharsets.US_ASCII));
     }
 
@@ -48,8 +48,8 @@ class DeliveryRulesTest {
                     }
                 };
                 java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
-                SmtpClient.writeDotStuffed(src, out);
-                assertEquals(new String(SmtpClient.dotStuffed(in), StandardCharsets.US_ASCII),
+                SmtpTransaction.writeDotStuffed(src, out);
+                assertEquals(new String(SmtpTransaction.dotStuffed(in), StandardCharsets.US_ASCII),
                         out.toString(StandardCharsets.US_ASCII), "case of " + in.length + " bytes, reads of " + read);
             }
         }

@@ -9,6 +9,7 @@ import io.relay.node.testing.AiosmtpdUpstream;
 import io.relay.node.testing.ConnectionCountingProxy;
 import io.relay.queue.QueuedMessage;
 import io.relay.queue.RecipientOutcome;
+import io.relay.routing.Agent;
 import io.relay.routing.NextHop;
 import io.relay.routing.Route;
 import io.relay.routing.TlsLevel;
@@ -68,7 +69,7 @@ class DispatcherLimitsTest {
     }
 
     private static Route ses(int port, int concurrency, String... rates) {
-        return new Route("ses", Route.Kind.SMTP, new NextHop("127.0.0.1", port, false), "", TlsLevel.NONE, null, null,
+        return new Route("ses", new Agent.Smtp(new NextHop("127.0.0.1", port, false)), TlsLevel.NONE, null, null,
                 List.of(), new Route.Limits(concurrency, List.of(rates)), true, "transport_maps: example.net");
     }
 
@@ -160,7 +161,7 @@ class DispatcherLimitsTest {
         try (AiosmtpdUpstream slow = AiosmtpdUpstream.builder(dir.resolve("slow")).start();
              AiosmtpdUpstream fast = AiosmtpdUpstream.builder(dir.resolve("fast")).start()) {
             Route sandbox = ses(slow.port(), 1, "1/s");
-            Route other = new Route("smtp", Route.Kind.SMTP, new NextHop("127.0.0.1", fast.port(), false), "",
+            Route other = new Route("smtp", new Agent.Smtp(new NextHop("127.0.0.1", fast.port(), false)),
                     TlsLevel.NONE, null, null, List.of(), new Route.Limits(0, List.of()), true, "relayhost");
             Dispatcher d = Fixtures.dispatcher((rcpt, sender) -> rcpt.endsWith("@example.net") ? sandbox : other,
                     client, new LocalNextHopLimiter(Duration.ofSeconds(30)), 20, new RecordingQueue(), log);

@@ -11,6 +11,7 @@ import io.relay.node.testing.Tools;
 import io.relay.node.testing.UpstreamSink;
 import io.relay.queue.QueuedMessage;
 import io.relay.queue.RecipientOutcome;
+import io.relay.routing.Agent;
 import io.relay.routing.NextHop;
 import io.relay.routing.Route;
 import io.relay.routing.TlsLevel;
@@ -233,9 +234,9 @@ class DispatcherTest {
     void localKindsFileDiscardAndErrorEachGetTheirOwnLane() throws Exception {
         Path mailDir = dir.resolve("mail");
         Dispatcher d = dispatcher((rcpt, sender) -> switch (rcpt.substring(0, rcpt.indexOf('@'))) {
-            case "file" -> Fixtures.local(Route.Kind.FILE, "file", mailDir.toString());
-            case "gone" -> Fixtures.local(Route.Kind.DISCARD, "discard", "");
-            default -> Fixtures.local(Route.Kind.ERROR, "error", "5.1.2 this domain takes no mail");
+            case "file" -> Fixtures.local(new Agent.FileDrop(mailDir.toString()), "file");
+            case "gone" -> Fixtures.local(new Agent.Discard(""), "discard");
+            default -> Fixtures.local(new Agent.Bounce("5.1.2 this domain takes no mail"), "error");
         });
         QueuedMessage m = Fixtures.message("s@example.com", List.of("file@example.net", "gone@example.net",
                 "err@example.org"), "local body\r\n");

@@ -8,6 +8,7 @@ import io.relay.queue.MessageQueue;
 import io.relay.queue.Envelope;
 import io.relay.queue.QueueId;
 import io.relay.queue.QueuedMessage;
+import io.relay.routing.Agent;
 import io.relay.routing.Credentials;
 import io.relay.routing.NextHop;
 import io.relay.routing.Route;
@@ -64,12 +65,12 @@ final class Fixtures {
     }
 
     static Route smtpTo(NextHop hop, TlsLevel tls, String caFile, Credentials cred, boolean reuse, NextHop... fallbacks) {
-        return new Route("smtp", Route.Kind.SMTP, hop, "", tls, caFile, cred, List.of(fallbacks),
+        return new Route("smtp", new Agent.Smtp(hop), tls, caFile, cred, List.of(fallbacks),
                 Route.Limits.NONE, reuse, "relayhost");
     }
 
-    static Route local(Route.Kind kind, String transport, String argument) {
-        return new Route(transport, kind, null, argument, TlsLevel.NONE, null, null, List.of(), Route.Limits.NONE,
+    static Route local(Agent agent, String transport) {
+        return new Route(transport, agent, TlsLevel.NONE, null, null, List.of(), Route.Limits.NONE,
                 false, "transport_maps: test");
     }
 }

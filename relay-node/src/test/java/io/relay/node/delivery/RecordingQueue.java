@@ -35,11 +35,6 @@ final class RecordingQueue implements MessageQueue {
     }
 
     @Override
-    public long localMessageCount() {
-        return accepted.size();
-    }
-
-    @Override
     public void close() {
     }
 }

@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.relay.queue.QueueView;
 import java.time.Duration;
-import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -20,7 +19,7 @@ class QueueSnapshotTest {
     void bothGaugesOfAScrapeShareOneReadUntilItIsOld() {
         QueueSnapshot s = new QueueSnapshot(() -> {
             reads.incrementAndGet();
-            return new QueueView(3 + reads.get(), 7, 90_000, List.of());
+            return new QueueView(3 + reads.get(), 7, 90_000);
         }, Duration.ofSeconds(5), now::get);
 
         assertEquals(Map.of(QueueState.ACTIVE, 4L, QueueState.DEFERRED, 7L, QueueState.HOLD, 0L,
@@ -42,7 +41,7 @@ class QueueSnapshotTest {
             if (calls.incrementAndGet() > 1) {
                 throw new IllegalStateException("member shutting down");
             }
-            return new QueueView(2, 1, 1000, List.of());
+            return new QueueView(2, 1, 1000);
         }, Duration.ofSeconds(5), now::get);
 
         assertEquals(2L, s.depth().get(QueueState.ACTIVE));
@@ -54,7 +53,7 @@ class QueueSnapshotTest {
 
     @Test
     void heldAndIncomingAreCountedApartFromActiveAndDeferred() {
-        QueueSnapshot s = new QueueSnapshot(() -> new QueueView(2, 5, 1000, List.of(), 3, 1), Duration.ofSeconds(5),
+        QueueSnapshot s = new QueueSnapshot(() -> new QueueView(2, 5, 1000, 3, 1), Duration.ofSeconds(5),
                 now::get);
         assertEquals(Map.of(QueueState.ACTIVE, 2L, QueueState.DEFERRED, 5L, QueueState.HOLD, 3L,
                 QueueState.INCOMING, 1L), s.depth());
@@ -72,9 +71,9 @@ class QueueSnapshotTest {
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
                 }
-                return new QueueView(200_000, 0, 1000, List.of());
+                return new QueueView(200_000, 0, 1000);
             }
-            return new QueueView(calls.get(), 0, 1000, List.of());
+            return new QueueView(calls.get(), 0, 1000);
         }, Duration.ofSeconds(5), now::get, Duration.ofMillis(200));
 
         assertEquals(1L, s.depth().get(QueueState.ACTIVE));

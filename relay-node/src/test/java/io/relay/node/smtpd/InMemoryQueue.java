@@ -47,11 +47,6 @@ final class InMemoryQueue implements MessageQueue {
     }
 
     @Override
-    public long localMessageCount() {
-        return accepted.size();
-    }
-
-    @Override
     public void close() {
     }
 }
