@@ -35,6 +35,7 @@ import org.slf4j.LoggerFactory;
 public final class ClusterAuthFailures implements AuthFailures {
     static final String MAP = "relay-auth-failures";
     static final Duration CALL_TIMEOUT = Duration.ofSeconds(2);
+    static final long EXPIRY_SLACK_MILLIS = 1_000;
     private static final Logger LOG = LoggerFactory.getLogger(ClusterAuthFailures.class);
 
     private final IMap<String, long[]> failures;
@@ -144,7 +145,10 @@ public final class ClusterAuthFailures implements AuthFailures {
                 next = Arrays.copyOfRange(next, next.length - limit, next.length);
             }
             if (entry instanceof ExtendedMapEntry<String, long[]> e) {
-                e.setValue(next, windowMillis, TimeUnit.MILLISECONDS);
+                // a second longer than the window: Hazelcast keeps expiry times in whole seconds, so a
+                // TTL of exactly the window could drop the entry (and lift the lock) up to a second
+                // early; the instants above decide the lock, the TTL only clears a client that left
+                e.setValue(next, windowMillis + EXPIRY_SLACK_MILLIS, TimeUnit.MILLISECONDS);
             } else {
                 entry.setValue(next);
             }

@@ -3,6 +3,7 @@ package io.relay.node.cluster;
 import io.relay.node.auth.SaslUser;
 import io.relay.node.auth.SenderRates;
 import io.relay.queue.ClusterLimits;
+import io.relay.queue.Gcra;
 import io.relay.routing.RateLimit;
 import java.util.ArrayList;
 import java.util.List;
@@ -30,10 +31,6 @@ import org.slf4j.LoggerFactory;
 public final class ClusterSenderRates implements SenderRates {
     private static final Logger LOG = LoggerFactory.getLogger(ClusterSenderRates.class);
     private static final String LANE = "sasl-user:";
-    private static final long HOUR_NANOS = 3_600_000_000_000L;
-    /** The limiter widens send slots by 5%, at most 30 ms (ClusterLimits' SEND_MARGIN_DIVISOR and MAX_SEND_MARGIN_NANOS). */
-    private static final long MARGIN_DIVISOR = 20;
-    private static final long MAX_MARGIN_NANOS = 30_000_000L;
 
     /** Room for rounding only: the N-th message's slot lies exactly N - 1 intervals ahead at most. */
     private static final long SLACK_NANOS = 1_000_000L;
@@ -61,7 +58,7 @@ public final class ClusterSenderRates implements SenderRates {
             }
             long period = r.period().toNanos();
             rates.add(new ClusterLimits.Rate(r.permits(), period, r.text()));
-            if (period < HOUR_NANOS) {
+            if (!Gcra.quota(period)) {
                 allowance = Math.min(allowance, allowanceNanos(r.permits(), period));
             }
         }
@@ -86,8 +83,6 @@ public final class ClusterSenderRates implements SenderRates {
 
     /** How far ahead a reservation may lie for {@code permits} per {@code periodNanos} to admit {@code permits} at once. */
     static long allowanceNanos(long permits, long periodNanos) {
-        long exact = periodNanos / permits;
-        long interval = exact + Math.min(exact / MARGIN_DIVISOR, MAX_MARGIN_NANOS);
-        return (permits - 1) * interval + SLACK_NANOS;
+        return (permits - 1) * Gcra.spacedInterval(periodNanos, permits) + SLACK_NANOS;
     }
 }
