@@ -11,7 +11,10 @@ import io.relay.node.auth.SenderRates;
 import io.relay.node.cluster.AdminStateMergePolicy;
 import io.relay.node.cluster.AdminStateStore;
 import io.relay.node.cluster.ClusterAuthFailures;
+import io.relay.node.cluster.ClusterDkimKeys;
 import io.relay.node.cluster.ClusterSaslUsers;
+import io.relay.node.cluster.DkimKeyVault;
+import io.relay.node.dkim.DkimRecordCheck;
 import io.relay.node.cluster.ClusterSenderRates;
 import io.relay.node.cluster.UsersBootstrap;
 import io.relay.node.cluster.ClusterMembers;
@@ -75,6 +78,8 @@ public final class RelayNode implements AutoCloseable {
     private final AdminStateStore admin;
     /** SMTP AUTH (issue 20), for the submission listeners: who may log in, who is locked out, each user's rate. */
     private final SaslUsers saslUsers;
+    /** The DKIM keys that sign, per domain; for the signer when it joins the message path (issue 21). */
+    private final ClusterDkimKeys dkimKeys;
     private final AuthFailures authFailures;
     private final SenderRates senderRates;
     private final AdminServer adminApi;
@@ -209,10 +214,15 @@ public final class RelayNode implements AutoCloseable {
         // policy's volatile set, which the store swaps when the cluster's state changes
         // SMTP AUTH's users (issue 20) follow the same states as the routing overlay
         ClusterSaslUsers saslUsers = new ClusterSaslUsers();
+        // DKIM keys (issue 21) follow too, unsealed once per key; the message path does not sign yet
+        DkimKeyVault dkimVault = cfg.dkim.keyEncryptionKeyFile == null ? null
+                : DkimKeyVault.fromFile(cfg.dkim.keyEncryptionKeyFile);
+        ClusterDkimKeys dkimKeys = new ClusterDkimKeys(dkimVault);
         AdminStateStore admin = new AdminStateStore(member.hazelcast(), cfg.smtpd.mynetworks, cfg.queue.spoolDir,
                 policy::mynetworks, s -> {
                     router.apply(s);
                     saslUsers.apply(s);
+                    dkimKeys.apply(s);
                 }, Clock.systemUTC());
         admin.start();
         opened.push(admin);
@@ -224,6 +234,7 @@ public final class RelayNode implements AutoCloseable {
         // ClusterLimits of their own over the same member and map as the lanes' limiter.
         UsersBootstrap.seed(admin, cfg.smtpd.saslUsersFile);
         this.saslUsers = saslUsers;
+        this.dkimKeys = dkimKeys;
         this.authFailures = new ClusterAuthFailures(member.hazelcast(), cfg.smtpd.authFailureLimit,
                 cfg.smtpd.authFailureWindow);
         this.senderRates = new ClusterSenderRates(new ClusterLimits(member.hazelcast()));
@@ -300,7 +311,8 @@ public final class RelayNode implements AutoCloseable {
                     smtpd.boundAddresses().toString(), String.valueOf(health.boundAddress()), () -> failing(readiness)));
             AdminServer api = new AdminServer(new AdminServer.Listener(cfg.admin.listen.toSocketAddress(), adminToken,
                     adminTls), new AdminServer.Node(admin, router, queue, members, () -> breakerLabels(guard),
-                    this::adminDrain));
+                    this::adminDrain, new AdminServer.Dkim(dkimVault, new DkimRecordCheck(
+                            cfg.smtp.dnsServers.stream().map(HostPort::toSocketAddress).toList(), Duration.ofSeconds(5)))));
             listen("admin.listen", cfg.admin.listen, api::start);
             opened.push(api);
             this.adminApi = api;
