@@ -202,7 +202,8 @@ final class DkimEndpoint implements AdminRequestHandler.Endpoint {
         AdminState.DkimDomain d = s.dkim().get(domain);
         AdminState.DkimKeyEntry e = d == null ? null : d.keys().get(selector);
         if (e == null) {
-            throw new NoSuchElementException("no DKIM key " + selector + " for " + domain + "; see dkim list");
+            // a 400, not a 404: relayctl reads a 404 as an endpoint the node does not have
+            throw new IllegalArgumentException("no DKIM key " + selector + " for " + domain + "; see dkim list");
         }
         return e;
     }
