@@ -6,6 +6,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
 import java.security.GeneralSecurityException;
 import java.security.SecureRandom;
 import java.util.Arrays;
@@ -34,7 +35,7 @@ import org.bouncycastle.crypto.params.HKDFParameters;
  *
  * <p>Strategy: the KEK is derived by HKDF-SHA256 (Bouncy Castle) from the file
  * {@code dkim.key-encryption-key-file} (32 or more random bytes, the same file on every
- * node, distributed as the operator distributes the admin token); a second HKDF output gives
+ * node, mode 0600, distributed as the operator distributes the admin token); a second HKDF output gives
  * a short id of it, stored beside each sealed key, so a node with another file says so in one
  * line instead of a bare decryption failure. Without the file there is no vault: generating
  * a key is refused with one line naming the setting (safe by default), and no message names
@@ -67,6 +68,13 @@ public final class DkimKeyVault {
     public static DkimKeyVault fromFile(Path file) {
         byte[] material;
         try {
+            if (Files.getFileStore(file).supportsFileAttributeView("posix")) {
+                var perms = Files.getPosixFilePermissions(file);
+                if (perms.contains(PosixFilePermission.GROUP_READ) || perms.contains(PosixFilePermission.OTHERS_READ)) {
+                    throw new IllegalArgumentException("dkim.key-encryption-key-file " + file
+                            + ": readable by group or others; chmod 600 it");
+                }
+            }
             material = Files.readAllBytes(file);
         } catch (IOException e) {
             throw new IllegalArgumentException("dkim.key-encryption-key-file " + file + ": cannot read ("

@@ -67,9 +67,10 @@ class DkimKeysClusterTest {
     void aKeyGeneratedThroughAIsUnsealedAndSignsOnBAndSurvivesARestart(@TempDir Path dir) throws Exception {
         byte[] kekBytes = new byte[48];
         new java.security.SecureRandom().nextBytes(kekBytes);
-        Path kekA = Files.write(dir.resolve("kek-a"), kekBytes);
-        Path kekB = Files.write(dir.resolve("kek-b"), kekBytes); // the operator's copy on node B
-        Path otherKek = Files.write(dir.resolve("kek-other"), "another file of more than thirty-two bytes!".getBytes());
+        Path kekA = private600(Files.write(dir.resolve("kek-a"), kekBytes));
+        Path kekB = private600(Files.write(dir.resolve("kek-b"), kekBytes)); // the operator's copy on node B
+        Path otherKek = private600(Files.write(dir.resolve("kek-other"),
+                "another file of more than thirty-two bytes!".getBytes()));
         cluster = TwoMembers.start();
         try (DnsmasqServer dns = DnsmasqServer.start(dir, "--local=/example.com/")) {
             // --local: dnsmasq answers for example.com itself, NXDOMAIN for the records not published
@@ -138,6 +139,10 @@ class DkimKeysClusterTest {
             Files.write(signed, signed(afterRestart.active("example.com").get(0)));
             assertEquals(List.of("pass"), Verifiers.python(dir, List.of(ed.record()), List.of(signed)));
         }
+    }
+
+    private static Path private600(Path f) throws java.io.IOException {
+        return Files.setPosixFilePermissions(f, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
     }
 
     private static byte[] signed(DkimKey key) throws Exception {

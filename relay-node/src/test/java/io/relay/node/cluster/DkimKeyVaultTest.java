@@ -11,6 +11,7 @@ import io.relay.node.dkim.DkimKey;
 import io.relay.node.dkim.DkimKeyPem;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Arrays;
 import java.util.Base64;
 import java.util.List;
@@ -39,6 +40,10 @@ class DkimKeyVaultTest {
         byte[] der = Base64.getDecoder().decode(body);
         String tail = Base64.getEncoder().encodeToString(Arrays.copyOfRange(der, der.length - 24, der.length));
         return List.of(body, pem.lines().skip(1).findFirst().orElseThrow(), tail.substring(0, 20));
+    }
+
+    static Path private600(Path f) throws java.io.IOException {
+        return Files.setPosixFilePermissions(f, PosixFilePermissions.fromString("rw-------"));
     }
 
     @Test
@@ -102,13 +107,17 @@ class DkimKeyVaultTest {
 
     @Test
     void aShortOrMissingKekFileIsOneLineNamingTheSetting(@TempDir Path dir) throws Exception {
-        Path shortFile = Files.write(dir.resolve("kek"), new byte[16]);
+        Path open = Files.write(dir.resolve("open"), KEK);
+        Files.setPosixFilePermissions(open, PosixFilePermissions.fromString("rw-r--r--"));
+        assertEquals("dkim.key-encryption-key-file " + open + ": readable by group or others; chmod 600 it",
+                assertThrows(IllegalArgumentException.class, () -> DkimKeyVault.fromFile(open)).getMessage());
+        Path shortFile = private600(Files.write(dir.resolve("kek"), new byte[16]));
         var e = assertThrows(IllegalArgumentException.class, () -> DkimKeyVault.fromFile(shortFile));
         assertEquals("dkim.key-encryption-key-file " + shortFile + ": 16 bytes, needs 32 or more random bytes",
                 e.getMessage());
         var m = assertThrows(IllegalArgumentException.class, () -> DkimKeyVault.fromFile(dir.resolve("none")));
         assertTrue(m.getMessage().startsWith("dkim.key-encryption-key-file "), m.getMessage());
-        Path good = Files.write(dir.resolve("good"), KEK);
+        Path good = private600(Files.write(dir.resolve("good"), KEK));
         assertEquals(DkimKeyVault.of(KEK).kekId(), DkimKeyVault.fromFile(good).kekId());
         // the view of a node without a file: the active key's domain does not sign, and says why
         DkimKey k = DkimKey.generate("example.org", "e1", DkimAlgorithm.ED25519_SHA256);

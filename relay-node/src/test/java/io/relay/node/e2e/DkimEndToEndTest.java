@@ -64,7 +64,8 @@ class DkimEndToEndTest {
         startDns(dir, dnsPort, List.of());
         byte[] kekBytes = new byte[32];
         new SecureRandom().nextBytes(kekBytes);
-        Path kek = Files.write(dir.resolve("dkim.kek"), kekBytes);
+        Path kek = Files.setPosixFilePermissions(Files.write(dir.resolve("dkim.kek"), kekBytes),
+                java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
         cluster = new AdminCluster(dir, TOKEN);
         cluster.start(dir, "node", true, (i, nodeDir, smtp, clusterPort, adminPort, members) ->
                 new NodeYaml(nodeDir, smtp, Ports.free(), clusterPort).with(RelayYaml.relayingTo(Ports.free())
