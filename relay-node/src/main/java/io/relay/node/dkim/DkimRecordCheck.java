@@ -93,7 +93,8 @@ public final class DkimRecordCheck {
         env.put(Context.INITIAL_CONTEXT_FACTORY, "com.sun.jndi.dns.DnsContextFactory");
         env.put(Context.PROVIDER_URL, providerUrl);
         env.put("com.sun.jndi.dns.timeout.initial", Long.toString(Math.max(100, timeout.toMillis() / 3)));
-        env.put("com.sun.jndi.dns.timeout.retries", "2");
+        // one retry: a listing looks up every key in turn, and a dead server must not hold it for minutes
+        env.put("com.sun.jndi.dns.timeout.retries", "1");
         DirContext ctx = new InitialDirContext(env);
         try {
             Attribute a = ctx.getAttributes(name, new String[] {"TXT"}).get("TXT");
