@@ -18,7 +18,7 @@ import picocli.CommandLine.ScopeType;
 @Command(name = "relayctl", mixinStandardHelpOptions = true, version = "relayctl 0.1.0",
         description = "Manage a running relay cluster through a node's admin API.",
         subcommands = {NetworksCommand.class, TransportCommand.class, LimitsCommand.class, CredentialsCommand.class,
-                UsersCommand.class, QueueCommand.class, ClusterCommand.class, ImportPostfixCommand.class,
+                UsersCommand.class, DkimCommand.class, QueueCommand.class, ClusterCommand.class, ImportPostfixCommand.class,
                 CommandLine.HelpCommand.class})
 public final class RelayCtl implements Runnable {
     static final String DEFAULT_NODE = "127.0.0.1:8025";

@@ -8,7 +8,10 @@ import io.relay.node.admin.AdminToken;
 import io.relay.node.cluster.AdminStateMergePolicy;
 import io.relay.node.cluster.AdminStateStore;
 import io.relay.node.cluster.ClusterAuthFailures;
+import io.relay.node.cluster.ClusterDkimKeys;
 import io.relay.node.cluster.ClusterSaslUsers;
+import io.relay.node.cluster.DkimKeyVault;
+import io.relay.node.dkim.DkimRecordCheck;
 import io.relay.node.cluster.ClusterSenderRates;
 import io.relay.node.cluster.UsersBootstrap;
 import io.relay.node.cluster.ClusterMembers;
@@ -72,6 +75,8 @@ public final class RelayNode implements AutoCloseable {
     private final SmtpServer smtpd;
     private final HealthServer health;
     private final AdminStateStore admin;
+    /** The DKIM keys that sign, per domain; for the signer when it joins the message path (issue 21). */
+    private final ClusterDkimKeys dkimKeys;
     private final AdminServer adminApi;
     private final ExecutorService blocking;
     private final NodeState state;
@@ -204,10 +209,15 @@ public final class RelayNode implements AutoCloseable {
         // policy's volatile set, which the store swaps when the cluster's state changes
         // SMTP AUTH's users (issue 20) follow the same states as the routing overlay
         ClusterSaslUsers saslUsers = new ClusterSaslUsers();
+        // DKIM keys (issue 21) follow too, unsealed once per key; the message path does not sign yet
+        DkimKeyVault dkimVault = cfg.dkim.keyEncryptionKeyFile == null ? null
+                : DkimKeyVault.fromFile(cfg.dkim.keyEncryptionKeyFile);
+        ClusterDkimKeys dkimKeys = new ClusterDkimKeys(dkimVault);
         AdminStateStore admin = new AdminStateStore(member.hazelcast(), cfg.smtpd.mynetworks, cfg.queue.spoolDir,
                 policy::mynetworks, s -> {
                     router.apply(s);
                     saslUsers.apply(s);
+                    dkimKeys.apply(s);
                 }, Clock.systemUTC());
         admin.start();
         opened.push(admin);
@@ -219,6 +229,7 @@ public final class RelayNode implements AutoCloseable {
         ClusterLimits limits = new ClusterLimits(member.hazelcast());
         SaslServices sasl = new SaslServices(saslUsers, new ClusterAuthFailures(member.hazelcast(),
                 cfg.smtpd.authFailureLimit, cfg.smtpd.authFailureWindow), new ClusterSenderRates(limits));
+        this.dkimKeys = dkimKeys;
         new QueueSnapshot(queue::counts, Duration.ofSeconds(5)).registerIn(metrics);
         metrics.clusterMembers(member::memberCount);
 
@@ -293,7 +304,8 @@ public final class RelayNode implements AutoCloseable {
                     smtpd.boundAddresses().toString(), String.valueOf(health.boundAddress()), () -> failing(readiness)));
             AdminServer api = new AdminServer(new AdminServer.Listener(cfg.admin.listen.toSocketAddress(), adminToken,
                     adminTls), new AdminServer.Node(admin, router, queue, members, () -> breakerLabels(guard),
-                    this::adminDrain));
+                    this::adminDrain, new AdminServer.Dkim(dkimVault, new DkimRecordCheck(
+                            cfg.smtp.dnsServers.stream().map(HostPort::toSocketAddress).toList(), Duration.ofSeconds(5)))));
             listen("admin.listen", cfg.admin.listen, api::start);
             opened.push(api);
             this.adminApi = api;

@@ -180,4 +180,47 @@ public final class AdminApi {
     @JsonInclude(JsonInclude.Include.NON_NULL)
     public record ImportAnswer(boolean dryRun, long version, List<ImportChange> changes, List<String> warnings) {
     }
+
+    /**
+     * {@code GET} and {@code POST /admin/v1/dkim} answer: the DKIM keys of every signing domain,
+     * never a private key.
+     *
+     * @param record after a generate: the zone-file line to publish, else null
+     */
+    @JsonIgnoreProperties(ignoreUnknown = true)
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record Dkim(List<DkimKeyInfo> keys, long version, String record, List<String> warnings) {
+    }
+
+    /**
+     * One DKIM key as listed.
+     *
+     * @param algorithm {@code rsa} or {@code ed25519}
+     * @param created   ISO-8601 instant
+     * @param activated ISO-8601 instant it first signed, or null
+     * @param state     {@code active}, {@code pending} (never signed), {@code previous} (signed before; keep it
+     *                  published until retired) or {@code retired}
+     * @param dns       {@code published}, {@code missing}, {@code mismatch}, {@code lookup failed}, or null when not
+     *                  looked up (retired keys)
+     */
+    @JsonIgnoreProperties(ignoreUnknown = true)
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record DkimKeyInfo(String domain, String selector, String algorithm, String created, String activated,
+                              String state, String dns) {
+    }
+
+    /** {@code POST /admin/v1/dkim} body: exactly one of generate, activate and retire. */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record DkimChange(DkimGenerate generate, DkimSelect activate, DkimSelect retire) {
+    }
+
+    /** A new key made by the node; {@code algorithm} rsa (default) or ed25519, {@code selector} null for the default. */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record DkimGenerate(String domain, String algorithm, String selector) {
+    }
+
+    /** A domain's selector to activate or retire; {@code force} activates without the DNS record seen. */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record DkimSelect(String domain, String selector, Boolean force) {
+    }
 }

@@ -7,6 +7,8 @@ import io.netty.handler.timeout.ReadTimeoutHandler;
 import io.relay.health.HttpListener;
 import io.relay.node.cluster.AdminStateStore;
 import io.relay.node.cluster.ClusterMembers;
+import io.relay.node.cluster.DkimKeyVault;
+import io.relay.node.dkim.DkimRecordCheck;
 import io.relay.node.cluster.RoutingOverlay;
 import io.relay.queue.QueueOperations;
 import java.net.InetSocketAddress;
@@ -59,9 +61,19 @@ public final class AdminServer implements AutoCloseable {
      *                 (with its own bound address) and closes it
      * @param breakers this node's circuit breaker state per next hop
      * @param drain    starts this node's drain and returns at once
+     * @param dkim     what {@code /admin/v1/dkim} needs beside the store
      */
     public record Node(AdminStateStore store, RoutingOverlay routing, QueueOperations queue, ClusterMembers members,
-                       Supplier<Map<String, String>> breakers, Runnable drain) {
+                       Supplier<Map<String, String>> breakers, Runnable drain, Dkim dkim) {
+    }
+
+    /**
+     * The DKIM keys' tools on this node.
+     *
+     * @param vault seals new keys ({@code dkim.key-encryption-key-file}), or null when unset: no key is then made
+     * @param dns   looks the published records up through {@code smtp.dns-servers}
+     */
+    public record Dkim(DkimKeyVault vault, DkimRecordCheck dns) {
     }
 
     public AdminServer(Listener listener, Node node) {
@@ -69,7 +81,8 @@ public final class AdminServer implements AutoCloseable {
                 new AdminRequestHandler.RoutingEndpoints(new TransportEndpoint(node.store(), node.routing()),
                         new LimitsEndpoint(node.store()), new CredentialsEndpoint(node.store())),
                 List.of(new QueueEndpoint(node.queue()), new ClusterEndpoint(node.members(), node.breakers(), node.drain()),
-                        new ImportEndpoint(node.store(), node.routing()), new UsersEndpoint(node.store()))),
+                        new ImportEndpoint(node.store(), node.routing()), new UsersEndpoint(node.store()),
+                        new DkimEndpoint(node.store(), node.dkim().vault(), node.dkim().dns()))),
                 node.members());
     }
 

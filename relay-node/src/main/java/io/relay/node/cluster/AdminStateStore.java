@@ -41,7 +41,8 @@ import org.slf4j.LoggerFactory;
  * thread, so a slow disk does not delay the next change taking force; and at start
  * a node puts its file's state into the cluster when the cluster has none or an older one:
  * after a full-cluster restart the newest version any node saw wins. The file is 0600: the
- * state holds the admin credentials' passwords. After a split-brain merge the higher
+ * state holds the admin credentials' passwords (the DKIM private keys only sealed, see
+ * {@link DkimKeyVault}). After a split-brain merge the higher
  * version wins ({@link AdminStateMergePolicy}) and every node follows the merged entry.
  *
  * <p>The routing overlay (transport entries, limits, credentials) goes the same way to

@@ -248,6 +248,14 @@ public final class ConfigLoader {
                 "admin.tls.cert-file and admin.tls.key-file are set together or not at all");
         readable(p, "admin.tls.cert-file", c.admin.tls.certFile);
         readable(p, "admin.tls.key-file", c.admin.tls.keyFile);
+        readable(p, "dkim.key-encryption-key-file", c.dkim.keyEncryptionKeyFile);
+        if (c.dkim.keyEncryptionKeyFile != null && unreadable(c.dkim.keyEncryptionKeyFile).isEmpty()) {
+            try {
+                io.relay.node.cluster.DkimKeyVault.fromFile(c.dkim.keyEncryptionKeyFile);
+            } catch (IllegalArgumentException e) {
+                p.add("dkim.key-encryption-key-file", e.getMessage().replaceFirst("^dkim.key-encryption-key-file ", ""));
+            }
+        }
         p.check("log.syslog-name", c.log.syslogName != null && c.log.syslogName.matches("[A-Za-z0-9_.-]+"),
                 "must be a simple program name");
         return p;

@@ -23,6 +23,7 @@ public final class RelayConfig {
     public Cluster cluster = new Cluster();
     public Log log = new Log();
     public Admin admin = new Admin();
+    public Dkim dkim = new Dkim();
     /** Where this configuration came from; not a field Jackson sees, so {@code source:} in YAML is an unknown key. */
     private String source = "embedded defaults";
 
@@ -294,5 +295,14 @@ public final class RelayConfig {
     public static final class AdminTls {
         public Path certFile;
         public Path keyFile;
+    }
+
+    /** {@code dkim}: DKIM signing (issue 21); the keys themselves live in the cluster's admin state. */
+    public static final class Dkim {
+        /**
+         * 32 or more random bytes, the same file on every node (chmod 600): the DKIM private keys
+         * are sealed under a key derived from it. Unset: {@code relayctl dkim generate} is refused.
+         */
+        public Path keyEncryptionKeyFile;
     }
 }

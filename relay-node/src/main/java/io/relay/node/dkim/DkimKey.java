@@ -124,6 +124,14 @@ public final class DkimKey {
         return "DkimKey[" + recordName() + ", " + algorithm.tag() + ", " + bits + " bits]";
     }
 
+    /**
+     * {@code s} as a key keeps it, for {@code what} ("domain" or "selector"): lower-case
+     * A-labels without a final dot; IllegalArgumentException naming the problem otherwise.
+     */
+    public static String canonicalName(String s, String what) {
+        return name(s, what);
+    }
+
     private static String name(String s, String what) {
         String ascii;
         try {

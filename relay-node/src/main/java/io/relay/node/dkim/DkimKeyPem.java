@@ -52,6 +52,15 @@ public final class DkimKeyPem {
         }
     }
 
+    /**
+     * The key in PEM {@code text} (as {@link #write} made it), for {@code domain} under
+     * {@code selector}: for keys kept elsewhere than in a file, such as the cluster's sealed
+     * keys. Problems are one line without the key's bytes.
+     */
+    public static DkimKey read(String text, String domain, String selector) {
+        return new DkimKey(domain, selector, parse(text));
+    }
+
     /** The private key in PEM {@code text}; problems are one line without the key's bytes. */
     static PrivateKey parse(String text) {
         Object o;

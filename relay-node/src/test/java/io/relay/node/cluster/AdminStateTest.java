@@ -67,7 +67,7 @@ class AdminStateTest {
                 "lambda", new AdminState.User(HASH, List.of(), List.of()))).next(7);
         AdminState back = AdminState.fromJson(s.toJson());
         assertEquals(s, back);
-        assertEquals(3, back.format());
+        assertEquals(AdminState.FORMAT, back.format());
         org.junit.jupiter.api.Assertions.assertTrue(back.usersTable());
         assertEquals(HASH, back.users().get("webapp").hash());
         assertEquals(List.of("@example.com"), back.users().get("webapp").senders());

@@ -84,6 +84,8 @@ class ConfigLoaderTest {
             smtp: {sasl-password-file: /nonexistent/sasl}     | t.yaml: smtp.sasl-password-file: cannot read /nonexistent/sasl
             admin: {tls: {cert-file: /etc/hostname}}          | t.yaml: admin.tls.key-file: admin.tls.cert-file and admin.tls.key-file are set together or not at all
             admin: {tls: {cert-file: /nonexistent/c.pem, key-file: /nonexistent/k.pem}} | t.yaml: admin.tls.cert-file: cannot read /nonexistent/c.pem
+            dkim: {key-encryption-key-file: /nonexistent/kek} | t.yaml: dkim.key-encryption-key-file: cannot read /nonexistent/kek
+            dkim: {key-encryption-key-file: /etc/hostname}    | t.yaml: dkim.key-encryption-key-file: /etc/hostname: readable by group or others; chmod 600 it
             admin: {tls: {cert: /etc/hostname}}               | t.yaml: unknown key 'admin.tls.cert'
             queue: {minimal-backoff-time: 1h, maximal-backoff-time: 10m} | t.yaml: queue.maximal-backoff-time: must not be shorter than queue.minimal-backoff-time
             'smtpd: [a, b]'                                   | t.yaml: smtpd: expected a mapping of keys

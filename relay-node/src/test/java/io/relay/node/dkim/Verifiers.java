@@ -21,7 +21,7 @@ import java.util.regex.Pattern;
  * 127.0.0.1:53 serves the TXT records and a bind-mounted resolv.conf points at it; the
  * machine's DNS and ports are untouched.
  */
-final class Verifiers {
+public final class Verifiers {
     private Verifiers() {
     }
 
@@ -55,7 +55,7 @@ final class Verifiers {
      * python3-dkim's verdict on each message: per message one line, per signature (top to
      * bottom) {@code pass}, {@code fail} or {@code error:...}; {@code none} without any.
      */
-    static List<String> python(Path dir, List<String> zoneLines, List<Path> messages) throws Exception {
+    public static List<String> python(Path dir, List<String> zoneLines, List<Path> messages) throws Exception {
         Tools.requirePythonModule("dkim");
         Tools.requirePythonModule("nacl");
         Path script = dir.resolve("verify.py");
