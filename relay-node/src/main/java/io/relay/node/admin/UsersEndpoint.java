@@ -1,7 +1,5 @@
 package io.relay.node.admin;
 
-import io.netty.handler.codec.http.HttpMethod;
-import io.netty.handler.codec.http.QueryStringDecoder;
 import io.relay.admin.api.AdminApi;
 import io.relay.node.auth.PasswordHash;
 import io.relay.node.auth.SaslUser;
@@ -25,7 +23,7 @@ import org.slf4j.LoggerFactory;
  * log or an audit line ({@code admin.audit}: "user NAME added (...) by CLIENT, version N").
  * Names, senders and rates pass the checks of the bootstrap file ({@link SaslUserCheck}).
  */
-final class UsersEndpoint implements AdminRequestHandler.Endpoint {
+final class UsersEndpoint extends TableEndpoint {
     static final String PATH = "/admin/v1/users";
     /** Longer is no password a client types or a tool sends; it only makes hashing dearer. */
     static final int MAX_PASSWORD = 1024;
@@ -34,26 +32,18 @@ final class UsersEndpoint implements AdminRequestHandler.Endpoint {
     private final AdminStateStore store;
 
     UsersEndpoint(AdminStateStore store) {
+        super(PATH);
         this.store = store;
     }
 
     @Override
-    public String prefix() {
-        return PATH;
+    Object get() {
+        return listing(store.state(), null);
     }
 
     @Override
-    public Object handle(HttpMethod method, String path, QueryStringDecoder query, String body, String client) {
-        if (!path.equals(PATH)) {
-            throw new NoSuchElementException("no such endpoint: " + path);
-        }
-        if (method.equals(HttpMethod.GET)) {
-            return listing(store.state(), null);
-        }
-        if (method.equals(HttpMethod.POST)) {
-            return change(parse(body), client);
-        }
-        throw new UnsupportedOperationException("use GET or POST");
+    Object post(String body, String client) {
+        return change(parse(body), client);
     }
 
     /** The request; a body that is not the expected JSON is named, never echoed (it may hold a password). */

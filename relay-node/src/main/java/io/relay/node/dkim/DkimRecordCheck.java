@@ -50,12 +50,7 @@ public final class DkimRecordCheck {
 
     /** @param dnsServers smtp.dns-servers; empty means the system's resolvers */
     public DkimRecordCheck(List<InetSocketAddress> dnsServers, Duration timeout) {
-        StringBuilder url = new StringBuilder();
-        for (InetSocketAddress s : dnsServers) {
-            String host = s.getHostString().contains(":") ? "[" + s.getHostString() + "]" : s.getHostString();
-            url.append(url.length() == 0 ? "" : " ").append("dns://").append(host).append(':').append(s.getPort());
-        }
-        this.providerUrl = url.length() == 0 ? "dns:" : url.toString();
+        this.providerUrl = io.relay.node.config.DnsServers.providerUrl(dnsServers);
         this.timeout = timeout;
     }
 
