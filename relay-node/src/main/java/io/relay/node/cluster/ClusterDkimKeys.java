@@ -70,6 +70,11 @@ public final class ClusterDkimKeys {
         return s == null ? List.of() : s.keys();
     }
 
+    /** Whether any domain has a signing key on this node: without one the message path reads nothing. */
+    public boolean any() {
+        return domains.values().stream().anyMatch(s -> !s.keys().isEmpty());
+    }
+
     /** Why {@code domain} has an active key in the cluster that this node cannot use, if it has one. */
     public Optional<String> problem(String domain) {
         Signing s = domains.get(domain);
