@@ -1,17 +1,24 @@
 package io.relay.node.dkim;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.relay.queue.MessageBody;
+import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Clock;
+import java.time.Instant;
+import java.time.ZoneOffset;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** The From: domain and the key choice (pure logic; the signatures themselves are DkimSignerTest's and the e2e's). */
 class MessageSigningTest {
@@ -68,6 +75,27 @@ class MessageSigningTest {
         MessageBody unreadable = new MessageBody.OnDisk(new byte[0], null, 10);
         MessageSigning s = signing(Map.of(), "relay.test", Set.of());
         assertEquals(new MessageSigning.Outcome.Unsigned(MessageSigning.NO_KEY, null), s.sign(unreadable));
+    }
+
+    @Test
+    void aSpooledBodyIsSignedAsTheSameBytesInTheHeap(@TempDir Path dir) throws Exception {
+        byte[] prefix = "Received: from a by b; Mon, 7 Dec 2026 21:00:00 +0000\r\n".getBytes(StandardCharsets.US_ASCII);
+        byte[] rest = ("From: <app@example.com>\r\nSubject: big\r\n\r\n" + "line of a big body\r\n".repeat(5000))
+                .getBytes(StandardCharsets.US_ASCII);
+        Path file = Files.write(dir.resolve("body"), rest);
+        MessageSigning s = new MessageSigning(d -> d.equals("example.com") ? List.of(EXAMPLE) : List.of(), () -> true,
+                d -> Optional.empty(), null, Set.of(), Clock.fixed(Instant.parse("2026-12-07T21:00:00Z"), ZoneOffset.UTC));
+        MessageSigning.Outcome.Signed onDisk = (MessageSigning.Outcome.Signed) s.sign(
+                new MessageBody.OnDisk(prefix, file, rest.length));
+        byte[] whole = new byte[prefix.length + rest.length];
+        System.arraycopy(prefix, 0, whole, 0, prefix.length);
+        System.arraycopy(rest, 0, whole, prefix.length, rest.length);
+        MessageSigning.Outcome.Signed inHeap = (MessageSigning.Outcome.Signed) s.sign(new MessageBody.InMemory(whole));
+        MessageBody.OnDisk d = (MessageBody.OnDisk) onDisk.content();
+        assertEquals(file, d.file(), "the file is sent as it is, the signatures go before the prefix");
+        try (InputStream in = d.open()) {
+            assertArrayEquals(((MessageBody.InMemory) inHeap.content()).bytes(), in.readAllBytes());
+        }
     }
 
     @Test
