@@ -12,6 +12,7 @@ import io.relay.node.cluster.ClusterDkimKeys;
 import io.relay.node.cluster.ClusterSaslUsers;
 import io.relay.node.cluster.DkimKeyVault;
 import io.relay.node.dkim.DkimRecordCheck;
+import io.relay.node.dkim.MessageSigning;
 import io.relay.node.cluster.ClusterSenderRates;
 import io.relay.node.cluster.UsersBootstrap;
 import io.relay.node.cluster.ClusterMembers;
@@ -21,6 +22,7 @@ import io.relay.node.config.HostPort;
 import io.relay.node.config.RelayConfig;
 import io.relay.node.config.RoutingConfigs;
 import io.relay.node.delivery.AddressRecordResolver;
+import io.relay.node.delivery.DkimStep;
 import io.relay.node.delivery.Dispatcher;
 import io.relay.node.delivery.DsnBuilder;
 import io.relay.node.delivery.ClusterNextHopLimiter;
@@ -53,11 +55,13 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -209,7 +213,7 @@ public final class RelayNode implements AutoCloseable {
         // policy's volatile set, which the store swaps when the cluster's state changes
         // SMTP AUTH's users (issue 20) follow the same states as the routing overlay
         ClusterSaslUsers saslUsers = new ClusterSaslUsers();
-        // DKIM keys (issue 21) follow too, unsealed once per key; the message path does not sign yet
+        // DKIM keys (issue 21) follow too, unsealed once per key; the SMTP transport signs with them (DkimStep)
         DkimKeyVault dkimVault = cfg.dkim.keyEncryptionKeyFile == null ? null
                 : DkimKeyVault.fromFile(cfg.dkim.keyEncryptionKeyFile);
         ClusterDkimKeys dkimKeys = new ClusterDkimKeys(dkimVault);
@@ -251,7 +255,11 @@ public final class RelayNode implements AutoCloseable {
         NextHopGuard guard = NextHopGuard.of(new NextHopGuard.Settings(cfg.smtp.breaker.failureThreshold,
                 cfg.smtp.breaker.openTime, cfg.smtp.breaker.connectRetries), metrics::circuitBreakerState);
         Dispatcher dispatcher = new Dispatcher(router::route, client, limiter, cfg.smtp.destinationConcurrencyLimit,
-                guard, queue, new DsnBuilder(hostname), mailLog, hostname, Clock.systemUTC(), metrics);
+                guard, queue, new DsnBuilder(hostname), mailLog, hostname, Clock.systemUTC(), metrics,
+                new DkimStep(new MessageSigning(dkimKeys::active, dkimKeys::any, dkimKeys::problem,
+                        cfg.dkim.fallbackDomain, Set.copyOf(cfg.dkim.required), Clock.systemUTC()),
+                        cfg.smtp.transports.entrySet().stream().filter(e -> !e.getValue().dkimSigns())
+                                .map(Map.Entry::getKey).collect(Collectors.toSet()), metrics));
         // a setter, not the constructor: the dispatcher that knows a lane's connections needs the limiter first
         limiter.beforeRelease(dispatcher::closeIdleConnections);
         queue.start(dispatcher);

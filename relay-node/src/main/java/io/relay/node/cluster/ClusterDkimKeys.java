@@ -29,6 +29,8 @@ public final class ClusterDkimKeys {
 
     private final DkimKeyVault vault;
     private volatile Map<String, Signing> domains = Map.of();
+    /** Whether any domain signs here: worked out per state, not per message. */
+    private volatile boolean any;
 
     /** @param vault this node's, or null when {@code dkim.key-encryption-key-file} is not set */
     public ClusterDkimKeys(DkimKeyVault vault) {
@@ -62,12 +64,18 @@ public final class ClusterDkimKeys {
             }
         });
         domains = Map.copyOf(next);
+        any = next.values().stream().anyMatch(g -> !g.keys().isEmpty());
     }
 
     /** The keys that sign {@code domain}'s mail (lower-case A-labels); empty when none does on this node. */
     public List<DkimKey> active(String domain) {
         Signing s = domains.get(domain);
         return s == null ? List.of() : s.keys();
+    }
+
+    /** Whether any domain has a signing key on this node: without one the message path reads nothing. */
+    public boolean any() {
+        return any;
     }
 
     /** Why {@code domain} has an active key in the cluster that this node cannot use, if it has one. */

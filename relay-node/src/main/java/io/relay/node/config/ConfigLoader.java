@@ -256,6 +256,15 @@ public final class ConfigLoader {
                 p.add("dkim.key-encryption-key-file", e.getMessage().replaceFirst("^dkim.key-encryption-key-file ", ""));
             }
         }
+        c.smtp.transports.forEach((name, t) -> p.check("smtp.transports." + name + ".dkim",
+                t.dkim == null || t.dkim.strip().equalsIgnoreCase("on") || t.dkim.strip().equalsIgnoreCase("off"),
+                "'" + t.dkim + "' is not one of on, off"));
+        p.check("dkim.fallback-domain", c.dkim.fallbackDomain == null
+                || c.dkim.fallbackDomain.strip().matches("[A-Za-z0-9-]+(\\.[A-Za-z0-9-]+)+\\.?"), "must be a domain name");
+        for (String d : c.dkim.required) {
+            p.check("dkim.required", d != null && d.strip().matches("[A-Za-z0-9-]+(\\.[A-Za-z0-9-]+)+\\.?"),
+                    "'" + d + "' is not a domain name");
+        }
         p.check("log.syslog-name", c.log.syslogName != null && c.log.syslogName.matches("[A-Za-z0-9_.-]+"),
                 "must be a simple program name");
         return p;

@@ -193,6 +193,13 @@ public final class RelayConfig {
         /** An explicit empty list turns the fallback relay off for this transport. */
         public List<String> fallbackRelay;
         public Boolean connectionReuse;
+        /** {@code off}: this transport sends unsigned; {@code on} (the default): DKIM signs where a key is. */
+        public String dkim;
+
+        /** Whether mail through this transport is DKIM-signed (dkim unset or on). */
+        public boolean dkimSigns() {
+            return dkim == null || !dkim.strip().equalsIgnoreCase("off");
+        }
     }
 
     /** The queue: spool, backoff and lifetime, high-water marks. */
@@ -304,5 +311,9 @@ public final class RelayConfig {
          * are sealed under a key derived from it. Unset: {@code relayctl dkim generate} is refused.
          */
         public Path keyEncryptionKeyFile;
+        /** Signs mail whose From: domain has no active key with this domain's key(s); unset: such mail goes unsigned. */
+        public String fallbackDomain;
+        /** From: domains never sent unsigned: without a usable key their mail is deferred (4.7.0). */
+        public List<String> required = new ArrayList<>();
     }
 }

@@ -53,9 +53,17 @@ public final class Dispatcher implements DeliveryHandler {
     public Dispatcher(BiFunction<String, String, Route> router, SmtpClient client, NextHopLimiter limiter,
                       int defaultConcurrency, NextHopGuard guard, MessageQueue queue, DsnBuilder dsn, MailLog log,
                       String hostname, Clock clock, RelayMetrics metrics) {
+        this(router, client, limiter, defaultConcurrency, guard, queue, dsn, log, hostname, clock, metrics,
+                DkimStep.OFF);
+    }
+
+    /** @param dkim signs SMTP deliveries (issue 21), or {@link DkimStep#OFF} */
+    public Dispatcher(BiFunction<String, String, Route> router, SmtpClient client, NextHopLimiter limiter,
+                      int defaultConcurrency, NextHopGuard guard, MessageQueue queue, DsnBuilder dsn, MailLog log,
+                      String hostname, Clock clock, RelayMetrics metrics, DkimStep dkim) {
         Objects.requireNonNull(metrics, "metrics");
         this.router = router;
-        this.smtp = new SmtpTransport(client, limiter, defaultConcurrency, guard, log, metrics, clock);
+        this.smtp = new SmtpTransport(client, limiter, defaultConcurrency, guard, log, metrics, clock, dkim);
         this.bounces = new Bounces(queue, dsn, log, hostname, clock);
         this.outcomes = new OutcomeLog(log, metrics, clock);
         this.log = log;

@@ -1,8 +1,10 @@
 package io.relay.node.delivery;
 
+import io.relay.node.dkim.MessageSigning;
 import io.relay.node.log.MailLog;
 import io.relay.node.metrics.RelayMetrics;
 import io.relay.queue.Envelope;
+import io.relay.queue.MessageBody;
 import io.relay.queue.QueuedMessage;
 import io.relay.routing.Agent;
 import io.relay.routing.NextHop;
@@ -39,6 +41,7 @@ final class SmtpTransport {
     private final MailLog log;
     private final RelayMetrics metrics;
     private final Clock clock;
+    private final DkimStep dkim;
     private final Map<String, LanePace> paces = new ConcurrentHashMap<>();
     private final NextHopLimiter nodeLimits = new LocalNextHopLimiter(Duration.ofSeconds(10));
     private final Map<String, List<String>> hopsByLane = new ConcurrentHashMap<>();
@@ -52,7 +55,7 @@ final class SmtpTransport {
      * @param guard              circuit breakers per next hop, connection retries, throttling pauses per lane
      */
     SmtpTransport(SmtpClient smtp, NextHopLimiter limiter, int defaultConcurrency, NextHopGuard guard, MailLog log,
-                  RelayMetrics metrics, Clock clock) {
+                  RelayMetrics metrics, Clock clock, DkimStep dkim) {
         this.smtp = smtp;
         this.limiter = limiter;
         this.defaultConcurrency = defaultConcurrency;
@@ -60,6 +63,7 @@ final class SmtpTransport {
         this.log = log;
         this.metrics = metrics;
         this.clock = clock;
+        this.dkim = dkim;
     }
 
     /**
@@ -96,6 +100,22 @@ final class SmtpTransport {
         }
         long started = System.nanoTime();
         try {
+            // Signed here, once per delivery attempt of each lane (a message to three next
+            // hops is signed three times, a retry signs again: t= is then the send time), after
+            // the lane admitted it and before a connection slot is taken, so a held message
+            // holds no slot. Cost: one pass over the content for the body hash (a spooled
+            // body is read from disk once more) plus one RSA or Ed25519 signature per key.
+            MessageBody content = message.body();
+            MessageSigning.Outcome signing = dkim.apply(route, message);
+            if (signing instanceof MessageSigning.Outcome.Signed s) {
+                content = s.content();
+            } else if (signing instanceof MessageSigning.Outcome.Held h) {
+                List<Attempted> out = new ArrayList<>();
+                for (String r : rcpts) {
+                    out.add(new Attempted("smtp", "none", 0, 0, RecipientResult.deferred(r, h.dsn(), h.reason())));
+                }
+                return out;
+            }
             // A transport's own concurrency counts for the whole cluster; the default
             // (smtp.destination-concurrency-limit, Postfix's per-host default) per node.
             Optional<NextHopLimiter.ConnectionPermit> slot = route.limits().concurrency() > 0
@@ -119,7 +139,7 @@ final class SmtpTransport {
                     }
                     return null;
                 };
-                return deliverHops(route, agent, message, rcpts, gate);
+                return deliverHops(route, agent, message, content, rcpts, gate);
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -211,7 +231,8 @@ final class SmtpTransport {
         }
     }
 
-    private List<Attempted> deliverHops(Route route, Agent.Smtp agent, QueuedMessage message, List<String> rcpts,
+    private List<Attempted> deliverHops(Route route, Agent.Smtp agent, QueuedMessage message, MessageBody content,
+                                        List<String> rcpts,
                                         SmtpClient.TransactionGate gate) {
         Envelope env = message.envelope();
         SmtpClient.Policy policy = new SmtpClient.Policy(route.tlsLevel(),
@@ -228,7 +249,7 @@ final class SmtpTransport {
             // Through the hop's breaker (suspended: deferred without connecting, relay=none), with
             // connection retries; throttling replies pause the lane.
             SmtpDelivery d = guard.deliver(route.laneKey(), hop, rcptsNow, () -> smtp.deliver(hop, policy,
-                    env.sender(), rcptsNow, message.body(), env.smtpUtf8(), env.eightBitMime(), gate));
+                    env.sender(), rcptsNow, content, env.smtpUtf8(), env.eightBitMime(), gate));
             List<String> again = new ArrayList<>();
             for (RecipientResult r : d.results()) {
                 boolean heldBack = d.held() != null && r.status() == RecipientResult.Status.DEFERRED;

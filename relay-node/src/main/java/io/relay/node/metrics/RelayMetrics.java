@@ -49,6 +49,9 @@ public final class RelayMetrics {
     private final Counter deliveryAttempts;
     private final Histogram deliveryDelay;
     private final Counter rateLimitWaits;
+    private final Counter dkimSignatures;
+    private final Counter dkimUnsigned;
+    private final Counter dkimFailures;
     private final Counter rateLimitWaitSeconds;
     private final Gauge breakerState;
     private final Histogram spoolFsync;
@@ -103,6 +106,16 @@ public final class RelayMetrics {
                 .help("Time from the 250 at end of DATA to successful delivery, by transport")
                 .labelNames("transport").classicOnly().classicUpperBounds(DELIVERY_DELAY_BOUNDS)
                 .withoutExemplars().register(registry);
+        dkimSignatures = Counter.builder().name("relay_dkim_signatures_total")
+                .help("DKIM signatures made (one per key, per message and delivery attempt), by domain and algorithm")
+                .labelNames("domain", "algorithm").register(registry);
+        dkimUnsigned = Counter.builder().name("relay_dkim_unsigned_total")
+                .help("Messages sent by SMTP without a DKIM signature (per delivery attempt), by reason (no_key, transport_off)")
+                .labelNames("reason").register(registry);
+        dkimFailures = Counter.builder().name("relay_dkim_failures_total")
+                .help("Deliveries held back by DKIM (per attempt), by reason (required: the From: domain requires a "
+                        + "signature this node cannot make; error: signing failed)")
+                .labelNames("reason").register(registry);
         rateLimitWaits = Counter.builder().name("relay_rate_limit_waits_total")
                 .help("Deliveries that waited for a next hop's rate limit")
                 .labelNames("nexthop").register(registry);
@@ -257,6 +270,21 @@ public final class RelayMetrics {
     /** A recipient was delivered {@code sinceAccept} after its message got 250. */
     public void deliveryDelay(String transport, Duration sinceAccept) {
         deliveryDelay.labelValues(transport).observe(Math.max(0, sinceAccept.toNanos()) / 1e9);
+    }
+
+    /** A message was signed for {@code domain} with a key of {@code algorithm} (its a= tag). */
+    public void dkimSignature(String domain, String algorithm) {
+        dkimSignatures.labelValues(domain, algorithm).inc();
+    }
+
+    /** A message went out unsigned, for {@code reason} (no_key, transport_off). */
+    public void dkimUnsigned(String reason) {
+        dkimUnsigned.labelValues(reason).inc();
+    }
+
+    /** A delivery was held back by DKIM, for {@code reason} (required, error). */
+    public void dkimFailure(String reason) {
+        dkimFailures.labelValues(reason).inc();
     }
 
     /** A delivery to {@code nexthop} waited {@code waited} for the rate limit. */

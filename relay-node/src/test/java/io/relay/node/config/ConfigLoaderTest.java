@@ -1,6 +1,7 @@
 package io.relay.node.config;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -101,6 +102,33 @@ class ConfigLoaderTest {
     @CsvSource({"300s,300", "5m,300", "4000s,4000", "5d,432000", "2h,7200", "1w,604800", "17,17"})
     void postfixDurations(String text, long seconds) {
         assertEquals(Duration.ofSeconds(seconds), Durations.parse(text));
+    }
+
+    @Test
+    void dkimSigningKeys() {
+        RelayConfig ok = ConfigLoader.parse("""
+                dkim:
+                  fallback-domain: relay.example.net
+                  required: [bank.example, Shop.Example.]
+                smtp:
+                  transports:
+                    selfsigning: { nexthop: "[127.0.0.1]:2525", dkim: off }
+                    signing: { nexthop: "[127.0.0.1]:2526", dkim: on }
+                    plain: { nexthop: "[127.0.0.1]:2527" }
+                """, "t.yaml");
+        assertTrue(ConfigLoader.problems(ok).list().stream().noneMatch(l -> l.contains("dkim")),
+                ConfigLoader.problems(ok).list().toString());
+        assertFalse(ok.smtp.transports.get("selfsigning").dkimSigns());
+        assertTrue(ok.smtp.transports.get("signing").dkimSigns());
+        assertTrue(ok.smtp.transports.get("plain").dkimSigns());
+        assertEquals("t.yaml: smtp.transports.t.dkim: 'sometimes' is not one of on, off",
+                assertThrows(ConfigException.class, () -> ConfigLoader.parse(
+                        "smtp:\n  transports:\n    t: { nexthop: \"[127.0.0.1]:2525\", dkim: sometimes }\n", "t.yaml"))
+                        .getMessage());
+        assertEquals("t.yaml: dkim.fallback-domain: must be a domain name", assertThrows(ConfigException.class,
+                () -> ConfigLoader.parse("dkim:\n  fallback-domain: \"not a domain\"\n", "t.yaml")).getMessage());
+        assertEquals("t.yaml: dkim.required: '[127.0.0.1]' is not a domain name", assertThrows(ConfigException.class,
+                () -> ConfigLoader.parse("dkim:\n  required: [\"[127.0.0.1]\"]\n", "t.yaml")).getMessage());
     }
 
     @Test
