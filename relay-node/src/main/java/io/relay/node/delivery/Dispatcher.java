@@ -49,15 +49,8 @@ public final class Dispatcher implements DeliveryHandler {
      * @param queue              where non-delivery notifications are queued
      * @param hostname           myhostname, the HELO name of generated notifications
      * @param metrics            each recipient's attempt and, once sent, its delay
+     * @param dkim               signs SMTP deliveries (issue 21), or {@link DkimStep#OFF}
      */
-    public Dispatcher(BiFunction<String, String, Route> router, SmtpClient client, NextHopLimiter limiter,
-                      int defaultConcurrency, NextHopGuard guard, MessageQueue queue, DsnBuilder dsn, MailLog log,
-                      String hostname, Clock clock, RelayMetrics metrics) {
-        this(router, client, limiter, defaultConcurrency, guard, queue, dsn, log, hostname, clock, metrics,
-                DkimStep.OFF);
-    }
-
-    /** @param dkim signs SMTP deliveries (issue 21), or {@link DkimStep#OFF} */
     public Dispatcher(BiFunction<String, String, Route> router, SmtpClient client, NextHopLimiter limiter,
                       int defaultConcurrency, NextHopGuard guard, MessageQueue queue, DsnBuilder dsn, MailLog log,
                       String hostname, Clock clock, RelayMetrics metrics, DkimStep dkim) {

@@ -48,7 +48,7 @@ final class Fixtures {
     static Dispatcher dispatcher(BiFunction<String, String, Route> router, SmtpClient client, NextHopLimiter limiter,
                                  int defaultConcurrency, MessageQueue queue, MailLog log) {
         return new Dispatcher(router, client, limiter, defaultConcurrency, NextHopGuard.inactive(), queue,
-                new DsnBuilder("relay.test"), log, "relay.test", Clock.systemUTC(), unreadMetrics());
+                new DsnBuilder("relay.test"), log, "relay.test", Clock.systemUTC(), unreadMetrics(), DkimStep.OFF);
     }
 
     /** Metrics recorded into a registry nobody reads (no JVM families: a registry may hold them once). */
