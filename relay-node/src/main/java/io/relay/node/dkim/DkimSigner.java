@@ -10,6 +10,7 @@ import java.time.Clock;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
+import org.bouncycastle.crypto.signers.Ed25519Signer;
 
 /**
  * Signs messages with one or more keys (RFC 6376; Ed25519 per RFC 8463): one DKIM-Signature
@@ -134,10 +135,12 @@ public final class DkimSigner {
                     yield s.sign();
                 }
                 case ED25519_SHA256 -> {
-                    Signature s = Signature.getInstance("Ed25519");
-                    s.initSign(key.privateKey());
-                    s.update(BodyHasher.sha256().digest(data));
-                    yield s.sign();
+                    // PureEdDSA over the SHA-256 of the header data (RFC 8463), by Bouncy Castle (DkimKey#ed25519)
+                    Ed25519Signer s = new Ed25519Signer();
+                    s.init(true, key.ed25519());
+                    byte[] hash = BodyHasher.sha256().digest(data);
+                    s.update(hash, 0, hash.length);
+                    yield s.generateSignature();
                 }
             };
         } catch (GeneralSecurityException e) {
